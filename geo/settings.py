@@ -1,0 +1,168 @@
+"""One typed configuration for Erreichbar: paths, regions, speeds and thresholds.
+
+Every tunable lives here with its unit and why it has its value. Values can be set
+by environment variables with the prefix ``ERREICHBAR_`` (e.g. ``ERREICHBAR_DATA_DIR``)
+or by the CLI options, which override the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Repository root (the folder holding ``pyproject.toml``); the default data directory
+#: ``../shared/data`` is resolved against it, not against the working directory.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class TileSource(BaseModel):
+    """An OpenMapTiles-style vector-tile set on disk (``{z}/{x}/{y}.pbf`` + metadata.json)."""
+
+    path: str = Field(description="folder relative to the data directory")
+    zoom: int = 14
+    vintage: str = Field(description="OSM data date, e.g. '2021-08'")
+
+
+class Region(BaseModel):
+    """A study region: its county key and the data that covers it."""
+
+    name: str
+    title: str
+    ags: str = Field(description="Amtlicher Gemeindeschlüssel of the county, e.g. '03159'")
+    bbox: tuple[float, float, float, float] = Field(
+        description="min_lon, min_lat, max_lon, max_lat (WGS84 degrees)"
+    )
+    tiles: TileSource | None = Field(default=None, description="default network tiles")
+    city_tiles: TileSource | None = Field(
+        default=None, description="newer tiles that cover part of the region"
+    )
+    geofabrik: str | None = Field(
+        default=None, description="Geofabrik extract path holding the region"
+    )
+    own_youth_office: list[str] = Field(
+        default_factory=list,
+        description="AGS of municipalities with their own Jugendamt (excluded from the "
+        "county's youth-office area)",
+    )
+
+
+GOETTINGEN = Region(
+    name="goettingen",
+    title="Landkreis Göttingen",
+    ags="03159",
+    bbox=(9.57, 51.38, 10.72, 51.93),
+    tiles=TileSource(path="goettingen/osm-tiles-landkreis-2021", vintage="2021-08"),
+    city_tiles=TileSource(path="goettingen/osm-tiles", vintage="2026-08"),
+    geofabrik="europe/germany/niedersachsen",
+    own_youth_office=["03159016"],
+)
+
+
+class WalkSpeeds(BaseModel):
+    """Walking speed in km/h. 4.8 km/h (1.33 m/s) is r5's and Conveyal's default."""
+
+    default: float = 4.8
+    steps: float = 2.4
+
+
+class BikeSpeeds(BaseModel):
+    """Cycling speed in km/h (12 km/h: r5 default, an everyday adult with a child seat)."""
+
+    default: float = 12.0
+    #: pushing the bike on footways and steps (German StVO: footways are not for cycling)
+    push: float = 4.8
+    steps: float = 2.0
+    #: unpaved tracks: slower than asphalt
+    track: float = 10.0
+
+
+class CarSpeeds(BaseModel):
+    """Car speed in km/h per road class, outside and inside built-up areas.
+
+    German general limits: 100 km/h outside and 50 km/h inside built-up areas (StVO §3);
+    motorways have no general limit (130 km/h advisory). The values are typical free-flow
+    averages, lower than the legal limits on small roads. A ``maxspeed`` tag, where the
+    data has one, wins over the class value (capped at the class rural value for motorways).
+    Urban = the edge's midpoint lies in a residential/commercial/industrial/retail
+    landuse area of the tiles (the built-up area approximated by OSM landuse).
+    """
+
+    rural: dict[str, float] = Field(
+        default_factory=lambda: {
+            "motorway": 120.0, "trunk": 100.0, "primary": 90.0, "secondary": 80.0,
+            "tertiary": 70.0, "minor": 50.0, "service": 20.0, "track": 20.0,
+        }
+    )
+    urban: dict[str, float] = Field(
+        default_factory=lambda: {
+            "motorway": 100.0, "trunk": 60.0, "primary": 50.0, "secondary": 50.0,
+            "tertiary": 45.0, "minor": 30.0, "service": 15.0, "track": 15.0,
+        }
+    )
+    #: ramps/links get this share of their class speed
+    link_factor: float = 0.7
+
+
+class NetworkSettings(BaseModel):
+    """How tiles become a routable graph."""
+
+    #: vertices closer than this (metres) are one node; z14 tiles are quantised to
+    #: ~0.37 m per unit at 51.5°N, so 1 m absorbs the rounding of both neighbours.
+    snap_tolerance_m: float = 1.0
+    #: worker processes for tile decoding (None = all cores)
+    workers: int | None = None
+
+
+class Settings(BaseSettings):
+    """All settings. Environment: ``ERREICHBAR_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="ERREICHBAR_", env_nested_delimiter="__")
+
+    data_dir: Path = Field(
+        default=REPO_ROOT.parent / "shared" / "data",
+        description="folder with the real input data (default ../shared/data)",
+    )
+    work_dir: Path = Field(
+        default=REPO_ROOT / "data",
+        description="holds raw/ (downloads) and processed/ (built data)",
+    )
+    region: str = "goettingen"
+    walk: WalkSpeeds = WalkSpeeds()
+    bike: BikeSpeeds = BikeSpeeds()
+    car: CarSpeeds = CarSpeeds()
+    network: NetworkSettings = NetworkSettings()
+
+    @property
+    def raw_dir(self) -> Path:
+        """Download cache folder."""
+        return self.work_dir / "raw"
+
+    @property
+    def processed_dir(self) -> Path:
+        """Built-data folder."""
+        return self.work_dir / "processed"
+
+
+#: Known regions by name.
+REGIONS: dict[str, Region] = {GOETTINGEN.name: GOETTINGEN}
+
+
+def get_region(name: str) -> Region:
+    """Return the region called ``name`` or raise a RegionError listing the known ones."""
+    from geo.errors import RegionError
+
+    try:
+        return REGIONS[name]
+    except KeyError:
+        raise RegionError(
+            f"unknown region {name!r}; known regions: {', '.join(sorted(REGIONS))}"
+        ) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (environment read once)."""
+    return Settings()
