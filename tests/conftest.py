@@ -1,0 +1,24 @@
+"""Shared fixtures: the real data directory and settings pointed at a temp work dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from geo.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real data directory (../shared/data beside the repo, or ERREICHBAR_DATA_DIR)."""
+    d = Settings().data_dir
+    if not (d / "README.md").exists():
+        pytest.fail(f"data directory {d} not found: put ../shared beside the repository")
+    return d
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings on the real data with a session-wide temporary work dir."""
+    return Settings(data_dir=data_dir, work_dir=tmp_path_factory.mktemp("work"))
