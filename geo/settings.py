@@ -116,6 +116,21 @@ class NetworkSettings(BaseModel):
     workers: int | None = None
 
 
+class OfferSettings(BaseModel):
+    """How offers are imported, checked and merged."""
+
+    #: an offer may lie this far (metres) outside the county polygon and still count as
+    #: inside: VG5000 is generalised for 1:5,000,000 and its borders are off by up to
+    #: several hundred metres, so real offers near the border would otherwise be refused.
+    region_tolerance_m: float = 1000.0
+    #: a 2021 and a 2026 tile POI of the same category are one place when they lie within
+    #: this distance (metres) and have the same name (or within a third of it, unnamed);
+    #: 100 m covers a POI moving from a building centroid to its entrance.
+    match_distance_m: float = 100.0
+    #: worker processes for decoding the POI tiles (None = all cores)
+    workers: int | None = None
+
+
 class Settings(BaseSettings):
     """All settings. Environment: ``ERREICHBAR_<FIELD>``."""
 
@@ -134,6 +149,7 @@ class Settings(BaseSettings):
     bike: BikeSpeeds = BikeSpeeds()
     car: CarSpeeds = CarSpeeds()
     network: NetworkSettings = NetworkSettings()
+    offers: OfferSettings = OfferSettings()
 
     @property
     def raw_dir(self) -> Path:
