@@ -22,3 +22,13 @@ def data_dir() -> Path:
 def settings(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings on the real data with a session-wide temporary work dir."""
     return Settings(data_dir=data_dir, work_dir=tmp_path_factory.mktemp("work"))
+
+
+@pytest.fixture(scope="session")
+def networks(settings: Settings) -> dict:
+    """The county walk/bike/car networks built from the real tiles into the temp work dir
+    (≈20 s once per session), loaded back from their stored arrays."""
+    from geo import network
+
+    network.build_networks(settings)
+    return {mode: network.load_network(settings, mode) for mode in network.MODES}
