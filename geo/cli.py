@@ -23,6 +23,9 @@ app = typer.Typer(help="Erreichbar: who can reach the family offers of a county,
 network_app = typer.Typer(help="Street networks (walk, bike, car) from OSM data.",
                           no_args_is_help=True)
 app.add_typer(network_app, name="network")
+layers_app = typer.Typer(help="Data layers: boundaries, population grids, offer catalogue.",
+                         no_args_is_help=True)
+app.add_typer(layers_app, name="layers")
 
 DataDir = Annotated[
     Path | None,
@@ -59,6 +62,40 @@ def network_build(
 
     settings = make_settings(data_dir, region)
     emit(network.build_networks(settings, source=source, force=force))
+
+
+@layers_app.command("build")
+def layers_build(
+    data_dir: DataDir = None,
+    region: RegionOpt = "goettingen",
+    offers: Annotated[Path | None, typer.Option(
+        help="the county's own offer list (.csv/.xlsx/.geojson, see "
+             "geo/data/offer_template.csv), added to the default offers")] = None,
+    force: Annotated[bool, typer.Option(help="rebuild even when inputs are unchanged")] = False,
+) -> None:
+    """Build boundaries, population grids and the offer catalogue into data/processed/."""
+    from geo import layers
+
+    settings = make_settings(data_dir, region)
+    emit(layers.build_layers(settings, offers_file=offers, force=force))
+
+
+@layers_app.command("check-offers")
+def layers_check_offers(
+    path: Annotated[Path, typer.Argument(help="offer file (.csv/.xlsx/.geojson)")],
+    data_dir: DataDir = None,
+    region: RegionOpt = "goettingen",
+    out: Annotated[Path | None, typer.Option(
+        help="also write the checked offers (.geojson/.parquet/.csv)")] = None,
+) -> None:
+    """Check an offer file row by row; print offers per category, or every bad row."""
+    from geo import offers
+
+    settings = make_settings(data_dir, region)
+    frame = offers.read_offer_file(path, settings)
+    if out is not None:
+        offers.write_offers(frame, out)
+    emit({"offers": len(frame), "categories": frame["category"].value_counts().to_dict()})
 
 
 def main() -> None:
