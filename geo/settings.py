@@ -131,6 +131,44 @@ class OfferSettings(BaseModel):
     workers: int | None = None
 
 
+class TransitSettings(BaseModel):
+    """Public transport: walking to, from and between stops, transfer bounds, time windows.
+
+    Until the street walk network is plugged in, walks are crow-fly distances times
+    ``detour_factor`` at ``walk_speed_kmh``. 1.3 is the usual ratio of network to straight
+    distance for short urban/rural walks (network detour indices of 1.2–1.4 in the
+    literature); r5 and OpenTripPlanner use 1.33 m/s (4.8 km/h) for walking.
+    """
+
+    walk_speed_kmh: float = Field(default=4.8, gt=0, description="walk speed, km/h")
+    detour_factor: float = Field(
+        default=1.3, ge=1.0, description="walked metres per crow-fly metre"
+    )
+    max_walk_m: float = Field(
+        default=800.0, ge=0,
+        description="longest single walk (access, egress, one transfer), crow-fly metres",
+    )
+    max_transfers: int = Field(default=3, ge=0, le=10, description="changes of vehicle")
+    board_slack_s: int = Field(
+        default=60, ge=1,
+        description="seconds needed at a stop before a vehicle's departure (r5: 60 s); "
+        "also makes same-second transfers impossible",
+    )
+    max_travel_s: int = Field(
+        default=3 * 3600, gt=0,
+        description="travel times longer than this (seconds) count as unreachable",
+    )
+    window_start_s: int = Field(default=7 * 3600, description="default window start, "
+                                "seconds after midnight (07:00)")
+    window_end_s: int = Field(default=9 * 3600, description="default window end (09:00)")
+    window_step_s: int = Field(default=60, gt=0, description="departure every minute (R5)")
+    clip_margin_m: float = Field(
+        default=5000.0, ge=0,
+        description="stops this far outside the region's bbox are kept when clipping "
+        "(lines that leave and re-enter the region stay connected)",
+    )
+
+
 class Settings(BaseSettings):
     """All settings. Environment: ``ERREICHBAR_<FIELD>``."""
 
@@ -149,6 +187,7 @@ class Settings(BaseSettings):
     bike: BikeSpeeds = BikeSpeeds()
     car: CarSpeeds = CarSpeeds()
     network: NetworkSettings = NetworkSettings()
+    transit: TransitSettings = TransitSettings()
     offers: OfferSettings = OfferSettings()
 
     @property

@@ -1,0 +1,441 @@
+"""GTFS timetables: read (file or URL, cached), validate, clip to a region, store, service days.
+
+A :class:`Feed` is a validated GTFS feed: the raw tables (read with gtfs-kit) plus stop
+times in seconds since midnight of the service day (may exceed 86,400 for trips running
+past midnight) and stop coordinates in EPSG:3035 metres. ``geo.transit`` routes on it.
+
+Errors name the file, the line (line 1 is the header), the field and the value, e.g.
+``stop_times.txt line 119: arrival_time '25:61' is not HH:MM:SS``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gtfs_kit as gk
+import httpx
+import numpy as np
+import pandas as pd
+from pyproj import Transformer
+
+from geo._io import atomic_write, write_json
+from geo.errors import DataError, DownloadError, RegionError
+from geo.settings import Region, Settings, get_region
+
+log = logging.getLogger(__name__)
+
+#: Files every feed needs (plus calendar.txt or calendar_dates.txt) and their needed columns.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "stops": ("stop_id", "stop_lat", "stop_lon"),
+    "routes": ("route_id", "route_type"),
+    "trips": ("route_id", "service_id", "trip_id"),
+    "stop_times": ("trip_id", "stop_id", "stop_sequence", "arrival_time", "departure_time"),
+}
+CALENDAR_COLUMNS: dict[str, tuple[str, ...]] = {
+    "calendar": ("service_id", "monday", "tuesday", "wednesday", "thursday", "friday",
+                 "saturday", "sunday", "start_date", "end_date"),
+    "calendar_dates": ("service_id", "date", "exception_type"),
+}
+#: CRS of stop coordinates ``x``/``y`` (the Zensus grid's, metres).
+CRS = "EPSG:3035"
+_TO_3035 = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
+_TIME = r"^\s*(\d{1,3}):([0-5]\d):([0-5]\d)\s*$"
+
+
+@dataclass(eq=False)
+class Feed:
+    """A validated GTFS feed.
+
+    Attributes
+    ----------
+    source : str
+        Path or URL it was read from.
+    tables : gtfs_kit.Feed
+        The GTFS tables as read (times as text); clipped when a region was given.
+    stops : pandas.DataFrame
+        One row per stop or station: ``stop_id``, ``stop_name``, ``lat``, ``lon`` (WGS84),
+        ``x``, ``y`` (EPSG:3035 metres), ``location_type`` (0 stop/platform, 1 station, …),
+        ``parent_station`` ('' if none).
+    stop_times : pandas.DataFrame
+        ``trip_id``, ``stop_id``, ``stop_sequence``, ``arrival_s``, ``departure_s``
+        (int seconds since midnight of the service day), ``pickup_type``,
+        ``drop_off_type`` (0 regular, 1 none), sorted by trip and sequence.
+    first_day, last_day : datetime.date
+        First and last date named by calendar / calendar_dates.
+    """
+
+    source: str
+    tables: Any
+    stops: pd.DataFrame
+    stop_times: pd.DataFrame
+    first_day: dt.date
+    last_day: dt.date
+    #: compiled per-date timetables (``geo.transit``), filled lazily
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and service period: the JSON that ``erreichbar gtfs load`` prints."""
+        return {
+            "stops": int(len(self.stops)),
+            "routes": int(len(self.tables.routes)),
+            "trips": int(len(self.tables.trips)),
+            "stop_times": int(len(self.stop_times)),
+            "first_day": self.first_day.isoformat(),
+            "last_day": self.last_day.isoformat(),
+        }
+
+    def active_services(self, day: dt.date) -> set[str]:
+        """Service ids running on ``day`` from calendar.txt and calendar_dates.txt."""
+        return set(self.tables.get_active_services(day.strftime("%Y%m%d")))
+
+    def trips_on(self, day: dt.date) -> pd.Series:
+        """Boolean per row of ``tables.trips``: the trip runs on service day ``day``."""
+        return self.tables.trips["service_id"].isin(self.active_services(day))
+
+    def station_of(self) -> pd.Series:
+        """``stop_id`` → its parent station id, or itself when it has none."""
+        parent = self.stops["parent_station"].where(self.stops["parent_station"] != "",
+                                                    self.stops["stop_id"])
+        return pd.Series(parent.to_numpy(), index=self.stops["stop_id"].to_numpy())
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def load_feed(path_or_url: str | Path, settings: Settings,
+              region: str | Region | None = None, *,
+              client: httpx.Client | None = None) -> Feed:
+    """Read, validate and (optionally) clip a GTFS feed.
+
+    Parameters
+    ----------
+    path_or_url : str or Path
+        A GTFS .zip or folder, or an http(s) URL (downloaded once into
+        ``settings.raw_dir / "gtfs"`` and revalidated with ETag / Last-Modified).
+    settings : Settings
+        Paths and ``settings.transit.clip_margin_m``.
+    region : str or Region, optional
+        Keep only stops inside the region's bbox (plus the clip margin, metres) and the
+        trips, routes and services that still serve two or more of them.
+    client : httpx.Client, optional
+        HTTP client for URLs (tests pass one with a recorded response).
+
+    Returns
+    -------
+    Feed
+
+    Raises
+    ------
+    DataError
+        Missing files or columns, unreadable times, unknown ids, nothing left after clipping.
+    DownloadError
+        The URL could not be fetched or is not a zip file.
+    """
+    source = str(path_or_url)
+    path = (download(source, settings, client=client)
+            if source.startswith(("http://", "https://")) else Path(source))
+    if not path.exists():
+        raise DataError(f"GTFS feed {path} not found")
+    try:
+        tables = gk.read_feed(path, dist_units="km")
+    except (ValueError, KeyError, TypeError, zipfile.BadZipFile, pd.errors.ParserError) as exc:
+        raise DataError(f"{source}: not a readable GTFS feed ({exc})") from exc
+    _check_tables(tables, source)
+    if region is not None:
+        reg = get_region(region) if isinstance(region, str) else region
+        tables = _clip(tables, reg, settings.transit.clip_margin_m, source)
+    feed = _build(tables, source)
+    log.info("GTFS %s: %d stops, %d routes, %d trips, %d stop_times, service %s..%s",
+             source, len(feed.stops), len(tables.routes), len(tables.trips),
+             len(feed.stop_times), feed.first_day, feed.last_day)
+    return feed
+
+
+def download(url: str, settings: Settings, *, client: httpx.Client | None = None) -> Path:
+    """Download a GTFS zip into ``settings.raw_dir / "gtfs"``, reusing the cached copy.
+
+    The file is named by the URL's sha256; a side file keeps ETag / Last-Modified so the
+    next call sends a conditional request and keeps the cached copy on 304 Not Modified.
+
+    Returns
+    -------
+    Path
+        The cached zip file.
+    """
+    folder = settings.raw_dir / "gtfs"
+    key = hashlib.sha256(url.encode()).hexdigest()[:16]
+    target, meta_path = folder / f"{key}.zip", folder / f"{key}.json"
+    headers: dict[str, str] = {}
+    if target.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text("utf-8"))
+        if meta.get("etag"):
+            headers["If-None-Match"] = meta["etag"]
+        if meta.get("last_modified"):
+            headers["If-Modified-Since"] = meta["last_modified"]
+    own = client is None
+    http = client or httpx.Client(follow_redirects=True, timeout=120.0)
+    try:
+        log.info("GTFS: requesting %s", url)
+        resp = http.get(url, headers=headers)
+    except httpx.HTTPError as exc:
+        raise DownloadError(f"GTFS download {url} failed: {exc}") from exc
+    finally:
+        if own:
+            http.close()
+    if resp.status_code == 304 and target.exists():
+        log.info("GTFS: %s not modified, using cached %s", url, target)
+        return target
+    if resp.status_code != 200:
+        raise DownloadError(f"GTFS download {url} failed: HTTP {resp.status_code}")
+    if not resp.content.startswith(b"PK"):
+        raise DownloadError(f"GTFS download {url} is not a zip file "
+                            f"(content-type {resp.headers.get('content-type', '?')})")
+    atomic_write(target, lambda p: p.write_bytes(resp.content))
+    write_json(meta_path, {"url": url, "etag": resp.headers.get("etag"),
+                           "last_modified": resp.headers.get("last-modified"),
+                           "bytes": len(resp.content)})
+    log.info("GTFS: stored %s (%d bytes) as %s", url, len(resp.content), target)
+    return target
+
+
+# --------------------------------------------------------------------------- storing
+
+
+def stored_feed_path(settings: Settings, region: str) -> Path:
+    """Where ``erreichbar gtfs load --region R`` keeps the region's feed."""
+    return settings.processed_dir / region / "gtfs" / "feed.zip"
+
+
+def store_feed(feed: Feed, settings: Settings, region: str) -> Path:
+    """Write the (clipped) feed as a GTFS zip to :func:`stored_feed_path`."""
+    target = stored_feed_path(settings, region)
+    atomic_write(target, lambda p: feed.tables.to_file(p))
+    write_json(target.with_suffix(".json"), {"source": feed.source, **feed.summary()})
+    log.info("GTFS: stored feed for region %s in %s", region, target)
+    return target
+
+
+def load_region_feed(settings: Settings, region: str | None = None) -> Feed:
+    """The feed stored for ``region`` (default ``settings.region``).
+
+    Raises
+    ------
+    DataError
+        No timetable was loaded for the region; the message says how to load one.
+    """
+    name = region or settings.region
+    reg = get_region(name)
+    path = stored_feed_path(settings, name)
+    if not path.exists():
+        raise DataError(
+            f"no public-transport timetable is loaded for region {name} ({reg.title}): the "
+            f"data directory has stops but no GTFS timetable, and travel times are never "
+            f"guessed. Load one with `erreichbar gtfs load PATH|URL --region {name}` "
+            f"(e.g. the Lower Saxony/Bremen GTFS feed of VBN/Connect or a Germany-wide GTFS)"
+        )
+    return load_feed(path, settings)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _line(frame: pd.DataFrame, mask: np.ndarray | pd.Series) -> int:
+    """File line of the first row where ``mask`` holds (line 1 is the header)."""
+    return int(frame.index[np.flatnonzero(np.asarray(mask, dtype=bool))[0]]) + 2
+
+
+def _fail(frame: pd.DataFrame, mask: Any, name: str, column: str, what: str,
+          source: str) -> None:
+    """Raise a DataError naming the first row where ``mask`` holds."""
+    mask = np.asarray(mask, dtype=bool)
+    if mask.any():
+        i = np.flatnonzero(mask)[0]
+        value = frame[column].iloc[i]
+        raise DataError(f"{source}: {name}.txt line {_line(frame, mask)}: {column} "
+                        f"'{'' if pd.isna(value) else value}' {what} "
+                        f"({int(mask.sum())} such rows)")
+
+
+def _check_tables(t: Any, source: str) -> None:
+    """Presence of files and columns, ids that reference each other, calendar dates."""
+    for name, cols in REQUIRED.items():
+        frame = getattr(t, name)
+        if frame is None or len(frame) == 0:
+            raise DataError(f"{source}: {name}.txt is missing or empty (a GTFS feed needs "
+                            "stops.txt, routes.txt, trips.txt, stop_times.txt and "
+                            "calendar.txt or calendar_dates.txt)")
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise DataError(f"{source}: {name}.txt has no column {', '.join(missing)}")
+        for c in cols:
+            if c not in ("arrival_time", "departure_time"):
+                _fail(frame, frame[c].isna(), name, c, "is empty", source)
+    if t.calendar is None and t.calendar_dates is None:
+        raise DataError(f"{source}: neither calendar.txt nor calendar_dates.txt: no service "
+                        "days")
+    for name, cols in CALENDAR_COLUMNS.items():
+        frame = getattr(t, name)
+        if frame is None:
+            continue
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise DataError(f"{source}: {name}.txt has no column {', '.join(missing)}")
+        for c in cols[-2:] if name == "calendar" else ("date",):
+            bad = pd.to_datetime(frame[c], format="%Y%m%d", errors="coerce").isna()
+            _fail(frame, bad, name, c, "is not a date YYYYMMDD", source)
+    stops, st, trips = t.stops, t.stop_times, t.trips
+    _fail(stops, ~stops["stop_lat"].between(-90, 90), "stops", "stop_lat",
+          "is not a latitude", source)
+    _fail(stops, ~stops["stop_lon"].between(-180, 180), "stops", "stop_lon",
+          "is not a longitude", source)
+    if "parent_station" in stops.columns:
+        ps = stops["parent_station"]
+        _fail(stops, ps.notna() & ~ps.isin(stops["stop_id"]), "stops", "parent_station",
+              "is not a stop_id in stops.txt", source)
+    _fail(st, ~st["stop_id"].isin(stops["stop_id"]), "stop_times", "stop_id",
+          "is not in stops.txt", source)
+    _fail(st, ~st["trip_id"].isin(trips["trip_id"]), "stop_times", "trip_id",
+          "is not in trips.txt", source)
+    _fail(trips, ~trips["route_id"].isin(t.routes["route_id"]), "trips", "route_id",
+          "is not in routes.txt", source)
+    known = set()
+    for name in CALENDAR_COLUMNS:
+        if getattr(t, name) is not None:
+            known |= set(getattr(t, name)["service_id"])
+    unknown = ~trips["service_id"].isin(known)
+    if unknown.any():
+        log.warning("%s: %d trips have a service_id in neither calendar file (never run), "
+                    "first trips.txt line %d", source, int(unknown.sum()),
+                    _line(trips, unknown))
+
+
+def _seconds(st: pd.DataFrame, column: str, source: str) -> pd.Series:
+    """Parse GTFS times H:MM:SS (hours may exceed 24) into float seconds, NaN if empty."""
+    text = st[column].astype("string")
+    parts = text.str.extract(_TIME)
+    _fail(st, text.notna() & parts[0].isna(), "stop_times", column, "is not HH:MM:SS",
+          source)
+    p = parts.astype("float64")
+    return p[0] * 3600 + p[1] * 60 + p[2]
+
+
+def _stop_times(t: Any, source: str) -> pd.DataFrame:
+    """Stop times with integer seconds, sorted by trip and sequence; checked for order."""
+    st = t.stop_times
+    arr = _seconds(st, "arrival_time", source)
+    dep = _seconds(st, "departure_time", source)
+    arr, dep = arr.fillna(dep), dep.fillna(arr)
+    out = pd.DataFrame({
+        "trip_id": st["trip_id"].astype(str).to_numpy(),
+        "stop_id": st["stop_id"].astype(str).to_numpy(),
+        "stop_sequence": st["stop_sequence"].astype("int64").to_numpy(),
+        "arrival_s": arr.to_numpy(), "departure_s": dep.to_numpy(),
+        "pickup_type": _flag(st, "pickup_type"), "drop_off_type": _flag(st, "drop_off_type"),
+        "line": st.index.to_numpy() + 2,
+    }).sort_values(["trip_id", "stop_sequence"], kind="stable", ignore_index=True)
+    first = np.r_[True, out["trip_id"].to_numpy()[1:] != out["trip_id"].to_numpy()[:-1]]
+    last = np.r_[first[1:], True]
+    ends = out["arrival_s"].isna().to_numpy() & (first | last)
+    if ends.any():
+        raise DataError(f"{source}: stop_times.txt line {out['line'][ends.argmax()]}: first "
+                        f"and last stop of trip {out['trip_id'][ends.argmax()]} need times")
+    if out["arrival_s"].isna().any():
+        # non-timepoint stops: linear in row order between the trip's timed stops (GTFS)
+        n = int(out["arrival_s"].isna().sum())
+        log.info("%s: interpolating %d stop times without times", source, n)
+        out["arrival_s"] = out["arrival_s"].interpolate()
+        out["departure_s"] = out["departure_s"].interpolate()
+    if (first & last).any():
+        i = int((first & last).argmax())
+        raise DataError(f"{source}: stop_times.txt line {out['line'][i]}: trip "
+                        f"{out['trip_id'][i]} has a single stop")
+    a, d = out["arrival_s"].to_numpy(), out["departure_s"].to_numpy()
+    bad = d < a
+    back = np.r_[False, (a[1:] < d[:-1]) & ~first[1:]]
+    for mask, what in ((bad, "departure_time is before arrival_time"),
+                       (back, "arrival_time is before the previous stop's departure_time")):
+        if mask.any():
+            i = int(mask.argmax())
+            raise DataError(f"{source}: stop_times.txt line {out['line'][i]}: {what} "
+                            f"(trip {out['trip_id'][i]})")
+    out["arrival_s"] = np.round(a).astype(np.int64)
+    out["departure_s"] = np.round(d).astype(np.int64)
+    return out.drop(columns="line")
+
+
+def _flag(st: pd.DataFrame, column: str) -> np.ndarray:
+    """An optional 0/1 pickup/drop-off column as int8 (empty = 0, regular)."""
+    if column not in st.columns:
+        return np.zeros(len(st), np.int8)
+    return pd.to_numeric(st[column], errors="coerce").fillna(0).astype(np.int8).to_numpy()
+
+
+def _build(t: Any, source: str) -> Feed:
+    """Assemble a :class:`Feed` from checked tables."""
+    s = t.stops
+    lt = (pd.to_numeric(s["location_type"], errors="coerce").fillna(0).astype(int)
+          if "location_type" in s.columns else pd.Series(0, index=s.index))
+    parent = (s["parent_station"].astype("string").fillna("")
+              if "parent_station" in s.columns else pd.Series("", index=s.index))
+    name = (s["stop_name"].astype("string").fillna("")
+            if "stop_name" in s.columns else pd.Series("", index=s.index))
+    lon, lat = s["stop_lon"].to_numpy(float), s["stop_lat"].to_numpy(float)
+    x, y = _TO_3035.transform(lon, lat)
+    stops = pd.DataFrame({
+        "stop_id": s["stop_id"].astype(str).to_numpy(), "stop_name": name.to_numpy(str),
+        "lat": lat, "lon": lon, "x": x, "y": y, "location_type": lt.to_numpy(),
+        "parent_station": parent.to_numpy(str),
+    })
+    days = t.get_dates()
+    if not days:
+        raise DataError(f"{source}: calendar files name no service day")
+    first, last = (dt.datetime.strptime(d, "%Y%m%d").date() for d in (days[0], days[-1]))
+    return Feed(source=source, tables=t, stops=stops, stop_times=_stop_times(t, source),
+                first_day=first, last_day=last)
+
+
+# --------------------------------------------------------------------------- clipping
+
+
+def _clip(t: Any, region: Region, margin_m: float, source: str) -> Any:
+    """Keep stops in the region's bbox (+ margin), and what still serves two of them."""
+    lon0, lat0, lon1, lat1 = region.bbox
+    dlat = margin_m / 111_320.0
+    dlon = dlat / max(np.cos(np.radians((lat0 + lat1) / 2)), 0.1)
+    s = t.stops
+    inside = (s["stop_lon"].between(lon0 - dlon, lon1 + dlon)
+              & s["stop_lat"].between(lat0 - dlat, lat1 + dlat))
+    if not inside.any():
+        raise RegionError(
+            f"{source}: none of its {len(s)} stops lies in region {region.name} "
+            f"({region.title}, bbox {region.bbox} + {margin_m:.0f} m); is it the right feed?")
+    keep_ids = set(s.loc[inside, "stop_id"])
+    st = t.stop_times[t.stop_times["stop_id"].isin(keep_ids)]
+    counts = st["trip_id"].value_counts()
+    trips = t.trips[t.trips["trip_id"].isin(counts.index[counts >= 2])]
+    st = st[st["trip_id"].isin(trips["trip_id"])]
+    used = set(st["stop_id"])
+    if "parent_station" in s.columns:
+        used |= set(s.loc[s["stop_id"].isin(used), "parent_station"].dropna())
+    out = t.copy()
+    out.stops = s[s["stop_id"].isin(used)]
+    out.stop_times = st
+    out.trips = trips
+    out.routes = t.routes[t.routes["route_id"].isin(trips["route_id"])]
+    services = set(trips["service_id"])
+    for name in CALENDAR_COLUMNS:
+        frame = getattr(t, name)
+        if frame is not None:
+            setattr(out, name, frame[frame["service_id"].isin(services)])
+    log.info("GTFS %s clipped to %s: %d of %d stops, %d of %d trips", source, region.name,
+             len(out.stops), len(s), len(trips), len(t.trips))
+    if len(trips) == 0:
+        raise RegionError(f"{source}: no trip serves two stops in region {region.name}")
+    return out

@@ -1,0 +1,651 @@
+"""Public transport routing on a GTFS :class:`~geo.gtfs.Feed`: earliest arrival, time windows,
+service levels and ÖV-Güteklassen.
+
+Model
+-----
+* Times are integer seconds since midnight of the chosen date; trips of the previous
+  service day that run past midnight (times ≥ 24:00) are shifted by −86,400 s and used.
+* Routing is a Connection Scan (Dibbelt et al. 2013) with a bound on vehicle legs, compiled
+  with numba: one pass over the day's connections sorted by departure. Labels ``T[k, s]`` are
+  the earliest arrival at stop ``s`` using at most ``k`` vehicles. Boarding needs
+  ``board_slack_s`` seconds at the stop before departure (r5: 60 s).
+* Walks (access from the origin, transfers after leaving a vehicle) are single hops given
+  by a *walk model*: any callable ``walk(from_xy, to_xy) -> (i, j, seconds)`` on EPSG:3035
+  metres. :class:`CrowFlyWalk` is the default (crow-fly metres × detour factor at walking
+  speed, up to ``max_walk_m``); the street walk network can be plugged in later. Walks are
+  not chained: one walk after each vehicle, as in r5's transfer search.
+* Time windows follow R5: one departure each ``step_s`` (60 s) in ``[start_s, end_s)``; per
+  destination the median and the best travel time over those departures, waiting at the
+  origin included. Longer than ``max_travel_s`` counts as unreachable (``inf``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import networkx as nx
+import numba
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from geo.errors import DataError, EmptyResultError
+from geo.gtfs import CRS, Feed
+from geo.settings import TransitSettings
+
+log = logging.getLogger(__name__)
+
+DAY_S = 86_400
+#: internal "not reached" time (int32 seconds), ``inf`` at the public surface
+_NEVER = np.int32(2**31 - 1)
+
+#: ``walk(from_xy, to_xy) -> (i, j, seconds)``: every pair with a walk from ``from_xy[i]`` to
+#: ``to_xy[j]`` (arrays (n, 2) of EPSG:3035 metres) and its duration in whole seconds.
+WalkModel = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class CrowFlyWalk:
+    """Walk model from straight-line distance.
+
+    Duration = ceil(crow-fly metres × ``detour`` / ``speed_mps``) for pairs within
+    ``max_m`` crow-fly metres (the limit is on the crow-fly distance).
+    """
+
+    speed_mps: float
+    detour: float
+    max_m: float
+
+    @classmethod
+    def from_settings(cls, s: TransitSettings) -> CrowFlyWalk:
+        """The walk model the settings describe."""
+        return cls(s.walk_speed_kmh / 3.6, s.detour_factor, s.max_walk_m)
+
+    def __call__(self, from_xy: np.ndarray, to_xy: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All pairs within ``max_m``: indices into ``from_xy``, ``to_xy`` and seconds."""
+        a, b = cKDTree(np.asarray(from_xy, float)), cKDTree(np.asarray(to_xy, float))
+        pairs = a.sparse_distance_matrix(b, self.max_m, output_type="coo_matrix")
+        i, j, d = pairs.row, pairs.col, pairs.data
+        # sparse_distance_matrix drops zero distances: add coincident points back
+        same_i, same_j = _coincident(a, b)
+        i, j = np.r_[i, same_i], np.r_[j, same_j]
+        d = np.r_[d, np.zeros(len(same_i))]
+        return (i.astype(np.int64), j.astype(np.int64),
+                np.ceil(d * self.detour / self.speed_mps).astype(np.int32))
+
+
+def _coincident(a: cKDTree, b: cKDTree) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs of points at identical coordinates."""
+    lists = a.query_ball_tree(b, 0.0)
+    i = np.repeat(np.arange(len(lists)), [len(x) for x in lists])
+    j = np.fromiter((k for x in lists for k in x), np.int64, count=len(i))
+    return i, j
+
+
+# --------------------------------------------------------------------------- timetable
+
+
+@dataclass(frozen=True, eq=False)
+class Timetable:
+    """A feed compiled for one date: connections sorted by departure and walk transfers.
+
+    Attributes
+    ----------
+    date : datetime.date
+    stop_ids : numpy.ndarray of str
+        Routable stops (GTFS location_type 0), index = internal stop number.
+    stop_xy : numpy.ndarray, shape (n, 2)
+        EPSG:3035 metres.
+    dep, arr : numpy.ndarray of int32
+        Per connection: departure and arrival, seconds since midnight of ``date``.
+    frm, to, trip : numpy.ndarray of int32
+        Per connection: stop numbers and trip number.
+    board, alight : numpy.ndarray of bool
+        Boarding at ``frm`` / leaving at ``to`` allowed (pickup/drop_off_type ≠ 1).
+    trip_ids, trip_routes : numpy.ndarray of str
+        Per trip: GTFS trip_id and route short (or long) name.
+    fp_ptr, fp_to, fp_s : numpy.ndarray
+        Walk transfers in CSR form: from stop ``s`` to ``fp_to[fp_ptr[s]:fp_ptr[s+1]]``
+        taking ``fp_s`` seconds (the stop itself excluded).
+    children : dict of str to numpy.ndarray
+        Station id → internal numbers of its platforms.
+    """
+
+    date: dt.date
+    stop_ids: np.ndarray
+    stop_xy: np.ndarray
+    dep: np.ndarray
+    arr: np.ndarray
+    frm: np.ndarray
+    to: np.ndarray
+    trip: np.ndarray
+    board: np.ndarray
+    alight: np.ndarray
+    trip_ids: np.ndarray
+    trip_routes: np.ndarray
+    fp_ptr: np.ndarray
+    fp_to: np.ndarray
+    fp_s: np.ndarray
+    children: dict[str, np.ndarray]
+
+    def stop_index(self, stop_or_station_ids: Sequence[str]) -> np.ndarray:
+        """Internal stop numbers of stop ids; a station id stands for all its platforms.
+
+        Raises
+        ------
+        DataError
+            An id is neither a routable stop nor a station with stops.
+        """
+        pos = {s: i for i, s in enumerate(self.stop_ids)}
+        out: list[int] = []
+        for sid in stop_or_station_ids:
+            if sid in pos:
+                out.append(pos[sid])
+            elif sid in self.children:
+                out.extend(self.children[sid].tolist())
+            else:
+                raise DataError(f"stop {sid!r} is not a stop or station of the feed")
+        return np.asarray(out, np.int64)
+
+
+def compile_timetable(feed: Feed, date: dt.date, settings: TransitSettings,
+                      walk: WalkModel | None = None) -> Timetable:
+    """Compile the connections running on ``date`` (cached on the feed per date and walk).
+
+    Parameters
+    ----------
+    feed : Feed
+    date : datetime.date
+        Must lie in the feed's service period.
+    settings : TransitSettings
+    walk : WalkModel, optional
+        Transfer walks between stops; default :class:`CrowFlyWalk` from ``settings``.
+
+    Raises
+    ------
+    DataError
+        ``date`` is outside the feed's service period.
+    """
+    walk = walk or CrowFlyWalk.from_settings(settings)
+    key = ("timetable", date, walk)
+    if key in feed.cache:
+        return feed.cache[key]
+    if not feed.first_day <= date <= feed.last_day:
+        raise DataError(f"{date} is outside the service period of {feed.source} "
+                        f"({feed.first_day}..{feed.last_day})")
+    stops = feed.stops[feed.stops["location_type"] == 0].reset_index(drop=True)
+    stop_ids = stops["stop_id"].to_numpy(str)
+    stop_no = pd.Series(np.arange(len(stops)), index=stop_ids)
+    trips = feed.tables.trips
+    routes = feed.tables.routes.set_index("route_id")
+    name = routes["route_short_name"] if "route_short_name" in routes else routes.index
+    route_name = pd.Series(name, index=routes.index).astype("string").fillna("")
+    if "route_long_name" in routes:
+        route_name = route_name.where(route_name != "", routes["route_long_name"])
+    parts, offsets = [], []
+    for day, offset in ((date - dt.timedelta(days=1), -DAY_S), (date, 0)):
+        ids = trips.loc[feed.trips_on(day), "trip_id"].astype(str)
+        parts.append(ids.to_numpy())
+        offsets.append(np.full(len(ids), offset, np.int64))
+    run_ids, run_offset = np.concatenate(parts), np.concatenate(offsets)
+    st = feed.stop_times
+    st = st[st["trip_id"].isin(run_ids)]
+    # a trip running on both days appears twice: join every stop_time with each run
+    runs = pd.DataFrame({"trip_id": run_ids, "offset": run_offset,
+                         "run": np.arange(len(run_ids))})
+    st = st.merge(runs, on="trip_id").sort_values(["run", "stop_sequence"], kind="stable")
+    if not st["stop_id"].isin(stop_no.index).all():
+        bad = st.loc[~st["stop_id"].isin(stop_no.index), "stop_id"].iloc[0]
+        raise DataError(f"{feed.source}: stop_times use {bad!r}, which is a station, not a "
+                        "stop (location_type must be 0)")
+    run = st["run"].to_numpy()
+    same = run[1:] == run[:-1]
+    off = st["offset"].to_numpy()
+    s_no = stop_no[st["stop_id"].to_numpy()].to_numpy()
+    dep = (st["departure_s"].to_numpy() + off)[:-1][same]
+    arr = (st["arrival_s"].to_numpy() + off)[1:][same]
+    keep = arr >= 0
+    order = np.lexsort((np.arange(keep.sum()), arr[keep], dep[keep]))
+
+    def pick(values: np.ndarray) -> np.ndarray:
+        return values[keep][order]
+
+    trip_names = route_name.reindex(
+        trips.set_index("trip_id").loc[run_ids, "route_id"]).to_numpy(str)
+    xy = stops[["x", "y"]].to_numpy(float)
+    fi, fj, fs = walk(xy, xy)
+    other = fi != fj
+    fi, fj, fs = fi[other], fj[other], fs[other]
+    o = np.lexsort((fs, fi))
+    fp_ptr = np.searchsorted(fi[o], np.arange(len(stops) + 1)).astype(np.int64)
+    parent = stops["parent_station"].to_numpy(str)
+    children = {p: np.flatnonzero(parent == p) for p in np.unique(parent[parent != ""])}
+    tt = Timetable(
+        date=date, stop_ids=stop_ids, stop_xy=xy,
+        dep=pick(dep).astype(np.int32), arr=pick(arr).astype(np.int32),
+        frm=pick(s_no[:-1][same]).astype(np.int32), to=pick(s_no[1:][same]).astype(np.int32),
+        trip=pick(run[:-1][same]).astype(np.int32),
+        board=pick(st["pickup_type"].to_numpy()[:-1][same] != 1),
+        alight=pick(st["drop_off_type"].to_numpy()[1:][same] != 1),
+        trip_ids=run_ids, trip_routes=trip_names,
+        fp_ptr=fp_ptr, fp_to=fj[o].astype(np.int32), fp_s=fs[o].astype(np.int32),
+        children=children,
+    )
+    log.info("timetable %s: %d trips, %d connections, %d stops, %d walk transfers",
+             date, len(run_ids), len(tt.dep), len(stop_ids), len(tt.fp_to))
+    feed.cache[key] = tt
+    return tt
+
+
+# --------------------------------------------------------------------------- the scan
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan(dep, arr, frm, to, trip, board, alight, fp_ptr, fp_to, fp_s,  # noqa: ANN001
+          src, src_t, start, horizon, legs, slack, n_trips, record,
+          T, Tv, lab_exit, lab_enter):  # pragma: no cover - compiled
+    """Connection Scan with at most ``legs`` vehicles; fills ``T`` (legs+1, n_stops).
+
+    ``T[k, s]``: earliest arrival at ``s`` with at most ``k`` vehicles (walks included);
+    ``Tv[k, s]``: the same but arriving by vehicle (walk transfers start only from those).
+    With ``record``, ``lab_exit``/``lab_enter`` keep, per label, the connection left and the
+    connection where that trip was boarded (−1: reached from the origin by walking).
+    """
+    T[:, :] = _NEVER
+    Tv[:, :] = _NEVER
+    trip_k = np.full(n_trips, legs + 1, np.int32)
+    trip_enter = np.full(n_trips, -1, np.int32)
+    for i in range(src.shape[0]):
+        s = src[i]
+        for k in range(legs + 1):
+            if src_t[i] < T[k, s]:
+                T[k, s] = src_t[i]
+                if record:
+                    lab_exit[k, s] = -1
+                    lab_enter[k, s] = -1
+    for c in range(start, dep.shape[0]):
+        d = dep[c]
+        if d > horizon:
+            break
+        t = trip[c]
+        kk = trip_k[t]
+        if board[c]:
+            u = frm[c]
+            for j in range(min(kk - 1, legs)):
+                if T[j, u] <= d - slack:
+                    kk = j + 1
+                    trip_k[t] = kk
+                    trip_enter[t] = c
+                    break
+        if kk > legs or not alight[c]:
+            continue
+        a = arr[c]
+        v = to[c]
+        if a >= Tv[kk, v]:
+            continue
+        for k in range(kk, legs + 1):
+            if a >= Tv[k, v]:
+                break
+            Tv[k, v] = a
+            if a < T[k, v]:
+                T[k, v] = a
+                if record:
+                    lab_exit[k, v] = c
+                    lab_enter[k, v] = trip_enter[t]
+        for p in range(fp_ptr[v], fp_ptr[v + 1]):
+            w = fp_to[p]
+            aw = a + fp_s[p]
+            for k in range(kk, legs + 1):
+                if aw >= T[k, w]:
+                    break
+                T[k, w] = aw
+                if record:
+                    lab_exit[k, w] = c
+                    lab_enter[k, w] = trip_enter[t]
+
+
+@numba.njit(cache=True, parallel=True)
+def _profile(dep, arr, frm, to, trip, board, alight, fp_ptr, fp_to, fp_s,  # noqa: ANN001
+             src_ptr, src, src_t, minutes, starts, max_travel, legs, slack, n_trips,
+             out):  # pragma: no cover - compiled
+    """Travel times ``out[o, m, s]`` (float seconds, inf unreachable) for every origin ``o``
+    (sources ``src[src_ptr[o]:src_ptr[o+1]]`` at offsets ``src_t``) and departure
+    ``minutes[m]``, one independent scan per (origin, minute) in parallel."""
+    n_orig, n_min, n_stops = out.shape
+    dummy = np.empty((1, 1), np.int32)
+    for job in numba.prange(n_orig * n_min):
+        o = job // n_min
+        m = job % n_min
+        T = np.empty((legs + 1, n_stops), np.int32)
+        Tv = np.empty((legs + 1, n_stops), np.int32)
+        t0 = minutes[m]
+        _scan(dep, arr, frm, to, trip, board, alight, fp_ptr, fp_to, fp_s,
+              src[src_ptr[o]:src_ptr[o + 1]], src_t[src_ptr[o]:src_ptr[o + 1]] + t0,
+              starts[m], t0 + max_travel, legs, slack, n_trips, False, T, Tv, dummy, dummy)
+        for s in range(n_stops):
+            tt = T[legs, s] - t0
+            out[o, m, s] = tt if T[legs, s] != _NEVER and tt <= max_travel else np.inf
+
+
+# --------------------------------------------------------------------------- public API
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """Result of :func:`earliest_arrival`.
+
+    Attributes
+    ----------
+    stop_ids : numpy.ndarray of str
+        Routable stops (location_type 0).
+    arrival_s : numpy.ndarray of float
+        Earliest arrival per stop, seconds since midnight of the date; ``inf`` unreachable.
+    depart_s : int
+        The departure asked for, seconds since midnight.
+    timetable : Timetable
+    """
+
+    stop_ids: np.ndarray
+    arrival_s: np.ndarray
+    depart_s: int
+    timetable: Timetable
+    #: scan labels (T, exit connection, boarding connection), shape (legs + 1, n_stops)
+    labels: tuple[np.ndarray, np.ndarray, np.ndarray] = field(repr=False)
+    #: stop reached at the start → (origin stop number or −1 for a point, walk seconds)
+    access: dict[int, tuple[int, int]] = field(repr=False)
+
+    def arrival(self, stop_or_station_id: str) -> float:
+        """Earliest arrival (seconds) at a stop, or at any platform of a station."""
+        return float(self.arrival_s[self.timetable.stop_index([stop_or_station_id])].min())
+
+    def journey(self, stop_or_station_id: str) -> list[dict[str, object]]:
+        """Legs of an earliest journey to a stop or station.
+
+        Returns
+        -------
+        list of dict
+            In travel order: vehicle legs ``{"mode": "transit", "route", "trip", "from",
+            "departure", "to", "arrival"}`` and walk legs ``{"mode": "walk", "from",
+            "departure", "to", "arrival"}`` (``from`` is ``"origin"`` for the access walk
+            from a point); stop ids, times in seconds since midnight.
+
+        Raises
+        ------
+        EmptyResultError
+            The stop is not reachable.
+        """
+        tt, (T, lab_exit, lab_enter) = self.timetable, self.labels
+        legs = T.shape[0] - 1
+        targets = tt.stop_index([stop_or_station_id])
+        v = int(targets[np.argmin(T[legs, targets])])
+        if T[legs, v] == _NEVER:
+            raise EmptyResultError(f"stop {stop_or_station_id} is not reachable")
+        out: list[dict[str, object]] = []
+        k = legs
+        while (c_exit := int(lab_exit[k, v])) >= 0:
+            c_in = int(lab_enter[k, v])
+            alight = int(tt.to[c_exit])
+            if alight != v:
+                out.append({"mode": "walk", "from": str(tt.stop_ids[alight]),
+                            "departure": int(tt.arr[c_exit]), "to": str(tt.stop_ids[v]),
+                            "arrival": int(T[k, v])})
+            t = int(tt.trip[c_exit])
+            out.append({"mode": "transit", "route": str(tt.trip_routes[t]),
+                        "trip": str(tt.trip_ids[t]), "from": str(tt.stop_ids[tt.frm[c_in]]),
+                        "departure": int(tt.dep[c_in]), "to": str(tt.stop_ids[alight]),
+                        "arrival": int(tt.arr[c_exit])})
+            # boarding needed T[k-1, u] <= dep - slack: that label still holds (labels only fall)
+            v, k = int(tt.frm[c_in]), k - 1
+        origin, walk_s = self.access[v]
+        if origin != v:
+            out.append({"mode": "walk",
+                        "from": "origin" if origin < 0 else str(tt.stop_ids[origin]),
+                        "departure": self.depart_s, "to": str(tt.stop_ids[v]),
+                        "arrival": self.depart_s + walk_s})
+        return out[::-1]
+
+
+def _is_points(origins: Sequence[str] | np.ndarray) -> bool:
+    return isinstance(origins, np.ndarray) and origins.dtype.kind == "f"
+
+
+def _sources(tt: Timetable, origins: Sequence[str] | np.ndarray, walk: WalkModel
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per origin, the stops reached at the start and the seconds to reach them (CSR).
+
+    ``origins`` are stop/station ids (the stops themselves at 0 s plus their walk
+    transfers) or points, an array (n, 2) of EPSG:3035 metres (walks to stops by ``walk``).
+
+    Returns
+    -------
+    ptr, stops, seconds, via
+        Origin ``o`` reaches ``stops[ptr[o]:ptr[o+1]]`` after ``seconds``; ``via`` is the
+        origin stop walked from (−1 for points).
+    """
+    if _is_points(origins):
+        pts = np.asarray(origins, float).reshape(-1, 2)
+        i, j, s = walk(pts, tt.stop_xy)
+        o = np.lexsort((j, i))
+        ptr = np.searchsorted(i[o], np.arange(len(pts) + 1))
+        return (ptr.astype(np.int64), j[o].astype(np.int32), s[o].astype(np.int64),
+                np.full(len(o), -1, np.int64))
+    stops_l, secs_l, via_l, sizes = [], [], [], []
+    for sid in origins:
+        own = tt.stop_index([sid])
+        for u in own:
+            lo, hi = tt.fp_ptr[u], tt.fp_ptr[u + 1]
+            stops_l.append(np.r_[u, tt.fp_to[lo:hi]])
+            secs_l.append(np.r_[0, tt.fp_s[lo:hi]])
+            via_l.append(np.full(hi - lo + 1, u))
+        sizes.append(sum(len(x) for x in stops_l[len(stops_l) - len(own):]))
+    ptr = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    return (ptr, np.concatenate(stops_l).astype(np.int32),
+            np.concatenate(secs_l).astype(np.int64), np.concatenate(via_l).astype(np.int64))
+
+
+def earliest_arrival(feed: Feed, from_stops: Sequence[str] | np.ndarray, depart_s: int,
+                     date: dt.date, max_transfers: int | None = None, *,
+                     settings: TransitSettings | None = None,
+                     walk: WalkModel | None = None) -> Arrivals:
+    """Earliest arrival at every stop, leaving ``from_stops`` at ``depart_s`` on ``date``.
+
+    Parameters
+    ----------
+    feed : Feed
+    from_stops : sequence of str or numpy.ndarray
+        Stop or station ids (a station = all its platforms), or origin points as an array
+        (n, 2) of EPSG:3035 metres reaching stops by ``walk``; the earliest over all.
+    depart_s : int
+        Departure, seconds since midnight of ``date``.
+    date : datetime.date
+    max_transfers : int, optional
+        Changes of vehicle allowed (default ``settings.max_transfers``); journeys use at
+        most ``max_transfers + 1`` vehicles.
+    settings : TransitSettings, optional
+    walk : WalkModel, optional
+        Access and transfer walks (default :class:`CrowFlyWalk` from ``settings``).
+
+    Returns
+    -------
+    Arrivals
+        Arrival per stop in seconds since midnight (``inf`` where unreachable or later than
+        ``max_travel_s`` after departure) and the journeys behind them.
+    """
+    s = settings or TransitSettings()
+    walk = walk or CrowFlyWalk.from_settings(s)
+    legs = (s.max_transfers if max_transfers is None else max_transfers) + 1
+    tt = compile_timetable(feed, date, s, walk)
+    _, src, src_s, via = _sources(tt, from_stops if _is_points(from_stops)
+                                  else list(from_stops), walk)
+    n = len(tt.stop_ids)
+    T = np.empty((legs + 1, n), np.int32)
+    Tv = np.empty_like(T)
+    lab_exit, lab_enter = np.full_like(T, -1), np.full_like(T, -1)
+    horizon = depart_s + s.max_travel_s
+    _scan(tt.dep, tt.arr, tt.frm, tt.to, tt.trip, tt.board, tt.alight, tt.fp_ptr, tt.fp_to,
+          tt.fp_s, src, src_s + depart_s, int(np.searchsorted(tt.dep, depart_s)), horizon,
+          legs, s.board_slack_s, len(tt.trip_ids), True, T, Tv, lab_exit, lab_enter)
+    best = T[legs].astype(float)
+    best[(T[legs] == _NEVER) | (T[legs] > horizon)] = np.inf
+    access: dict[int, tuple[int, int]] = {}
+    for stop, secs, origin in zip(src.tolist(), src_s.tolist(), via.tolist(), strict=True):
+        if stop not in access or secs < access[stop][1]:
+            access[stop] = (origin, secs)
+    return Arrivals(tt.stop_ids, best, depart_s, tt, (T, lab_exit, lab_enter), access)
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """Result of :func:`window_travel_times`.
+
+    Attributes
+    ----------
+    stop_ids : numpy.ndarray of str
+        Destination stops (columns).
+    median_s, best_s : numpy.ndarray of float, shape (n_origins, n_stops)
+        Median and shortest travel time (seconds) over the window's departures; ``inf``
+        unreachable (for the median: unreachable for at least half of the departures).
+    departures_s : numpy.ndarray of int
+        The departure times tried, seconds since midnight.
+    """
+
+    stop_ids: np.ndarray
+    median_s: np.ndarray
+    best_s: np.ndarray
+    departures_s: np.ndarray
+
+
+def window_travel_times(feed: Feed, origins: Sequence[str] | np.ndarray, date: dt.date,
+                        start_s: int | None = None, end_s: int | None = None, *,
+                        max_transfers: int | None = None,
+                        settings: TransitSettings | None = None,
+                        walk: WalkModel | None = None, chunk: int = 64) -> WindowResult:
+    """Median and best travel time from each origin to every stop over a departure window.
+
+    One departure every ``settings.window_step_s`` seconds in ``[start_s, end_s)``, each
+    routed independently (R5's time-window method, waiting at the origin included).
+
+    Parameters
+    ----------
+    feed : Feed
+    origins : sequence of str or numpy.ndarray
+        Stop/station ids (each one origin) or points, array (n, 2) of EPSG:3035 metres.
+    date : datetime.date
+    start_s, end_s : int, optional
+        Window in seconds since midnight (default from settings: 07:00–09:00).
+    max_transfers : int, optional
+    settings : TransitSettings, optional
+    walk : WalkModel, optional
+    chunk : int
+        Origins per parallel batch (bounds memory: chunk × departures × stops floats).
+
+    Returns
+    -------
+    WindowResult
+    """
+    s = settings or TransitSettings()
+    walk = walk or CrowFlyWalk.from_settings(s)
+    start_s = s.window_start_s if start_s is None else start_s
+    end_s = s.window_end_s if end_s is None else end_s
+    if end_s <= start_s:
+        raise DataError(f"time window {start_s}..{end_s} s is empty")
+    legs = (s.max_transfers if max_transfers is None else max_transfers) + 1
+    tt = compile_timetable(feed, date, s, walk)
+    ptr, src, src_s, _ = _sources(tt, origins if _is_points(origins) else list(origins),
+                                  walk)
+    minutes = np.arange(start_s, end_s, s.window_step_s, dtype=np.int64)
+    starts = np.searchsorted(tt.dep, minutes).astype(np.int64)
+    n_orig, n_stops = len(ptr) - 1, len(tt.stop_ids)
+    median = np.empty((n_orig, n_stops))
+    best = np.empty((n_orig, n_stops))
+    for lo in range(0, n_orig, chunk):
+        hi = min(lo + chunk, n_orig)
+        out = np.empty((hi - lo, len(minutes), n_stops))
+        sub = ptr[lo:hi + 1]
+        _profile(tt.dep, tt.arr, tt.frm, tt.to, tt.trip, tt.board, tt.alight, tt.fp_ptr,
+                 tt.fp_to, tt.fp_s, sub - sub[0], src[sub[0]:sub[-1]],
+                 src_s[sub[0]:sub[-1]], minutes, starts,
+                 np.int64(s.max_travel_s), legs, s.board_slack_s, len(tt.trip_ids), out)
+        median[lo:hi] = np.median(out, axis=1)
+        best[lo:hi] = out.min(axis=1)
+    log.info("window %s %s..%s: %d origins × %d departures → %d stops", date,
+             _hhmm(start_s), _hhmm(end_s), n_orig, len(minutes), n_stops)
+    return WindowResult(tt.stop_ids, median, best, minutes)
+
+
+def _hhmm(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+# --------------------------------------------------------------------------- reference
+
+
+def reference_graph(tt: Timetable, max_transfers: int, slack_s: int) -> nx.DiGraph:
+    """Time-expanded graph of a timetable: a slow, obviously-correct reference router.
+
+    Nodes ``("ride", c, k)``: on board at connection ``c`` as the ``k``-th vehicle;
+    ``("ev", s, t, k)``: at stop ``s`` at time ``t`` after ``k`` vehicles. Edges: riding on,
+    alighting (with one walk transfer), waiting at a stop, boarding ``slack_s`` before
+    departure. Edge weights are the seconds that pass. For tests and benchmarks only.
+    """
+    legs = max_transfers + 1
+    g = nx.DiGraph()
+    events: dict[tuple[int, int], set[int]] = {}
+
+    def ev(s: int, t: int, k: int) -> tuple[str, int, int, int]:
+        events.setdefault((s, k), set()).add(t)
+        return ("ev", s, t, k)
+
+    order = np.lexsort((tt.dep, tt.trip))
+    for a, b in zip(order[:-1], order[1:], strict=True):
+        if tt.trip[a] == tt.trip[b]:
+            for k in range(1, legs + 1):
+                g.add_edge(("ride", a, k), ("ride", b, k), weight=int(tt.dep[b] - tt.dep[a]))
+    for c in range(len(tt.dep)):
+        d, a, v = int(tt.dep[c]), int(tt.arr[c]), int(tt.to[c])
+        for k in range(1, legs + 1):
+            if tt.board[c]:
+                g.add_edge(ev(int(tt.frm[c]), d - slack_s, k - 1), ("ride", c, k),
+                           weight=slack_s)
+            if tt.alight[c]:
+                g.add_edge(("ride", c, k), ev(v, a, k), weight=a - d)
+                for p in range(tt.fp_ptr[v], tt.fp_ptr[v + 1]):
+                    w, ws = int(tt.fp_to[p]), int(tt.fp_s[p])
+                    g.add_edge(("ride", c, k), ev(w, a + ws, k), weight=a + ws - d)
+    for (s, k), times in events.items():
+        ts = sorted(times)
+        for t0, t1 in zip(ts[:-1], ts[1:], strict=True):
+            g.add_edge(("ev", s, t0, k), ("ev", s, t1, k), weight=t1 - t0)
+    g.graph["events"] = {key: np.array(sorted(v)) for key, v in events.items()}
+    return g
+
+
+def reference_arrivals(g: nx.DiGraph, tt: Timetable, src: np.ndarray, src_s: np.ndarray,
+                       depart_s: int, max_travel_s: int) -> np.ndarray:
+    """Earliest arrival per stop by Dijkstra on :func:`reference_graph` (``inf`` if none).
+
+    ``src``/``src_s``: stops reached at the start and the seconds to reach them.
+    """
+    events = g.graph["events"]
+    g.add_node("origin")
+    for s, secs in zip(src.tolist(), src_s.tolist(), strict=True):
+        times = events.get((s, 0))
+        t = depart_s + secs
+        if times is not None and (i := np.searchsorted(times, t)) < len(times):
+            g.add_edge("origin", ("ev", s, int(times[i]), 0), weight=int(times[i]) - depart_s)
+    dist = nx.single_source_dijkstra_path_length(g, "origin", cutoff=max_travel_s)
+    g.remove_node("origin")
+    best = np.full(len(tt.stop_ids), np.inf)
+    for s, secs in zip(src.tolist(), src_s.tolist(), strict=True):
+        best[s] = min(best[s], depart_s + secs)
+    for node in dist:
+        if node[0] == "ev" and node[2] < best[node[1]]:
+            best[node[1]] = node[2]
+    best[best > depart_s + max_travel_s] = np.inf
+    return best
