@@ -145,8 +145,8 @@ class Offer(BaseModel):
         if isinstance(value, str):
             found = CATEGORY_ALIASES.get(_key(value))
             if found is None:
-                raise ValueError(f"unknown category {value!r}; use one of "
-                                 f"{', '.join(c.value for c in Category)}")
+                raise ValueError(f"unknown category {value!r} (use one of "
+                                 f"{', '.join(c.value for c in Category)})")
             return found
         return value
 
@@ -207,10 +207,12 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, str]:
     try:
         if suffix in (".csv", ".txt"):
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep=None,
-                                engine="python", encoding="utf-8-sig", skip_blank_lines=False)
+                                engine="python", encoding="utf-8-sig", skip_blank_lines=False
+                                ).fillna("")
             frame.index = frame.index + 2
         elif suffix in (".xlsx", ".xlsm"):
-            frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+            frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl"
+                                  ).fillna("")
             frame.index = frame.index + 2
         elif suffix in (".geojson", ".json"):
             return _read_geojson(path), "feature"
@@ -352,7 +354,8 @@ def read_offer_file(path: Path, settings: Settings | None = None) -> gpd.GeoData
         raise DataError(f"{path}: offer file not found")
     raw, unit = _read_table(path)
     table = _rename_columns(raw, path)
-    table = table[(table.astype(str).apply(lambda c: c.str.strip()) != "").any(axis=1)]
+    table = table.astype(str).apply(lambda column: column.str.strip())
+    table = table[(table != "").any(axis=1)]
     if table.empty:
         raise DataError(f"{path}: no offers in the file")
     problems: list[tuple[int, str, str]] = []
@@ -363,7 +366,7 @@ def read_offer_file(path: Path, settings: Settings | None = None) -> gpd.GeoData
     records = []
     for row, values in table.iterrows():
         record = {**defaults, "id": f"{path.stem}-{row}"}
-        record.update({k: v.strip() for k, v in values.items() if str(v).strip()})
+        record.update({k: v for k, v in values.items() if v})
         records.append(record)
     rows = [int(r) for r in table.index]
     offers, row_problems = validate_rows(records, rows)
