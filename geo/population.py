@@ -35,7 +35,7 @@ import rasterio
 import rasterio.shutil
 import shapely
 from rasterio.io import MemoryFile
-from rasterio.transform import from_origin
+from affine import Affine
 
 from geo._io import atomic_path
 from geo.boundaries import CRS, load_units
@@ -331,7 +331,7 @@ def write_cog(target: Path, cells: gpd.GeoDataFrame, value: str, size_m: int,
     data[row, col] = cells[value].to_numpy(dtype=dtype, na_value=nodata)
     profile = {"driver": "GTiff", "width": width, "height": height, "count": 1,
                "dtype": dtype, "crs": CRS, "nodata": nodata,
-               "transform": from_origin(minx, maxy, size_m, size_m)}
+               "transform": Affine(size_m, 0.0, minx, 0.0, -size_m, maxy)}
     with MemoryFile() as mem, mem.open(**profile) as src:
         src.write(data, 1)
         src.set_band_description(1, value)
