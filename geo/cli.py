@@ -23,6 +23,12 @@ app = typer.Typer(help="Erreichbar: who can reach the family offers of a county,
 network_app = typer.Typer(help="Street networks (walk, bike, car) from OSM data.",
                           no_args_is_help=True)
 app.add_typer(network_app, name="network")
+gtfs_app = typer.Typer(help="Public-transport timetables (GTFS): load, validate, clip.",
+                       no_args_is_help=True)
+app.add_typer(gtfs_app, name="gtfs")
+transit_app = typer.Typer(help="Public-transport routing on a loaded GTFS feed.",
+                          no_args_is_help=True)
+app.add_typer(transit_app, name="transit")
 layers_app = typer.Typer(help="Data layers: boundaries, population grids, offer catalogue.",
                          no_args_is_help=True)
 app.add_typer(layers_app, name="layers")
@@ -96,6 +102,60 @@ def layers_check_offers(
     if out is not None:
         offers.write_offers(frame, out)
     emit({"offers": len(frame), "categories": frame["category"].value_counts().to_dict()})
+
+
+@gtfs_app.command("load")
+def gtfs_load(
+    source: Annotated[str, typer.Argument(help="GTFS .zip/folder or http(s) URL")],
+    region: Annotated[str | None, typer.Option(
+        help="clip to this region and store it as the region's timetable")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Validate a GTFS feed, clip it to the region and store it in data/processed/."""
+    from geo import gtfs
+
+    settings = make_settings(data_dir, region or "goettingen")
+    feed = gtfs.load_feed(source, settings, region=region)
+    gtfs.store_feed(feed, settings, region)
+    emit(feed.summary())
+
+
+@transit_app.command("earliest")
+def transit_earliest(
+    from_stop: Annotated[str, typer.Option("--from", help="stop or station id")],
+    to_stop: Annotated[str, typer.Option("--to", help="stop or station id")],
+    depart: Annotated[str, typer.Option(help="departure, YYYY-MM-DDTHH:MM (local time)")],
+    feed_path: Annotated[Path | None, typer.Option(
+        "--feed", help="GTFS feed [default: the one loaded for --region]")] = None,
+    max_transfers: Annotated[int | None, typer.Option(help="changes of vehicle")] = None,
+    region: RegionOpt = "goettingen",
+    data_dir: DataDir = None,
+) -> None:
+    """Earliest arrival from one stop to another, with the legs of the journey."""
+    import datetime as dt
+
+    from geo import gtfs, transit
+    from geo.errors import DataError
+
+    settings = make_settings(data_dir, region)
+    try:
+        when = dt.datetime.strptime(depart, "%Y-%m-%dT%H:%M")
+    except ValueError:
+        raise DataError(f"--depart {depart!r} is not YYYY-MM-DDTHH:MM") from None
+    feed = (gtfs.load_feed(feed_path, settings) if feed_path
+            else gtfs.load_region_feed(settings, region))
+    result = transit.earliest_arrival(feed, [from_stop], when.hour * 3600 + when.minute * 60,
+                                      when.date(), max_transfers, settings=settings.transit)
+    legs = result.journey(to_stop)
+    midnight = dt.datetime.combine(when.date(), dt.time())
+
+    def stamp(seconds: object) -> str:
+        return (midnight + dt.timedelta(seconds=int(str(seconds)))).isoformat()
+
+    emit({"arrival": stamp(legs[-1]["arrival"]) if legs else stamp(result.depart_s),
+          "legs": [{"route": leg.get("route", "walk"), "trip": leg.get("trip"),
+                    "from": leg["from"], "departure": stamp(leg["departure"]),
+                    "to": leg["to"], "arrival": stamp(leg["arrival"])} for leg in legs]})
 
 
 def main() -> None:

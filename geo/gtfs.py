@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,17 +209,25 @@ def download(url: str, settings: Settings, *, client: httpx.Client | None = None
 # --------------------------------------------------------------------------- storing
 
 
-def stored_feed_path(settings: Settings, region: str) -> Path:
-    """Where ``erreichbar gtfs load --region R`` keeps the region's feed."""
-    return settings.processed_dir / region / "gtfs" / "feed.zip"
+def stored_feed_path(settings: Settings, region: str | None) -> Path:
+    """Where ``erreichbar gtfs load [--region R]`` keeps the feed.
+
+    ``processed/<region>/gtfs/feed.zip`` for a region (clipped), ``processed/gtfs/feed.zip``
+    for a feed loaded without one.
+    """
+    base = settings.processed_dir / region if region else settings.processed_dir
+    return base / "gtfs" / "feed.zip"
 
 
-def store_feed(feed: Feed, settings: Settings, region: str) -> Path:
+def store_feed(feed: Feed, settings: Settings, region: str | None) -> Path:
     """Write the (clipped) feed as a GTFS zip to :func:`stored_feed_path`."""
     target = stored_feed_path(settings, region)
-    atomic_write(target, lambda p: feed.tables.to_file(p))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.stem}.partial.zip")  # gtfs-kit wants a .zip name
+    feed.tables.to_file(partial)
+    os.replace(partial, target)
     write_json(target.with_suffix(".json"), {"source": feed.source, **feed.summary()})
-    log.info("GTFS: stored feed for region %s in %s", region, target)
+    log.info("GTFS: stored feed (region %s) in %s", region or "none", target)
     return target
 
 
