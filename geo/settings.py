@@ -93,13 +93,13 @@ class CarSpeeds(BaseModel):
     rural: dict[str, float] = Field(
         default_factory=lambda: {
             "motorway": 120.0, "trunk": 100.0, "primary": 90.0, "secondary": 80.0,
-            "tertiary": 70.0, "minor": 50.0, "service": 20.0, "track": 20.0,
+            "tertiary": 70.0, "minor": 50.0, "service": 20.0, "track": 15.0,
         }
     )
     urban: dict[str, float] = Field(
         default_factory=lambda: {
             "motorway": 100.0, "trunk": 60.0, "primary": 50.0, "secondary": 50.0,
-            "tertiary": 45.0, "minor": 30.0, "service": 15.0, "track": 15.0,
+            "tertiary": 45.0, "minor": 30.0, "service": 15.0, "track": 10.0,
         }
     )
     #: ramps/links get this share of their class speed
@@ -169,6 +169,21 @@ class TransitSettings(BaseModel):
     )
 
 
+class DownloadSettings(BaseModel):
+    """Where and how ``erreichbar network download`` fetches OSM extracts."""
+
+    #: Geofabrik's server; extracts are ``<url>/<region.geofabrik>-latest.osm.pbf``
+    geofabrik_url: str = "https://download.geofabrik.de"
+    #: Overpass API endpoint (osmnx's default server)
+    overpass_url: str = "https://overpass-api.de/api/interpreter"
+    #: seconds to wait for a connection or the next bytes of a response
+    timeout_s: float = 60.0
+    #: server-side Overpass limit (seconds); a county's streets take 1–3 minutes
+    overpass_timeout_s: int = 900
+    #: servers ask clients to identify themselves (Geofabrik, Overpass usage policies)
+    user_agent: str = "erreichbar/0.1 (travel-time accessibility; python-httpx)"
+
+
 class Settings(BaseSettings):
     """All settings. Environment: ``ERREICHBAR_<FIELD>``."""
 
@@ -189,6 +204,7 @@ class Settings(BaseSettings):
     network: NetworkSettings = NetworkSettings()
     transit: TransitSettings = TransitSettings()
     offers: OfferSettings = OfferSettings()
+    download: DownloadSettings = DownloadSettings()
 
     @property
     def raw_dir(self) -> Path:
