@@ -70,6 +70,21 @@ def network_build(
     emit(network.build_networks(settings, source=source, force=force))
 
 
+@network_app.command("download")
+def network_download(
+    data_dir: DataDir = None,
+    region: RegionOpt = "goettingen",
+    via: Annotated[str, typer.Option(
+        help="'geofabrik' (PBF clipped to the region) or 'overpass' (.osm XML)")] = "geofabrik",
+    force: Annotated[bool, typer.Option(help="download even when the cache is current")] = False,
+) -> None:
+    """Download an OSM extract of the region into data/raw/osm/ (needs internet)."""
+    from geo import download
+
+    settings = make_settings(data_dir, region)
+    emit(download.download_region(settings, via=via, force=force).summary())
+
+
 @layers_app.command("build")
 def layers_build(
     data_dir: DataDir = None,

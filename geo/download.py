@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 import osmium
@@ -40,7 +40,6 @@ from geo.settings import Region, Settings, get_region
 
 log = logging.getLogger(__name__)
 
-Via = Literal["geofabrik", "overpass"]
 _BLOCK = 1 << 20
 
 
@@ -65,7 +64,7 @@ def make_client(settings: Settings) -> httpx.Client:
                         headers={"User-Agent": settings.download.user_agent})
 
 
-def download_region(settings: Settings, via: Via = "geofabrik",
+def download_region(settings: Settings, via: str = "geofabrik",
                     client: httpx.Client | None = None, force: bool = False) -> Download:
     """Download (or reuse) an OSM extract covering ``settings.region``.
 
