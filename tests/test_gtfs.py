@@ -1,0 +1,177 @@
+"""GTFS ingest on the real VPE Enzkreis feed: counts, service days, clipping, downloads, errors.
+
+Broken feeds are made in tmp_path from the real feed with one deliberate defect each.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from geo import gtfs
+from geo.errors import DataError, DownloadError, RegionError
+from geo.settings import Region, Settings
+
+FEED = Path("germany/gtfs/vpe_enzkreis_2025.zip")
+
+
+@pytest.fixture(scope="module")
+def feed_path(data_dir: Path) -> Path:
+    """The real Enzkreis feed."""
+    return data_dir / FEED
+
+
+@pytest.fixture(scope="module")
+def feed(feed_path: Path, settings: Settings) -> gtfs.Feed:
+    """The real feed, loaded once."""
+    return gtfs.load_feed(feed_path, settings)
+
+
+def test_counts_and_service_period(feed: gtfs.Feed) -> None:
+    # the numbers of the data README
+    assert feed.summary() == {"stops": 490, "routes": 14, "trips": 454, "stop_times": 10957,
+                              "first_day": "2024-12-15", "last_day": "2025-12-12"}
+    assert feed.tables.calendar is None  # only calendar_dates.txt in this feed
+
+
+def test_service_days_weekday_sunday_holiday(feed: gtfs.Feed) -> None:
+    # calendar_dates.txt lines 57, 341, 626, 799, 1076: Tue 2025-03-11 runs services
+    # 0, 16, 28, 29, 6; line 497: Sunday 2025-03-16 only service 2 (Sunday timetable)
+    tuesday = feed.active_services(dt.date(2025, 3, 11))
+    assert tuesday == {f"de:vpe:service:{i}" for i in (0, 16, 28, 29, 6)}
+    assert feed.active_services(dt.date(2025, 3, 16)) == {"de:vpe:service:2"}
+    # Thursday 1 May 2025 (Tag der Arbeit) runs the Sunday timetable (line 506) ...
+    assert feed.active_services(dt.date(2025, 5, 1)) == {"de:vpe:service:2"}
+    # ... while the Thursday after runs the weekday service 0
+    assert "de:vpe:service:0" in feed.active_services(dt.date(2025, 5, 8))
+    assert feed.trips_on(dt.date(2025, 3, 11)).sum() > feed.trips_on(dt.date(2025, 3, 16)).sum()
+
+
+def test_times_past_midnight_and_parent_stations(feed: gtfs.Feed) -> None:
+    st = feed.stop_times
+    # stop_times.txt line 3944: trip 2432 reaches Ittersbach Becker-Göring-Str. at 26:05:00
+    row = st[(st.trip_id == "de:vpe:04720_:2432") & (st.stop_sequence == 38)]
+    assert row.arrival_s.item() == 26 * 3600 + 5 * 60
+    station = feed.station_of()
+    assert station["de:08231:11:0:5"] == "de:08231:11_Parent"
+    assert station["de:08231:11_Parent"] == "de:08231:11_Parent"
+    assert set(feed.stops.location_type) == {0, 1}
+    assert feed.stops[["x", "y"]].notna().all().all()
+
+
+def test_clip_to_region(feed_path: Path, settings: Settings) -> None:
+    keltern = Region(name="keltern", title="Keltern (test box)", ags="08236",
+                     bbox=(8.45, 48.85, 8.60, 48.95))
+    clipped = gtfs.load_feed(feed_path, settings.model_copy(
+        update={"transit": settings.transit.model_copy(update={"clip_margin_m": 0.0})}),
+        region=keltern)
+    routable = clipped.stops[clipped.stops.location_type == 0]
+    assert 0 < len(routable) < 293
+    assert routable.lon.between(8.45, 8.60).all() and routable.lat.between(48.85, 48.95).all()
+    assert (clipped.stop_times.groupby("trip_id").size() >= 2).all()
+    assert set(clipped.stop_times.stop_id) <= set(routable.stop_id)
+    with pytest.raises(RegionError, match="none of its 490 stops lies in region goettingen"):
+        gtfs.load_feed(feed_path, settings, region="goettingen")
+
+
+def _broken(feed_path: Path, tmp_path: Path, name: str, edit) -> Path:  # noqa: ANN001
+    """A copy of the real feed with ``name`` changed by ``edit(text) -> text | None``."""
+    out = tmp_path / f"broken_{name}.zip"
+    with zipfile.ZipFile(feed_path) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            text = src.read(info).decode("utf-8")
+            if info.filename == name:
+                text = edit(text)
+            if text is not None:
+                dst.writestr(info.filename, text)
+    return out
+
+
+def _replace_line(line_no: int, old: str, new: str):  # noqa: ANN202
+    def edit(text: str) -> str:
+        lines = text.splitlines()
+        assert old in lines[line_no - 1]
+        lines[line_no - 1] = lines[line_no - 1].replace(old, new, 1)
+        return "\n".join(lines) + "\n"
+    return edit
+
+
+@pytest.mark.parametrize(("name", "edit", "message"), [
+    ("stop_times.txt", lambda t: None, r"stop_times.txt is missing"),
+    ("stop_times.txt", _replace_line(119, "05:34:00,05:34:00", "25:61,05:34:00"),
+     r"stop_times.txt line 119: arrival_time '25:61' is not HH:MM:SS"),
+    ("stop_times.txt", _replace_line(118, "de:08236:1106:0:2", "de:nowhere:1"),
+     r"stop_times.txt line 118: stop_id 'de:nowhere:1' is not in stops.txt"),
+    ("stop_times.txt", _replace_line(5, "06:16:00,06:16:00", "06:10:00,06:10:00"),
+     r"stop_times.txt line 5: arrival_time is before the previous stop's departure_time"),
+    ("trips.txt", _replace_line(2, "de:vpe:04720_:,", "de:vpe:nonsense:,"),
+     r"trips.txt line 2: route_id 'de:vpe:nonsense:' is not in routes.txt"),
+    ("calendar_dates.txt", lambda t: None, r"neither calendar.txt nor calendar_dates.txt"),
+    ("calendar_dates.txt", _replace_line(2, "20241216", "2024-12-16"),
+     r"calendar_dates.txt line 2: date '2024-12-16' is not a date YYYYMMDD"),
+])
+def test_broken_feeds_name_file_line_field_value(feed_path: Path, tmp_path: Path,
+                                                 settings: Settings, name: str, edit,  # noqa: ANN001
+                                                 message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        gtfs.load_feed(_broken(feed_path, tmp_path, name, edit), settings)
+
+
+def test_download_is_cached_and_revalidated(feed_path: Path, tmp_path: Path) -> None:
+    """A recorded response (the real feed's bytes, ETag) served by httpx.MockTransport."""
+    body = feed_path.read_bytes()
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.headers.get("if-none-match") == '"vpe-2024-12-17"':
+            return httpx.Response(304)
+        return httpx.Response(200, content=body, headers={
+            "content-type": "application/zip", "etag": '"vpe-2024-12-17"',
+            "last-modified": "Tue, 17 Dec 2024 07:41:00 GMT"})
+
+    settings = Settings(work_dir=tmp_path)
+    url = "https://gtfs.example.org/vpe.zip"
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    first = gtfs.load_feed(url, settings, client=client)
+    second = gtfs.load_feed(url, settings, client=client)
+    assert first.summary() == second.summary()
+    assert [r.headers.get("if-none-match") for r in seen] == [None, '"vpe-2024-12-17"']
+    assert len(list((tmp_path / "raw" / "gtfs").glob("*.zip"))) == 1
+
+    html = httpx.Client(transport=httpx.MockTransport(
+        lambda r: httpx.Response(200, content=b"<html>portal</html>",
+                                 headers={"content-type": "text/html"})))
+    with pytest.raises(DownloadError, match="is not a zip file"):
+        gtfs.download("https://gtfs.example.org/other.zip", settings, client=html)
+    gone = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(404)))
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        gtfs.download("https://gtfs.example.org/gone.zip", settings, client=gone)
+
+
+def test_store_and_region_without_timetable(feed: gtfs.Feed, tmp_path: Path) -> None:
+    settings = Settings(work_dir=tmp_path)
+    with pytest.raises(DataError, match=r"no public-transport timetable is loaded for region "
+                       r"goettingen.*erreichbar gtfs load PATH\|URL --region goettingen"):
+        gtfs.load_region_feed(settings, "goettingen")
+    path = gtfs.store_feed(feed, settings, None)
+    assert gtfs.load_feed(path, settings).summary() == feed.summary()
+
+
+def test_cli_gtfs_load_prints_summary(feed_path: Path, tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "geo.cli", "gtfs", "load", str(feed_path)],
+                         capture_output=True, text=True, check=False,
+                         env={**os.environ, "ERREICHBAR_WORK_DIR": str(tmp_path)})
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary == {"stops": 490, "routes": 14, "trips": 454, "stop_times": 10957,
+                       "first_day": "2024-12-15", "last_day": "2025-12-12"}
+    assert (tmp_path / "processed" / "gtfs" / "feed.zip").exists()
