@@ -186,15 +186,21 @@ COLUMNS: Final[list[str]] = list(Offer.model_fields)
 
 
 class OfferFileError(DataError):
-    """An offer file has bad rows; ``problems`` lists (row, field, reason) for every one."""
+    """An offer file has bad rows; ``problems`` lists (row, field, reason) for every one.
 
-    def __init__(self, path: Path, n_rows: int, problems: list[tuple[int, str, str]]) -> None:
+    ``unit`` names what the row numbers count: ``row`` (spreadsheet line, header = 1) or
+    ``feature`` (1-based GeoJSON feature).
+    """
+
+    def __init__(self, path: Path, n_rows: int, problems: list[tuple[int, str, str]],
+                 unit: str = "row") -> None:
         self.path = path
         self.problems = problems
         bad = len({row for row, _, _ in problems})
-        lines = "; ".join(f"row {row}, field {field!r}: {reason}"
+        lines = "; ".join(f"{unit} {row}, field {field!r}: {reason}"
                           for row, field, reason in problems)
-        super().__init__(f"{path}: {bad} of {n_rows} rows are bad, nothing imported: {lines}")
+        super().__init__(f"{path}: {bad} of {n_rows} {unit}s are bad, nothing imported: "
+                         f"{lines}")
 
 
 def _read_table(path: Path) -> tuple[pd.DataFrame, str]:
@@ -384,10 +390,7 @@ def read_offer_file(path: Path, settings: Settings | None = None) -> gpd.GeoData
     problems += [(r, "id", f"id {i!r} is used more than once")
                  for r, i in duplicated[duplicated.duplicated(keep=False)].items()]
     if problems:
-        problems.sort()
-        if unit == "feature":
-            problems = [(r, f, f"(feature {r}) {m}") for r, f, m in problems]
-        raise OfferFileError(path, len(table), problems)
+        raise OfferFileError(path, len(table), sorted(problems), unit)
     log.info("read %d offers from %s", len(offers), path)
     return to_frame(offers)
 

@@ -35,7 +35,7 @@ import rasterio
 import rasterio.shutil
 import shapely
 from rasterio.io import MemoryFile
-from affine import Affine
+from rasterio.transform import Affine
 
 from geo._io import atomic_path
 from geo.boundaries import CRS, load_units

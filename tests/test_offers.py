@@ -1,0 +1,175 @@
+"""Offer import (CSV, GeoJSON, XLSX) with full error reports, and the real default catalogue."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import openpyxl
+import pandas as pd
+import pytest
+
+from geo.offers import (
+    COLUMNS,
+    Category,
+    OfferFileError,
+    build_catalogue,
+    read_offer_file,
+    write_offers,
+)
+from geo.settings import REPO_ROOT, Settings
+
+TEMPLATE = REPO_ROOT / "geo" / "data" / "offer_template.csv"
+
+#: Hand-made broken offer rows (German headers): (row values, expected field of the error).
+#: Row 2 is good, every other row has exactly one defect.
+HEADER = ["Name", "Kategorie", "Breite", "Länge", "Öffnungszeiten", "Alter von", "Alter bis"]
+ROWS = [
+    (["Kita Sonnenschein", "Kita", "51,5339", "9,9356", "Mo-Fr 07:00-16:00", "1", "6"], None),
+    (["", "kita", "51.53", "9.93", "", "", ""], "name"),
+    (["Treff Nord", "kindergartn", "51.53", "9.93", "", "", ""], "category"),
+    (["Beratung Berlin", "beratung", "52.52", "13.40", "", "", ""], "lat/lon"),
+    (["Café Kinderwagen", "Frühe Hilfen", "51.53", "9.93", "Mo-Fx 25:00", "", ""], "opening_hours"),
+    (["Spielkreis", "freizeit", "51.53", "9.93", "", "6", "3"], "-"),
+]
+
+
+def _write_csv(path: Path) -> Path:
+    lines = [";".join(HEADER)] + [";".join(values) for values, _ in ROWS]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
+
+
+def _write_xlsx(path: Path) -> Path:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(HEADER)
+    for values, _ in ROWS:
+        sheet.append(values)
+    book.save(path)
+    return path
+
+
+def _write_geojson(path: Path) -> Path:
+    features = []
+    for values, _ in ROWS:
+        props = dict(zip(HEADER, values, strict=True))
+        lat, lon = (float(props.pop(k).replace(",", ".")) for k in ("Breite", "Länge"))
+        features.append({"type": "Feature", "properties": props,
+                         "geometry": {"type": "Point", "coordinates": [lon, lat]}})
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), "utf-8")
+    return path
+
+
+@pytest.mark.parametrize("writer, first_row", [
+    (_write_csv, 2), (_write_xlsx, 2), (_write_geojson, 1),
+])
+def test_broken_file_reports_every_row(settings: Settings, tmp_path: Path, writer,
+                                       first_row: int) -> None:
+    suffix = {"_write_csv": "csv", "_write_xlsx": "xlsx", "_write_geojson": "geojson"}
+    path = writer(tmp_path / f"offers.{suffix[writer.__name__]}")
+    with pytest.raises(OfferFileError) as info:
+        read_offer_file(path, settings)
+    expected = [(first_row + i, field) for i, (_, field) in enumerate(ROWS) if field]
+    assert [(row, field) for row, field, _ in info.value.problems] == expected
+    message = str(info.value)
+    unit = "feature" if path.suffix == ".geojson" else "row"
+    assert f"5 of {len(ROWS)} {unit}s are bad" in message
+    assert f"{unit} {first_row + 2}, field 'category': unknown category 'kindergartn'" in message
+    assert "lies 210.9 km outside Landkreis Göttingen (03159)" in message
+    assert "Mo-Fx 25:00" in message and "age_from 6.0 is above age_to 3.0" in message
+
+
+def test_offer_outside_county_is_refused(settings: Settings, tmp_path: Path) -> None:
+    """Kassel (Hesse) lies just beyond the county border."""
+    path = tmp_path / "kassel.csv"
+    path.write_text("name,category,lat,lon\nKita Kassel Mitte,kita,51.3127,9.4797\n", "utf-8")
+    with pytest.raises(OfferFileError, match=r"row 2, field 'lat/lon': \(51.3127, 9.4797\) "
+                                             r"lies \d+\.\d km outside Landkreis Göttingen"):
+        read_offer_file(path, settings)
+
+
+def test_missing_column_and_unknown_type(settings: Settings, tmp_path: Path) -> None:
+    from geo.errors import DataError
+
+    path = tmp_path / "offers.csv"
+    path.write_text("Name,Breite,Länge\nX,51.5,9.9\n", "utf-8")
+    with pytest.raises(DataError, match="missing column.*category"):
+        read_offer_file(path, settings)
+    with pytest.raises(DataError, match="unknown offer file type"):
+        read_offer_file(path.rename(tmp_path / "offers.ods"), settings)
+
+
+def test_template_and_round_trip(settings: Settings, tmp_path: Path) -> None:
+    offers = read_offer_file(TEMPLATE, settings)
+    assert len(offers) == 1 and list(offers.columns) == [*COLUMNS, "geometry"]
+    row = offers.iloc[0]
+    assert (row.category, row.traeger, row.age_to, row.languages) == \
+        ("familienzentrum", "Träger e.V.", 10.0, "de; tr")
+    assert row.opening_hours == "Mo-Fr 09:00-12:00; Tu 14:00-17:00"
+    assert offers.crs == "EPSG:4326"
+    for suffix in ("csv", "geojson"):
+        back = read_offer_file(write_offers(offers, tmp_path / f"o.{suffix}"), settings)
+        pd.testing.assert_frame_equal(pd.DataFrame(back.drop(columns="geometry")),
+                                      pd.DataFrame(offers.drop(columns="geometry")),
+                                      check_dtype=False)
+    parquet = gpd.read_parquet(write_offers(offers, tmp_path / "o.parquet"))
+    assert parquet.crs == offers.crs and parquet["name"].tolist() == offers["name"].tolist()
+
+
+# --- the real default catalogue --------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def catalogue(settings: Settings) -> tuple[gpd.GeoDataFrame, dict]:
+    return build_catalogue(settings)
+
+
+def test_schools_one_offer_per_school(catalogue, data_dir: Path) -> None:
+    offers, _ = catalogue
+    register = pd.read_csv(data_dir / "goettingen" / "schools_jedeschule_2017.csv")
+    schools = offers[offers["source"].str.contains("jedeschule")]
+    assert len(schools) == register["id"].str.rsplit("-", n=1).str[0].nunique() == 140
+    grund = schools[schools["category"] == Category.grundschule]
+    stems = register["id"].str.rsplit("-", n=1).str[0]
+    assert len(grund) == stems[register["school_type"] == "Grundschule"].nunique() == 78
+    assert (schools["geocode_precision"] == "rounded").all()
+    assert schools["source_date"].eq("2017").all()
+
+
+def test_family_offers_keep_status_and_precision(catalogue, data_dir: Path) -> None:
+    offers, report = catalogue
+    source = pd.read_csv(data_dir / "goettingen" / "offers_familie_sources.csv")
+    family = offers[offers["id"].str.startswith("familie-")]
+    located = source.dropna(subset=["lat", "lon"])
+    assert report["unlocated"] == source.loc[source["lat"].isna(), "name"].tolist()
+    assert len(family) == len(located) == 37
+    counts = family.groupby(["category", "status"]).size()
+    assert counts.to_dict() == located.groupby(["category", "status"]).size().to_dict()
+    assert counts[("familienzentrum", "planned")] == 2 and counts[("familienzentrum", "closed")] == 1
+    assert family["geocode_precision"].tolist() == located["geocode_precision"].tolist()
+    osm_only = family["source"].str.startswith("OpenStreetMap POI only")
+    assert osm_only.sum() == source["source_url"].isna().sum() == 4
+
+
+def test_tile_pois_merged(catalogue, settings: Settings) -> None:
+    offers, report = catalogue
+    pois = offers[offers["geocode_precision"] == "poi"
+                  ].loc[lambda f: f["source"].str.startswith("OpenStreetMap vector tiles")]
+    assert set(pois["category"]) == {"kita", "freizeit", "gesundheit"}
+    assert not pois.loc[pois["category"] != "kita", "child_specific"].any()
+    assert set(pois["source_date"]) == {"2021-08", "2026-08"}
+    changes = report["changes"]
+    assert set(changes["change"]) == {"unchanged", "renamed", "only_old", "only_new"}
+    # every 2026 POI in the city-tile area is in the catalogue (if inside the county)
+    new_total = (changes["change"] != "only_old").sum()
+    assert (pois["source_date"] == "2026-08").sum() <= new_total
+    assert (pois["category"] == "kita").sum() > 150
+
+
+def test_catalogue_is_complete_and_traceable(catalogue) -> None:
+    offers, _ = catalogue
+    assert offers["id"].is_unique
+    assert offers["source"].str.len().gt(0).all()
+    assert offers.crs == "EPSG:4326" and list(offers.columns) == [*COLUMNS, "geometry"]
+    assert set(offers["status"]) == {"active", "planned", "closed"}
