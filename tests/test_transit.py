@@ -1,0 +1,204 @@
+"""Transit routing on the real VPE Enzkreis feed: hand-checked trips, transfer bound, time
+windows, a networkx reference for 200 random queries, service levels and ÖV-Güteklassen."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from geo import gtfs, transit
+from geo.errors import EmptyResultError
+from geo.settings import Settings, TransitSettings
+
+TUESDAY = dt.date(2025, 3, 11)  # service 0 (school-day weekday timetable) runs
+ZOB = "de:08231:11_Parent"  # Pforzheim ZOB / Hbf (station; platforms :0:5 and :0:99)
+BECKER_GOERING = "de:08215:34875:1:1"  # Ittersbach Becker-Göring-Str., platform 1
+
+
+def hms(h: int, m: int, s: int = 0) -> int:
+    return h * 3600 + m * 60 + s
+
+
+@pytest.fixture(scope="module")
+def feed(data_dir: Path, settings: Settings) -> gtfs.Feed:
+    return gtfs.load_feed(data_dir / "germany/gtfs/vpe_enzkreis_2025.zip", settings)
+
+
+@pytest.fixture(scope="module")
+def ts() -> TransitSettings:
+    return TransitSettings()
+
+
+def test_hand_checked_trip(feed: gtfs.Feed, ts: TransitSettings) -> None:
+    """Tue 2025-03-11, leave Pforzheim ZOB / Hbf at 08:20 for Ittersbach Becker-Göring-Str.
+
+    stop_times.txt line 2240: trip de:vpe:04720_:2381 (route 720, service 0) leaves
+    de:08231:11:0:5 (ZOB, platform 5) at 08:33:00; line 2272: it arrives at
+    de:08215:34875:1:1 at 09:17:00 (its last stop). The 07:33 trip 2380 has gone; the
+    trips 2399 and 2416 at 08:33 run on services 1 and 2, not on this Tuesday.
+    """
+    r = transit.earliest_arrival(feed, [ZOB], hms(8, 20), TUESDAY, settings=ts)
+    assert r.arrival(BECKER_GOERING) == hms(9, 17)
+    assert r.journey(BECKER_GOERING) == [
+        {"mode": "transit", "route": "720", "trip": "de:vpe:04720_:2381",
+         "from": "de:08231:11:0:5", "departure": hms(8, 33),
+         "to": BECKER_GOERING, "arrival": hms(9, 17)}]
+
+
+def test_trip_of_previous_day_after_midnight(feed: gtfs.Feed, ts: TransitSettings) -> None:
+    """Sunday trip de:vpe:04720_:2434 (service 2) runs past midnight: line 4004 leaves
+    de:08236:1508:0:2 at 24:07:00, line 4020 reaches Becker-Göring-Str. at 24:25:00; on
+    Monday 2025-03-17 that is 00:07 → 00:25."""
+    r = transit.earliest_arrival(feed, ["de:08236:1508:0:2"], hms(0, 3),
+                                 dt.date(2025, 3, 17), settings=ts)
+    assert r.arrival(BECKER_GOERING) == hms(0, 25)
+    assert r.journey(BECKER_GOERING)[0]["trip"] == "de:vpe:04720_:2434"
+    sunday = transit.earliest_arrival(feed, [ZOB], hms(23, 30), dt.date(2025, 3, 16),
+                                      settings=ts)
+    assert sunday.arrival(BECKER_GOERING) == hms(24, 25)
+
+
+def test_max_transfers_bound(feed: gtfs.Feed, ts: TransitSettings) -> None:
+    # ZOB → Weiler Gartenstraße on 720, then 725 on to de:08235:5310: needs one change
+    target = "de:08235:5310:0:4"
+    direct = transit.earliest_arrival(feed, ["de:08231:11:0:5"], hms(6, 0), TUESDAY, 0,
+                                      settings=ts)
+    assert direct.arrival(target) == np.inf
+    with pytest.raises(EmptyResultError, match="with at most 0 transfers"):
+        direct.journey(target)
+    one = transit.earliest_arrival(feed, ["de:08231:11:0:5"], hms(6, 0), TUESDAY, 1,
+                                   settings=ts)
+    legs = one.journey(target)
+    assert [leg["trip"] for leg in legs] == ["de:vpe:04720_:2315", "de:vpe:04725_:1633"]
+    assert one.arrival(target) == hms(8, 46)
+    # over many origins: more transfers never arrive later, and journeys respect the bound
+    rng = np.random.default_rng(7)
+    stops = one.stop_ids
+    for origin in rng.choice(stops, 15, replace=False):
+        by_k = [transit.earliest_arrival(feed, [origin], hms(7, 0), TUESDAY, k, settings=ts)
+                for k in range(4)]
+        for a, b in zip(by_k[:-1], by_k[1:], strict=True):
+            assert (b.arrival_s <= a.arrival_s).all()
+        for k, res in enumerate(by_k):
+            for dest in stops[np.isfinite(res.arrival_s)][:20]:
+                rides = [leg for leg in res.journey(dest) if leg["mode"] == "transit"]
+                assert len(rides) <= k + 1
+                assert rides == [] or rides[-1]["arrival"] <= res.arrival(dest)
+
+
+def test_window_median_between_best_and_worst(feed: gtfs.Feed, ts: TransitSettings) -> None:
+    start, end = hms(7, 0), hms(9, 0)
+    w = transit.window_travel_times(feed, [ZOB], TUESDAY, start, end, settings=ts)
+    assert len(w.departures_s) == 120 and w.median_s.shape == (1, len(w.stop_ids))
+    per_minute = np.array([
+        transit.earliest_arrival(feed, [ZOB], int(t), TUESDAY, settings=ts).arrival_s - t
+        for t in w.departures_s])
+    per_minute[per_minute > ts.max_travel_s] = np.inf
+    worst = per_minute.max(axis=0)
+    assert np.array_equal(w.best_s[0], per_minute.min(axis=0))
+    assert np.array_equal(w.median_s[0], np.median(per_minute, axis=0))
+    reached = np.isfinite(w.median_s[0])
+    assert reached.sum() > 50
+    assert (w.best_s[0] <= w.median_s[0]).all()
+    assert (w.median_s[0][reached] <= worst[reached]).all()
+    # hourly rural buses: the median waits far longer than the best departure
+    assert (w.median_s[0][reached] > w.best_s[0][reached]).mean() > 0.5
+
+
+def test_point_origins_walk_to_stops(feed: gtfs.Feed, ts: TransitSettings) -> None:
+    zob5 = feed.stops.set_index("stop_id").loc["de:08231:11:0:5", ["x", "y"]].to_numpy(float)
+    point = (zob5 + [300.0, 0.0]).reshape(1, 2)  # 300 m east of the platform
+    r = transit.earliest_arrival(feed, point, hms(8, 20), TUESDAY, settings=ts)
+    walk_s = int(np.ceil(300 * ts.detour_factor / (ts.walk_speed_kmh / 3.6)))
+    assert hms(8, 20) + walk_s <= hms(8, 33) - ts.board_slack_s
+    assert r.arrival(BECKER_GOERING) == hms(9, 17)
+    first = r.journey(BECKER_GOERING)[0]
+    assert first["mode"] == "walk" and first["from"] == "origin"
+    w = transit.window_travel_times(feed, np.vstack([point, point]), TUESDAY,
+                                    hms(8, 0), hms(8, 30), settings=ts)
+    assert np.array_equal(w.best_s[0], w.best_s[1])
+
+
+def test_router_equals_time_expanded_reference(feed: gtfs.Feed, ts: TransitSettings) -> None:
+    """200 random (origin, departure) queries: every stop's arrival equals a networkx
+    Dijkstra on the time-expanded graph."""
+    tt = transit.compile_timetable(feed, TUESDAY, ts)
+    g = transit.reference_graph(tt, max_transfers=2, slack_s=ts.board_slack_s)
+    rng = np.random.default_rng(2025)
+    compared = 0
+    for _ in range(200):
+        origin = str(rng.choice(tt.stop_ids))
+        depart = int(rng.integers(hms(5, 0), hms(21, 0)))
+        _, src, src_s, _ = transit._sources(tt, [origin], transit.CrowFlyWalk.from_settings(ts))
+        ref = transit.reference_arrivals(g, tt, src, src_s, depart, ts.max_travel_s)
+        got = transit.earliest_arrival(feed, [origin], depart, TUESDAY, 2, settings=ts)
+        np.testing.assert_array_equal(got.arrival_s, ref, err_msg=f"{origin} at {depart}")
+        compared += int(np.isfinite(ref).sum())
+    assert compared > 200 * 5
+
+
+def test_service_level(feed: gtfs.Feed) -> None:
+    level = transit.service_level(feed, TUESDAY, hms(7, 0), hms(9, 0)).set_index("stop_id")
+    # hand count: stop_times.txt rows at ZOB platform 5 leaving 07:00–08:59 on service-0,
+    # -16, -28, -29 or -6 trips, not being the trip's last stop, boarding allowed
+    st = feed.stop_times
+    trips = feed.tables.trips.set_index("trip_id")
+    running = trips.index[trips.service_id.isin(feed.active_services(TUESDAY))]
+    last = st.groupby("trip_id").stop_sequence.transform("max") == st.stop_sequence
+    mine = st[(st.stop_id == "de:08231:11:0:5") & st.trip_id.isin(running) & ~last
+              & (st.pickup_type != 1)
+              & st.departure_s.between(hms(7, 0), hms(9, 0) - 1)]
+    assert level.loc["de:08231:11:0:5", "departures"] == len(mine) > 0
+    assert level.loc["de:08231:11:0:5", "per_hour"] == len(mine) / 2
+    stations = transit.service_level(feed, TUESDAY, hms(7, 0), hms(9, 0), by_station=True)
+    assert stations.departures.sum() == level.departures.sum()
+    assert stations.crs.to_epsg() == level.crs.to_epsg() == 3035
+
+
+def test_gueteklassen(feed: gtfs.Feed) -> None:
+    cats = transit.station_categories(feed, TUESDAY).set_index("stop_id")
+    zob = cats.loc[ZOB]
+    # buses only (group C): interval = 840 min / (departures / 2)
+    assert zob.group == "C"
+    assert zob.interval_min == pytest.approx(840 / (zob.departures / 2))
+    band = int(np.searchsorted(transit.INTERVAL_BOUNDS_MIN, zob.interval_min, side="right"))
+    assert zob.category == transit.CATEGORY["C"][band]
+    areas = transit.gueteklassen(feed, TUESDAY)
+    assert list(areas.klasse) == sorted(areas.klasse) and set(areas.klasse) <= set("ABCDEF")
+    union = areas.geometry.union_all()
+    assert areas.area.sum() == pytest.approx(union.area, rel=1e-6)  # no overlaps
+    assert union.contains(cats.loc[ZOB].geometry)
+    with pytest.raises(EmptyResultError, match="no ÖV-Güteklasse"):
+        transit.gueteklassen(feed, dt.date(2025, 3, 16), hms(2, 0), hms(3, 0))
+
+
+def test_cli_transit_earliest(data_dir: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "ERREICHBAR_WORK_DIR": str(tmp_path)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "geo.cli", "transit", "earliest", *args],
+                              capture_output=True, text=True, env=env, check=False)
+
+    feed = str(data_dir / "germany/gtfs/vpe_enzkreis_2025.zip")
+    ok = cli("--feed", feed, "--from", "de:08231:11:0:5", "--to", "de:08235:5310:0:3",
+             "--depart", "2025-03-11T06:00", "--max-transfers", "1")
+    assert ok.returncode == 0, ok.stderr
+    out = json.loads(ok.stdout.strip().splitlines()[-1])
+    assert out["arrival"] == "2025-03-11T08:46:42"
+    assert [(leg["route"], leg["departure"], leg["arrival"]) for leg in out["legs"]] == [
+        ("720", "2025-03-11T06:07:00", "2025-03-11T06:44:00"),
+        ("725", "2025-03-11T07:47:00", "2025-03-11T08:46:00"),
+        ("walk", "2025-03-11T08:46:00", "2025-03-11T08:46:42")]
+    never = cli("--feed", feed, "--from", "de:08231:11:0:5", "--to", "de:08235:5310:0:3",
+                "--depart", "2025-03-11T06:00", "--max-transfers", "0")
+    assert never.returncode == 2 and "is not reachable" in never.stderr.splitlines()[-1]
+    none = cli("--from", "x", "--to", "y", "--depart", "2025-03-11T06:00")
+    assert none.returncode == 2
+    assert "no public-transport timetable is loaded for region goettingen" in none.stderr
