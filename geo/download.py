@@ -209,29 +209,41 @@ def _stream(client: httpx.Client, request: httpx.Request, target: Path,
     tuple
         Response headers and the MD5 (hex) of the body.
     """
-    digest = hashlib.md5(usedforsecurity=False)
     log.info("downloading %s → %s", request.url, target)
     try:
-        with atomic_path(target) as tmp, client.send(request, stream=True) as response:
-            if response.status_code != 200:
-                raise DownloadError(f"{request.url}: server answered {response.status_code} "
-                                    f"{response.reason_phrase}")
-            total = int(response.headers.get("content-length", 0)) or None
-            with open(tmp, "wb") as f, tqdm(total=total, unit="B", unit_scale=True,
-                                            desc=target.name, disable=None) as bar:
-                for block in response.iter_bytes(_BLOCK):
-                    f.write(block)
-                    digest.update(block)
-                    bar.update(len(block))
-            if total is not None and tmp.stat().st_size != total:
-                raise DownloadError(f"{request.url}: transfer ended after "
-                                    f"{tmp.stat().st_size:,} of {total:,} bytes")
-            if check is not None and not check(digest.hexdigest()):
-                raise DownloadError(f"{request.url}: MD5 of the download does not match "
-                                    f"the server's checksum; try again")
-            return response.headers, digest.hexdigest()
+        response = client.send(request, stream=True)
+        try:
+            return _save(response, target, check)
+        finally:
+            response.close()
     except httpx.TransportError as exc:
         raise DownloadError(f"{request.url}: download failed ({exc})") from None
+
+
+def _save(response: httpx.Response, target: Path,
+          check: Callable[[str], bool] | None) -> tuple[httpx.Headers, str]:
+    """Write a streamed 200 response to ``target`` atomically; its headers and MD5 (hex)."""
+    url = response.request.url
+    digest = hashlib.md5(usedforsecurity=False)
+    if response.status_code != 200:
+        raise DownloadError(f"{url}: server answered {response.status_code} "
+                            f"{response.reason_phrase}")
+    total = int(response.headers.get("content-length", 0)) or None
+    with atomic_path(target) as tmp:
+        with open(tmp, "wb") as f, tqdm(total=total, unit="B", unit_scale=True,
+                                        desc=target.name, disable=None) as bar:
+            for block in response.iter_bytes(_BLOCK):
+                f.write(block)
+                digest.update(block)
+                bar.update(len(block))
+        size = tmp.stat().st_size
+        if total is not None and size != total:
+            raise DownloadError(f"{url}: transfer ended after {size:,} of {total:,} bytes; "
+                                f"try again")
+        if check is not None and not check(digest.hexdigest()):
+            raise DownloadError(f"{url}: MD5 of the download does not match the server's "
+                                f"checksum; try again")
+    return response.headers, digest.hexdigest()
 
 
 def clip_extract(src: Path, dst: Path, bbox: BBox) -> Path:
@@ -254,7 +266,7 @@ def clip_extract(src: Path, dst: Path, bbox: BBox) -> Path:
     Notes
     -----
     Nodes inside the box, ways with a node inside plus all their nodes, multipolygon
-    relations touching the box plus all their members, other relations touching the box
+    relations touching the box plus all their member ways, other relations touching the box
     (members not completed). The header keeps the source's replication timestamp (the
     data vintage) and gets the bbox. Reading every node of the source in Python costs
     about a microsecond per node (a Land extract: minutes).
