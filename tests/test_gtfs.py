@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -17,6 +15,7 @@ import httpx
 import pytest
 
 from geo import gtfs
+from geo.cli import main
 from geo.errors import DataError, DownloadError, RegionError
 from geo.settings import Region, Settings
 
@@ -166,12 +165,16 @@ def test_store_and_region_without_timetable(feed: gtfs.Feed, tmp_path: Path) -> 
     assert gtfs.load_feed(path, settings).summary() == feed.summary()
 
 
-def test_cli_gtfs_load_prints_summary(feed_path: Path, tmp_path: Path) -> None:
-    run = subprocess.run([sys.executable, "-m", "geo.cli", "gtfs", "load", str(feed_path)],
-                         capture_output=True, text=True, check=False,
-                         env={**os.environ, "ERREICHBAR_WORK_DIR": str(tmp_path)})
-    assert run.returncode == 0, run.stderr
-    summary = json.loads(run.stdout.strip().splitlines()[-1])
-    assert summary == {"stops": 490, "routes": 14, "trips": 454, "stop_times": 10957,
-                       "first_day": "2024-12-15", "last_day": "2025-12-12"}
+def test_cli_gtfs_load_prints_summary(feed_path: Path, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ERREICHBAR_WORK_DIR", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["erreichbar", "gtfs", "load", str(feed_path)])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    out, err = capsys.readouterr()
+    assert not stop.value.code, err
+    assert json.loads(out.strip().splitlines()[-1]) == {
+        "stops": 490, "routes": 14, "trips": 454, "stop_times": 10957,
+        "first_day": "2024-12-15", "last_day": "2025-12-12"}
     assert (tmp_path / "processed" / "gtfs" / "feed.zip").exists()

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import numpy as np
 import pytest
 
 from geo import gtfs, transit
+from geo.cli import main
 from geo.errors import EmptyResultError
 from geo.settings import Settings, TransitSettings
 
@@ -179,26 +178,32 @@ def test_gueteklassen(feed: gtfs.Feed) -> None:
         transit.gueteklassen(feed, dt.date(2025, 3, 16), hms(2, 0), hms(3, 0))
 
 
-def test_cli_transit_earliest(data_dir: Path, tmp_path: Path) -> None:
-    env = {**os.environ, "ERREICHBAR_WORK_DIR": str(tmp_path)}
+def test_cli_transit_earliest(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ERREICHBAR_WORK_DIR", str(tmp_path))
 
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "geo.cli", "transit", "earliest", *args],
-                              capture_output=True, text=True, env=env, check=False)
+    def cli(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["erreichbar", "transit", "earliest", *args])
+        with pytest.raises(SystemExit) as stop:
+            main()
+        out, err = capsys.readouterr()
+        return int(stop.value.code or 0), out, err
 
     feed = str(data_dir / "germany/gtfs/vpe_enzkreis_2025.zip")
-    ok = cli("--feed", feed, "--from", "de:08231:11:0:5", "--to", "de:08235:5310:0:3",
-             "--depart", "2025-03-11T06:00", "--max-transfers", "1")
-    assert ok.returncode == 0, ok.stderr
-    out = json.loads(ok.stdout.strip().splitlines()[-1])
-    assert out["arrival"] == "2025-03-11T08:46:42"
-    assert [(leg["route"], leg["departure"], leg["arrival"]) for leg in out["legs"]] == [
+    code, out, err = cli("--feed", feed, "--from", "de:08231:11:0:5", "--to",
+                         "de:08235:5310:0:3", "--depart", "2025-03-11T06:00",
+                         "--max-transfers", "1")
+    assert code == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["arrival"] == "2025-03-11T08:46:42"
+    assert [(leg["route"], leg["departure"], leg["arrival"]) for leg in result["legs"]] == [
         ("720", "2025-03-11T06:07:00", "2025-03-11T06:44:00"),
         ("725", "2025-03-11T07:47:00", "2025-03-11T08:46:00"),
         ("walk", "2025-03-11T08:46:00", "2025-03-11T08:46:42")]
-    never = cli("--feed", feed, "--from", "de:08231:11:0:5", "--to", "de:08235:5310:0:3",
-                "--depart", "2025-03-11T06:00", "--max-transfers", "0")
-    assert never.returncode == 2 and "is not reachable" in never.stderr.splitlines()[-1]
-    none = cli("--from", "x", "--to", "y", "--depart", "2025-03-11T06:00")
-    assert none.returncode == 2
-    assert "no public-transport timetable is loaded for region goettingen" in none.stderr
+    code, out, err = cli("--feed", feed, "--from", "de:08231:11:0:5", "--to",
+                         "de:08235:5310:0:3", "--depart", "2025-03-11T06:00",
+                         "--max-transfers", "0")
+    assert code == 2 and "is not reachable" in err.splitlines()[-1]
+    code, out, err = cli("--from", "x", "--to", "y", "--depart", "2025-03-11T06:00")
+    assert code == 2
+    assert "no public-transport timetable is loaded for region goettingen" in err
