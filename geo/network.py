@@ -20,11 +20,16 @@ bike          every class but motorway; not ``bicycle=no/use_sidepath``; footway
               ``path`` of the 2021 tiles) are *pushed* at walking pace (StVO) unless
               ``bicycle=yes/designated/permissive``; oneway as for cars; 12 km/h,
               tracks 10 km/h.
-car           motorway … minor and service (not ``service=parking_aisle/
-              emergency_access/private``), no tracks/paths; not ``access`` or
+car           motorway … minor, service (not ``service=parking_aisle/
+              emergency_access/private``) and tracks, no paths; not ``access`` or
               ``motor_vehicle`` = no/private/agricultural/forestry unless a motor
               permission; oneway as OSM says; class speeds rural/urban (urban = in
               a built-up landuse area), capped by ``maxspeed`` where present.
+              Tracks: OSM's German default lets cars use ``highway=track`` unless
+              access says otherwise; the 2021 tiles have no access tags on them
+              (private/no tracks are left out), so forestry-only tracks cannot be told
+              apart there. A slow track speed (15 km/h) keeps them from being
+              shortcuts while forest houses and farms stay reachable.
 ============  ===================================================================
 """
 
@@ -219,7 +224,7 @@ def _mode_rules(ways: Ways, segs: _Segments, mode: str, settings: Settings
         return fwd, bwd, speed
     if mode == "car":
         mv = a["motor_vehicle"].to_numpy()
-        ok = np.isin(cls, CLASSES[:7])
+        ok = np.isin(cls, CLASSES[:8])  # motorway … service, track
         ok &= ~np.isin(a["service"].to_numpy(), ["parking_aisle", "emergency_access", "private",
                                                  "parking"])
         ok &= ~np.isin(access, list(_CAR_NO)) | np.isin(mv, list(_YES))

@@ -131,6 +131,48 @@ class OfferSettings(BaseModel):
     workers: int | None = None
 
 
+class AccessSettings(BaseModel):
+    """How homes and offers join the network, and which travel times are reported.
+
+    The access leg from a point (cell centre, offer, query point) to its nearest node of
+    the mode's network is the straight line times ``detour_factor`` at the mode's access
+    speed: walking 4.8 km/h, cycling 12 km/h (the mode's default speeds) and, by car,
+    15 km/h (the urban ``service`` road speed: driveways and parking lanes).
+    """
+
+    detour_factor: float = Field(
+        default=1.3, ge=1.0,
+        description="metres travelled per crow-fly metre on the access leg; 1.3 is the usual "
+        "network-to-straight ratio of short trips (detour indices 1.2–1.4 in the literature)",
+    )
+    snap_max_m: float = Field(
+        default=1000.0, gt=0,
+        description="points farther than this (metres, EPSG:3035) from every node of the "
+        "mode's network are 'not connected': reported, never dropped. A 1 km Zensus cell's "
+        "houses may lie ~700 m (half its diagonal) from its centre; 1 km leaves room for that",
+    )
+    thresholds_min: tuple[int, ...] = Field(
+        default=(5, 10, 15, 20, 30), description="coverage thresholds, minutes")
+    white_spot_min: int = Field(
+        default=15, gt=0,
+        description="children needing longer than this (minutes) live in a white spot")
+    nearest_max_min: float = Field(
+        default=60.0, gt=0,
+        description="k-nearest answers list offers reachable within this time (minutes); "
+        "the search radius of the precomputed nearest-offer tables (pandana's maxdist)")
+    k_max: int = Field(default=5, ge=1, le=10, description="most nearest offers per query")
+    isochrone_buffer_m: float = Field(
+        default=50.0, gt=0,
+        description="reachable street pieces are buffered by this (metres) to become "
+        "isochrone polygons: the houses along a street, not the fields behind them")
+    e2sfca_zones_min: tuple[float, ...] = Field(
+        default=(10.0, 20.0, 30.0),
+        description="E2SFCA travel-time zones (upper bounds, minutes; Luo & Qi 2009)")
+    e2sfca_weights: tuple[float, ...] = Field(
+        default=(1.0, 0.68, 0.22),
+        description="E2SFCA weight per zone (Gaussian, Luo & Qi 2009)")
+
+
 class TransitSettings(BaseModel):
     """Public transport: walking to, from and between stops, transfer bounds, time windows.
 
@@ -202,6 +244,7 @@ class Settings(BaseSettings):
     bike: BikeSpeeds = BikeSpeeds()
     car: CarSpeeds = CarSpeeds()
     network: NetworkSettings = NetworkSettings()
+    access: AccessSettings = AccessSettings()
     transit: TransitSettings = TransitSettings()
     offers: OfferSettings = OfferSettings()
     download: DownloadSettings = DownloadSettings()

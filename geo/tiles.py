@@ -225,7 +225,8 @@ def _transport_attrs(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def stitch(x: np.ndarray, y: np.ndarray, offsets: np.ndarray, group: np.ndarray,
-           tolerance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           tolerance: float, cell: float | None = None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Join lines that meet, within ``tolerance`` (same units as x/y), into one topology.
 
     Tile producers cut lines at tile borders, merge ways and simplify vertices away, so the
@@ -236,8 +237,9 @@ def stitch(x: np.ndarray, y: np.ndarray, offsets: np.ndarray, group: np.ndarray,
        inserted into that line at its projection.
     2. *Coincident vertices*: vertices of different lines closer than ``tolerance`` become
        one node, if both lines are in the same ``group`` (``layer``/``brunnel``: a bridge
-       never meets the road under it) or if both vertices are line ends (a bridge's end
-       meets the ramp road at ground level).
+       never meets the road under it) or if both vertices are true line ends (a bridge's
+       end meets the approach road at ground level; ends made by cutting at a tile border
+       are not true ends).
 
     Parameters
     ----------
@@ -245,6 +247,7 @@ def stitch(x: np.ndarray, y: np.ndarray, offsets: np.ndarray, group: np.ndarray,
     offsets : line ``i`` is vertices ``offsets[i]:offsets[i+1]``
     group : int code per line; lines only join within a group (ends excepted)
     tolerance : join distance, same units as x/y
+    cell : tile size in x/y units; ends on a multiple of it were cut at a tile border
 
     Returns
     -------
@@ -291,6 +294,10 @@ def stitch(x: np.ndarray, y: np.ndarray, offsets: np.ndarray, group: np.ndarray,
     is_end = np.zeros(len(x), dtype=bool)
     is_end[starts] = True
     is_end[ends] = True
+    if cell is not None:
+        for c in (x, y):
+            off_grid = np.abs(c / cell - np.round(c / cell)) * cell
+            is_end &= off_grid > 1e-3
     pairs = cKDTree(np.column_stack([x, y])).query_pairs(tolerance, output_type="ndarray")
     a, b = pairs[:, 0], pairs[:, 1]
     la, lb = line_of[a], line_of[b]
@@ -336,7 +343,7 @@ def read_ways(tileset: TileSet, tolerance_m: float = 1.0, cache_dir: Path | None
     grade = np.where(attrs["brunnel"].isin(["bridge", "tunnel"]), attrs["brunnel"], "")
     group = pd.factorize(pd.Series(grade).astype(str) + "|" + attrs["layer"].astype(str))[0]
     px_m = metres_per_pixel(float(np.mean(coords[:, 1])), tileset.zoom)
-    gx, gy, offsets, key = stitch(gx, gy, offsets, group, tolerance_m / px_m)
+    gx, gy, offsets, key = stitch(gx, gy, offsets, group, tolerance_m / px_m, cell=4096.0)
     lon, lat = pixel_to_lonlat(gx, gy, tileset.zoom)
     log.info("stitched %d lines, %d vertices into %d keys", len(geoms), len(gx),
              len(np.unique(key)))
