@@ -18,7 +18,8 @@ def levels(settings: Settings) -> dict[str, gpd.GeoDataFrame]:
 
 
 def test_counts_and_crs(levels: dict[str, gpd.GeoDataFrame]) -> None:
-    assert [len(levels[k]) for k in ("county", "unit", "gemeinde", "youth_office")] == [1, 20, 40, 1]
+    counts = [len(levels[k]) for k in ("county", "unit", "gemeinde", "youth_office")]
+    assert counts == [1, 20, 40, 1]
     for frame in levels.values():
         assert frame.crs == CRS
         assert {"ags", "name", "level", "geometry"} <= set(frame.columns)

@@ -146,7 +146,8 @@ def test_family_offers_keep_status_and_precision(catalogue, data_dir: Path) -> N
     assert len(family) == len(located) == 37
     counts = family.groupby(["category", "status"]).size()
     assert counts.to_dict() == located.groupby(["category", "status"]).size().to_dict()
-    assert counts[("familienzentrum", "planned")] == 2 and counts[("familienzentrum", "closed")] == 1
+    assert counts[("familienzentrum", "planned")] == 2
+    assert counts[("familienzentrum", "closed")] == 1
     assert family["geocode_precision"].tolist() == located["geocode_precision"].tolist()
     osm_only = family["source"].str.startswith("OpenStreetMap POI only")
     assert osm_only.sum() == source["source_url"].isna().sum() == 4

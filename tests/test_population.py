@@ -54,7 +54,8 @@ def test_cells_are_inspire_squares(inhabitants, children) -> None:
         assert cells.crs == CRS
         assert ((cells["x"] - size // 2) % size == 0).all()
         assert np.allclose(cells.area, size * size)
-        assert np.allclose(cells.centroid.x, cells["x"]) and np.allclose(cells.centroid.y, cells["y"])
+        assert np.allclose(cells.centroid.x, cells["x"])
+        assert np.allclose(cells.centroid.y, cells["y"])
         assert cells["cell_id"].is_unique
     assert cell_ids(np.array([4300500]), np.array([3132500]), 1000)[0] == \
         "CRS3035RES1000mN3132000E4300000"
