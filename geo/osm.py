@@ -58,8 +58,9 @@ _ZONE = re.compile(r"^[a-z]{2}:zone:?(\d+)$")
 _TAGS: tuple[str, ...] = ("highway", "oneway", "junction", "maxspeed", "layer", "bridge",
                           "tunnel", "ford", "access", "foot", "bicycle", "motor_vehicle",
                           "motorcar", "service", "name")
-#: osmium's fixed-point coordinate scale (1e-7 degrees) and its "no location" value
-_SCALE = 1e-7
+#: osmium's fixed-point coordinates per degree (divided, as osmium does: same doubles as
+#: ``Location.lon``) and its "no location" value
+_PER_DEGREE = 1e7
 _UNDEFINED = 2**31 - 1
 #: vertices buffered before the clip is applied (bounds memory on country-sized files)
 _CHUNK = 1 << 20
@@ -267,8 +268,8 @@ class _Reader:
         prev_ok = np.r_[False, located[:-1] & (way[1:] == way[:-1])]
         piece = np.cumsum(located & ~prev_ok) - 1
         v = np.flatnonzero(located)
-        lon = x[v] * _SCALE
-        lat = y[v] * _SCALE
+        lon = x[v] / _PER_DEGREE
+        lat = y[v] / _PER_DEGREE
         piece_v = piece[v]
         n_pieces = int(piece_v[-1]) + 1 if len(v) else 0
         lengths = np.bincount(piece_v, minlength=n_pieces)
