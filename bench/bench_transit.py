@@ -66,7 +66,7 @@ def run() -> dict[str, Any]:
     per_cell_grid = COUNTY_CELLS * len(fast.departures_s) * per_scan * conn_factor
     return {
         "feed": "VPE Enzkreis 2025 (real)", "date": DATE.isoformat(), "window": "07:00-09:00",
-        "stops": n, "connections": int(len(tt.dep)), "departures": len(fast.departures_s),
+        "stops": n, "connections": len(tt.dep), "departures": len(fast.departures_s),
         "profile_one_origin_s": round(t_fast, 4),
         "reference_one_origin_s": round(t_ref, 3),
         "reference_graph_build_s": round(t_graph, 3),

@@ -84,10 +84,10 @@ class Feed:
     def summary(self) -> dict[str, Any]:
         """Counts and service period: the JSON that ``erreichbar gtfs load`` prints."""
         return {
-            "stops": int(len(self.stops)),
-            "routes": int(len(self.tables.routes)),
-            "trips": int(len(self.tables.trips)),
-            "stop_times": int(len(self.stop_times)),
+            "stops": len(self.stops),
+            "routes": len(self.tables.routes),
+            "trips": len(self.tables.trips),
+            "stop_times": len(self.stop_times),
             "first_day": self.first_day.isoformat(),
             "last_day": self.last_day.isoformat(),
         }

@@ -25,6 +25,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import geopandas as gpd
 import networkx as nx
@@ -184,8 +185,8 @@ def compile_timetable(feed: Feed, date: dt.date, settings: TransitSettings,
     stop_no = pd.Series(np.arange(len(stops)), index=stop_ids)
     trips = feed.tables.trips
     routes = feed.tables.routes.set_index("route_id")
-    name = routes["route_short_name"] if "route_short_name" in routes else routes.index
-    route_name = pd.Series(name, index=routes.index).astype("string").fillna("")
+    route_name = pd.Series(routes.get("route_short_name", routes.index),
+                           index=routes.index).astype("string").fillna("")
     if "route_long_name" in routes:
         route_name = route_name.where(route_name != "", routes["route_long_name"])
     parts, offsets = [], []
@@ -247,7 +248,7 @@ def compile_timetable(feed: Feed, date: dt.date, settings: TransitSettings,
 
 
 @numba.njit(cache=True, nogil=True)
-def _scan(dep, arr, frm, to, trip, board, alight, fp_ptr, fp_to, fp_s,  # noqa: ANN001
+def _scan(dep, arr, frm, to, trip, board, alight, fp_ptr, fp_to, fp_s,
           src, src_t, start, horizon, legs, slack, n_trips, record,
           T, Tv, lab_exit, lab_enter):  # pragma: no cover - compiled
     """Connection Scan with at most ``legs`` vehicles; fills ``T`` (legs+1, n_stops).
@@ -311,7 +312,7 @@ def _scan(dep, arr, frm, to, trip, board, alight, fp_ptr, fp_to, fp_s,  # noqa: 
 
 
 @numba.njit(cache=True, parallel=True)
-def _profile(dep, arr, frm, to, trip, board, alight, fp_ptr, fp_to, fp_s,  # noqa: ANN001
+def _profile(dep, arr, frm, to, trip, board, alight, fp_ptr, fp_to, fp_s,
              src_ptr, src, src_t, minutes, starts, max_travel, legs, slack, n_trips,
              out):  # pragma: no cover - compiled
     """Travel times ``out[o, m, s]`` (float seconds, inf unreachable) for every origin ``o``
@@ -660,7 +661,7 @@ def service_level(feed: Feed, date: dt.date, start_s: int, end_s: int, *,
 #: C bus, coach, ferry and aerial lifts (by GTFS route_type, basic and extended).
 GROUP_OF_ROUTE_TYPE: dict[range, str] = {
     range(1, 3): "A", range(100, 200): "A", range(400, 500): "A",
-    range(0, 1): "B", range(5, 6): "B", range(7, 8): "B", range(900, 1000): "B",
+    range(1): "B", range(5, 6): "B", range(7, 8): "B", range(900, 1000): "B",
     range(1400, 1500): "B",
 }
 #: upper bounds (minutes, exclusive) of the mean interval classes; longer: no category
@@ -757,7 +758,7 @@ def reference_graph(tt: Timetable, max_transfers: int, slack_s: int) -> nx.DiGra
         return ("ev", s, t, k)
 
     order = np.lexsort((tt.dep, tt.trip))
-    for a, b in zip(order[:-1], order[1:], strict=True):
+    for a, b in pairwise(order):
         if tt.trip[a] == tt.trip[b]:
             for k in range(1, legs + 1):
                 g.add_edge(("ride", a, k), ("ride", b, k), weight=int(tt.dep[b] - tt.dep[a]))
@@ -774,7 +775,7 @@ def reference_graph(tt: Timetable, max_transfers: int, slack_s: int) -> nx.DiGra
                     g.add_edge(("ride", c, k), ev(w, a + ws, k), weight=a + ws - d)
     for (s, k), times in events.items():
         ts = sorted(times)
-        for t0, t1 in zip(ts[:-1], ts[1:], strict=True):
+        for t0, t1 in pairwise(ts):
             g.add_edge(("ev", s, t0, k), ("ev", s, t1, k), weight=t1 - t0)
     g.graph["events"] = {key: np.array(sorted(v)) for key, v in events.items()}
     return g

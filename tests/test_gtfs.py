@@ -81,7 +81,7 @@ def test_clip_to_region(feed_path: Path, settings: Settings) -> None:
         gtfs.load_feed(feed_path, settings, region="goettingen")
 
 
-def _broken(feed_path: Path, tmp_path: Path, name: str, edit) -> Path:  # noqa: ANN001
+def _broken(feed_path: Path, tmp_path: Path, name: str, edit) -> Path:
     """A copy of the real feed with ``name`` changed by ``edit(text) -> text | None``."""
     out = tmp_path / f"broken_{name}.zip"
     with zipfile.ZipFile(feed_path) as src, zipfile.ZipFile(out, "w") as dst:
@@ -94,7 +94,7 @@ def _broken(feed_path: Path, tmp_path: Path, name: str, edit) -> Path:  # noqa: 
     return out
 
 
-def _replace_line(line_no: int, old: str, new: str):  # noqa: ANN202
+def _replace_line(line_no: int, old: str, new: str):
     def edit(text: str) -> str:
         lines = text.splitlines()
         assert old in lines[line_no - 1]
@@ -118,7 +118,7 @@ def _replace_line(line_no: int, old: str, new: str):  # noqa: ANN202
      r"calendar_dates.txt line 2: date '2024-12-16' is not a date YYYYMMDD"),
 ])
 def test_broken_feeds_name_file_line_field_value(feed_path: Path, tmp_path: Path,
-                                                 settings: Settings, name: str, edit,  # noqa: ANN001
+                                                 settings: Settings, name: str, edit,
                                                  message: str) -> None:
     with pytest.raises(DataError, match=message):
         gtfs.load_feed(_broken(feed_path, tmp_path, name, edit), settings)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,7 @@ def test_max_transfers_bound(feed: gtfs.Feed, ts: TransitSettings) -> None:
     for origin in rng.choice(stops, 15, replace=False):
         by_k = [transit.earliest_arrival(feed, [origin], hms(7, 0), TUESDAY, k, settings=ts)
                 for k in range(4)]
-        for a, b in zip(by_k[:-1], by_k[1:], strict=True):
+        for a, b in pairwise(by_k):
             assert (b.arrival_s <= a.arrival_s).all()
         for k, res in enumerate(by_k):
             for dest in stops[np.isfinite(res.arrival_s)][:20]:
