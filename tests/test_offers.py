@@ -174,3 +174,13 @@ def test_catalogue_is_complete_and_traceable(catalogue) -> None:
     assert offers["source"].str.len().gt(0).all()
     assert offers.crs == "EPSG:4326" and list(offers.columns) == [*COLUMNS, "geometry"]
     assert set(offers["status"]) == {"active", "planned", "closed"}
+
+
+def test_xlsx_numeric_cells(settings: Settings, tmp_path: Path) -> None:
+    """Excel stores numbers as numbers: postcodes stay text, places stay integers."""
+    book = openpyxl.Workbook()
+    book.active.append(["Name", "Kategorie", "Breite", "Länge", "PLZ", "Plätze", "Alter von"])
+    book.active.append(["Kita X", "Kita", 51.5339, 9.9356, 37073, 45, 1])
+    book.save(tmp_path / "numbers.xlsx")
+    row = read_offer_file(tmp_path / "numbers.xlsx", settings).iloc[0]
+    assert (row.postcode, row.capacity, row.age_from, row.lat) == ("37073", 45, 1.0, 51.5339)
