@@ -36,7 +36,7 @@ from pyproj import Transformer
 from geo._io import atomic_path
 from geo.boundaries import CRS, load_units
 from geo.errors import DataError
-from geo.settings import Settings, TileSource, get_region
+from geo.settings import Settings, TileSource, get_region, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -352,8 +352,6 @@ def read_offer_file(path: Path, settings: Settings | None = None) -> gpd.GeoData
     DataError
         The file cannot be read or lacks a required column.
     """
-    from geo.settings import get_settings
-
     settings = settings or get_settings()
     path = Path(path)
     if not path.is_file():
