@@ -41,7 +41,8 @@ def run() -> dict[str, Any]:
     t_fast = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    graph = transit.reference_graph(tt, ts.max_transfers, ts.board_slack_s)
+    graph = transit.reference_graph(tt, ts.max_transfers, ts.board_slack_s, START,
+                                    END + ts.max_travel_s)
     t_graph = time.perf_counter() - t0
     _, src, src_s, _ = transit._sources(tt, [ORIGIN], transit.CrowFlyWalk.from_settings(ts))
     t0 = time.perf_counter()

@@ -314,10 +314,11 @@ def _scan(dep, arr, frm, to, trip, board, alight, fp_ptr, fp_to, fp_s,
 @numba.njit(cache=True, parallel=True)
 def _profile(dep, arr, frm, to, trip, board, alight, fp_ptr, fp_to, fp_s,
              src_ptr, src, src_t, minutes, starts, max_travel, legs, slack, n_trips,
-             out):  # pragma: no cover - compiled
+             record, out):  # pragma: no cover - compiled
     """Travel times ``out[o, m, s]`` (float seconds, inf unreachable) for every origin ``o``
     (sources ``src[src_ptr[o]:src_ptr[o+1]]`` at offsets ``src_t``) and departure
-    ``minutes[m]``, one independent scan per (origin, minute) in parallel."""
+    ``minutes[m]``, one independent scan per (origin, minute) in parallel. ``record`` is
+    False; passed in so that ``_scan`` is compiled once for both callers."""
     n_orig, n_min, n_stops = out.shape
     dummy = np.empty((1, 1), np.int32)
     for job in numba.prange(n_orig * n_min):
@@ -327,8 +328,8 @@ def _profile(dep, arr, frm, to, trip, board, alight, fp_ptr, fp_to, fp_s,
         Tv = np.empty((legs + 1, n_stops), np.int32)
         t0 = minutes[m]
         _scan(dep, arr, frm, to, trip, board, alight, fp_ptr, fp_to, fp_s,
-              src[src_ptr[o]:src_ptr[o + 1]], src_t[src_ptr[o]:src_ptr[o + 1]] + t0,
-              starts[m], t0 + max_travel, legs, slack, n_trips, False, T, Tv, dummy, dummy)
+              src[src_ptr[o]:src_ptr[o + 1]].copy(), src_t[src_ptr[o]:src_ptr[o + 1]] + t0,
+              starts[m], t0 + max_travel, legs, slack, n_trips, record, T, Tv, dummy, dummy)
         for s in range(n_stops):
             tt = T[legs, s] - t0
             out[o, m, s] = tt if T[legs, s] != _NEVER and tt <= max_travel else np.inf
@@ -575,7 +576,7 @@ def window_travel_times(feed: Feed, origins: Sequence[str] | np.ndarray, date: d
         _profile(tt.dep, tt.arr, tt.frm, tt.to, tt.trip, tt.board, tt.alight, tt.fp_ptr,
                  tt.fp_to, tt.fp_s, sub - sub[0], src[sub[0]:sub[-1]],
                  src_s[sub[0]:sub[-1]], minutes, starts,
-                 np.int64(s.max_travel_s), legs, s.board_slack_s, len(tt.trip_ids), out)
+                 s.max_travel_s, legs, s.board_slack_s, len(tt.trip_ids), False, out)
         median[lo:hi] = np.median(out, axis=1)
         best[lo:hi] = out.min(axis=1)
     log.info("window %s %s..%s: %d origins × %d departures → %d stops", date,
@@ -741,15 +742,19 @@ def gueteklassen(feed: Feed, date: dt.date, start_s: int = 6 * 3600,
 # --------------------------------------------------------------------------- reference
 
 
-def reference_graph(tt: Timetable, max_transfers: int, slack_s: int) -> nx.DiGraph:
+def reference_graph(tt: Timetable, max_transfers: int, slack_s: int, start_s: int = 0,
+                    end_s: int = 3 * DAY_S) -> nx.DiGraph:
     """Time-expanded graph of a timetable: a slow, obviously-correct reference router.
 
     Nodes ``("ride", c, k)``: on board at connection ``c`` as the ``k``-th vehicle;
     ``("ev", s, t, k)``: at stop ``s`` at time ``t`` after ``k`` vehicles. Edges: riding on,
     alighting (with one walk transfer), waiting at a stop, boarding ``slack_s`` before
-    departure. Edge weights are the seconds that pass. For tests and benchmarks only.
+    departure. Edge weights are the seconds that pass. Only connections departing in
+    ``[start_s, end_s]`` (seconds) are included: enough for queries leaving at or after
+    ``start_s`` and arriving by ``end_s``. For tests and benchmarks only.
     """
     legs = max_transfers + 1
+    span = (tt.dep >= start_s) & (tt.dep <= end_s)
     g = nx.DiGraph()
     events: dict[tuple[int, int], set[int]] = {}
 
@@ -757,12 +762,12 @@ def reference_graph(tt: Timetable, max_transfers: int, slack_s: int) -> nx.DiGra
         events.setdefault((s, k), set()).add(t)
         return ("ev", s, t, k)
 
-    order = np.lexsort((tt.dep, tt.trip))
+    order = np.flatnonzero(span)[np.lexsort((tt.dep[span], tt.trip[span]))]
     for a, b in pairwise(order):
         if tt.trip[a] == tt.trip[b]:
             for k in range(1, legs + 1):
                 g.add_edge(("ride", a, k), ("ride", b, k), weight=int(tt.dep[b] - tt.dep[a]))
-    for c in range(len(tt.dep)):
+    for c in np.flatnonzero(span).tolist():
         d, a, v = int(tt.dep[c]), int(tt.arr[c]), int(tt.to[c])
         for k in range(1, legs + 1):
             if tt.board[c]:
