@@ -11,7 +11,7 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     """Import ``bench.bench_<topic>`` for each selected topic and call its ``run()``."""
-    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent))
+    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
                    if m.name.startswith("bench_"))
     if argv:
         names = [n for n in names if n.removeprefix("bench_") in argv]
