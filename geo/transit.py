@@ -511,30 +511,65 @@ class WindowResult:
 
     Attributes
     ----------
-    stop_ids : numpy.ndarray of str
-        Destination stops (columns).
-    median_s, best_s : numpy.ndarray of float, shape (n_origins, n_stops)
+    stop_ids : numpy.ndarray of str or None
+        Destination stops (columns); None when the destinations are points.
+    median_s, best_s : numpy.ndarray of float, shape (n_origins, n_destinations)
         Median and shortest travel time (seconds) over the window's departures; ``inf``
         unreachable (for the median: unreachable for at least half of the departures).
     departures_s : numpy.ndarray of int
         The departure times tried, seconds since midnight.
     """
 
-    stop_ids: np.ndarray
+    stop_ids: np.ndarray | None
     median_s: np.ndarray
     best_s: np.ndarray
     departures_s: np.ndarray
+
+
+def egress(values_s: np.ndarray, tt: Timetable, points: np.ndarray,
+           walk: WalkModel) -> np.ndarray:
+    """From stops on to points: per point the minimum over stops within walking distance
+    of (value at the stop + walk seconds).
+
+    Parameters
+    ----------
+    values_s : numpy.ndarray, shape (..., n_stops)
+        Arrival or travel times in seconds per stop of ``tt`` (last axis); ``inf`` allowed.
+    tt : Timetable
+    points : numpy.ndarray, shape (n_points, 2)
+        EPSG:3035 metres.
+    walk : WalkModel
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., n_points)
+        ``inf`` for points without a stop in walking distance.
+    """
+    pts = np.asarray(points, float).reshape(-1, 2)
+    i, j, w = walk(tt.stop_xy, pts)
+    out = np.full((*values_s.shape[:-1], len(pts)), np.inf)
+    if len(i) == 0:
+        return out
+    o = np.lexsort((i, j))
+    i, j, w = i[o], j[o], w[o]
+    first = np.flatnonzero(np.r_[True, j[1:] != j[:-1]])
+    out[..., j[first]] = np.minimum.reduceat(values_s[..., i] + w, first, axis=-1)
+    return out
 
 
 def window_travel_times(feed: Feed, origins: Sequence[str] | np.ndarray, date: dt.date,
                         start_s: int | None = None, end_s: int | None = None, *,
                         max_transfers: int | None = None,
                         settings: TransitSettings | None = None,
-                        walk: WalkModel | None = None, chunk: int = 64) -> WindowResult:
+                        walk: WalkModel | None = None, destinations: np.ndarray | None = None,
+                        chunk: int = 64) -> WindowResult:
     """Median and best travel time from each origin to every stop over a departure window.
 
     One departure every ``settings.window_step_s`` seconds in ``[start_s, end_s)``, each
-    routed independently (R5's time-window method, waiting at the origin included).
+    routed independently (R5's time-window method, waiting at the origin included). With
+    ``destinations`` the walk from the stops on to those points is added per departure,
+    before the median is taken (journeys that walk the whole way are not included: combine
+    with the walk mode).
 
     Parameters
     ----------
@@ -547,6 +582,8 @@ def window_travel_times(feed: Feed, origins: Sequence[str] | np.ndarray, date: d
     max_transfers : int, optional
     settings : TransitSettings, optional
     walk : WalkModel, optional
+    destinations : numpy.ndarray, optional
+        Points (n, 2) in EPSG:3035 metres instead of stops as destinations.
     chunk : int
         Origins per parallel batch (bounds memory: chunk × departures × stops floats).
 
@@ -567,8 +604,9 @@ def window_travel_times(feed: Feed, origins: Sequence[str] | np.ndarray, date: d
     minutes = np.arange(start_s, end_s, s.window_step_s, dtype=np.int64)
     starts = np.searchsorted(tt.dep, minutes).astype(np.int64)
     n_orig, n_stops = len(ptr) - 1, len(tt.stop_ids)
-    median = np.empty((n_orig, n_stops))
-    best = np.empty((n_orig, n_stops))
+    n_dest = n_stops if destinations is None else len(destinations)
+    median = np.empty((n_orig, n_dest))
+    best = np.empty((n_orig, n_dest))
     for lo in range(0, n_orig, chunk):
         hi = min(lo + chunk, n_orig)
         out = np.empty((hi - lo, len(minutes), n_stops))
@@ -577,11 +615,15 @@ def window_travel_times(feed: Feed, origins: Sequence[str] | np.ndarray, date: d
                  tt.fp_to, tt.fp_s, sub - sub[0], src[sub[0]:sub[-1]],
                  src_s[sub[0]:sub[-1]], minutes, starts,
                  s.max_travel_s, legs, s.board_slack_s, len(tt.trip_ids), False, out)
+        if destinations is not None:
+            out = egress(out, tt, destinations, walk)
+            out[out > s.max_travel_s] = np.inf
         median[lo:hi] = np.median(out, axis=1)
         best[lo:hi] = out.min(axis=1)
-    log.info("window %s %s..%s: %d origins × %d departures → %d stops", date,
-             _hhmm(start_s), _hhmm(end_s), n_orig, len(minutes), n_stops)
-    return WindowResult(tt.stop_ids, median, best, minutes)
+    log.info("window %s %s..%s: %d origins × %d departures → %d destinations", date,
+             _hhmm(start_s), _hhmm(end_s), n_orig, len(minutes), n_dest)
+    return WindowResult(tt.stop_ids if destinations is None else None, median, best,
+                        minutes)
 
 
 def _hhmm(seconds: int) -> str:

@@ -124,6 +124,17 @@ def test_point_origins_walk_to_stops(feed: gtfs.Feed, ts: TransitSettings) -> No
     w = transit.window_travel_times(feed, np.vstack([point, point]), TUESDAY,
                                     hms(8, 0), hms(8, 30), settings=ts)
     assert np.array_equal(w.best_s[0], w.best_s[1])
+    # on to a point 200 m north of Becker-Göring-Str. platform 1
+    dest = feed.stops.set_index("stop_id").loc[BECKER_GOERING, ["x", "y"]].to_numpy(float)
+    dest = (dest + [0.0, 200.0]).reshape(1, 2)
+    one = transit.window_travel_times(feed, point, TUESDAY, hms(8, 20), hms(8, 21),
+                                      settings=ts, destinations=dest)
+    assert one.stop_ids is None and one.best_s.shape == (1, 1)
+    walk = transit.CrowFlyWalk.from_settings(ts)
+    expected = transit.egress(r.arrival_s - hms(8, 20), r.timetable, dest, walk)[0]
+    assert one.best_s[0, 0] == expected
+    assert expected <= hms(9, 17) - hms(8, 20) + np.ceil(200 * ts.detour_factor
+                                                         / (ts.walk_speed_kmh / 3.6))
 
 
 def test_router_equals_time_expanded_reference(feed: gtfs.Feed) -> None:
