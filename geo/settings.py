@@ -226,6 +226,44 @@ class DownloadSettings(BaseModel):
     user_agent: str = "erreichbar/0.1 (travel-time accessibility; python-httpx)"
 
 
+class ReportSettings(BaseModel):
+    """What the mobility reports (``erreichbar report``), the Kita → Grundschule transition
+    view and the best-new-site search show and assume."""
+
+    thresholds_min: tuple[int, ...] = Field(
+        default=(10, 15, 20, 30), description="coverage thresholds of the reports, minutes")
+    categories: tuple[str, ...] = Field(
+        default=("kita", "grundschule", "familienzentrum", "fruehe_hilfen", "beratung",
+                 "familienbildung"),
+        description="offer categories of the coverage tables (the prevention chain's core)")
+    map_categories: tuple[str, ...] = Field(
+        default=("kita", "grundschule", "familienzentrum"),
+        description="categories with a static map and a white-spot table")
+    focus_mode: str = Field(
+        default="bike",
+        description="mode of the maps, white spots and proposed sites: the report asks how "
+        "families reach offers without a car; 12 km/h is cycling with a child seat")
+    white_spot_rows: int = Field(
+        default=12, ge=1, description="places listed per white-spot table (most children first)")
+    place_classes: tuple[str, ...] = Field(
+        default=("city", "town", "village", "suburb", "quarter", "neighbourhood", "hamlet",
+                 "isolated_dwelling"),
+        description="OSM place classes that name white spots (field names and localities "
+        "are left out: nobody lives there by name)")
+    transition_mode: str = Field(
+        default="walk", description="mode of the Kita → Grundschule distance check")
+    transition_max_min: float = Field(
+        default=15.0, gt=0,
+        description="a child's nearest Kita and nearest Grundschule further apart than this "
+        "(minutes, transition mode) count as a difficult transition")
+    site_candidate_spacing_m: float = Field(
+        default=500.0, gt=0,
+        description="network-node candidates for new sites are thinned to one per square of "
+        "this size (metres, EPSG:3035): a site's exact street corner matters less than its "
+        "village, and the coverage matrix stays small")
+    sites_k: int = Field(default=3, ge=1, le=20, description="new sites proposed per report")
+
+
 class Settings(BaseSettings):
     """All settings. Environment: ``ERREICHBAR_<FIELD>``."""
 
@@ -248,6 +286,7 @@ class Settings(BaseSettings):
     transit: TransitSettings = TransitSettings()
     offers: OfferSettings = OfferSettings()
     download: DownloadSettings = DownloadSettings()
+    report: ReportSettings = ReportSettings()
 
     @property
     def raw_dir(self) -> Path:

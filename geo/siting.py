@@ -1,0 +1,214 @@
+"""Best new sites: greedy maximal covering location for one category and mode.
+
+Which ``k`` new sites would bring the most children under 10 within ``minutes`` of an offer
+of a category? Demand = the 100 m Zensus cells whose time to the nearest existing active
+offer (the engine's, :meth:`geo.access.Accessibility.cells`) is above ``minutes`` and that
+are connected to the network. Candidates = given points (e.g. the existing schools) or
+network nodes that some uncovered cell reaches within ``minutes``, thinned to one per
+``ReportSettings.site_candidate_spacing_m`` square.
+
+A sparse coverage matrix (candidates × uncovered cells) comes from bounded Dijkstra runs
+from the candidates on the transposed graph (:func:`geo.routing.per_source`): cell → its
+node (access leg) → streets → candidate node → candidate (its access leg; 0 for a node).
+The greedy algorithm (Church & ReVelle 1974) then picks the candidate covering the most
+still-uncovered children, k times: at least (1 − 1/e) ≈ 63 % of the optimum (Nemhauser,
+Wolsey & Fisher 1978), usually equal to it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy.sparse import csr_matrix
+
+from geo import routing
+from geo.access import AccessInputError, Accessibility
+from geo.snap import NodeIndex, to_metric
+
+
+@dataclass(frozen=True)
+class Demand:
+    """The uncovered children cells of a category and mode, joined to the network."""
+
+    cells: pd.DataFrame  #: rows of :meth:`Accessibility.cells` (uncovered, connected)
+    node: np.ndarray  #: int64 network node per cell
+    seconds: np.ndarray  #: float64 access-leg seconds per cell
+    covered: float  #: children already within the time of an existing offer
+    total: float  #: children in the demand area
+
+
+@dataclass(frozen=True)
+class Sites:
+    """Result of :func:`best_sites`."""
+
+    sites: gpd.GeoDataFrame  #: rank, lon, lat, node, candidate, children_gained, ... (EPSG:4326)
+    category: str
+    mode: str
+    minutes: float
+    covered_before: float  #: children within ``minutes`` of an existing offer
+    total_children: float  #: children in the demand area
+    candidates: int  #: candidates considered
+    seconds: float  #: wall time, seconds
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready result (for the CLI and the API's scenarios endpoint)."""
+        return {
+            "category": self.category, "mode": self.mode, "minutes": self.minutes,
+            "children_total": self.total_children, "children_covered_before": self.covered_before,
+            "candidates": self.candidates, "seconds": round(self.seconds, 3),
+            "sites": [{k: (v.item() if isinstance(v, np.generic) else v)
+                       for k, v in row.items() if k != "geometry"}
+                      for row in self.sites.to_dict("records")],
+        }
+
+
+def demand(acc: Accessibility, category: str, mode: str, minutes: float, index: NodeIndex,
+           unit_ags: str | None = None) -> Demand:
+    """Children cells beyond ``minutes`` of the nearest active offer (connected ones only).
+
+    Parameters
+    ----------
+    index
+        The mode's node index (snaps the cells exactly as the engine does).
+    unit_ags
+        Restrict demand to the cells of this municipal unit (default: the whole region).
+    """
+    cells = acc.cells(category, mode)
+    if unit_ags is not None:
+        cells = cells[cells["unit_ags"] == unit_ags]
+    weight = cells["children_under_10"].to_numpy(float)
+    within = cells["minutes"].to_numpy() <= minutes
+    todo = cells[~within & cells["connected"].to_numpy()].reset_index(drop=True)
+    snap = index.snap_xy(todo["x"].to_numpy(), todo["y"].to_numpy())
+    return Demand(todo, snap.node, snap.seconds, float(weight[within].sum()), float(weight.sum()))
+
+
+def node_candidates(acc: Accessibility, mode: str, need: Demand, minutes: float,
+                    spacing_m: float) -> np.ndarray:
+    """Network nodes some uncovered cell reaches within ``minutes``, one per square of
+    ``spacing_m`` metres (EPSG:3035; the node listed first in each square)."""
+    net = acc.network(mode)
+    field = routing.multi_source(net.csr(), need.node, need.seconds, limit=minutes * 60.0)
+    nodes = np.flatnonzero(np.isfinite(field.seconds))
+    x, y = to_metric(net.lon[nodes], net.lat[nodes])
+    square = np.floor(x / spacing_m).astype(np.int64) * 1_000_003 + np.floor(y / spacing_m)
+    _, first = np.unique(square, return_index=True)
+    return nodes[np.sort(first)]
+
+
+def coverage_matrix(acc: Accessibility, mode: str, need: Demand, nodes: np.ndarray,
+                    access_s: np.ndarray, minutes: float) -> csr_matrix:
+    """Boolean candidates × uncovered cells: the cell reaches the candidate within ``minutes``.
+
+    Parameters
+    ----------
+    nodes, access_s
+        Candidate network nodes and their access legs (seconds; 0 for nodes).
+    """
+    limit = minutes * 60.0
+    graph_t = routing.transpose(acc.network(mode).csr())
+    rows, cols = [], []
+    for part, dist in routing.per_source(graph_t, nodes, access_s, limit):
+        total = dist[:, need.node] + need.seconds
+        r, c = np.nonzero(total <= limit)
+        rows.append(r + part.start)
+        cols.append(c)
+    r, c = (np.concatenate(a) if a else np.empty(0, np.int64) for a in (rows, cols))
+    return csr_matrix((np.ones(len(r), bool), (r, c)), shape=(len(nodes), len(need.cells)))
+
+
+def greedy(matrix: csr_matrix, weight: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy maximal covering: ``k`` rows of ``matrix`` covering the most weight.
+
+    Parameters
+    ----------
+    matrix
+        Boolean candidates × demand points.
+    weight
+        Weight per demand point (children).
+    k
+        Sites to pick (fewer when nothing more can be gained).
+
+    Returns
+    -------
+    picks, gains
+        Row indices in pick order and the weight each adds (ties: the lowest row).
+    """
+    left = np.asarray(weight, float).copy()
+    m = matrix.astype(float).tocsr()
+    picks, gains = [], []
+    for _ in range(min(k, m.shape[0])):
+        gain = m @ left
+        best = int(np.argmax(gain))
+        if gain[best] <= 0:
+            break
+        picks.append(best)
+        gains.append(float(gain[best]))
+        left[m.indices[m.indptr[best]:m.indptr[best + 1]]] = 0.0
+    return np.asarray(picks, np.int64), np.asarray(gains)
+
+
+def best_sites(acc: Accessibility, category: str, mode: str, minutes: float, k: int,
+               candidates: tuple[np.ndarray, np.ndarray] | None = None,
+               unit_ags: str | None = None) -> Sites:
+    """The ``k`` new sites adding the most children within ``minutes`` (greedy MCLP).
+
+    Parameters
+    ----------
+    acc
+        The engine (its networks, offers and cells).
+    category, mode
+        Offer category and mode (``walk``, ``bike``, ``car``).
+    minutes
+        Time budget, minutes (> 0).
+    k
+        Number of sites (>= 1).
+    candidates
+        ``(lon, lat)`` arrays of candidate points (WGS84), e.g. existing schools; default:
+        network nodes (see :func:`node_candidates`).
+    unit_ags
+        Count only the children of this municipal unit (default: the whole region).
+
+    Returns
+    -------
+    Sites
+        One row per proposed site: ``rank``, ``lon``, ``lat``, ``candidate`` (index into
+        the given candidates, or the node), ``node``, ``children_gained``,
+        ``children_covered`` (cumulative incl. the existing offers), ``share_covered``.
+    """
+    if minutes <= 0 or k < 1:
+        raise AccessInputError(f"minutes must be > 0 and k >= 1, got {minutes} and {k}")
+    t0 = time.perf_counter()
+    net = acc.network(mode)
+    index = NodeIndex(net, acc.settings)
+    need = demand(acc, category, mode, minutes, index, unit_ags)
+    if candidates is None:
+        nodes = node_candidates(acc, mode, need, minutes,
+                                acc.settings.report.site_candidate_spacing_m)
+        access_s = np.zeros(len(nodes))
+        lon, lat = net.lon[nodes], net.lat[nodes]
+    else:
+        lon, lat = (np.atleast_1d(np.asarray(a, float)) for a in candidates)
+        snap = index.snap_xy(*to_metric(lon, lat))
+        keep = snap.connected
+        nodes, access_s, lon, lat = snap.node[keep], snap.seconds[keep], lon[keep], lat[keep]
+        index = np.flatnonzero(keep)
+    matrix = coverage_matrix(acc, mode, need, nodes, access_s, minutes)
+    picks, gains = greedy(matrix, need.cells["children_under_10"].to_numpy(float), k)
+    covered = need.covered + np.cumsum(gains)
+    frame = pd.DataFrame({
+        "rank": np.arange(1, len(picks) + 1), "lon": lon[picks], "lat": lat[picks],
+        "candidate": nodes[picks] if candidates is None else index[picks],
+        "node": nodes[picks], "children_gained": gains, "children_covered": covered,
+        "share_covered": covered / need.total if need.total else np.nan,
+    })
+    sites = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
+                             crs="EPSG:4326")
+    return Sites(sites, category, mode, float(minutes), need.covered, need.total, len(nodes),
+                 time.perf_counter() - t0)
+
