@@ -116,6 +116,8 @@ class Timetable:
         taking ``fp_s`` seconds (the stop itself excluded).
     children : dict of str to numpy.ndarray
         Station id → internal numbers of its platforms.
+    stop_pos : dict of str to int
+        Stop id → internal number.
     """
 
     date: dt.date
@@ -134,6 +136,7 @@ class Timetable:
     fp_to: np.ndarray
     fp_s: np.ndarray
     children: dict[str, np.ndarray]
+    stop_pos: dict[str, int]
 
     def stop_index(self, stop_or_station_ids: Sequence[str]) -> np.ndarray:
         """Internal stop numbers of stop ids; a station id stands for all its platforms.
@@ -143,11 +146,10 @@ class Timetable:
         DataError
             An id is neither a routable stop nor a station with stops.
         """
-        pos = {s: i for i, s in enumerate(self.stop_ids)}
         out: list[int] = []
         for sid in stop_or_station_ids:
-            if sid in pos:
-                out.append(pos[sid])
+            if sid in self.stop_pos:
+                out.append(self.stop_pos[sid])
             elif sid in self.children:
                 out.extend(self.children[sid].tolist())
             else:
@@ -188,7 +190,7 @@ def compile_timetable(feed: Feed, date: dt.date, settings: TransitSettings,
     route_name = pd.Series(routes.get("route_short_name", routes.index),
                            index=routes.index).astype("string").fillna("")
     if "route_long_name" in routes:
-        route_name = route_name.where(route_name != "", routes["route_long_name"])
+        route_name = route_name.where(route_name != "", routes["route_long_name"]).fillna("")
     parts, offsets = [], []
     for day, offset in ((date - dt.timedelta(days=1), -DAY_S), (date, 0)):
         ids = trips.loc[feed.trips_on(day), "trip_id"].astype(str)
@@ -225,8 +227,9 @@ def compile_timetable(feed: Feed, date: dt.date, settings: TransitSettings,
     fi, fj, fs = fi[other], fj[other], fs[other]
     o = np.lexsort((fs, fi))
     fp_ptr = np.searchsorted(fi[o], np.arange(len(stops) + 1)).astype(np.int64)
-    parent = stops["parent_station"].to_numpy(str)
-    children = {p: np.flatnonzero(parent == p) for p in np.unique(parent[parent != ""])}
+    children = pd.Series(stops["parent_station"].to_numpy(str)).groupby(
+        stops["parent_station"].to_numpy(str)).indices
+    children.pop("", None)
     tt = Timetable(
         date=date, stop_ids=stop_ids, stop_xy=xy,
         dep=pick(dep).astype(np.int32), arr=pick(arr).astype(np.int32),
@@ -236,7 +239,7 @@ def compile_timetable(feed: Feed, date: dt.date, settings: TransitSettings,
         alight=pick(st["drop_off_type"].to_numpy()[1:][same] != 1),
         trip_ids=run_ids, trip_routes=trip_names,
         fp_ptr=fp_ptr, fp_to=fj[o].astype(np.int32), fp_s=fs[o].astype(np.int32),
-        children=children,
+        children=children, stop_pos={sid: i for i, sid in enumerate(stop_ids)},
     )
     log.info("timetable %s: %d trips, %d connections, %d stops, %d walk transfers",
              date, len(run_ids), len(tt.dep), len(stop_ids), len(tt.fp_to))
