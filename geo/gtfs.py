@@ -284,7 +284,7 @@ def _check_tables(t: Any, source: str) -> None:
         if missing:
             raise DataError(f"{source}: {name}.txt has no column {', '.join(missing)}")
         for c in cols:
-            if c not in ("arrival_time", "departure_time"):
+            if c not in ("arrival_time", "departure_time", "stop_lat", "stop_lon"):
                 _fail(frame, frame[c].isna(), name, c, "is empty", source)
     if t.calendar is None and t.calendar_dates is None:
         raise DataError(f"{source}: neither calendar.txt nor calendar_dates.txt: no service "
@@ -300,9 +300,12 @@ def _check_tables(t: Any, source: str) -> None:
             bad = pd.to_datetime(frame[c], format="%Y%m%d", errors="coerce").isna()
             _fail(frame, bad, name, c, "is not a date YYYYMMDD", source)
     stops, st, trips = t.stops, t.stop_times, t.trips
-    _fail(stops, ~stops["stop_lat"].between(-90, 90), "stops", "stop_lat",
+    # coordinates are required for stops, stations and entrances (location_type 0–2)
+    located = (pd.to_numeric(stops["location_type"], errors="coerce").fillna(0) <= 2
+               if "location_type" in stops.columns else pd.Series(True, index=stops.index))
+    _fail(stops, located & ~stops["stop_lat"].between(-90, 90), "stops", "stop_lat",
           "is not a latitude", source)
-    _fail(stops, ~stops["stop_lon"].between(-180, 180), "stops", "stop_lon",
+    _fail(stops, located & ~stops["stop_lon"].between(-180, 180), "stops", "stop_lon",
           "is not a longitude", source)
     if "parent_station" in stops.columns:
         ps = stops["parent_station"]

@@ -113,6 +113,8 @@ def _replace_line(line_no: int, old: str, new: str):
      r"stop_times.txt line 5: arrival_time is before the previous stop's departure_time"),
     ("trips.txt", _replace_line(2, "de:vpe:04720_:,", "de:vpe:nonsense:,"),
      r"trips.txt line 2: route_id 'de:vpe:nonsense:' is not in routes.txt"),
+    ("stops.txt", _replace_line(2, "48.915616", "148.915616"),
+     r"stops.txt line 2: stop_lat '148.915616' is not a latitude"),
     ("calendar_dates.txt", lambda t: None, r"neither calendar.txt nor calendar_dates.txt"),
     ("calendar_dates.txt", _replace_line(2, "20241216", "2024-12-16"),
      r"calendar_dates.txt line 2: date '2024-12-16' is not a date YYYYMMDD"),
