@@ -162,10 +162,26 @@ def test_tile_pois_merged(catalogue, settings: Settings) -> None:
     assert set(pois["source_date"]) == {"2021-08", "2026-08"}
     changes = report["changes"]
     assert set(changes["change"]) == {"unchanged", "renamed", "only_old", "only_new"}
-    # every 2026 POI in the city-tile area is in the catalogue (if inside the county)
-    new_total = (changes["change"] != "only_old").sum()
-    assert (pois["source_date"] == "2026-08").sum() <= new_total
-    assert (pois["category"] == "kita").sum() > 150
+    # independent count: 2021 kindergartens outside the city tiles + 2026 kindergartens,
+    # each inside the county polygon (geopandas sjoin)
+    from geo.boundaries import load_units
+    from geo.tiles import open_tileset, read_layer
+
+    county = load_units(settings, "county").to_crs("EPSG:4326")
+    cache = settings.processed_dir / "tiles-cache"
+    city_dir = settings.data_dir / "goettingen" / "osm-tiles"
+    city_tiles = set(open_tileset(city_dir).tiles)
+    expected = 0
+    for folder, vintage in (("osm-tiles-landkreis-2021", "2021-08"), ("osm-tiles", "2026-08")):
+        poi = read_layer(settings.data_dir / "goettingen" / folder, "poi", cache_dir=cache)
+        kita = poi[poi["subclass"] == "kindergarten"]
+        if vintage == "2021-08":
+            outside = [(x, y) not in city_tiles for x, y in zip(kita.tile_x, kita.tile_y)]
+            kita = kita[outside]
+        n = len(gpd.sjoin(kita, county, predicate="within"))
+        assert (pois.loc[pois["category"] == "kita", "source_date"] == vintage).sum() == n
+        expected += n
+    assert (offers["category"] == "kita").sum() == expected > 150
 
 
 def test_catalogue_is_complete_and_traceable(catalogue) -> None:
