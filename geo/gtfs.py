@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
-from geo._io import atomic_write, write_json
+from geo._io import atomic_path, write_json
 from geo.errors import DataError, DownloadError, RegionError
 from geo.settings import Region, Settings, get_region
 
@@ -182,28 +182,39 @@ def download(url: str, settings: Settings, *, client: httpx.Client | None = None
             headers["If-Modified-Since"] = meta["last_modified"]
     own = client is None
     http = client or httpx.Client(follow_redirects=True, timeout=120.0)
+    log.info("GTFS: requesting %s", url)
     try:
-        log.info("GTFS: requesting %s", url)
-        resp = http.get(url, headers=headers)
+        with http.stream("GET", url, headers=headers) as resp:
+            if resp.status_code == 304 and target.exists():
+                log.info("GTFS: %s not modified, using cached %s", url, target)
+                return target
+            if resp.status_code != 200:
+                raise DownloadError(f"GTFS download {url} failed: HTTP {resp.status_code}")
+            size = _stream_zip(resp, target, url)
     except httpx.HTTPError as exc:
         raise DownloadError(f"GTFS download {url} failed: {exc}") from exc
     finally:
         if own:
             http.close()
-    if resp.status_code == 304 and target.exists():
-        log.info("GTFS: %s not modified, using cached %s", url, target)
-        return target
-    if resp.status_code != 200:
-        raise DownloadError(f"GTFS download {url} failed: HTTP {resp.status_code}")
-    if not resp.content.startswith(b"PK"):
-        raise DownloadError(f"GTFS download {url} is not a zip file "
-                            f"(content-type {resp.headers.get('content-type', '?')})")
-    atomic_write(target, lambda p: p.write_bytes(resp.content))
     write_json(meta_path, {"url": url, "etag": resp.headers.get("etag"),
-                           "last_modified": resp.headers.get("last-modified"),
-                           "bytes": len(resp.content)})
-    log.info("GTFS: stored %s (%d bytes) as %s", url, len(resp.content), target)
+                           "last_modified": resp.headers.get("last-modified"), "bytes": size})
+    log.info("GTFS: stored %s (%d bytes) as %s", url, size, target)
     return target
+
+
+def _stream_zip(resp: httpx.Response, target: Path, url: str) -> int:
+    """Write a streamed response atomically to ``target``; it must be a zip. Returns bytes."""
+    size = 0
+    with atomic_path(target) as tmp, open(tmp, "wb") as out:
+        for chunk in resp.iter_bytes(1 << 20):
+            if size == 0 and not chunk.startswith(b"PK"):
+                raise DownloadError(f"GTFS download {url} is not a zip file (content-type "
+                                    f"{resp.headers.get('content-type', '?')})")
+            out.write(chunk)
+            size += len(chunk)
+        if size == 0:
+            raise DownloadError(f"GTFS download {url} is empty")
+    return size
 
 
 # --------------------------------------------------------------------------- storing

@@ -17,7 +17,7 @@ import pytest
 from geo import gtfs
 from geo.cli import main
 from geo.errors import DataError, DownloadError, RegionError
-from geo.settings import Region, Settings
+from geo.settings import REGIONS, Region, Settings
 
 FEED = Path("germany/gtfs/vpe_enzkreis_2025.zip")
 
@@ -156,6 +156,32 @@ def test_download_is_cached_and_revalidated(feed_path: Path, tmp_path: Path) -> 
     gone = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(404)))
     with pytest.raises(DownloadError, match="HTTP 404"):
         gtfs.download("https://gtfs.example.org/gone.zip", settings, client=gone)
+    # failed downloads leave nothing behind: still one zip and its ETag side file
+    assert sorted(p.suffix for p in (tmp_path / "raw" / "gtfs").iterdir()) == [".json", ".zip"]
+
+
+def test_region_feed_stored_by_cli_is_used_by_transit(
+        feed_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    keltern = Region(name="keltern", title="Keltern (test box)", ags="08236",
+                     bbox=(8.45, 48.85, 8.75, 48.95))
+    monkeypatch.setitem(REGIONS, "keltern", keltern)
+    monkeypatch.setenv("ERREICHBAR_WORK_DIR", str(tmp_path))
+
+    def cli(*args: str) -> dict[str, object]:
+        monkeypatch.setattr(sys, "argv", ["erreichbar", *args])
+        with pytest.raises(SystemExit) as stop:
+            main()
+        out, err = capsys.readouterr()
+        assert not stop.value.code, err
+        return json.loads(out.strip().splitlines()[-1])
+
+    summary = cli("gtfs", "load", str(feed_path), "--region", "keltern")
+    assert summary["stops"] < 490 and summary["trips"] <= 454
+    assert (tmp_path / "processed" / "keltern" / "gtfs" / "feed.zip").exists()
+    trip = cli("transit", "earliest", "--region", "keltern", "--from", "de:08231:11_Parent",
+               "--to", "de:08215:34875:1:1", "--depart", "2025-03-11T08:20")
+    assert trip["arrival"] == "2025-03-11T09:17:00"
 
 
 def test_store_and_region_without_timetable(feed: gtfs.Feed, tmp_path: Path) -> None:
