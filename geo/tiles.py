@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
-import mapbox_vector_tile
+from mapbox_vector_tile.decoder import TileData
+from mapbox_vector_tile.Mapbox import vector_tile_pb2
 import numpy as np
 import pandas as pd
 import shapely
@@ -113,7 +114,11 @@ def _decode_tile(args: tuple[Path, int, int, int, tuple[str, ...]]
         data = path.read_bytes()
         if not data:  # a valid MVT with no layers (sea, outside the extract)
             return {}
-        tile = mapbox_vector_tile.decode(data, default_options={"y_coord_down": True})
+        parsed = TileData(data, default_options={"y_coord_down": True})
+        wanted = vector_tile_pb2.tile()  # decode only the layers asked for (~40× faster
+        wanted.layers.extend(lay for lay in parsed.tile.layers if lay.name in layers)
+        parsed.tile = wanted  # than decoding every layer of the tile)
+        tile = parsed.get_message()
     except (DecodeError, ValueError, KeyError, IndexError, TypeError) as exc:
         return f"{path}: corrupt vector tile ({type(exc).__name__}: {exc})"
     out: dict[str, tuple[np.ndarray, list[dict]]] = {}
