@@ -4,14 +4,19 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench build clean
+.PHONY: run test bench build clean sysdeps
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 required; set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(PY)
+## sysdeps: Debian libraries for PDF reports (WeasyPrint: Pango) and their test (pdftoppm)
+sysdeps:
+	@ldconfig -p | grep -q libpangoft2-1.0 || apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0
+	@command -v pdftoppm >/dev/null 2>&1 || apt-get install -y --no-install-recommends poppler-utils
+
+$(STAMP): pyproject.toml | $(PY) sysdeps
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	@touch $(STAMP)
 

@@ -173,6 +173,43 @@ def transit_earliest(
                     "to": leg["to"], "arrival": stamp(leg["arrival"])} for leg in legs]})
 
 
+@app.command("report")
+def report(
+    unit: Annotated[list[str] | None, typer.Option(
+        help="municipal unit: name (e.g. 'Rosdorf') or key (ARS, or a Gemeinde's AGS); "
+             "repeatable")] = None,
+    every: Annotated[bool, typer.Option("--all", help="every unit and the county overview")]
+    = False,
+    fmt: Annotated[str, typer.Option("--format", help="'html' or 'pdf' (A4)")] = "html",
+    out: Annotated[Path | None, typer.Option(
+        help="output folder [default: data/reports]")] = None,
+    data_dir: DataDir = None,
+    region: RegionOpt = "goettingen",
+) -> None:
+    """Mobility report per unit: population, offers, coverage, maps, white spots, transition."""
+    from geo import report as report_mod
+
+    settings = make_settings(data_dir, region)
+    emit(report_mod.write_reports(settings, unit or [], every=every, fmt_=fmt, out=out))
+
+
+@app.command("sites")
+def sites(
+    category: Annotated[str, typer.Option(help="offer category, e.g. familienzentrum")],
+    mode: Annotated[str, typer.Option(help="walk, bike or car")] = "bike",
+    minutes: Annotated[float, typer.Option(help="time budget, minutes")] = 15.0,
+    k: Annotated[int, typer.Option(help="number of new sites")] = 3,
+    data_dir: DataDir = None,
+    region: RegionOpt = "goettingen",
+) -> None:
+    """Best new sites: the k places that bring the most children within the time (greedy)."""
+    from geo import siting
+    from geo.access import Accessibility
+
+    settings = make_settings(data_dir, region)
+    emit(siting.best_sites(Accessibility(settings), category, mode, minutes, k).summary())
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning data errors into one line."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
