@@ -141,8 +141,9 @@ def transit_earliest(
     to_stop: Annotated[str, typer.Option("--to", help="stop or station id")],
     depart: Annotated[str, typer.Option(help="departure, YYYY-MM-DDTHH:MM (local time)")],
     feed_path: Annotated[Path | None, typer.Option(
-        "--feed", help="GTFS feed [default: the one loaded for --region]")] = None,
-    max_transfers: Annotated[int | None, typer.Option(help="changes of vehicle")] = None,
+        "--feed", help="GTFS feed (default: the feed loaded for --region)")] = None,
+    max_transfers: Annotated[int | None, typer.Option(
+        help="changes of vehicle (default: transit.max_transfers, 3)")] = None,
     region: RegionOpt = "goettingen",
     data_dir: DataDir = None,
 ) -> None:
