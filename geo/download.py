@@ -14,7 +14,7 @@ For users online. Results go to ``<work_dir>/raw/osm/``:
 
 The clip keeps nodes inside the bbox, every way with at least one node inside (with all of
 its nodes: "complete ways", as ``osmium extract -s complete_ways``), multipolygon
-relations touching the bbox with all their members (so landuse areas stay closed) and
+relations touching the bbox with all their member ways (so landuse areas stay closed) and
 other relations touching the bbox without completing them.
 """
 
