@@ -12,20 +12,25 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
 from geo import gtfs, transit
 from geo.settings import Settings
 
+T = TypeVar("T")
 DATE = dt.date(2025, 3, 11)
 START, END = 7 * 3600, 9 * 3600
 ORIGIN = "de:08231:11_Parent"
-#: Landkreis Göttingen: 1,755 km² → 175,500 cells of 100 m; 1,011 stops in the DB HAFAS
-#: list of the data directory (no timetable there, so connections are an assumption)
+#: Landkreis Göttingen: 1,755 km² → 175,500 cells of 100 m; 5,348 cells with children under
+#: 10 (Zensus 2022 100 m grid, goettingen/zensus2022_alter_10jg_1_100m.csv); 1,011 stops in
+#: the DB HAFAS list (no timetable there, so the number of connections is an assumption)
 COUNTY_CELLS = 175_500
+COUNTY_CHILD_CELLS = 5_348
 COUNTY_STOPS = 1_011
+REPEATS = 3
 
 
 def run() -> dict[str, Any]:
@@ -36,9 +41,8 @@ def run() -> dict[str, Any]:
     tt = transit.compile_timetable(feed, DATE, ts)
     transit.window_travel_times(feed, [ORIGIN], DATE, START, START + 60, settings=ts)  # JIT
 
-    t0 = time.perf_counter()
-    fast = transit.window_travel_times(feed, [ORIGIN], DATE, START, END, settings=ts)
-    t_fast = time.perf_counter() - t0
+    t_fast, fast = _best_of(lambda: transit.window_travel_times(feed, [ORIGIN], DATE, START,
+                                                                END, settings=ts))
 
     t0 = time.perf_counter()
     graph = transit.reference_graph(tt, ts.max_transfers, ts.board_slack_s, START,
@@ -54,9 +58,8 @@ def run() -> dict[str, Any]:
                 and np.array_equal(np.median(ref, axis=0), fast.median_s[0]))
 
     n = len(tt.stop_ids)
-    t0 = time.perf_counter()
-    transit.window_travel_times(feed, list(tt.stop_ids), DATE, START, END, settings=ts)
-    t_all = time.perf_counter() - t0
+    t_all, _ = _best_of(lambda: transit.window_travel_times(feed, list(tt.stop_ids), DATE,
+                                                            START, END, settings=ts))
     scans = n * len(fast.departures_s)
     per_scan = t_all / scans
     cores = os.cpu_count() or 1
@@ -65,6 +68,7 @@ def run() -> dict[str, Any]:
     conn_factor = 10
     per_stop_grid = COUNTY_STOPS * len(fast.departures_s) * per_scan * conn_factor
     per_cell_grid = COUNTY_CELLS * len(fast.departures_s) * per_scan * conn_factor
+    child_cell_grid = COUNTY_CHILD_CELLS * len(fast.departures_s) * per_scan * conn_factor
     return {
         "feed": "VPE Enzkreis 2025 (real)", "date": DATE.isoformat(), "window": "07:00-09:00",
         "stops": n, "connections": len(tt.dep), "departures": len(fast.departures_s),
@@ -77,6 +81,7 @@ def run() -> dict[str, Any]:
         "us_per_scan": round(per_scan * 1e6, 2), "cores": cores,
         "estimate_county_per_stop_s": round(per_stop_grid, 1),
         "estimate_county_per_cell_s": round(per_cell_grid, 1),
+        "estimate_county_child_cells_s": round(child_cell_grid, 1),
         "estimate_note": (
             f"assumes a county feed with {conn_factor}x the connections of this one and "
             f"{COUNTY_STOPS} stops; per-stop = one window profile per stop, cells then take "
@@ -84,6 +89,18 @@ def run() -> dict[str, Any]:
             "minutes + the stop's travel time from that minute; at most 59 s pessimistic), "
             "an extra cost linear in cells x access stops x departures x destinations, not "
             "measured here; "
-            f"per-cell = R5-style one scan per cell and minute ({COUNTY_CELLS} cells); both "
-            "scale linearly in departures and in connections and divide by the cores"),
+            f"per-cell = R5-style one scan per cell and minute, exact ({COUNTY_CELLS} cells "
+            f"of the county, or the {COUNTY_CHILD_CELLS} cells with children); all scale "
+            "linearly in origins, departures and connections and divide by the cores; "
+            f"scan times are the best of {REPEATS} runs"),
     }
+
+
+def _best_of(job: Callable[[], T]) -> tuple[float, T]:
+    """Shortest wall time of ``REPEATS`` runs (seconds) and the last result."""
+    times = []
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        result = job()
+        times.append(time.perf_counter() - t0)
+    return min(times), result

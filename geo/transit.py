@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -595,6 +595,49 @@ def window_travel_times(feed: Feed, origins: Sequence[str] | np.ndarray, date: d
     WindowResult
     """
     s = settings or TransitSettings()
+    median_parts, best_parts = [], []
+    for tt, minutes, out in _profile_chunks(feed, origins, date, start_s, end_s, s,
+                                            max_transfers, walk, destinations, chunk):
+        median_parts.append(np.median(out, axis=1))
+        best_parts.append(out.min(axis=1))
+    median, best = np.concatenate(median_parts), np.concatenate(best_parts)
+    log.info("window %s from %s: %d origins × %d departures → %d destinations", date,
+             _hhmm(int(minutes[0])), len(median), len(minutes), median.shape[1])
+    return WindowResult(tt.stop_ids if destinations is None else None, median, best,
+                        minutes)
+
+
+def departure_profiles(feed: Feed, origins: Sequence[str] | np.ndarray, date: dt.date,
+                       start_s: int | None = None, end_s: int | None = None, *,
+                       max_transfers: int | None = None,
+                       settings: TransitSettings | None = None,
+                       walk: WalkModel | None = None, destinations: np.ndarray | None = None,
+                       chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Travel time for every departure of the window, before any median is taken.
+
+    Same parameters as :func:`window_travel_times`; for "there and back" questions and for
+    combining stop profiles into grid cells.
+
+    Returns
+    -------
+    departures_s : numpy.ndarray of int, shape (n_departures,)
+        Seconds since midnight.
+    travel_s : numpy.ndarray of float, shape (n_origins, n_departures, n_destinations)
+        Seconds, ``inf`` unreachable; destinations = stops of the timetable (order of
+        ``compile_timetable(...).stop_ids``) or the ``destinations`` points.
+    """
+    s = settings or TransitSettings()
+    parts = [(minutes, out) for _, minutes, out in _profile_chunks(
+        feed, origins, date, start_s, end_s, s, max_transfers, walk, destinations, chunk)]
+    return parts[0][0], np.concatenate([out for _, out in parts])
+
+
+def _profile_chunks(feed: Feed, origins: Sequence[str] | np.ndarray, date: dt.date,
+                    start_s: int | None, end_s: int | None, s: TransitSettings,
+                    max_transfers: int | None, walk: WalkModel | None,
+                    destinations: np.ndarray | None, chunk: int
+                    ) -> Iterator[tuple[Timetable, np.ndarray, np.ndarray]]:
+    """Per batch of ``chunk`` origins: (timetable, departures, travel seconds (o, m, d))."""
     walk = walk or CrowFlyWalk.from_settings(s)
     start_s = s.window_start_s if start_s is None else start_s
     end_s = s.window_end_s if end_s is None else end_s
@@ -607,10 +650,7 @@ def window_travel_times(feed: Feed, origins: Sequence[str] | np.ndarray, date: d
     minutes = np.arange(start_s, end_s, s.window_step_s, dtype=np.int64)
     starts = np.searchsorted(tt.dep, minutes).astype(np.int64)
     n_orig, n_stops = len(ptr) - 1, len(tt.stop_ids)
-    n_dest = n_stops if destinations is None else len(destinations)
-    median = np.empty((n_orig, n_dest))
-    best = np.empty((n_orig, n_dest))
-    for lo in range(0, n_orig, chunk):
+    for lo in range(0, max(n_orig, 1), chunk):
         hi = min(lo + chunk, n_orig)
         out = np.empty((hi - lo, len(minutes), n_stops))
         sub = ptr[lo:hi + 1]
@@ -621,12 +661,7 @@ def window_travel_times(feed: Feed, origins: Sequence[str] | np.ndarray, date: d
         if destinations is not None:
             out = egress(out, tt, destinations, walk)
             out[out > s.max_travel_s] = np.inf
-        median[lo:hi] = np.median(out, axis=1)
-        best[lo:hi] = out.min(axis=1)
-    log.info("window %s %s..%s: %d origins × %d departures → %d destinations", date,
-             _hhmm(start_s), _hhmm(end_s), n_orig, len(minutes), n_dest)
-    return WindowResult(tt.stop_ids if destinations is None else None, median, best,
-                        minutes)
+        yield tt, minutes, out
 
 
 def _hhmm(seconds: int) -> str:

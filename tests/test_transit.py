@@ -101,6 +101,10 @@ def test_window_median_between_best_and_worst(feed: gtfs.Feed, ts: TransitSettin
         transit.earliest_arrival(feed, [ZOB], int(t), TUESDAY, settings=ts).arrival_s - t
         for t in w.departures_s])
     per_minute[per_minute > ts.max_travel_s] = np.inf
+    departures, profile = transit.departure_profiles(feed, [ZOB], TUESDAY, start, end,
+                                                     settings=ts)
+    assert np.array_equal(departures, w.departures_s)
+    assert np.array_equal(profile[0], per_minute)
     worst = per_minute.max(axis=0)
     assert np.array_equal(w.best_s[0], per_minute.min(axis=0))
     assert np.array_equal(w.median_s[0], np.median(per_minute, axis=0))
