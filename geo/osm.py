@@ -91,7 +91,9 @@ def read_extract(path: Path | str, bbox: BBox | None = None,
     Ways
         One line per way (or per located piece of a way), keys = OSM node ids, attrs as in
         :data:`geo.ways.ATTR_COLUMNS`; ways whose ``highway`` has no OpenMapTiles class and
-        ``area=yes`` ways are left out.
+        ``area=yes`` ways are left out. ``vintage`` (YYYY-MM-DD) is the header's
+        ``osmosis_replication_timestamp`` (Geofabrik), else the newest way's timestamp;
+        ``built_up`` holds the areas that intersect the clip.
 
     Raises
     ------
