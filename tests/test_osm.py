@@ -10,6 +10,7 @@ import pandas as pd
 import pyrosm
 import pytest
 import shapely
+from osmium.osm import mutable
 
 from geo.download import clip_extract
 from geo.errors import DataError, EmptyResultError
@@ -81,6 +82,28 @@ def test_ways_cut_at_the_extract_border_lose_only_missing_nodes(helsinki: Ways) 
     # the sample is not "complete ways": 753 referenced nodes are absent from the file
     assert np.diff(helsinki.offsets).min() >= 2
     assert np.isfinite(helsinki.lon).all() and np.isfinite(helsinki.lat).all()
+
+
+def test_a_way_with_a_missing_middle_node_is_split(tmp_path: Path) -> None:
+    # a real way (Helsinki), its third node deleted as a cut extract would leave it
+    ways = (osmium.FileProcessor(HELSINKI).with_locations()
+            .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY)))
+    for way in ways:
+        if (way.tags.get("highway") == "footway" and len(way.nodes) >= 6
+                and all(n.location.valid() for n in way.nodes)):
+            way_id, tags = way.id, dict(way.tags)
+            refs = [n.ref for n in way.nodes]
+            where = {n.ref: osmium.osm.Location(n.lon, n.lat) for n in way.nodes}
+            break
+    path = tmp_path / "cut.osm"
+    with osmium.SimpleWriter(str(path)) as writer:
+        for r in refs[:2] + refs[3:]:
+            writer.add_node(mutable.Node(id=r, location=where[r]))
+        writer.add_way(mutable.Way(id=way_id, nodes=refs, tags=tags))
+    cut = read_extract(path)
+    assert cut.n_lines == 2
+    assert cut.key.tolist() == refs[:2] + refs[3:]
+    assert cut.offsets.tolist() == [0, 2, len(refs) - 1]
 
 
 def test_bbox_keeps_exactly_the_lines_touching_it(helsinki: Ways) -> None:
