@@ -12,8 +12,9 @@ Model
 * Walks (access from the origin, transfers after leaving a vehicle) are single hops given
   by a *walk model*: any callable ``walk(from_xy, to_xy) -> (i, j, seconds)`` on EPSG:3035
   metres. :class:`CrowFlyWalk` is the default (crow-fly metres × detour factor at walking
-  speed, up to ``max_walk_m``); the street walk network can be plugged in later. Walks are
-  not chained: one walk after each vehicle, as in r5's transfer search.
+  speed, up to ``max_walk_m``); :class:`NetworkWalk` walks on the street walk network where
+  we hold one. Walks are not chained: one walk after each vehicle, as in r5's transfer
+  search.
 * Time windows follow R5: one departure each ``step_s`` (60 s) in ``[start_s, end_s)``; per
   destination the median and the best travel time over those departures, waiting at the
   origin included. Longer than ``max_travel_s`` counts as unreachable (``inf``).
@@ -33,11 +34,14 @@ import numba
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from geo.errors import DataError, EmptyResultError
 from geo.gtfs import CRS, Feed
-from geo.settings import TransitSettings
+from geo.network import Network
+from geo.settings import Settings, TransitSettings
+from geo.snap import NodeIndex
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +83,55 @@ class CrowFlyWalk:
         d = np.r_[d, np.zeros(len(same_i))]
         return (i.astype(np.int64), j.astype(np.int64),
                 np.ceil(d * self.detour / self.speed_mps).astype(np.int32))
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkWalk:
+    """Walk model on a street walk network (:class:`geo.network.Network`, mode ``walk``).
+
+    Both ends join the network at their nearest node (:class:`geo.snap.NodeIndex`: straight
+    access leg × the access detour factor at walking speed); between the two nodes the
+    shortest path by scipy's Dijkstra on ``travel_time`` (seconds). Candidate pairs are
+    those within ``max_m`` crow-fly metres; a pair is kept when its walk takes at most
+    ``max_s`` seconds (the crow-fly model's budget: ``max_m`` × detour / speed).
+    """
+
+    net: Network
+    index: NodeIndex
+    max_m: float
+    max_s: float
+    #: origins per Dijkstra call (memory: chunk × network nodes × 8 bytes)
+    chunk: int = 32
+
+    @classmethod
+    def from_settings(cls, net: Network, settings: Settings) -> NetworkWalk:
+        """The walk model for ``net`` with the transit and access settings."""
+        t = settings.transit
+        return cls(net, NodeIndex(net, settings), t.max_walk_m,
+                   t.max_walk_m * t.detour_factor / (t.walk_speed_kmh / 3.6))
+
+    def __call__(self, from_xy: np.ndarray, to_xy: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All pairs with a network walk within the limits: indices and whole seconds."""
+        from_xy, to_xy = np.asarray(from_xy, float), np.asarray(to_xy, float)
+        pairs = cKDTree(from_xy).sparse_distance_matrix(cKDTree(to_xy), self.max_m,
+                                                        output_type="coo_matrix")
+        same_i, same_j = _coincident(cKDTree(from_xy), cKDTree(to_xy))
+        i, j = np.r_[pairs.row, same_i].astype(np.int64), np.r_[pairs.col, same_j]
+        a = self.index.snap_xy(from_xy[:, 0], from_xy[:, 1])
+        b = self.index.snap_xy(to_xy[:, 0], to_xy[:, 1])
+        ok = a.connected[i] & b.connected[j]
+        i, j = i[ok], j[ok].astype(np.int64)
+        seconds = np.full(len(i), np.inf)
+        nodes, inverse = np.unique(a.node[i], return_inverse=True)
+        graph = self.net.csr()
+        for lo in range(0, len(nodes), self.chunk):
+            rows = np.flatnonzero((inverse >= lo) & (inverse < lo + self.chunk))
+            dist = dijkstra(graph, indices=nodes[lo:lo + self.chunk], limit=self.max_s)
+            seconds[rows] = dist[inverse[rows] - lo, b.node[j[rows]]]
+        seconds += a.seconds[i] + b.seconds[j]
+        keep = seconds <= self.max_s
+        return i[keep], j[keep], np.ceil(seconds[keep]).astype(np.int32)
 
 
 def _coincident(a: cKDTree, b: cKDTree) -> tuple[np.ndarray, np.ndarray]:

@@ -6,16 +6,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from geo import gtfs, transit
+from geo import gtfs, network, tiles, transit
 from geo.cli import main
 from geo.errors import EmptyResultError
-from geo.settings import Settings, TransitSettings
+from geo.network import Network
+from geo.settings import GOETTINGEN, Settings, TransitSettings
+from geo.snap import to_metric
 
 TUESDAY = dt.date(2025, 3, 11)  # service 0 (school-day weekday timetable) runs
 ZOB = "de:08231:11_Parent"  # Pforzheim ZOB / Hbf (station; platforms :0:5 and :0:99)
@@ -226,3 +229,52 @@ def test_cli_transit_earliest(data_dir: Path, tmp_path: Path, capsys: pytest.Cap
     code, out, err = cli("--from", "x", "--to", "y", "--depart", "2025-03-11T06:00")
     assert code == 2
     assert "no public-transport timetable is loaded for region goettingen" in err
+
+
+def test_walk_model_is_a_parameter(feed: gtfs.Feed, ts: TransitSettings) -> None:
+    no_walks = transit.CrowFlyWalk(speed_mps=ts.walk_speed_kmh / 3.6, detour=1.3, max_m=0.0)
+    r = transit.earliest_arrival(feed, ["de:08231:11:0:5"], hms(6, 0), TUESDAY, 1,
+                                 settings=ts, walk=no_walks)
+    assert r.arrival("de:08235:5310:0:4") == hms(8, 46)
+    assert r.arrival("de:08235:5310:0:3") > hms(8, 46, 42)  # the 42 s walk is gone
+
+
+@pytest.fixture(scope="module")
+def city_walk(settings: Settings) -> Network:
+    """The walk network of central Göttingen (z14 tiles of the 2021 county set covering
+    lon 9.89–9.97, lat 51.51–51.56), built here in a few seconds."""
+    cfg = GOETTINGEN.tiles
+    assert cfg is not None
+    tileset = tiles.open_tileset(settings.data_dir / cfg.path, cfg.zoom)
+    n = 2 ** cfg.zoom
+
+    def tile(lon: float, lat: float) -> tuple[int, int]:
+        y = (1 - np.arcsinh(np.tan(np.radians(lat))) / np.pi) / 2 * n
+        return int((lon + 180) / 360 * n), int(y)
+
+    (x0, y0), (x1, y1) = tile(9.89, 51.56), tile(9.97, 51.51)
+    part = replace(tileset, tiles=tuple(t for t in tileset.tiles
+                                        if x0 <= t[0] <= x1 and y0 <= t[1] <= y1))
+    ways = tiles.read_ways(part, settings.network.snap_tolerance_m, workers=1)
+    return network.build_graphs(ways, settings, modes=("walk",))["walk"]
+
+
+def test_network_walk_on_goettingen_streets(city_walk: Network, data_dir: Path,
+                                            settings: Settings) -> None:
+    """Walks on the real street network between the real DB stops of central Göttingen:
+    never faster than the straight line, median detour close to the crow-fly model's 1.3."""
+    stops = json.loads((data_dir / "goettingen/pt_stops_db_hafas.json").read_text("utf-8"))
+    stops = [s for s in stops if 9.90 <= s["lon"] <= 9.96 and 51.52 <= s["lat"] <= 51.55]
+    xy = np.column_stack(to_metric(np.array([s["lon"] for s in stops]),
+                                   np.array([s["lat"] for s in stops])))
+    walk = transit.NetworkWalk.from_settings(city_walk, settings)
+    i, j, secs = walk(xy, xy)
+    other = i != j
+    d = np.hypot(*(xy[i[other]] - xy[j[other]]).T)
+    speed = settings.transit.walk_speed_kmh / 3.6
+    assert other.sum() > 100
+    assert (secs[other] >= np.floor(d / speed)).all()
+    assert (secs <= walk.max_s + 1).all()
+    detour = np.median(secs[other] * speed / d)
+    print(f"median network/crow-fly detour between {other.sum()} stop pairs: {detour:.2f}")
+    assert 1.0 < detour < 2.0
