@@ -135,7 +135,9 @@ def load_feed(path_or_url: str | Path, settings: Settings,
     Raises
     ------
     DataError
-        Missing files or columns, unreadable times, unknown ids, nothing left after clipping.
+        Missing files or columns, unreadable times, unknown ids.
+    RegionError
+        No stop, or no trip serving two stops, inside the region.
     DownloadError
         The URL could not be fetched or is not a zip file.
     """
