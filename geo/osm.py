@@ -109,12 +109,16 @@ def read_extract(path: Path | str, bbox: BBox | None = None,
     reader = _Reader(clip)
     try:
         vintage = _header_vintage(path)
+        built_up_tags = [("landuse", value) for value in sorted(BUILT_UP_LANDUSE)]
         processor = osmium.FileProcessor(path).with_locations()
         if built_up:
-            processor = processor.with_areas(osmium.filter.KeyFilter("landuse"))
+            processor = processor.with_areas(osmium.filter.TagFilter(*built_up_tags))
+        # Python sees only ways tagged highway and built-up areas (filtered in C++)
         processor = (processor
                      .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY | osmium.osm.AREA))
-                     .with_filter(osmium.filter.KeyFilter("highway", "landuse")))
+                     .with_filter(osmium.filter.KeyFilter("highway").enable_for(osmium.osm.WAY))
+                     .with_filter(osmium.filter.TagFilter(*built_up_tags)
+                                  .enable_for(osmium.osm.AREA)))
         reader.run(processor, want_timestamps=not vintage)
     except RuntimeError as exc:  # libosmium: corrupt, truncated or unknown format
         raise DataError(f"{path}: not a readable OSM file ({exc})") from None
@@ -229,16 +233,14 @@ class _Reader:
         wkb = osmium.geom.WKBFactory()
         x, y, ref, rows = self._x, self._y, self._ref, self._rows
         for obj in processor:
-            tags = obj.tags
             if obj.is_area():
-                if tags.get("landuse") in BUILT_UP_LANDUSE:
-                    try:
-                        self._areas.append(bytes.fromhex(wkb.create_multipolygon(obj)))
-                    except RuntimeError:  # broken multipolygon: osmium cannot build it
-                        continue
+                try:
+                    self._areas.append(bytes.fromhex(wkb.create_multipolygon(obj)))
+                except RuntimeError:  # broken multipolygon: osmium cannot build it
+                    pass
                 continue
-            highway = tags.get("highway")
-            if highway is None or omt_class(highway) is None or tags.get("area") == "yes":
+            tags = obj.tags
+            if omt_class(tags["highway"]) is None or tags.get("area") == "yes":
                 continue
             n0 = len(ref)
             for node in obj.nodes:
