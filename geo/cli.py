@@ -32,6 +32,9 @@ app.add_typer(transit_app, name="transit")
 layers_app = typer.Typer(help="Data layers: boundaries, population grids, offer catalogue.",
                          no_args_is_help=True)
 app.add_typer(layers_app, name="layers")
+access_app = typer.Typer(help="Travel times to the nearest offers, coverage, supply.",
+                         no_args_is_help=True)
+app.add_typer(access_app, name="access")
 
 DataDir = Annotated[
     Path | None,
@@ -209,6 +212,18 @@ def sites(
 
     settings = make_settings(data_dir, region)
     emit(siting.best_sites(Accessibility(settings), category, mode, minutes, k).summary())
+
+
+@access_app.command("compute")
+def access_compute(
+    data_dir: DataDir = None,
+    region: RegionOpt = "goettingen",
+) -> None:
+    """Nearest-offer times for every category and mode: GeoTIFFs, coverage and cell tables."""
+    from geo import access
+
+    settings = make_settings(data_dir, region)
+    emit(access.compute(settings))
 
 
 def main() -> None:
