@@ -28,8 +28,10 @@ car           motorway … minor, service (not ``service=parking_aisle/
               Tracks: OSM's German default lets cars use ``highway=track`` unless
               access says otherwise; the 2021 tiles have no access tags on them
               (private/no tracks are left out), so forestry-only tracks cannot be told
-              apart there. A slow track speed (15 km/h) keeps them from being
-              shortcuts while forest houses and farms stay reachable.
+              apart there, and tilemaker merged cycleways and bridleways into
+              ``track``. A slow track speed (15 km/h) keeps them from being shortcuts
+              while forest houses and farms stay reachable (every populated 1 km cell
+              lies within 1 km of a car node only with tracks).
 ============  ===================================================================
 """
 
