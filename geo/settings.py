@@ -264,6 +264,37 @@ class ReportSettings(BaseModel):
     sites_k: int = Field(default=3, ge=1, le=20, description="new sites proposed per report")
 
 
+class MapSettings(BaseModel):
+    """Folium maps written by ``erreichbar maps build`` (see :mod:`geo.maps`)."""
+
+    out_dir: Path = Field(default=REPO_ROOT / "maps", description="folder of the HTML maps")
+    categories: tuple[str, ...] = Field(
+        default=("kita", "grundschule", "familienzentrum", "fruehe_hilfen", "beratung",
+                 "familienbildung"),
+        description="categories that get a map per mode (the child-specific ones; doctors "
+        "and playgrounds are in the API)")
+    breaks_min: tuple[int, ...] = Field(
+        default=(5, 10, 15, 20, 30, 45, 60),
+        description="upper bounds of the colour classes of the travel-time surface, minutes")
+    white_spot_mode: str = Field(
+        default="walk", description="mode of the white-spot overview (children without a car)")
+    base_map_url: str = Field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="optional online base map (off by default: maps render without internet)")
+
+
+class ApiSettings(BaseModel):
+    """The query API (``erreichbar serve``, :mod:`api.main`)."""
+
+    host: str = Field(default="127.0.0.1", description="bind address (loopback: not public)")
+    port: int = Field(default=8000, ge=1, le=65535)
+    warm_up: bool = Field(
+        default=True,
+        description="compute every category × mode nearest table at startup in a background "
+        "thread (≈2 s each) so that the first /nearest of each is fast too")
+    max_scenario_sites: int = Field(default=20, ge=1, description="added sites per scenario")
+
+
 class Settings(BaseSettings):
     """All settings. Environment: ``ERREICHBAR_<FIELD>``."""
 
@@ -286,6 +317,8 @@ class Settings(BaseSettings):
     transit: TransitSettings = TransitSettings()
     offers: OfferSettings = OfferSettings()
     download: DownloadSettings = DownloadSettings()
+    maps: MapSettings = MapSettings()
+    api: ApiSettings = ApiSettings()
     report: ReportSettings = ReportSettings()
 
     @property

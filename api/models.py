@@ -1,0 +1,240 @@
+"""Pydantic request and response models of the API (GeoJSON where the answer is a map layer).
+
+Coordinates are WGS84 degrees ``[lon, lat]``; times are minutes; distances metres.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from geo.coverage import LEVELS
+from geo.network import MODES
+from geo.offers import Category
+
+Mode = StrEnum("Mode", {m: m for m in MODES})  # type: ignore[misc]
+Mode.__doc__ = "Travel mode: walk, bike or car."
+Level = StrEnum("Level", {lvl: lvl for lvl in LEVELS})  # type: ignore[misc]
+Level.__doc__ = "Area level: county, unit (municipal unit), gemeinde or youth_office."
+
+
+class Problem(BaseModel):
+    """One reason a request was refused."""
+
+    loc: list[str] = Field(description="where: ['query', field] or ['body', field, …]")
+    msg: str = Field(description="what is wrong, in words")
+    type: str = Field(description="kind of problem, e.g. outside_region, not_found")
+
+
+class ErrorBody(BaseModel):
+    """Body of every 4xx answer."""
+
+    detail: list[Problem]
+    suggestions: list[str] = Field(default_factory=list,
+                                   description="close names when an address was not found")
+
+
+class Health(BaseModel):
+    """What the service has loaded and from which data vintage."""
+
+    status: Literal["ok"] = "ok"
+    region: str
+    title: str
+    vintages: dict[str, str] = Field(description="data set → date of the data")
+    offers: dict[str, int] = Field(description="active offers per category")
+    warm: list[str] = Field(description="category/mode pairs with nearest tables ready")
+    geocoder: dict[str, int] = Field(description="addresses, streets, places indexed")
+    maps: list[str] = Field(description="generated maps under /maps/")
+
+
+class PointGeometry(BaseModel):
+    """GeoJSON Point."""
+
+    type: Literal["Point"] = "Point"
+    coordinates: tuple[float, float] = Field(description="[lon, lat], WGS84 degrees")
+
+
+class LineGeometry(BaseModel):
+    """GeoJSON LineString."""
+
+    type: Literal["LineString"] = "LineString"
+    coordinates: list[tuple[float, float]]
+
+
+class OfferProperties(BaseModel):
+    """Catalogue fields of one offer (``None`` = unknown)."""
+
+    id: str
+    name: str
+    category: str
+    subcategory: str | None = None
+    traeger: str | None = None
+    street: str | None = None
+    housenumber: str | None = None
+    postcode: str | None = None
+    town: str | None = None
+    gemeinde: str | None = Field(default=None, description="VG5000 Gemeinde the offer lies in")
+    age_from: float | None = Field(default=None, description="years")
+    age_to: float | None = Field(default=None, description="years")
+    opening_hours: str | None = Field(default=None, description="OSM opening_hours syntax")
+    open: bool | None = Field(default=None,
+                              description="open at the requested open_at (None: hours unknown "
+                                          "or not asked)")
+    capacity: int | None = Field(default=None, description="places")
+    status: str
+    geocode_precision: str | None = None
+    source: str
+    source_date: str | None = None
+
+
+class OfferFeature(BaseModel):
+    """One offer as a GeoJSON Feature."""
+
+    type: Literal["Feature"] = "Feature"
+    geometry: PointGeometry
+    properties: OfferProperties
+
+
+class OfferCollection(BaseModel):
+    """Offers as a GeoJSON FeatureCollection."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[OfferFeature]
+
+
+class GemeindeFeature(BaseModel):
+    type: Literal["Feature"] = "Feature"
+    geometry: dict[str, Any] = Field(description="GeoJSON (Multi)Polygon")
+    properties: dict[str, str] = Field(description="ags, name")
+
+
+class GemeindeCollection(BaseModel):
+    """Gemeinden as a GeoJSON FeatureCollection."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[GemeindeFeature]
+
+
+class Origin(BaseModel):
+    """The query point, and the address it came from."""
+
+    lon: float
+    lat: float
+    address: str | None = Field(default=None, description="matched address (address= only)")
+    precision: str | None = Field(default=None, description="address, street or place")
+
+
+class NearestOffer(BaseModel):
+    """One of the k nearest offers with its route."""
+
+    rank: int = Field(description="1 = nearest")
+    offer: OfferProperties
+    location: PointGeometry
+    minutes: float = Field(description="door-to-door travel time, minutes")
+    access_m: float = Field(description="straight metres from the query point to the network")
+    route: LineGeometry = Field(description="query point → streets → offer")
+
+
+class NearestAnswer(BaseModel):
+    """The k nearest offers of one point."""
+
+    origin: Origin
+    category: str
+    mode: str
+    max_minutes: float = Field(description="offers beyond this travel time are not listed")
+    results: list[NearestOffer]
+
+
+class IsochroneProperties(BaseModel):
+    minutes: float
+    mode: str
+    area_km2: float
+
+
+class IsochroneFeature(BaseModel):
+    type: Literal["Feature"] = "Feature"
+    geometry: dict[str, Any] = Field(description="GeoJSON (Multi)Polygon")
+    properties: IsochroneProperties
+
+
+class IsochroneCollection(BaseModel):
+    """Reach polygons, largest budget first."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[IsochroneFeature]
+
+
+class Figures(BaseModel):
+    """Coverage figures of one population (children under 10, or inhabitants)."""
+
+    persons: float = Field(description="persons in the area's cells")
+    within_share: dict[int, float | None] = Field(
+        description="minutes → share (0–1) reaching an offer within that time")
+    mean_minutes: float | None = None
+    median_minutes: float | None = None
+    p90_minutes: float | None = None
+    beyond_white_spot: float = Field(description="persons beyond the white-spot threshold")
+    not_connected: float = Field(description="persons in cells off the network")
+
+
+class CoverageRow(BaseModel):
+    """Coverage of one area."""
+
+    ags: str
+    name: str
+    level: str
+    children: Figures = Field(description="Zensus 2022 100 m cells, children under 10")
+    inhabitants: Figures = Field(description="Zensus 2022 1 km cells, all inhabitants")
+
+
+class CoverageTable(BaseModel):
+    category: str
+    mode: str
+    level: str
+    white_spot_minutes: int
+    rows: list[CoverageRow]
+
+
+class Site(BaseModel):
+    """A hypothetical new offer."""
+
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="WGS84 degrees")
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="WGS84 degrees")
+
+
+class Scenario(BaseModel):
+    """Offers to add and/or close for one category and mode."""
+
+    category: Category = Field(description="offer category, e.g. familienzentrum")
+    mode: Mode = Field(default="walk")  # type: ignore[assignment]
+    add: list[Site] = Field(default_factory=list, max_length=50)
+    remove: list[str] = Field(default_factory=list, max_length=200,
+                              description="ids of active offers to close")
+
+
+class ScenarioRow(BaseModel):
+    """Children coverage of one Gemeinde before and after the scenario."""
+
+    ags: str
+    name: str
+    children: float
+    within_share_before: dict[int, float | None]
+    within_share_after: dict[int, float | None]
+    within_change: dict[int, int] = Field(description="children gaining (+) or losing (−) "
+                                                      "an offer within that many minutes")
+    beyond_white_spot_before: float
+    beyond_white_spot_after: float
+
+
+class ScenarioAnswer(BaseModel):
+    category: str
+    mode: str
+    seconds: float = Field(description="computation time, seconds")
+    changed_cells: int = Field(description="100 m children cells whose time changed")
+    gemeinden: list[ScenarioRow]
+
+
+class MapList(BaseModel):
+    maps: list[str] = Field(description="names to open as /maps/{name}")

@@ -1,0 +1,383 @@
+"""Folium maps of travel times, offers, coverage and white spots (``erreichbar maps build``).
+
+Per category and mode, :func:`travel_time_map` draws
+
+* the travel-time surface: every 100 m cell of the county coloured by the minutes to the
+  nearest offer (:meth:`Accessibility.raster_minutes`, warped from EPSG:3035 to Web
+  Mercator), with a legend in minutes;
+* the active offers as clustered circle markers with popups (name, Träger, ages, opening
+  hours, source);
+* the Gemeinden with tooltips of their coverage (children under 10 within 10/15/30 min,
+  median minutes, children beyond the white-spot threshold);
+
+and :func:`white_spot_map` the children cells beyond ``AccessSettings.white_spot_min``
+minutes per category, for planners. Every map carries its attributions, a scale and a
+layer control, and renders without internet: Leaflet and Leaflet.markercluster are inlined
+from ``geo/static/leaflet`` (see its README) and the online OpenStreetMap base map is an
+optional layer, off by default. Maps are written atomically to ``MapSettings.out_dir``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from branca.element import Element, MacroElement
+from folium.plugins import MarkerCluster
+from jinja2 import Template
+from pyproj import Transformer
+from rasterio.enums import Resampling
+from rasterio.transform import from_origin
+from rasterio.warp import calculate_default_transform, reproject
+
+from geo._io import atomic_path
+from geo.access import Accessibility
+from geo.boundaries import CRS
+from geo.network import MODES
+from geo.settings import Settings, get_region
+
+log = logging.getLogger(__name__)
+
+#: Folder of the bundled web assets (Leaflet 1.7.1, Leaflet.markercluster 1.5.3).
+STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
+LEAFLET_DIR: Final = STATIC_DIR / "leaflet"
+#: Attributions every map carries (data licences, see the README).
+ATTRIBUTION: Final = (
+    "© OpenStreetMap contributors (ODbL) | © GeoBasis-DE / BKG (2021) dl-de/by-2.0 | "
+    "© Statistisches Bundesamt (Destatis), Zensus 2022")
+#: German labels of the categories and modes.
+CATEGORY_LABELS: Final[dict[str, str]] = {
+    "kita": "Kita", "grundschule": "Grundschule", "schule": "Weiterführende Schule",
+    "familienzentrum": "Familienzentrum", "fruehe_hilfen": "Frühe Hilfen",
+    "beratung": "Beratungsstelle", "familienbildung": "Familienbildung",
+    "gesundheit": "Arztpraxis", "freizeit": "Spielplatz / Bibliothek"}
+MODE_LABELS: Final[dict[str, str]] = {"walk": "zu Fuß", "bike": "mit dem Rad",
+                                      "car": "mit dem Auto"}
+#: Colours of the travel-time classes (ColorBrewer RdYlGn, 8 classes, reversed: green =
+#: near), then grey for cells without a connection or offer in reach.
+CLASS_COLOURS: Final = ("#1a9850", "#66bd63", "#a6d96a", "#d9ef8b", "#fee08b", "#fdae61",
+                        "#f46d43", "#d73027")
+UNREACHABLE_COLOUR: Final = "#969696"
+_WEB_MERCATOR: Final = "EPSG:3857"
+_TO_LONLAT: Final = Transformer.from_crs(_WEB_MERCATOR, "EPSG:4326", always_xy=True)
+
+
+def map_names(folder: Path) -> list[str]:
+    """Names (file stems) of the HTML maps in ``folder``, sorted."""
+    return sorted(p.stem for p in Path(folder).glob("*.html")) if Path(folder).is_dir() else []
+
+
+def _hex_rgba(colour: str, alpha: int) -> tuple[int, int, int, int]:
+    return (int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16), alpha)
+
+
+def class_labels(breaks: Sequence[int]) -> list[str]:
+    """Legend labels of the minute classes: ``≤ 5``, ``5–10``, …, ``> 60``."""
+    return ([f"≤ {breaks[0]}"] + [f"{a}–{b}" for a, b in zip(breaks[:-1], breaks[1:])]
+            + [f"> {breaks[-1]}"])
+
+
+def _inline_assets(m: folium.Map) -> None:
+    """Replace folium's CDN links by the bundled Leaflet and markercluster, inlined.
+
+    Images referenced by the CSS (layer-control icon) become data URIs, so the HTML file
+    needs nothing but itself.
+    """
+    css = []
+    for name in ("leaflet.css", "MarkerCluster.css", "MarkerCluster.Default.css"):
+        text = (LEAFLET_DIR / name).read_text("utf-8")
+        css.append(re.sub(r"url\((images/[^)]+\.png)\)", lambda g: "url(data:image/png;base64,"
+                          + base64.b64encode((LEAFLET_DIR / g[1]).read_bytes()).decode() + ")",
+                          text))
+    js = [(LEAFLET_DIR / n).read_text("utf-8")
+          for n in ("leaflet.min.js", "leaflet.markercluster.min.js")]
+    header = m.get_root().header
+    header.add_child(Element("<style>" + "\n".join(css) + "</style>"), name="leaflet_css")
+    header.add_child(Element("".join(f"<script>{code}</script>" for code in js)),
+                     name="leaflet_js")
+
+
+class _Html(MacroElement):
+    """A fixed HTML block on the map (title, legend) and attributions for the map."""
+
+    _template = Template("""
+        {% macro html(this, kwargs) %}{{ this.body }}{% endmacro %}
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.attributionControl.setPrefix('Leaflet');
+        {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.attribution }});
+        {% endmacro %}""")
+
+    def __init__(self, body: str, attribution: str = "") -> None:
+        super().__init__()
+        self._name = "Html"
+        self.body = body
+        self.attribution = repr(attribution)
+
+
+def _new_map(settings: Settings, title: str, legend: str = "") -> folium.Map:
+    """An empty German map of the region: no tiles (the OSM base map is an optional layer,
+    off), scale bar, title, legend and attributions, assets inlined."""
+    region = get_region(settings.region)
+    x0, y0, x1, y1 = region.bbox
+    m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=10, tiles=None,
+                   control_scale=True, prefer_canvas=True)
+    m.default_js, m.default_css = [], []
+    m.fit_bounds([[y0, x0], [y1, x1]])
+    folium.TileLayer(settings.maps.base_map_url, name="OpenStreetMap-Karte (online)",
+                     attr="© OpenStreetMap contributors (ODbL)", overlay=True, show=False,
+                     control=True).add_to(m)
+    box = ("position:fixed;z-index:1000;background:rgba(255,255,255,.9);padding:6px 10px;"
+           "border-radius:4px;font:13px/1.4 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.4)")
+    body = (f'<div id="map-title" style="{box};top:10px;left:60px;font-weight:bold">'
+            f"{html.escape(title)}</div>")
+    if legend:
+        body += f'<div id="map-legend" style="{box};bottom:30px;left:10px">{legend}</div>'
+    m.add_child(_Html(body, ATTRIBUTION))
+    m.get_root().header.add_child(Element('<meta http-equiv="Content-Language" content="de">'),
+                                  name="lang")
+    _inline_assets(m)
+    return m
+
+
+def _legend(settings: Settings) -> str:
+    """HTML legend of the minute classes."""
+    rows = [f'<div><i style="display:inline-block;width:14px;height:14px;background:{c};'
+            f'margin-right:6px;vertical-align:middle"></i>{label} min</div>'
+            for c, label in zip(CLASS_COLOURS, class_labels(settings.maps.breaks_min),
+                                strict=True)]
+    rows.append(f'<div><i style="display:inline-block;width:14px;height:14px;'
+                f'background:{UNREACHABLE_COLOUR};margin-right:6px;vertical-align:middle"></i>'
+                "nicht erreichbar</div>")
+    return "<b>Minuten bis zum nächsten Angebot</b>" + "".join(rows)
+
+
+def surface_image(raster: pd.DataFrame, breaks: Sequence[int]
+                  ) -> tuple[np.ndarray, list[list[float]]]:
+    """RGBA image (Web Mercator) of 100 m minute cells and its bounds [[S, W], [N, E]].
+
+    Parameters
+    ----------
+    raster
+        ``x``, ``y`` (EPSG:3035 cell centres on a 100 m grid), ``minutes`` (NaN =
+        unreachable), as :meth:`Accessibility.raster_minutes`.
+    breaks
+        Upper bounds of the colour classes, minutes.
+    """
+    xs, ys = raster["x"].to_numpy(), raster["y"].to_numpy()
+    x0, y1 = xs.min() - 50.0, ys.max() + 50.0
+    cols = np.rint((xs - x0 - 50.0) / 100.0).astype(int)
+    rows = np.rint((y1 - 50.0 - ys) / 100.0).astype(int)
+    width, height = cols.max() + 1, rows.max() + 1
+    minutes = raster["minutes"].to_numpy()
+    cls = np.where(np.isnan(minutes), len(CLASS_COLOURS),
+                   np.searchsorted(np.asarray(breaks, float), minutes, side="left"))
+    palette = np.array([_hex_rgba(c, 200) for c in CLASS_COLOURS]
+                       + [_hex_rgba(UNREACHABLE_COLOUR, 160)], dtype=np.uint8)
+    src = np.zeros((4, height, width), np.uint8)  # transparent outside the county
+    src[:, rows, cols] = palette[cls].T
+    src_transform = from_origin(x0, y1, 100.0, 100.0)
+    bounds = (x0, y1 - 100.0 * height, x0 + 100.0 * width, y1)
+    dst_transform, w, h = calculate_default_transform(CRS, _WEB_MERCATOR, width, height,
+                                                      *bounds)
+    dst = np.zeros((4, h, w), np.uint8)
+    for band in range(4):
+        reproject(src[band], dst[band], src_transform=src_transform, src_crs=CRS,
+                  dst_transform=dst_transform, dst_crs=_WEB_MERCATOR,
+                  resampling=Resampling.nearest)
+    west, north = _TO_LONLAT.transform(dst_transform.c, dst_transform.f)
+    east, south = _TO_LONLAT.transform(dst_transform.c + w * dst_transform.a,
+                                       dst_transform.f + h * dst_transform.e)
+    return np.transpose(dst, (1, 2, 0)), [[south, west], [north, east]]
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) \
+        else html.escape(str(value))
+
+
+def offer_popup(offer: pd.Series) -> str:
+    """German popup HTML of one offer: name, Träger, ages, opening hours, source."""
+    ages = ("unbekannt" if pd.isna(offer["age_from"]) and pd.isna(offer["age_to"]) else
+            f"{'' if pd.isna(offer['age_from']) else f'{offer.age_from:g}'}–"
+            f"{'' if pd.isna(offer['age_to']) else f'{offer.age_to:g}'} Jahre")
+    address = " ".join(p for p in (_text(offer["street"]), _text(offer["housenumber"])) if p)
+    town = " ".join(p for p in (_text(offer["postcode"]), _text(offer["town"])) if p)
+    source = _text(offer["source"]) or ""
+    if source.startswith("http"):
+        source = f'<a href="{source}" target="_blank" rel="noopener">{source}</a>'
+    rows = [("Träger", _text(offer["traeger"]) or "unbekannt"),
+            ("Adresse", ", ".join(p for p in (address, town) if p) or "unbekannt"),
+            ("Alter", ages),
+            ("Öffnungszeiten", _text(offer["opening_hours"]) or "unbekannt"),
+            ("Quelle", f"{source} ({_text(offer['source_date']) or 'ohne Datum'})")]
+    return (f"<b>{html.escape(str(offer['name']))}</b><br>"
+            + "<br>".join(f"<i>{k}:</i> {v}" for k, v in rows))
+
+
+def _add_offers(m: folium.Map, offers: pd.DataFrame, category: str) -> None:
+    cluster = MarkerCluster(name=f"Angebote: {CATEGORY_LABELS[category]} ({len(offers)})",
+                            options={"maxClusterRadius": 40})
+    cluster.default_js, cluster.default_css = [], []
+    for _, offer in offers.iterrows():
+        folium.CircleMarker(
+            [offer["lat"], offer["lon"]], radius=6, color="#08306b", weight=2,
+            fill=True, fill_color="#4292c6", fill_opacity=0.9,
+            popup=folium.Popup(offer_popup(offer), max_width=320),
+            tooltip=html.escape(str(offer["name"]))).add_to(cluster)
+    cluster.add_to(m)
+
+
+def _percent(value: float) -> str:
+    return "–" if pd.isna(value) else f"{value * 100:.0f} %"
+
+
+def _add_units(m: folium.Map, table: gpd.GeoDataFrame, white_spot: int, name: str) -> None:
+    """Gemeinden with a coverage tooltip (children under 10)."""
+    shown = gpd.GeoDataFrame({
+        "Gemeinde": table["name"],
+        "Kinder unter 10": table["children"].round().astype(int),
+        "≤ 10 min": table["children_within_10min_share"].map(_percent),
+        "≤ 15 min": table["children_within_15min_share"].map(_percent),
+        "≤ 30 min": table["children_within_30min_share"].map(_percent),
+        "Median (min)": table["children_median_minutes"].map(
+            lambda v: "–" if pd.isna(v) else f"{v:.0f}"),
+        f"Kinder > {white_spot} min": table[f"children_beyond_{white_spot}min"]
+        .round().astype(int),
+    }, geometry=table.geometry.to_crs("EPSG:4326"))
+    fields = [c for c in shown.columns if c != "geometry"]
+    folium.GeoJson(
+        shown, name=name,
+        style_function=lambda _: {"color": "#252525", "weight": 1.5, "fillOpacity": 0.0},
+        highlight_function=lambda _: {"weight": 3, "fillOpacity": 0.05},
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[f"{f}:" for f in fields],
+                                      sticky=True)).add_to(m)
+
+
+def _save(m: folium.Map, target: Path) -> Path:
+    with atomic_path(target) as tmp:
+        m.save(str(tmp))
+        tmp.chmod(0o644)  # readable like any generated page (mkstemp creates 0600)
+    return target
+
+
+def travel_time_map(engine: Accessibility, category: str, mode: str) -> folium.Map:
+    """Map of the minutes to the nearest ``category`` offer by ``mode`` (see module doc)."""
+    settings = engine.settings
+    title = (f"{CATEGORY_LABELS[category]} {MODE_LABELS[mode]}: Minuten bis zum nächsten "
+             f"Angebot – {engine.region.title}")
+    m = _new_map(settings, title, _legend(settings))
+    image, bounds = surface_image(engine.raster_minutes(category, mode),
+                                  settings.maps.breaks_min)
+    folium.raster_layers.ImageOverlay(image, bounds, name="Fahrzeit (Minuten, 100-m-Raster)",
+                                      opacity=0.75, mercator_project=False).add_to(m)
+    table = engine.coverage("gemeinde", category, mode, (10, 15, 30))
+    _add_units(m, table, settings.access.white_spot_min, "Gemeinden (Erreichbarkeit)")
+    offers = engine.offers
+    _add_offers(m, offers[(offers["category"] == category) & (offers["status"] == "active")],
+                category)
+    folium.LayerControl(collapsed=False).add_to(m)
+    return m
+
+
+def white_spot_map(engine: Accessibility, categories: Sequence[str], mode: str) -> folium.Map:
+    """Children under 10 living more than ``white_spot_min`` minutes from the nearest offer,
+    one layer per category (100 m cells, darker = more children), Gemeinden with counts."""
+    settings = engine.settings
+    limit = settings.access.white_spot_min
+    title = (f"Weiße Flecken {MODE_LABELS[mode]}: Kinder unter 10, die mehr als {limit} "
+             f"Minuten bis zum nächsten Angebot brauchen – {engine.region.title}")
+    legend = ("<b>Kinder unter 10 je 100-m-Zelle</b>"
+              + "".join(f'<div><i style="display:inline-block;width:14px;height:14px;'
+                        f'background:#cb181d;opacity:{o};margin-right:6px;'
+                        f'vertical-align:middle"></i>{label}</div>'
+                        for o, label in ((0.3, "3–9"), (0.55, "10–29"), (0.85, "≥ 30"))))
+    m = _new_map(settings, title, legend)
+    cells = engine.cell_frame("children")
+    gemeinden = engine.units("gemeinde")
+    counts = pd.DataFrame({"Gemeinde": gemeinden["name"].to_numpy()}, index=gemeinden["ags"])
+    for i, category in enumerate(categories):
+        minutes = engine.cells(category, mode)
+        far = ~(minutes["minutes"].to_numpy() <= limit)
+        spots = gpd.GeoDataFrame({
+            "Kinder unter 10": cells["children_under_10"].to_numpy()[far],
+            "Minuten": [("nicht erreichbar" if not np.isfinite(v) else f"{v:.0f}")
+                        for v in minutes["minutes"].to_numpy()[far]],
+        }, geometry=cells.geometry.to_numpy()[far], crs=CRS).to_crs("EPSG:4326")
+        counts[CATEGORY_LABELS[category]] = (
+            minutes[far].groupby("gemeinde_ags")["children_under_10"].sum()
+            .reindex(counts.index).fillna(0).astype(int))
+        folium.GeoJson(
+            spots, name=f"{CATEGORY_LABELS[category]}: {int(spots['Kinder unter 10'].sum())} "
+                        f"Kinder > {limit} min", show=i == 0,
+            style_function=lambda f: {
+                "stroke": False, "fillColor": "#cb181d",
+                "fillOpacity": (0.85 if f["properties"]["Kinder unter 10"] >= 30 else
+                                0.55 if f["properties"]["Kinder unter 10"] >= 10 else 0.3)},
+            tooltip=folium.GeoJsonTooltip(fields=["Kinder unter 10", "Minuten"],
+                                          aliases=["Kinder unter 10:", "Minuten:"])).add_to(m)
+    shown = gpd.GeoDataFrame(counts.reset_index(drop=True),
+                             geometry=gemeinden.geometry.to_crs("EPSG:4326").to_numpy(),
+                             crs="EPSG:4326")
+    fields = [c for c in shown.columns if c != "geometry"]
+    folium.GeoJson(
+        shown, name=f"Gemeinden (Kinder > {limit} min je Angebot)",
+        style_function=lambda _: {"color": "#252525", "weight": 1.5, "fillOpacity": 0.0},
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[f"{f}:" for f in fields],
+                                      sticky=True)).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    return m
+
+
+def build_maps(settings: Settings, engine: Accessibility | None = None,
+               categories: Sequence[str] | None = None,
+               modes: Sequence[str] = MODES) -> dict[str, Any]:
+    """Write a travel-time map per category × mode and the white-spot overview.
+
+    Parameters
+    ----------
+    settings
+        Settings (``maps.out_dir``, ``maps.categories``, ``maps.white_spot_mode``).
+    engine
+        A loaded engine to reuse (default: a new one).
+    categories
+        Categories to map (default ``MapSettings.categories``; those without active
+        offers are skipped and reported).
+    modes
+        Modes to map.
+
+    Returns
+    -------
+    dict
+        CLI summary: ``maps`` (file names), ``skipped`` (category → reason), ``out_dir``,
+        ``seconds``.
+    """
+    t0 = time.perf_counter()
+    engine = engine or Accessibility(settings)
+    out = settings.maps.out_dir
+    wanted = list(categories or settings.maps.categories)
+    available = engine.categories()
+    skipped = {c: "no active offers" for c in wanted if c not in available}
+    chosen = [c for c in wanted if c in available]
+    written = []
+    for category in chosen:
+        for mode in modes:
+            target = out / f"{category}-{mode}.html"
+            _save(travel_time_map(engine, category, mode), target)
+            written.append(target.name)
+            log.info("wrote %s", target)
+    spot_mode = settings.maps.white_spot_mode
+    target = out / f"weisse-flecken-{spot_mode}.html"
+    _save(white_spot_map(engine, chosen, spot_mode), target)
+    written.append(target.name)
+    return {"maps": written, "skipped": skipped, "out_dir": str(out),
+            "seconds": round(time.perf_counter() - t0, 1)}
