@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench build clean sysdeps
+.PHONY: run test bench build clean browser-deps sysdeps
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 required; set PYTHON=...)"; exit 1; }
@@ -28,8 +28,12 @@ build: $(STAMP)
 run: build
 	$(VENV)/bin/erreichbar serve
 
+## browser-deps: headless Chromium + chromedriver for tests/test_browser.py (Debian apt)
+browser-deps:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
+
 ## test: set up and run the test suite (real data from ../shared/data)
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	$(PY) -m pytest -q
 
 ## bench: timed benchmarks with ratios against baselines measured in the same run

@@ -35,6 +35,9 @@ app.add_typer(layers_app, name="layers")
 access_app = typer.Typer(help="Travel times to the nearest offers, coverage, supply.",
                          no_args_is_help=True)
 app.add_typer(access_app, name="access")
+maps_app = typer.Typer(help="Folium maps (HTML, offline) of travel times and white spots.",
+                       no_args_is_help=True)
+app.add_typer(maps_app, name="maps")
 
 DataDir = Annotated[
     Path | None,
@@ -224,6 +227,45 @@ def access_compute(
 
     settings = make_settings(data_dir, region)
     emit(access.compute(settings))
+
+
+@maps_app.command("build")
+def maps_build(
+    data_dir: DataDir = None,
+    region: RegionOpt = "goettingen",
+    category: Annotated[list[str] | None, typer.Option(
+        help="category to map (repeatable) [default: MapSettings.categories]")] = None,
+    mode: Annotated[list[str] | None, typer.Option(
+        help="walk, bike or car (repeatable) [default: all]")] = None,
+) -> None:
+    """Write a travel-time map per category and mode and the white-spot overview to maps/."""
+    from geo import maps
+    from geo.network import MODES
+
+    settings = make_settings(data_dir, region)
+    emit(maps.build_maps(settings, categories=category, modes=mode or MODES))
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(
+        help="bind address [default: ApiSettings.host, 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="port [default: ApiSettings.port, 8000]")] = None,
+    data_dir: DataDir = None,
+    region: RegionOpt = "goettingen",
+) -> None:
+    """Serve the API, the family page and the maps (uvicorn, no access log)."""
+    import os
+
+    import uvicorn
+
+    settings = make_settings(data_dir, region)
+    host, port = host or settings.api.host, port or settings.api.port
+    if data_dir is not None:  # api.main reads the process settings from the environment
+        os.environ["ERREICHBAR_DATA_DIR"] = str(data_dir)
+    os.environ["ERREICHBAR_REGION"] = region
+    sys.stderr.write(f"Erreichbar: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)\n")
+    uvicorn.run("api.main:app", host=host, port=port, access_log=False, log_level="info")
 
 
 def main() -> None:
