@@ -398,7 +398,8 @@ class Accessibility:
             "offer_id": np.where(offer >= 0, surface.offer_ids[np.maximum(offer, 0)], None),
             "connected": snap.connected, "access_m": snap.distance_m,
             GRIDS[grid]: frame[GRIDS[grid]].to_numpy(),
-            "unit_ags": frame["unit_ags"].to_numpy(), "gemeinde_ags": frame["gemeinde_ags"].to_numpy(),
+            "unit_ags": frame["unit_ags"].to_numpy(),
+            "gemeinde_ags": frame["gemeinde_ags"].to_numpy(),
             "x": frame["x"].to_numpy(), "y": frame["y"].to_numpy(),
         })
 
@@ -744,8 +745,9 @@ class Accessibility:
         seeds = offers.seeds
         minutes = np.full((len(children), len(offers.frame)), np.inf)
         graph_t = self._mode(mode).graph_t
+        limit = max(a.e2sfca_zones_min) * 60.0
         for part, dist in routing.per_source(graph_t, offers.snap.node[seeds],
-                                             offers.snap.seconds[seeds], max(a.e2sfca_zones_min) * 60):
+                                             offers.snap.seconds[seeds], limit):
             minutes[np.ix_(conn, seeds[part])] = _minutes(
                 dist[:, snap.node[conn]].T + snap.seconds[conn, None])
         capacity = offers.frame["capacity"]

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import shapely
 import shapely.geometry
+from affine import Affine
 from rasterio.features import shapes
-from rasterio.transform import from_origin
 from scipy.ndimage import binary_dilation
 
 from geo.network import Network
@@ -130,7 +130,8 @@ class EdgeCutter:
             grid[row, col] = True
             mask = binary_dilation(grid, structure=disc).astype("uint8")
             parts = [shapely.geometry.shape(geom) for geom, _ in
-                     shapes(mask, mask=mask.astype(bool), transform=from_origin(x0, y1, pixel, pixel))]
+                     shapes(mask, mask=mask.astype(bool),
+                            transform=Affine(pixel, 0, x0, 0, -pixel, y1))]
             out.append(parts[0] if len(parts) == 1 else shapely.multipolygons(parts))
         return out
 
