@@ -356,8 +356,7 @@ def _map(data: ReportData, ags: str, category: str) -> str:
     image[rows, cols] = r["minutes"].to_numpy()
     fig, ax = plt.subplots(figsize=(6.7, 5.6))
     bounds = [0.0, *MAP_BINS[:-1], 1e9]
-    cmap = ListedColormap(MAP_COLOURS)
-    cmap.set_bad("#d9d9d9")
+    cmap = ListedColormap(MAP_COLOURS).with_extremes(bad="#d9d9d9")
     ax.imshow(np.ma.masked_invalid(image), cmap=cmap, norm=BoundaryNorm(bounds, cmap.N),
               extent=(x0, x0 + 100 * image.shape[1], y1 - 100 * image.shape[0], y1),
               interpolation="nearest", zorder=1)
@@ -397,17 +396,14 @@ def _transition(data: ReportData, ags: str) -> dict[str, Any]:
     rs = data.settings.report
     ks = data.kita_schools
     ks = ks[(data.offer_units.loc[ks["kita_id"]] == ags).to_numpy()]
-    wide = ks.pivot(index="kita_id", columns="mode")
-    kitas = []
-    for kita_id in wide.sort_values(("kita_name", "walk")).index:
-        w = wide.loc[kita_id]
-        kitas.append({
-            "name": w[("kita_name", "walk")], "school": w[("grundschule_name", "walk")] or "–",
-            "other_gemeinde": bool(w[("other_gemeinde", "walk")]),
-            "nums": [{**_num(f"tr|{kita_id}|{m}", w[("minutes", m)], "min"),
-                      "other_school": w[("grundschule_id", m)] != w[("grundschule_id", "walk")]}
-                     for m in MODES],
-        })
+    by = ks.set_index(["kita_id", "mode"])
+    kitas = [{
+        "name": k.kita_name, "school": k.grundschule_name or "–",
+        "other_gemeinde": bool(k.other_gemeinde),
+        "nums": [{**_num(f"tr|{k.kita_id}|{m}", by.loc[(k.kita_id, m), "minutes"], "min"),
+                  "other_school": by.loc[(k.kita_id, m), "grundschule_id"] != k.grundschule_id}
+                 for m in MODES],
+    } for k in ks[ks["mode"] == "walk"].sort_values("kita_name").itertuples()]
     cells = data.transition_cells
     cells = cells[cells["unit_ags"] == ags]
     weight = cells["children_under_10"]
@@ -510,22 +506,23 @@ def overview_context(data: ReportData, now: dt.datetime) -> dict[str, Any]:
 
     rs = data.settings.report
     minutes = data.settings.access.white_spot_min
-    columns = [(c, m) for c in rs.map_categories for m in ("walk", "bike")]
+    shares = [(c, m) for c in rs.map_categories for m in ("walk", rs.focus_mode)
+              if m == "walk" or rs.focus_mode != "walk"]
     units = data.units.sort_values("name")
     rows = []
     for ags, unit in units.iterrows():
-        children = data.coverage("kita", "walk", "unit").loc[ags, "children"]
-        rows.append({
-            "name": unit["name"], "ags": ags,
-            "nums": [_num(f"ov|{ags}|inhabitants", int(data.inhabitants.get(ags, 0)), "int"),
-                     _num(f"ov|{ags}|children", children, "int")]
-            + [_num(f"ov|{ags}|{c}|{m}|{minutes}",
-                    data.coverage(c, m, "unit").loc[ags, f"children_within_{minutes}min_share"],
-                    "pct") for c, m in columns]
-            + [_num(f"ov|{ags}|{c}|{rs.focus_mode}|median",
-                    data.coverage(c, rs.focus_mode, "unit").loc[ags, "children_median_minutes"],
-                    "min") for c in rs.map_categories],
-        })
+        nums = [_num(f"ov|{ags}|inhabitants", int(data.inhabitants.get(ags, 0)), "int"),
+                _num(f"ov|{ags}|children",
+                     data.coverage("kita", "walk", "unit").loc[ags, "children"], "int")]
+        for category in rs.map_categories:
+            nums += [_num(f"ov|{ags}|{category}|{m}|{minutes}",
+                          data.coverage(category, m, "unit").loc[
+                              ags, f"children_within_{minutes}min_share"], "pct")
+                     for c, m in shares if c == category]
+            nums.append(_num(f"ov|{ags}|{category}|{rs.focus_mode}|median",
+                             data.coverage(category, rs.focus_mode, "unit").loc[
+                                 ags, "children_median_minutes"], "min"))
+        rows.append({"name": unit["name"], "ags": ags, "nums": nums})
     fig, ax = plt.subplots(figsize=(6.7, 7.0))
     y = np.arange(len(units))
     height = 0.8 / len(rs.map_categories)
@@ -547,8 +544,9 @@ def overview_context(data: ReportData, now: dt.datetime) -> dict[str, Any]:
         "title": f"Übersicht {data.acc.region.title}", "region": data.acc.region.title,
         "date": now.strftime("%d.%m.%Y, %H:%M UTC"), "minutes": minutes,
         "focus_mode": MODE_DE[rs.focus_mode],
-        "columns": [f"{CATEGORY_DE[c]} {MODE_DE[m]}" for c, m in columns],
-        "median_columns": [CATEGORY_DE[c] for c in rs.map_categories],
+        "groups": [CATEGORY_DE[c] for c in rs.map_categories],
+        "columns": [f"≤ {minutes} min {MODE_DE[m]}" for c, m in shares
+                    if c == rs.map_categories[0]] + [f"Median min {MODE_DE[rs.focus_mode]}"],
         "rows": rows, "chart": _png(fig), "sources": SOURCES,
         "parameters": _parameters(data.settings),
     }

@@ -1,0 +1,272 @@
+"""Mobility reports on the real data: every number in the HTML is the engine's, the PDF has
+its pages and renders, the county overview matches the unit coverage tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from geo import report, siting, transition
+from geo.access import Accessibility
+from geo.cli import app
+from geo.errors import RegionError
+from geo.settings import Settings, get_region
+from geo.tiles import open_tileset, read_layers
+
+UNIT = "031590029"  # Einheitsgemeinde Rosdorf: Kitas, 2 Grundschulen, a Familienzentrum
+NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)  # the overview's date stamp
+
+
+class Numbers(HTMLParser):
+    """Collects ``data-key`` → (``data-value``, visible text) of a report."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: dict[str, tuple[str, str]] = {}
+        self._open: list[tuple[str, str, str, list[str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if "data-key" in a:
+            self._open.append((tag, str(a["data-key"]), str(a["data-value"]), []))
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self._open[-1][3].append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open and self._open[-1][0] == tag:
+            _, key, value, text = self._open.pop()
+            assert key not in self.found, f"duplicate key {key}"
+            self.found[key] = (value, "".join(text).strip())
+
+
+def numbers(html: str) -> dict[str, tuple[str, str]]:
+    parser = Numbers()
+    parser.feed(html)
+    return parser.found
+
+
+@pytest.fixture(scope="module")
+def acc(settings: Settings, networks: dict) -> Accessibility:
+    tiles = get_region(settings.region).tiles
+    assert tiles is not None
+    # POIs (offers) and places (white-spot names) in one decoding pass of the county tiles
+    read_layers(open_tileset(settings.data_dir / tiles.path), ("poi", "place"),
+                cache_dir=settings.processed_dir / "tiles-cache")
+    return Accessibility(settings)
+
+
+@pytest.fixture(scope="module")
+def data(acc: Accessibility) -> report.ReportData:
+    return report.ReportData(acc)
+
+
+@pytest.fixture(scope="module")
+def written(settings: Settings, acc: Accessibility, tmp_path_factory: pytest.TempPathFactory
+            ) -> dict:
+    """``write_reports`` for Rosdorf (HTML): its summary."""
+    return report.write_reports(settings, ["Rosdorf"], fmt_="html",
+                                out=tmp_path_factory.mktemp("reports"), acc=acc)
+
+
+@pytest.fixture(scope="module")
+def html(written: dict) -> str:
+    return Path(written["files"][0]).read_text("utf-8")
+
+
+def test_files_and_transition_csv(written: dict) -> None:
+    out = Path(written["files"][0]).parent
+    assert written["units"] == [UNIT]
+    assert written["files"] == [str(out / f"rosdorf{s}") for s in (
+        ".html", "_uebergang_kitas.csv", "_uebergang_kinder.csv")]
+    kitas = pd.read_csv(out / "rosdorf_uebergang_kitas.csv")
+    assert set(kitas["mode"]) == {"walk", "bike", "car"}
+    assert kitas.groupby("kita_id").size().eq(3).all()
+    children = pd.read_csv(out / "rosdorf_uebergang_kinder.csv", dtype={"unit_ags": str})
+    assert children["affected"].all() and (children["unit_ags"] == UNIT).all()
+
+
+def test_every_number_is_the_engines(acc: Accessibility, html: str) -> None:
+    found = numbers(html)
+    settings = acc.settings
+    th = settings.report.thresholds_min
+    white = settings.access.white_spot_min
+    focus = settings.report.focus_mode
+    levels = ("unit", "county", "youth_office")
+    cov = {(c, m, lv): acc.coverage(lv, c, m, minutes=th).set_index("ags")
+           for c in settings.report.categories for m in ("walk", "bike", "car") for lv in levels}
+
+    def row(c: str, m: str, lv: str) -> pd.Series:
+        t = cov[(c, m, lv)]
+        return t.loc[UNIT] if lv == "unit" else t.iloc[0]
+
+    expect: dict[str, tuple[float, str]] = {}
+    cells_1km = acc.cell_frame("inhabitants")
+    expect["pop|inhabitants"] = (cells_1km.loc[cells_1km["unit_ags"] == UNIT,
+                                               "inhabitants"].sum(), "int")
+    for lv in levels:
+        expect[f"pop|children|{lv}"] = (row("kita", "walk", lv)["children"], "int")
+    # offers: the Gemeinde of each offer (polygon or nearest), its unit
+    gem = transition.offer_gemeinden(acc)
+    unit_of = acc.units("gemeinde").set_index("ags")["unit_ags"]
+    offers = acc.offers.assign(unit=gem.map(unit_of).to_numpy())
+    counts = offers[offers["unit"] == UNIT].groupby(["category", "status"]).size()
+    for c in report.CATEGORY_DE:
+        for s in report.STATUS_DE:
+            expect[f"offers|{c}|{s}"] = (counts.get((c, s), 0), "int")
+    for (c, m, lv) in cov:
+        r = row(c, m, lv)
+        for t in th:
+            expect[f"cov|{c}|{m}|{lv}|{t}"] = (r[f"children_within_{t}min_share"], "pct")
+        expect[f"cov|{c}|{m}|{lv}|median"] = (r["children_median_minutes"], "min")
+    for c in settings.report.map_categories:
+        t = acc.coverage("unit", c, focus, minutes=th).set_index("ags")
+        expect[f"ws|{c}|total"] = (t.loc[UNIT, f"children_beyond_{white}min"], "int")
+    # transition: Kita → nearest Grundschule via the engine's k-nearest query (other path)
+    ks = transition.kita_schools(acc)
+    ks = ks[(gem.loc[ks["kita_id"]].map(unit_of) == UNIT).to_numpy()]
+    for mode, part in ks.groupby("mode"):
+        near = acc.nearest_many(part["kita_id"].map(acc.offers.set_index("id")["lon"]).to_numpy(),
+                                part["kita_id"].map(acc.offers.set_index("id")["lat"]).to_numpy(),
+                                "grundschule", str(mode), k=1)
+        assert len(near) == len(part)
+        for kita_id, minutes in zip(part["kita_id"], near["minutes"], strict=True):
+            expect[f"tr|{kita_id}|{mode}"] = (minutes, "min")
+    cells = transition.children_transition(acc)
+    cells = cells[cells["unit_ags"] == UNIT]
+    total = cells["children_under_10"].sum()
+    for flag in ("affected", "other_gemeinde", "far_apart"):
+        n = cells.loc[cells[flag], "children_under_10"].sum()
+        expect[f"tr|children|{flag}"] = (n, "int")
+        expect[f"tr|share|{flag}"] = (n / total, "pct")
+    for c in settings.report.map_categories:
+        result = siting.best_sites(acc, c, focus, white, settings.report.sites_k, unit_ags=UNIT)
+        expect[f"site|{c}|before"] = (result.covered_before, "int")
+        expect[f"site|{c}|total"] = (result.total_children, "int")
+        for s in result.sites.itertuples():
+            expect[f"site|{c}|{s.rank}|gained"] = (s.children_gained, "int")
+            expect[f"site|{c}|{s.rank}|share"] = (s.share_covered, "pct")
+
+    ws_keys = {k for k in found if k.startswith("ws|") and not k.endswith("|total")}
+    assert set(found) - ws_keys == set(expect)
+    for key, (value, kind) in expect.items():
+        raw, text = found[key]
+        got = float(raw)
+        if np.isnan(value):
+            assert np.isnan(got), key
+        else:
+            assert got == pytest.approx(float(value), rel=1e-12, abs=1e-9), key
+        assert text.rstrip(" ²¹") == report.fmt(got, kind), key
+    # real figures of Rosdorf (Zensus 2022, VG5000 2021, school register 2017)
+    assert expect["pop|children|unit"][0] == 1061
+    assert expect["pop|children|county"][0] == 24_735
+    assert expect["offers|grundschule|active"][0] == 2
+
+
+def test_white_spots_split_the_engines_total(acc: Accessibility, data: report.ReportData,
+                                             html: str) -> None:
+    found = numbers(html)
+    settings = acc.settings
+    white = settings.access.white_spot_min
+    cells = acc.cells("kita", settings.report.focus_mode)
+    spot = cells[(cells["unit_ags"] == UNIT) & ~(cells["minutes"] <= white)]
+    place = data.nearest_place(spot["x"].to_numpy(), spot["y"].to_numpy())
+    by_place = spot.groupby(place)
+    total = float(found["ws|kita|total"][0])
+    assert total == spot["children_under_10"].sum() > 0
+    shown = {k.split("|")[2] for k in found if k.startswith("ws|kita|") and k.endswith("children")}
+    assert shown == set(by_place.groups)  # Rosdorf has fewer white-spot places than rows
+    for name, group in by_place:
+        assert float(found[f"ws|kita|{name}|children"][0]) == group["children_under_10"].sum()
+        finite = group[np.isfinite(group["minutes"])].sort_values("minutes")
+        w = finite["children_under_10"].to_numpy(float)
+        median = finite["minutes"].to_numpy()[np.searchsorted(np.cumsum(w), 0.5 * w.sum())]
+        assert float(found[f"ws|kita|{name}|median"][0]) == pytest.approx(median)
+        assert _place_distance(acc, name, group).min() < 5000  # the name is a nearby place
+
+
+def _place_distance(acc: Accessibility, name: str, group: pd.DataFrame) -> np.ndarray:
+    """Metres from each cell to the nearest OSM place of that name (EPSG:3035)."""
+    from geo.snap import to_metric
+    from geo.tiles import read_layer
+
+    places = read_layer(acc.settings.data_dir / acc.region.tiles.path, "place",
+                        cache_dir=acc.settings.processed_dir / "tiles-cache")
+    named = places[places["name:latin"] == name]
+    x, y = to_metric(named.geometry.x.to_numpy(), named.geometry.y.to_numpy())
+    return np.hypot(group["x"].to_numpy()[:, None] - x, group["y"].to_numpy()[:, None] - y).min(0)
+
+
+def test_pdf_pages_and_rendering(html: str, tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    pdf = report.write_pdf(html, tmp_path / "rosdorf.pdf")
+    pages = PdfReader(pdf).pages
+    texts = [" ".join(p.extract_text().split()) for p in pages]
+    heads = ["Bevölkerung", "Versorgung: Anteil", "Kita: Reisezeit", "Grundschule: Reisezeit",
+             "Familienzentrum: Reisezeit", "Übergang Kita → Grundschule",
+             "Wo ein neues Angebot", "Datenquellen, Lizenzen"]
+    first = [next(i for i, t in enumerate(texts) if h in t) for h in heads]
+    assert first == sorted(first) and len(set(first)) == len(heads)  # one section per page
+    assert len(pages) >= len(heads)
+    for i, t in enumerate(texts, start=1):
+        assert f"Seite {i} von {len(pages)}" in t
+        box = pages[i - 1].mediabox
+        assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4 in pt
+    sources = "".join(texts[first[-1]:]).replace(" ", "")  # cells wrap at any "/" or "-"
+    for licence in ("© OpenStreetMap contributors, ODbL", "© GeoBasis-DE / BKG (2021)",
+                    "© Statistisches Bundesamt (Destatis), Zensus 2022, dl-de/by-2.0",
+                    "nibis / jedeschule.de"):
+        assert licence.replace(" ", "") in sources
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) not installed: `make sysdeps`")
+    subprocess.run(["pdftoppm", "-r", "30", "-f", "3", "-l", "3", "-png", str(pdf),
+                    str(tmp_path / "page")], check=True)
+    png = next(tmp_path.glob("page*.png"))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_overview_rows_are_the_unit_tables(acc: Accessibility, data: report.ReportData) -> None:
+    html = report.environment().get_template("overview.html").render(
+        report.overview_context(data, NOW))
+    found = numbers(html)
+    settings = acc.settings
+    white = settings.access.white_spot_min
+    units = acc.units("unit")
+    assert len(units) == 20
+    total = 0.0
+    for ags in units["ags"]:
+        for c in settings.report.map_categories:
+            for m in ("walk", "bike"):
+                t = acc.coverage("unit", c, m, minutes=settings.report.thresholds_min)
+                value = t.set_index("ags").loc[ags, f"children_within_{white}min_share"]
+                raw, text = found[f"ov|{ags}|{c}|{m}|{white}"]
+                assert (np.isnan(value) and raw == "nan") or float(raw) == value
+                assert text == report.fmt(value, "pct")
+        total += float(found[f"ov|{ags}|inhabitants"][0])
+    assert total == acc.cell_frame("inhabitants")["inhabitants"].sum()
+    assert sum(float(found[f"ov|{a}|children"][0]) for a in units["ags"]) == 24_735
+    assert 'src="data:image/png;base64,' in html and "th.sort" in html
+
+
+def test_find_units_and_cli_errors(data: report.ReportData, settings: Settings,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    assert data.find_units(["Rosdorf", "031590029", "03159029", "hann. münden"]) == [
+        UNIT, UNIT, UNIT, "031590017"]
+    with pytest.raises(RegionError, match="Adelebsen"):
+        data.find_units(["Bad"])  # three units start with "Bad"
+    monkeypatch.setenv("ERREICHBAR_WORK_DIR", str(settings.work_dir))
+    result = CliRunner().invoke(app, ["report", "--unit", "Atlantis", "--data-dir",
+                                      str(settings.data_dir)])
+    assert isinstance(result.exception, RegionError)
+    result = CliRunner().invoke(app, ["report", "--format", "docx", "--all"])
+    assert "unknown format 'docx'" in str(result.exception)
