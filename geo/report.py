@@ -43,6 +43,7 @@ from scipy.spatial import cKDTree
 
 from geo import coverage as cov
 from geo import population, siting, transition
+from geo._io import atomic_write
 from geo.access import Accessibility
 from geo.errors import DataError, RegionError
 from geo.network import MODES
@@ -74,11 +75,12 @@ SOURCES: Final = (
     ("Verwaltungsgrenzen", "BKG VG5000", "01.01.2021", "© GeoBasis-DE / BKG (2021), dl-de/by-2.0"),
     ("Einwohner (1 km), Kinder unter 10 (100 m)", "Zensus 2022", "15.05.2022",
      "© Statistisches Bundesamt (Destatis), Zensus 2022, dl-de/by-2.0"),
-    ("Grundschulen und weitere Schulen", "Niedersächsisches Schulverzeichnis (nibis) via "
-     "jedeschule.de", "2017", "Quelle: nibis / jedeschule.de"),
-    ("Familienzentren, Beratung, Frühe Hilfen, Familienbildung", "öffentliche Quellen "
-     "(Einzelnachweise unten)", "2009–2026", "Fakten aus den zitierten Seiten; Koordinaten "
-     "© OpenStreetMap contributors"),
+    ("Grundschulen und weitere Schulen",
+     "Niedersächsisches Schulverzeichnis (nibis) via jedeschule.de", "2017",
+     "Quelle: nibis / jedeschule.de"),
+    ("Familienzentren, Beratung, Frühe Hilfen, Familienbildung",
+     "öffentliche Quellen (Einzelnachweise unten)", "2009–2026",
+     "Fakten aus den zitierten Seiten; Koordinaten © OpenStreetMap contributors"),
 )
 
 
@@ -114,13 +116,21 @@ def _num(key: str, value: Any, kind: str) -> dict[str, str]:
     return {"key": key, "value": repr(raw), "text": fmt(raw, kind)}
 
 
-def _png(fig: Any) -> str:
-    """A matplotlib figure as a PNG data URI (the HTML stays one self-contained file)."""
+def _pyplot() -> Any:
+    """``matplotlib.pyplot`` on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _png(fig: Any) -> str:
+    """A matplotlib figure as a PNG data URI (the HTML stays one self-contained file)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=150)
-    plt.close(fig)
+    _pyplot().close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
@@ -211,9 +221,9 @@ class ReportData:
                 name = name.fillna(layer[column].replace("", pd.NA))
         keep = layer["class"].isin(self.settings.report.place_classes).to_numpy() \
             & name.notna().to_numpy()
-        x, y = to_metric(layer.geometry.x.to_numpy()[keep], layer.geometry.y.to_numpy()[keep])
         if not keep.any():
             raise DataError("the tiles' place layer has no named settlements")
+        x, y = to_metric(layer.geometry.x.to_numpy()[keep], layer.geometry.y.to_numpy()[keep])
         return cKDTree(np.column_stack([x, y])), name.to_numpy()[keep]
 
     def nearest_place(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -337,12 +347,10 @@ def _map(data: ReportData, ags: str, category: str) -> str:
     :data:`MAP_BINS`, the unit (black) and Gemeinde borders (grey), active offers (filled)
     and planned/closed ones (hollow). Outside the unit the raster is faded.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.patches import Patch
+
+    plt = _pyplot()
 
     mode = data.settings.report.focus_mode
     unit = data.units.loc[[ags]]
@@ -461,8 +469,8 @@ def _parameters(settings: Settings) -> list[tuple[str, str]]:
         ("Max. Abstand zum Netz", f"{_de(a.snap_max_m, 0)} m"),
         ("Schwellen", ", ".join(str(m) for m in rs.thresholds_min) + " min"),
         ("Weißer Fleck ab", f"{a.white_spot_min} min ({MODE_DE[rs.focus_mode]})"),
-        ("Übergang Kita → Grundschule", f"{MODE_DE[rs.transition_mode]}, "
-                                        f"> {_de(rs.transition_max_min, 0)} min"),
+        ("Übergang Kita → Grundschule",
+         f"{MODE_DE[rs.transition_mode]}, > {_de(rs.transition_max_min, 0)} min"),
         ("Standortkandidaten", f"Netzknoten, einer je {_de(rs.site_candidate_spacing_m, 0)} m"),
         ("Region", settings.region),
     ]
@@ -499,11 +507,7 @@ def unit_context(data: ReportData, ags: str, now: dt.datetime) -> dict[str, Any]
 
 def overview_context(data: ReportData, now: dt.datetime) -> dict[str, Any]:
     """The county overview: one row per unit, and a bar chart."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     rs = data.settings.report
     minutes = data.settings.access.white_spot_min
     shares = [(c, m) for c in rs.map_categories for m in ("walk", rs.focus_mode)
@@ -556,15 +560,11 @@ def write_pdf(html: str, target: Path) -> Path:
     """Render report HTML to an A4 PDF with WeasyPrint (atomic write)."""
     from weasyprint import HTML
 
-    from geo._io import atomic_write
-
     return atomic_write(target, lambda p: HTML(string=html).write_pdf(p))
 
 
 def _write(html: str, target: Path, fmt_: str) -> Path:
     """Write ``html`` as ``target`` (.html) or its PDF (.pdf)."""
-    from geo._io import atomic_write
-
     if fmt_ == "pdf":
         return write_pdf(html, target.with_suffix(".pdf"))
     return atomic_write(target.with_suffix(".html"), lambda p: p.write_text(html, "utf-8"))
@@ -621,8 +621,6 @@ def write_reports(settings: Settings, units: Sequence[str] = (), every: bool = F
 
 def _transition_csv(data: ReportData, ags: str, stem: Path) -> list[Path]:
     """The unit's transition tables as CSV: Kitas (long form) and affected children cells."""
-    from geo._io import atomic_write
-
     ks = data.kita_schools
     ks = ks[(data.offer_units.loc[ks["kita_id"]] == ags).to_numpy()]
     cells = data.transition_cells
