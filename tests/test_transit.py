@@ -15,7 +15,7 @@ import pytest
 
 from geo import gtfs, network, tiles, transit
 from geo.cli import main
-from geo.errors import EmptyResultError
+from geo.errors import DataError, EmptyResultError
 from geo.network import Network
 from geo.settings import GOETTINGEN, Settings, TransitSettings
 from geo.snap import to_metric
@@ -278,3 +278,11 @@ def test_network_walk_on_goettingen_streets(city_walk: Network, data_dir: Path,
     detour = np.median(secs[other] * speed / d)
     print(f"median network/crow-fly detour between {other.sum()} stop pairs: {detour:.2f}")
     assert 1.0 < detour < 2.0
+
+
+def test_clear_errors(feed: gtfs.Feed, ts: TransitSettings) -> None:
+    with pytest.raises(DataError, match=r"2026-01-01 is outside the service period .*"
+                       r"\(2024-12-15..2025-12-12\)"):
+        transit.earliest_arrival(feed, [ZOB], hms(8, 0), dt.date(2026, 1, 1), settings=ts)
+    with pytest.raises(DataError, match="stop 'de:nowhere' is not a stop or station"):
+        transit.earliest_arrival(feed, ["de:nowhere"], hms(8, 0), TUESDAY, settings=ts)
