@@ -29,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from opening_hours import OpeningHours
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.models import (
     CoverageRow, CoverageTable, ErrorBody, Figures, GemeindeCollection, Health, IsochroneCollection, Level,
@@ -204,19 +205,24 @@ def _problem_response(status: int, problems: list[Problem],
                         status_code=status)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The FastAPI application on ``settings`` (default: the process settings)."""
-    settings = settings or get_settings()
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """The FastAPI application on ``settings`` (default: the process settings).
+
+    ``services`` already loaded (tests, benchmarks, embedding) are used as they are;
+    otherwise they are loaded at startup.
+    """
+    settings = services.settings if services is not None else settings or get_settings()
     region = get_region(settings.region)
     access = settings.access
     map_dir = settings.maps.out_dir
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services.load(settings)
-        app.state.services = services
-        if settings.api.warm_up:
-            threading.Thread(target=services.warm_up, name="warm-up", daemon=True).start()
+        if services is None:
+            app.state.services = Services.load(settings)
+            if settings.api.warm_up:
+                threading.Thread(target=app.state.services.warm_up, name="warm-up",
+                                 daemon=True).start()
         yield
 
     app = FastAPI(
@@ -229,6 +235,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "coordinates WGS84.",
         version="0.1.0", lifespan=lifespan,
         responses={422: {"model": ErrorBody, "description": "invalid or unusable input"}})
+    if services is not None:
+        app.state.services = services
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(RequestError)
@@ -246,6 +254,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         return _problem_response(422, [Problem(loc=[str(p) for p in e["loc"]], msg=e["msg"],
                                                type=e["type"]) for e in exc.errors()])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _problem_response(exc.status_code, [Problem(loc=[], msg=str(exc.detail),
+                                                           type="http")])
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

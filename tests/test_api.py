@@ -1,0 +1,217 @@
+"""API tests on the real data: answers equal the engine's, 4xx bodies name the field,
+schemathesis finds no 5xx over the OpenAPI schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hypothesis
+import numpy as np
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from _services import services_for
+from api.main import Services, create_app
+from geo.settings import MapSettings, Settings
+
+#: A real address in the city of Göttingen (an OSM house number of both tile sets).
+ADDRESS = "Weender Landstraße 2, 37073 Göttingen"
+#: Albaniplatz, Göttingen (WGS84): the Albanischule is the nearest Grundschule on foot.
+ALBANI = (9.9354, 51.5328)
+
+
+@pytest.fixture(scope="module")
+def services(settings: Settings, networks: dict, tmp_path_factory: pytest.TempPathFactory
+             ) -> Services:
+    loaded = services_for(settings)
+    loaded.settings = settings.model_copy(
+        update={"maps": MapSettings(out_dir=tmp_path_factory.mktemp("maps"))})
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def app(services: Services) -> FastAPI:
+    return create_app(services=services)
+
+
+@pytest.fixture(scope="module")
+def client(app: FastAPI) -> TestClient:
+    return TestClient(app)
+
+
+def _problem(response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"detail", "suggestions"}
+    assert "Traceback" not in response.text
+    return body
+
+
+def test_nearest_grundschule_at_a_point_equals_the_engine(client, services) -> None:
+    r = client.get("/nearest", params={"lat": ALBANI[1], "lon": ALBANI[0],
+                                       "category": "grundschule", "mode": "walk", "k": 3})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    engine = services.engine.nearest(*ALBANI, "grundschule", "walk", 3)
+    assert [x["offer"]["id"] for x in body["results"]] == engine["offer_id"].tolist()
+    assert [x["minutes"] for x in body["results"]] == \
+        pytest.approx(engine["minutes"].round(2).tolist())
+    first = body["results"][0]
+    assert first["offer"]["name"] == "Albanischule Grundschule"
+    assert 3 < first["minutes"] < 10  # ≈ 6.7 min walk across the Albaniplatz quarter
+    assert np.diff([x["minutes"] for x in body["results"]]).min() >= 0
+    route = first["route"]["coordinates"]
+    assert route[0] == pytest.approx(ALBANI, abs=1e-6)
+    assert route[-1] == pytest.approx(first["location"]["coordinates"], abs=1e-6)
+
+
+def test_nearest_by_address_equals_the_engine_at_the_geocoded_point(client, services) -> None:
+    r = client.get("/nearest", params={"address": ADDRESS, "category": "grundschule",
+                                       "mode": "walk", "k": 1})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    origin = body["origin"]
+    assert origin["precision"] == "address"
+    assert origin["address"].startswith("Weender Landstraße 2, ")
+    assert "Göttingen" in origin["address"]
+    # the OSM house number lies at the Weender Tor, north of the old town
+    assert origin["lon"] == pytest.approx(9.933, abs=0.003)
+    assert origin["lat"] == pytest.approx(51.542, abs=0.003)
+    engine = services.engine.nearest(origin["lon"], origin["lat"], "grundschule", "walk", 1)
+    assert body["results"][0]["offer"]["id"] == engine["offer_id"].iloc[0]
+    assert body["results"][0]["minutes"] == pytest.approx(round(engine["minutes"].iloc[0], 2))
+
+
+@pytest.mark.parametrize(("params", "status", "field", "kind"), [
+    ({"lat": 52.52, "lon": 13.40, "category": "kita"}, 422, "lat", "outside_region"),
+    ({"lat": 51.53, "lon": 9.93, "category": "zoo"}, 422, "category", "enum"),
+    ({"lat": 51.53, "lon": 9.93, "category": "kita", "mode": "plane"}, 422, "mode", "enum"),
+    ({"lat": 51.53, "lon": 9.93, "category": "kita", "k": 99}, 422, "k", "less_than_equal"),
+    ({"lat": 95, "lon": 9.93, "category": "kita"}, 422, "lat", "less_than_equal"),
+    ({"category": "kita"}, 422, "lat", "missing"),
+    ({"address": ADDRESS, "lat": 51.53, "lon": 9.93, "category": "kita"}, 422, "address",
+     "conflict"),
+])
+def test_nearest_refuses_bad_input_naming_the_field(client, params, status, field, kind) -> None:
+    body = _problem(client.get("/nearest", params=params), status)
+    assert body["detail"][0]["loc"][-1] == field
+    assert body["detail"][0]["type"] == kind
+
+
+def test_unknown_address_gets_suggestions(client) -> None:
+    body = _problem(client.get("/nearest", params={"address": "Wender Landstrasse 2",
+                                                   "category": "kita"}), 404)
+    assert body["detail"][0]["loc"] == ["query", "address"]
+    assert "Weender Landstraße" in body["suggestions"]
+
+
+def test_ambiguous_address_lists_the_towns(client) -> None:
+    body = _problem(client.get("/nearest", params={"address": "Hauptstraße 5",
+                                                   "category": "kita"}), 404)
+    assert "ambiguous" in body["detail"][0]["msg"]
+    assert len(body["suggestions"]) > 1
+    assert all(s.startswith("Hauptstraße 5, ") for s in body["suggestions"])
+
+
+def test_offers_filter_by_category_and_gemeinde(client, services) -> None:
+    r = client.get("/offers", params={"category": "familienzentrum", "gemeinde": "Göttingen"})
+    assert r.status_code == 200
+    features = r.json()["features"]
+    catalogue = services.engine.offers
+    expected = catalogue[(catalogue["category"] == "familienzentrum")
+                         & (catalogue["status"] == "active")]
+    assert 0 < len(features) < len(expected)
+    assert {f["properties"]["gemeinde"] for f in features} == {"Göttingen"}
+    assert {f["properties"]["id"] for f in features} <= set(expected["id"])
+    everything = client.get("/offers").json()["features"]
+    assert len(everything) == int((catalogue["status"] == "active").sum())
+    body = _problem(client.get("/offers", params={"gemeinde": "Atlantis"}), 422)
+    assert body["detail"][0]["loc"] == ["query", "gemeinde"]
+    assert "Rosdorf" in body["suggestions"]
+
+
+def test_isochrones_grow_with_the_budget(client) -> None:
+    r = client.get("/isochrones", params={"lat": ALBANI[1], "lon": ALBANI[0], "mode": "walk",
+                                          "minutes": "5,10"})
+    assert r.status_code == 200, r.text
+    features = r.json()["features"]
+    assert [f["properties"]["minutes"] for f in features] == [10.0, 5.0]
+    big, small = (f["properties"]["area_km2"] for f in features)
+    assert 0 < small < big < 5  # a 10-minute walk covers well under 5 km²
+    body = _problem(client.get("/isochrones", params={"lat": ALBANI[1], "lon": ALBANI[0],
+                                                      "minutes": "ten"}), 422)
+    assert body["detail"][0]["loc"] == ["query", "minutes"]
+
+
+def test_coverage_equals_the_engine(client, services) -> None:
+    r = client.get("/coverage", params={"category": "kita", "unit": "county", "mode": "walk",
+                                        "minutes": "10,15"})
+    assert r.status_code == 200, r.text
+    row = r.json()["rows"][0]
+    engine = services.engine.coverage("county", "kita", "walk", (10, 15)).iloc[0]
+    assert row["children"]["persons"] == engine["children"]
+    assert row["children"]["within_share"]["15"] == pytest.approx(
+        engine["children_within_15min_share"])
+    assert row["inhabitants"]["within_share"]["10"] == pytest.approx(
+        engine["inhabitants_within_10min_share"])
+    gemeinden = client.get("/coverage", params={"category": "kita"}).json()["rows"]
+    assert len(gemeinden) == len(services.engine.units("gemeinde"))
+    assert sum(g["children"]["persons"] for g in gemeinden) == row["children"]["persons"]
+
+
+def test_scenario_closing_the_albanischule_worsens_goettingen(client, services) -> None:
+    nearest = services.engine.nearest(*ALBANI, "grundschule", "walk", 1)["offer_id"].iloc[0]
+    r = client.post("/scenarios", json={"category": "grundschule", "mode": "walk",
+                                        "remove": [nearest]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["changed_cells"] > 0
+    rows = {g["name"]: g for g in body["gemeinden"]}
+    assert rows["Göttingen"]["within_change"]["10"] < 0
+    assert all(g["within_change"]["10"] <= 0 for g in body["gemeinden"])
+    bad = _problem(client.post("/scenarios", json={"category": "grundschule",
+                                                   "remove": ["no-such-offer"]}), 422)
+    assert bad["detail"][0]["loc"] == ["body", "remove"]
+    outside = _problem(client.post("/scenarios", json={
+        "category": "kita", "add": [{"lon": 13.4, "lat": 52.5}]}), 422)
+    assert outside["detail"][0]["type"] == "outside_region"
+
+
+def test_health_and_maps(client, services) -> None:
+    body = client.get("/health").json()
+    active = services.engine.offers.query("status == 'active'")["category"].value_counts()
+    assert body["offers"]["grundschule"] == active["grundschule"] == 78
+    assert body["geocoder"]["addresses"] > 50_000
+    assert body["vintages"]["osm_tiles"] == "2021-08"
+    out: Path = services.settings.maps.out_dir
+    (out / "kita-walk.html").write_text("<html>Karte</html>", "utf-8")
+    assert client.get("/maps").json() == {"maps": ["kita-walk"]}
+    assert client.get("/maps/kita-walk").text == "<html>Karte</html>"
+    body = _problem(client.get("/maps/secret"), 404)
+    assert _problem(client.get("/maps/a/../../x"), 404)["detail"]
+    assert body["suggestions"] == ["kita-walk"]
+    page = client.get("/")
+    assert page.status_code == 200 and 'lang="de"' in page.text
+    assert client.get("/static/leaflet/leaflet.min.js").status_code == 200
+
+
+def test_no_server_errors_over_the_openapi_schema(app: FastAPI) -> None:
+    """schemathesis: generated requests for every operation; no answer may be a 5xx."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 9
+    calls: list[int] = []
+    for operation in operations:
+
+        @hypothesis.given(case=operation.as_strategy())
+        @hypothesis.settings(max_examples=12, deadline=None, derandomize=True, database=None,
+                             suppress_health_check=list(hypothesis.HealthCheck))
+        def check(case) -> None:
+            response = case.call()
+            calls.append(response.status_code)
+            assert response.status_code < 500, (case.path, case.query, response.text)
+
+        check()
+    assert len(calls) > len(operations)
