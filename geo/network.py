@@ -18,8 +18,9 @@ walk          every class but motorway; not ``foot=no``; ``cycleway`` only with
 bike          every class but motorway; not ``bicycle=no/use_sidepath``; footways,
               pedestrian areas, steps and paths of unknown kind (merged class
               ``path`` of the 2021 tiles) are *pushed* at walking pace (StVO) unless
-              ``bicycle=yes/designated/permissive``; oneway as for cars; 12 km/h,
-              tracks 10 km/h.
+              ``bicycle=yes/designated/permissive``; oneway as for cars unless
+              cyclists may ride against it (``oneway:bicycle=no``,
+              ``cycleway=opposite*``); 12 km/h, tracks 10 km/h.
 car           motorway … minor, service (not ``service=parking_aisle/
               emergency_access/private``) and tracks, no paths; not ``access`` or
               ``motor_vehicle`` = no/private/agricultural/forestry unless a motor
@@ -221,8 +222,9 @@ def _mode_rules(ways: Ways, segs: _Segments, mode: str, settings: Settings
         speed = np.where(cls == "track", settings.bike.track, settings.bike.default)
         speed = np.where(push, settings.bike.push, speed)
         speed = np.where(sub == "steps", settings.bike.steps, speed)
-        fwd = ok & (oneway >= 0)
-        bwd = ok & (oneway <= 0)
+        contraflow = a["bike_contraflow"].to_numpy()
+        fwd = ok & ((oneway >= 0) | contraflow)
+        bwd = ok & ((oneway <= 0) | contraflow)
         return fwd, bwd, speed
     if mode == "car":
         mv = a["motor_vehicle"].to_numpy()

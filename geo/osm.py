@@ -57,7 +57,7 @@ _ZONE = re.compile(r"^[a-z]{2}:zone:?(\d+)$")
 #: raw tags collected per way, in this order (``motorcar`` is the motor_vehicle fallback)
 _TAGS: tuple[str, ...] = ("highway", "oneway", "junction", "maxspeed", "layer", "bridge",
                           "tunnel", "ford", "access", "foot", "bicycle", "motor_vehicle",
-                          "motorcar", "service", "name")
+                          "motorcar", "service", "name", "oneway:bicycle", "cycleway")
 #: osmium's fixed-point coordinates per degree (divided, as osmium does: same doubles as
 #: ``Location.lon``) and its "no location" value
 _PER_DEGREE = 1e7
@@ -328,7 +328,7 @@ def parse_tags(raw: pd.DataFrame) -> pd.DataFrame:
     raw
         One row per way with the string columns highway, oneway, junction, maxspeed,
         layer, bridge, tunnel, ford, access, foot, bicycle, motor_vehicle, motorcar,
-        service, name.
+        service, name, oneway:bicycle, cycleway.
 
     Returns
     -------
@@ -345,6 +345,8 @@ def parse_tags(raw: pd.DataFrame) -> pd.DataFrame:
     attrs["oneway"] = parse_oneway(raw["oneway"].to_numpy(dtype=object),
                                    raw["highway"].to_numpy(dtype=object),
                                    raw["junction"].to_numpy(dtype=object))
+    attrs["bike_contraflow"] = ((raw["oneway:bicycle"] == "no") | raw["cycleway"].isin(
+        ["opposite", "opposite_lane", "opposite_track", "opposite_share_busway"])).to_numpy()
     attrs["maxspeed"] = _map_unique(raw["maxspeed"], parse_maxspeed).astype(np.float64)
     attrs["layer"] = _map_unique(raw["layer"], _parse_layer).astype(np.int16)
     bridge, tunnel, ford = (~raw[k].isin(["", "no"]).to_numpy() for k in

