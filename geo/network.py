@@ -72,7 +72,7 @@ _NO = {"no", "private"}
 _CAR_NO = {"no", "private", "agricultural", "forestry", "delivery"}
 _YES = {"yes", "designated", "permissive", "destination"}
 #: bump when the build logic changes, so stored networks are rebuilt
-_BUILD_VERSION = "1"
+_BUILD_VERSION = "2"
 
 
 @dataclass

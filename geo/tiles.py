@@ -47,6 +47,8 @@ ROUTABLE_CLASSES = frozenset({
 })
 #: landuse classes that approximate the built-up area (geschlossene Ortschaft)
 BUILT_UP_LANDUSE = frozenset({"residential", "commercial", "industrial", "retail"})
+#: bump when decoding changes, so cached decoded layers are not reused
+_DECODER_VERSION = "2"
 #: Earth radius of the web-mercator sphere (EPSG:3857), metres
 _R = 6378137.0
 
@@ -68,7 +70,8 @@ class TileSet:
 
     def digest(self) -> str:
         """Content hash of all tile files and the metadata."""
-        return files_digest([*self.paths, self.root / "metadata.json"], extra=str(self.zoom))
+        return files_digest([*self.paths, self.root / "metadata.json"],
+                            extra=f"{self.zoom}/{_DECODER_VERSION}")
 
 
 def open_tileset(root: Path, zoom: int = 14) -> TileSet:
