@@ -27,7 +27,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 
 from geo import routing
-from geo.access import AccessInputError, Accessibility
+from geo.access import Accessibility, AccessInputError
 from geo.snap import NodeIndex, to_metric
 
 
@@ -105,19 +105,31 @@ def coverage_matrix(acc: Accessibility, mode: str, need: Demand, nodes: np.ndarr
                     access_s: np.ndarray, minutes: float) -> csr_matrix:
     """Boolean candidates × uncovered cells: the cell reaches the candidate within ``minutes``.
 
+    Bounded Dijkstra runs from whichever side has fewer distinct nodes: from the candidates
+    on the transposed graph, or from the cells' nodes on the graph itself (same times).
+
     Parameters
     ----------
     nodes, access_s
         Candidate network nodes and their access legs (seconds; 0 for nodes).
     """
     limit = minutes * 60.0
-    graph_t = routing.transpose(acc.network(mode).csr())
+    graph = acc.network(mode).csr()
+    cell_nodes, inv = np.unique(need.node, return_inverse=True)
     rows, cols = [], []
-    for part, dist in routing.per_source(graph_t, nodes, access_s, limit):
-        total = dist[:, need.node] + need.seconds
-        r, c = np.nonzero(total <= limit)
-        rows.append(r + part.start)
-        cols.append(c)
+    if len(nodes) <= len(cell_nodes):
+        for part, dist in routing.per_source(routing.transpose(graph), nodes, access_s, limit):
+            r, c = np.nonzero(dist[:, need.node] + need.seconds <= limit)
+            rows.append(r + part.start)
+            cols.append(c)
+    else:
+        for part, dist in routing.per_source(graph, cell_nodes, np.zeros(len(cell_nodes)),
+                                             limit):
+            cells = np.flatnonzero((inv >= part.start) & (inv < part.stop))
+            block = dist[inv[cells] - part.start][:, nodes] + access_s
+            c, r = np.nonzero(block + need.seconds[cells, None] <= limit)
+            rows.append(r)
+            cols.append(cells[c])
     r, c = (np.concatenate(a) if a else np.empty(0, np.int64) for a in (rows, cols))
     return csr_matrix((np.ones(len(r), bool), (r, c)), shape=(len(nodes), len(need.cells)))
 
@@ -155,7 +167,7 @@ def greedy(matrix: csr_matrix, weight: np.ndarray, k: int) -> tuple[np.ndarray, 
 
 def best_sites(acc: Accessibility, category: str, mode: str, minutes: float, k: int,
                candidates: tuple[np.ndarray, np.ndarray] | None = None,
-               unit_ags: str | None = None) -> Sites:
+               unit_ags: str | None = None, index: NodeIndex | None = None) -> Sites:
     """The ``k`` new sites adding the most children within ``minutes`` (greedy MCLP).
 
     Parameters
@@ -173,6 +185,8 @@ def best_sites(acc: Accessibility, category: str, mode: str, minutes: float, k: 
         network nodes (see :func:`node_candidates`).
     unit_ags
         Count only the children of this municipal unit (default: the whole region).
+    index
+        The mode's :class:`~geo.snap.NodeIndex` to reuse (built when not given).
 
     Returns
     -------
@@ -185,7 +199,8 @@ def best_sites(acc: Accessibility, category: str, mode: str, minutes: float, k: 
         raise AccessInputError(f"minutes must be > 0 and k >= 1, got {minutes} and {k}")
     t0 = time.perf_counter()
     net = acc.network(mode)
-    index = NodeIndex(net, acc.settings)
+    if index is None:
+        index = NodeIndex(net, acc.settings)
     need = demand(acc, category, mode, minutes, index, unit_ags)
     if candidates is None:
         nodes = node_candidates(acc, mode, need, minutes,
@@ -197,13 +212,13 @@ def best_sites(acc: Accessibility, category: str, mode: str, minutes: float, k: 
         snap = index.snap_xy(*to_metric(lon, lat))
         keep = snap.connected
         nodes, access_s, lon, lat = snap.node[keep], snap.seconds[keep], lon[keep], lat[keep]
-        index = np.flatnonzero(keep)
+        given = np.flatnonzero(keep)
     matrix = coverage_matrix(acc, mode, need, nodes, access_s, minutes)
     picks, gains = greedy(matrix, need.cells["children_under_10"].to_numpy(float), k)
     covered = need.covered + np.cumsum(gains)
     frame = pd.DataFrame({
         "rank": np.arange(1, len(picks) + 1), "lon": lon[picks], "lat": lat[picks],
-        "candidate": nodes[picks] if candidates is None else index[picks],
+        "candidate": nodes[picks] if candidates is None else given[picks],
         "node": nodes[picks], "children_gained": gains, "children_covered": covered,
         "share_covered": covered / need.total if need.total else np.nan,
     })

@@ -90,6 +90,18 @@ def test_matrix_rows_equal_single_source_runs(acc: Accessibility, problem) -> No
         assert set(got) == set(expect)
 
 
+def test_matrix_same_from_either_side(acc: Accessibility, problem) -> None:
+    """Fewer candidates than cell nodes: runs from the candidates; more: from the cells."""
+    need, nodes, matrix = problem
+    assert len(nodes) > len(np.unique(need.node))  # the fixture's matrix ran from the cells
+    rows = np.arange(0, len(nodes), max(1, len(nodes) // 50))
+    few = nodes[rows]
+    assert len(few) <= len(np.unique(need.node))
+    from_candidates = siting.coverage_matrix(acc, MODE, need, few, np.zeros(len(few)), MINUTES)
+    assert (from_candidates != matrix[rows]).nnz == 0
+    assert from_candidates.nnz > 0
+
+
 def test_best_site_gain_equals_engine_coverage(settings: Settings, acc: Accessibility,
                                                schools) -> None:
     """Candidates = the other schools (real points); adding the first proposed site as a
