@@ -1,0 +1,105 @@
+"""Map tests on the real data: the HTML holds its layers, attributions and bundled Leaflet,
+and the figures drawn equal the engine's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from _services import services_for
+from geo import maps
+from geo.access import Accessibility
+from geo.maps import ATTRIBUTION, build_maps, class_labels, surface_image
+from geo.settings import MapSettings, Settings
+from geo.snap import to_lonlat
+
+
+@pytest.fixture(scope="module")
+def engine(settings: Settings, networks: dict) -> Accessibility:
+    return services_for(settings).engine
+
+
+@pytest.fixture(scope="module")
+def built(engine: Accessibility, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("maps")
+    settings = engine.settings.model_copy(update={"maps": MapSettings(out_dir=out)})
+    summary = build_maps(settings, engine, categories=["familienzentrum", "kita"],
+                         modes=["walk"])
+    return {"summary": summary, "out": out}
+
+
+def _html(built: dict, name: str) -> str:
+    return (built["out"] / name).read_text("utf-8")
+
+
+def test_build_writes_one_map_per_category_and_mode_plus_white_spots(built: dict) -> None:
+    assert built["summary"]["maps"] == ["familienzentrum-walk.html", "kita-walk.html",
+                                        "weisse-flecken-walk.html"]
+    assert sorted(p.name for p in Path(built["out"]).iterdir()) == built["summary"]["maps"]
+    assert maps.map_names(built["out"]) == ["familienzentrum-walk", "kita-walk",
+                                            "weisse-flecken-walk"]
+
+
+def test_travel_time_map_has_its_layers_offline(built: dict, engine: Accessibility) -> None:
+    page = _html(built, "familienzentrum-walk.html")
+    # nothing to fetch: no external scripts or styles, Leaflet and markercluster inlined
+    assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', page)
+    assert "L.markerClusterGroup" in page and "L.control.layers" in page
+    assert "L.control.scale" in page or "control_scale" in page or "scale: true" in page
+    # attributions, German title and legend
+    assert ATTRIBUTION in page
+    assert "Familienzentrum zu Fuß: Minuten bis zum nächsten Angebot" in page
+    for label in class_labels((5, 10, 15, 20, 30, 45, 60)):
+        assert f"{label} min" in page
+    # layers: surface, Gemeinden with coverage tooltips, offers (active ones, clustered)
+    offers = engine.offers
+    active = offers[(offers["category"] == "familienzentrum") & (offers["status"] == "active")]
+    assert "Fahrzeit (Minuten, 100-m-Raster)" in page
+    assert "Gemeinden (Erreichbarkeit)" in page
+    assert f"Angebote: Familienzentrum ({len(active)})" in page
+    assert page.count("L.circleMarker(") == len(active)
+    assert "data:image/png;base64," in page  # the surface image
+    # tooltips carry the engine's coverage figures
+    table = engine.coverage("gemeinde", "familienzentrum", "walk", (10, 15, 30))
+    goe = table.set_index("name").loc["Göttingen"]
+    assert f'"Kinder unter 10": {int(round(goe["children"]))}' in page
+    assert f'"\\u2264 15 min": "{goe["children_within_15min_share"] * 100:.0f} %"' in page \
+        or f'"≤ 15 min": "{goe["children_within_15min_share"] * 100:.0f} %"' in page
+    # popups: name, Träger and source of a real offer
+    row = active[active["traeger"].notna()].iloc[0]
+    assert row["traeger"].replace('"', "&quot;")[:20] in page or row["traeger"][:20] in page
+
+
+def test_white_spot_map_counts_equal_the_engine(built: dict, engine: Accessibility) -> None:
+    page = _html(built, "weisse-flecken-walk.html")
+    limit = engine.settings.access.white_spot_min
+    for category, label in (("familienzentrum", "Familienzentrum"), ("kita", "Kita")):
+        cells = engine.cells(category, "walk")
+        beyond = int(cells.loc[~(cells["minutes"] <= limit), "children_under_10"].sum())
+        assert f"{label}: {beyond} Kinder \\u003e {limit} min" in page
+    assert ATTRIBUTION in page
+
+
+def test_surface_image_colours_cells_by_class() -> None:
+    # 3 × 2 cells of 100 m in EPSG:3035 near Göttingen: 4, 12, 70 minutes and unreachable
+    x0, y0 = 4_330_050.0, 3_160_050.0
+    raster = pd.DataFrame({"x": [x0, x0 + 100, x0 + 200, x0, x0 + 100],
+                           "y": [y0, y0, y0, y0 - 100, y0 - 100],
+                           "minutes": [4.0, 12.0, 70.0, np.nan, 4.0]})
+    image, bounds = surface_image(raster, (5, 10, 15, 20, 30, 45, 60))
+    (south, west), (north, east) = bounds
+    assert south < north and west < east
+    lon, lat = to_lonlat(np.array([x0, x0 + 200]), np.array([y0, y0 - 100]))
+    assert (west < lon).all() and (lon < east).all() and (south < lat).all() and (lat < north).all()
+    assert east - west < 0.01 and north - south < 0.01  # 300 m × 200 m, not more
+    colours = {tuple(int(v) for v in px) for px in image.reshape(-1, 4)}
+    expected = {maps._hex_rgba(maps.CLASS_COLOURS[0], 200),
+                maps._hex_rgba(maps.CLASS_COLOURS[2], 200),
+                maps._hex_rgba(maps.CLASS_COLOURS[7], 200),
+                maps._hex_rgba(maps.UNREACHABLE_COLOUR, 160)}
+    assert expected <= colours
+    assert colours <= expected | {(0, 0, 0, 0)}  # nearest resampling: no mixed colours
