@@ -326,6 +326,17 @@ class Accessibility:
                                                         if len(outside) > 1 else ""))
         return x, y
 
+    def snap(self, lon: np.ndarray, lat: np.ndarray, mode: str) -> Snap:
+        """Join WGS84 points (degrees) to the network of ``mode``: node, metres, access
+        seconds (node -1 / inf seconds beyond the snap cut-off).
+
+        Raises
+        ------
+        RegionError
+            A point lies outside the region.
+        """
+        return self._mode(mode).index.snap_xy(*self._check_points(lon, lat))
+
     def _snap_point(self, lon: float, lat: float, mode: str) -> tuple[Snap, float, float]:
         """Snap one query point; RegionError if outside or not connected."""
         x, y = self._check_points(lon, lat)
@@ -576,12 +587,13 @@ class Accessibility:
         seconds, _ = surface.at(snap)
         return _minutes(seconds), snap.connected
 
-    def _coverage_of(self, surface: Surface, level: str, thresholds: Sequence[int]
-                     ) -> gpd.GeoDataFrame:
-        """Coverage table of ``surface`` per area of ``level`` (children and inhabitants)."""
+    def _coverage_of(self, surface: Surface, level: str, thresholds: Sequence[int],
+                     grids: Sequence[str] = tuple(GRIDS)) -> gpd.GeoDataFrame:
+        """Coverage table of ``surface`` per area of ``level`` weighted by ``grids``."""
         areas = self.units(level)
         parts = []
-        for grid, weight in GRIDS.items():
+        for grid in grids:
+            weight = GRIDS[grid]
             frame = self.cell_frame(grid)
             minutes, connected = self._cell_minutes(surface, grid)
             parts.append(cov.summarise(minutes, connected, frame[weight].to_numpy(),
@@ -693,8 +705,8 @@ class Accessibility:
                                                 dtype=object)])
         surface = Surface(category, mode, seconds, offer, ids)
         thresholds = self.settings.access.thresholds_min
-        before = self._coverage_of(base, "gemeinde", thresholds)
-        after = self._coverage_of(surface, "gemeinde", thresholds)
+        before = self._coverage_of(base, "gemeinde", thresholds, ["children"])
+        after = self._coverage_of(surface, "gemeinde", thresholds, ["children"])
         white = f"children_beyond_{self.settings.access.white_spot_min}min"
         change = pd.DataFrame({"ags": before["ags"], "name": before["name"],
                                "children": before["children"]})

@@ -99,13 +99,13 @@ def per_source(graph_t: csr_matrix, nodes: np.ndarray, seconds: np.ndarray,
     ------
     (slice, numpy.ndarray)
         The seeds of the chunk and their times (chunk × nodes, seconds incl. the seed's
-        access leg; inf beyond ``limit``).
+        access leg). The search stops at ``limit`` network seconds, so every time up to
+        ``limit`` is exact; larger ones are inf or, within the access leg, exact too.
     """
     for start in range(0, len(nodes), CHUNK):
         part = slice(start, min(start + CHUNK, len(nodes)))
         dist = dijkstra(graph_t, indices=nodes[part], limit=limit)
         dist += np.asarray(seconds[part], float)[:, None]
-        dist[dist > limit] = np.inf
         yield part, dist
 
 
@@ -114,7 +114,7 @@ def top_k(graph_t: csr_matrix, nodes: np.ndarray, seconds: np.ndarray, k: int,
     """The ``k`` nearest seeds of every node within ``limit`` seconds.
 
     Per-source bounded Dijkstra runs (chunked), merged into a running top-k with
-    ``argpartition`` on the columns each chunk reached.
+    ``argpartition`` on the nodes where the chunk beats the current k-th time.
 
     Returns
     -------
@@ -126,13 +126,14 @@ def top_k(graph_t: csr_matrix, nodes: np.ndarray, seconds: np.ndarray, k: int,
     best_t = np.full((k, n), np.inf)
     best_s = np.full((k, n), -1, dtype=np.int64)
     for part, dist in per_source(graph_t, nodes, seconds, limit):
-        cols = np.flatnonzero(np.isfinite(dist).any(axis=0))
+        cols = np.flatnonzero(dist.min(axis=0) < best_t[-1])  # nodes the chunk improves
         cand_t = np.vstack([best_t[:, cols], dist[:, cols]])
         ids = np.arange(part.start, part.stop)[:, None]
         cand_s = np.vstack([best_s[:, cols], np.broadcast_to(ids, (len(ids), len(cols)))])
         pick = np.argpartition(cand_t, k - 1, axis=0)[:k]
         best_t[:, cols] = np.take_along_axis(cand_t, pick, axis=0)
         best_s[:, cols] = np.take_along_axis(cand_s, pick, axis=0)
+    best_t[best_t > limit] = np.inf
     order = np.argsort(best_t, axis=0, kind="stable")
     best_t = np.take_along_axis(best_t, order, axis=0)
     best_s = np.where(np.isfinite(best_t), np.take_along_axis(best_s, order, axis=0), -1)

@@ -214,9 +214,7 @@ def test_nearest_many_and_single_nearest_with_routes(engine: Accessibility) -> N
     lon, lat = rng.uniform(9.85, 10.0, 300), rng.uniform(51.50, 51.56, 300)
     table = engine.nearest_many(lon, lat, "grundschule", "bike", k=3)
     first = table[table["rank"] == 1].set_index("point")["minutes"]
-    x, y = to_metric(lon, lat)
-    snap = engine._mode("bike").index.snap_xy(x, y)
-    seconds, _ = engine.surface("grundschule", "bike").at(snap)
+    seconds, _ = engine.surface("grundschule", "bike").at(engine.snap(lon, lat, "bike"))
     np.testing.assert_allclose(first.to_numpy(), seconds[first.index] / 60, atol=1e-9)
     assert (table.groupby("point")["minutes"].diff().dropna() >= 0).all()
     one = engine.nearest(*GOETTINGEN_CENTRE, "grundschule", "walk", k=3)
@@ -246,7 +244,7 @@ def test_isochrones_follow_the_streets(engine: Accessibility) -> None:
     assert metric.geometry.iloc[1].area < math.pi * 850**2 * 0.8
     # nodes reached within 9.5 min lie inside the 10-min polygon
     net = engine.network("walk")
-    snap = engine._mode("walk").index.snap_xy(origin.x, origin.y)
+    snap = engine.snap(*GOETTINGEN_CENTRE, "walk")
     seconds = dijkstra(net.csr(), indices=int(snap.node[0])) + snap.seconds[0]
     near = seconds < 9.5 * 60
     x, y = to_metric(net.lon[near], net.lat[near])
@@ -260,7 +258,7 @@ def test_what_if_add_and_remove_equal_full_recomputation(engine: Accessibility) 
     result = engine.what_if("familienzentrum", "bike", add=[site], remove=[offers.ids[0]])
     assert result.seconds < 1.0
     graph_t = engine._mode("bike").graph_t
-    snap = engine._mode("bike").index.snap(*site)
+    snap = engine.snap(*site, "bike")
     keep = offers.seeds[1:]
     full = routing.multi_source(graph_t, np.append(offers.snap.node[keep], snap.node),
                                 np.append(offers.snap.seconds[keep], snap.seconds))
