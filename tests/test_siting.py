@@ -133,3 +133,26 @@ def test_bad_input(acc: Accessibility) -> None:
         siting.best_sites(acc, CATEGORY, MODE, 0, 3)
     with pytest.raises(AccessInputError, match="category"):
         siting.best_sites(acc, "schwimmbad", MODE, 15, 3)
+
+
+def test_cli_sites_equals_function(settings: Settings, acc: Accessibility,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``erreichbar sites`` (full catalogue) proposes the same Grundschule sites as the
+    function on the school register alone: the Grundschulen are the same offers."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from geo.cli import app
+
+    monkeypatch.setenv("ERREICHBAR_WORK_DIR", str(settings.work_dir))
+    result = CliRunner().invoke(app, ["sites", "--category", CATEGORY, "--mode", MODE,
+                                      "--minutes", "20", "--k", "2",
+                                      "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    expect = siting.best_sites(acc, CATEGORY, MODE, MINUTES, 2).summary()
+    assert [s["node"] for s in got["sites"]] == [s["node"] for s in expect["sites"]]
+    assert [s["children_gained"] for s in got["sites"]] == \
+        [s["children_gained"] for s in expect["sites"]]
+    assert got["children_total"] == 24_735
