@@ -132,6 +132,7 @@ def _new_map(settings: Settings, title: str, legend: str = "") -> folium.Map:
     m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=10, tiles=None,
                    control_scale=True, prefer_canvas=True)
     m.default_js, m.default_css = [], []
+    m.options["maxZoom"] = 18  # markercluster needs it; without tiles nothing else sets it
     m.fit_bounds([[y0, x0], [y1, x1]])
     folium.TileLayer(settings.maps.base_map_url, name="OpenStreetMap-Karte (online)",
                      attr="© OpenStreetMap contributors (ODbL)", overlay=True, show=False,
@@ -224,16 +225,32 @@ def offer_popup(offer: pd.Series) -> str:
             + "<br>".join(f"<i>{k}:</i> {v}" for k, v in rows))
 
 
+class _Popup(MacroElement):
+    """A popup bound to its parent layer from an HTML string (folium's Popup needs jQuery,
+    which the offline maps do not carry)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.bindPopup({{ this.content|tojson }}, {maxWidth: 320});
+        {% endmacro %}""")
+
+    def __init__(self, content: str) -> None:
+        super().__init__()
+        self._name = "Popup"
+        self.content = content
+
+
 def _add_offers(m: folium.Map, offers: pd.DataFrame, category: str) -> None:
     cluster = MarkerCluster(name=f"Angebote: {CATEGORY_LABELS[category]} ({len(offers)})",
                             options={"maxClusterRadius": 40})
     cluster.default_js, cluster.default_css = [], []
     for _, offer in offers.iterrows():
-        folium.CircleMarker(
+        marker = folium.CircleMarker(
             [offer["lat"], offer["lon"]], radius=6, color="#08306b", weight=2,
             fill=True, fill_color="#4292c6", fill_opacity=0.9,
-            popup=folium.Popup(offer_popup(offer), max_width=320),
-            tooltip=html.escape(str(offer["name"]))).add_to(cluster)
+            tooltip=html.escape(str(offer["name"])))
+        marker.add_child(_Popup(offer_popup(offer)))
+        marker.add_to(cluster)
     cluster.add_to(m)
 
 

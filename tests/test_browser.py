@@ -1,0 +1,135 @@
+"""Browser tests in headless Debian Chromium (selenium + /usr/bin/chromedriver).
+
+The browser may reach nothing but the loopback server: every other host name resolves to
+nothing (``--host-resolver-rules``), so the pages must work offline.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from _services import services_for
+from api.main import create_app
+from geo.access import Accessibility
+from geo.maps import travel_time_map
+from geo.settings import Settings
+
+CHROMEDRIVER = "/usr/bin/chromedriver"
+ADDRESS = "Weender Landstraße 2, Göttingen"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("chromium") is None or not Path(CHROMEDRIVER).exists(),
+    reason="needs Debian chromium and chromium-driver (make browser-deps)")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--window-size=1280,900",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=ChromeService(CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def server(settings: Settings, networks: dict) -> Iterator[str]:
+    """The API on a free loopback port, in a thread."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(services=services_for(settings)), host="127.0.0.1",
+                            port=port, log_level="warning", access_log=False)
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_family_page_finds_the_nearest_grundschule_for_an_address(
+        browser: webdriver.Chrome, server: str, settings: Settings, tmp_path: Path) -> None:
+    engine = services_for(settings).engine
+    browser.get(server + "/")
+    WebDriverWait(browser, 20).until(
+        lambda d: d.execute_script("return document.querySelectorAll("
+                                   "'.leaflet-overlay-pane path').length") > 0)  # Gemeinden
+    browser.find_element(By.ID, "address").send_keys(ADDRESS)
+    Select(browser.find_element(By.ID, "category")).select_by_value("grundschule")
+    Select(browser.find_element(By.ID, "mode")).select_by_value("walk")
+    browser.find_element(By.ID, "go").click()
+    first = WebDriverWait(browser, 30).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#results li")))
+    origin = services_for(settings).geocoder.locate(ADDRESS)
+    expected = engine.nearest(origin.lon, origin.lat, "grundschule", "walk", 3)
+    assert first.get_attribute("data-offer-id") == expected["offer_id"].iloc[0]
+    assert expected["name"].iloc[0] in first.text
+    assert f"{round(expected['minutes'].iloc[0])} min" in first.text
+    assert "Weender Landstraße 2" in browser.find_element(By.ID, "origin").text
+    # shown on the map: offer markers and route lines drawn by Leaflet
+    markers = browser.find_elements(By.CSS_SELECTOR, "path.offer-marker")
+    assert len(markers) == len(expected)
+    browser.save_screenshot(str(tmp_path / "family-page.png"))
+    assert (tmp_path / "family-page.png").stat().st_size > 10_000
+
+
+def test_family_page_offers_suggestions_for_a_misspelt_address(
+        browser: webdriver.Chrome, server: str) -> None:
+    browser.get(server + "/")
+    browser.find_element(By.ID, "address").send_keys("Wender Landstrasse 2")
+    browser.find_element(By.ID, "go").click()
+    message = WebDriverWait(browser, 20).until(
+        lambda d: d.find_element(By.ID, "message") if "Meinten Sie" in
+        d.find_element(By.ID, "message").text else False)
+    assert "Weender Landstraße" in [b.text for b in message.find_elements(By.TAG_NAME, "button")]
+
+
+def test_coverage_map_renders_its_layers_without_network(
+        browser: webdriver.Chrome, settings: Settings, networks: dict, tmp_path: Path) -> None:
+    engine: Accessibility = services_for(settings).engine
+    page = tmp_path / "kita-walk.html"
+    travel_time_map(engine, "kita", "walk").save(str(page))
+    browser.get(page.as_uri())
+    WebDriverWait(browser, 30).until(
+        lambda d: d.execute_script("return !!window.L && document.querySelectorAll("
+                                   "'.leaflet-image-layer').length > 0"))
+    labels = [e.text for e in browser.find_elements(By.CSS_SELECTOR,
+                                                    ".leaflet-control-layers-overlays label")]
+    assert any("Fahrzeit (Minuten" in t for t in labels)
+    assert any("Gemeinden (Erreichbarkeit)" in t for t in labels)
+    assert any(t.startswith("Angebote: Kita (") for t in labels)
+    assert any("OpenStreetMap-Karte (online)" in t for t in labels)
+    attribution = browser.find_element(By.CSS_SELECTOR, ".leaflet-control-attribution").text
+    for text in ("OpenStreetMap contributors", "GeoBasis-DE / BKG", "Destatis"):
+        assert text in attribution
+    assert browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-scale-line")
+    assert "Minuten bis zum nächsten Angebot" in browser.find_element(By.ID, "map-legend").text
+    assert browser.find_elements(By.CSS_SELECTOR, ".marker-cluster")  # clustered Kitas
+    # nothing was fetched from the network: every resource is inline or local
+    fetched = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)")
+    assert [u for u in fetched if u.startswith("http")] == []
+    browser.save_screenshot(str(tmp_path / "kita-walk.png"))
+    assert (tmp_path / "kita-walk.png").stat().st_size > 10_000
