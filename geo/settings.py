@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -239,7 +240,7 @@ class ReportSettings(BaseModel):
     map_categories: tuple[str, ...] = Field(
         default=("kita", "grundschule", "familienzentrum"),
         description="categories with a static map and a white-spot table")
-    focus_mode: str = Field(
+    focus_mode: Literal["walk", "bike", "car"] = Field(
         default="bike",
         description="mode of the maps, white spots and proposed sites: the report asks how "
         "families reach offers without a car; 12 km/h is cycling with a child seat")
@@ -250,7 +251,7 @@ class ReportSettings(BaseModel):
                  "isolated_dwelling"),
         description="OSM place classes that name white spots (field names and localities "
         "are left out: nobody lives there by name)")
-    transition_mode: str = Field(
+    transition_mode: Literal["walk", "bike", "car"] = Field(
         default="walk", description="mode of the Kita → Grundschule distance check")
     transition_max_min: float = Field(
         default=15.0, gt=0,
