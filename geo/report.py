@@ -48,7 +48,7 @@ from geo.access import Accessibility
 from geo.errors import DataError, RegionError
 from geo.network import MODES
 from geo.settings import Settings
-from geo.snap import NodeIndex, to_metric
+from geo.snap import to_metric
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,6 @@ class ReportData:
 
     acc: Accessibility
     _coverage: dict[tuple[str, str, str], gpd.GeoDataFrame] = field(default_factory=dict)
-    _indexes: dict[str, NodeIndex] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:
@@ -172,12 +171,6 @@ class ReportData:
                                       minutes=self.settings.report.thresholds_min)
             self._coverage[key] = table.set_index("ags", drop=False)
         return self._coverage[key]
-
-    def node_index(self, mode: str) -> NodeIndex:
-        """The node index of ``mode`` (snaps exactly as the engine does), built once."""
-        if mode not in self._indexes:
-            self._indexes[mode] = NodeIndex(self.acc.network(mode), self.settings)
-        return self._indexes[mode]
 
     @cached_property
     def units(self) -> gpd.GeoDataFrame:
@@ -440,7 +433,7 @@ def _sites(data: ReportData, ags: str) -> list[dict[str, Any]]:
     out = []
     for category in rs.map_categories:
         result = siting.best_sites(data.acc, category, rs.focus_mode, minutes, rs.sites_k,
-                                   unit_ags=ags, index=data.node_index(rs.focus_mode))
+                                   unit_ags=ags)
         sites = result.sites
         place = data.nearest_place(*to_metric(sites["lon"].to_numpy(), sites["lat"].to_numpy()))
         out.append({

@@ -28,7 +28,7 @@ from scipy.sparse import csr_matrix
 
 from geo import routing
 from geo.access import Accessibility, AccessInputError
-from geo.snap import NodeIndex, to_metric
+from geo.snap import to_lonlat, to_metric
 
 
 @dataclass(frozen=True)
@@ -67,14 +67,13 @@ class Sites:
         }
 
 
-def demand(acc: Accessibility, category: str, mode: str, minutes: float, index: NodeIndex,
+def demand(acc: Accessibility, category: str, mode: str, minutes: float,
            unit_ags: str | None = None) -> Demand:
-    """Children cells beyond ``minutes`` of the nearest active offer (connected ones only).
+    """Children cells beyond ``minutes`` of the nearest active offer (connected ones only),
+    joined to the network by the engine's :meth:`~geo.access.Accessibility.snap`.
 
     Parameters
     ----------
-    index
-        The mode's node index (snaps the cells exactly as the engine does).
     unit_ags
         Restrict demand to the cells of this municipal unit (default: the whole region).
     """
@@ -84,7 +83,7 @@ def demand(acc: Accessibility, category: str, mode: str, minutes: float, index: 
     weight = cells["children_under_10"].to_numpy(float)
     within = cells["minutes"].to_numpy() <= minutes
     todo = cells[~within & cells["connected"].to_numpy()].reset_index(drop=True)
-    snap = index.snap_xy(todo["x"].to_numpy(), todo["y"].to_numpy())
+    snap = acc.snap(*to_lonlat(todo["x"].to_numpy(), todo["y"].to_numpy()), mode)
     return Demand(todo, snap.node, snap.seconds, float(weight[within].sum()), float(weight.sum()))
 
 
@@ -167,7 +166,7 @@ def greedy(matrix: csr_matrix, weight: np.ndarray, k: int) -> tuple[np.ndarray, 
 
 def best_sites(acc: Accessibility, category: str, mode: str, minutes: float, k: int,
                candidates: tuple[np.ndarray, np.ndarray] | None = None,
-               unit_ags: str | None = None, index: NodeIndex | None = None) -> Sites:
+               unit_ags: str | None = None) -> Sites:
     """The ``k`` new sites adding the most children within ``minutes`` (greedy MCLP).
 
     Parameters
@@ -181,12 +180,11 @@ def best_sites(acc: Accessibility, category: str, mode: str, minutes: float, k: 
     k
         Number of sites (>= 1).
     candidates
-        ``(lon, lat)`` arrays of candidate points (WGS84), e.g. existing schools; default:
-        network nodes (see :func:`node_candidates`).
+        ``(lon, lat)`` arrays of candidate points (WGS84), e.g. existing schools (points
+        outside the region raise RegionError; points beyond the snap cut-off are skipped);
+        default: network nodes (see :func:`node_candidates`).
     unit_ags
         Count only the children of this municipal unit (default: the whole region).
-    index
-        The mode's :class:`~geo.snap.NodeIndex` to reuse (built when not given).
 
     Returns
     -------
@@ -199,9 +197,7 @@ def best_sites(acc: Accessibility, category: str, mode: str, minutes: float, k: 
         raise AccessInputError(f"minutes must be > 0 and k >= 1, got {minutes} and {k}")
     t0 = time.perf_counter()
     net = acc.network(mode)
-    if index is None:
-        index = NodeIndex(net, acc.settings)
-    need = demand(acc, category, mode, minutes, index, unit_ags)
+    need = demand(acc, category, mode, minutes, unit_ags)
     if candidates is None:
         nodes = node_candidates(acc, mode, need, minutes,
                                 acc.settings.report.site_candidate_spacing_m)
@@ -209,7 +205,7 @@ def best_sites(acc: Accessibility, category: str, mode: str, minutes: float, k: 
         lon, lat = net.lon[nodes], net.lat[nodes]
     else:
         lon, lat = (np.atleast_1d(np.asarray(a, float)) for a in candidates)
-        snap = index.snap_xy(*to_metric(lon, lat))
+        snap = acc.snap(lon, lat, mode)
         keep = snap.connected
         nodes, access_s, lon, lat = snap.node[keep], snap.seconds[keep], lon[keep], lat[keep]
         given = np.flatnonzero(keep)

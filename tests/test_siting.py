@@ -13,7 +13,6 @@ from geo import siting
 from geo.access import Accessibility
 from geo.offers import SCHOOLS_FILE, school_offers, to_frame
 from geo.settings import Settings
-from geo.snap import NodeIndex
 
 CATEGORY, MODE, MINUTES = "grundschule", "walk", 20.0
 
@@ -32,8 +31,7 @@ def acc(settings: Settings, networks: dict, schools) -> Accessibility:
 @pytest.fixture(scope="module")
 def problem(acc: Accessibility):
     """Uncovered children (Grundschule on foot, 20 min), node candidates and the matrix."""
-    index = NodeIndex(acc.network(MODE), acc.settings)
-    need = siting.demand(acc, CATEGORY, MODE, MINUTES, index)
+    need = siting.demand(acc, CATEGORY, MODE, MINUTES)
     nodes = siting.node_candidates(acc, MODE, need, MINUTES,
                                    acc.settings.report.site_candidate_spacing_m)
     matrix = siting.coverage_matrix(acc, MODE, need, nodes, np.zeros(len(nodes)), MINUTES)
