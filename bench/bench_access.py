@@ -120,7 +120,8 @@ def run() -> dict[str, Any]:
     lon, lat = to_lonlat(grid["x"].to_numpy()[pick], grid["y"].to_numpy()[pick])
     answers, cold = _timed(lambda: engine.nearest_many(lon, lat, CATEGORY, MODE, K))
     _, warm = _timed(lambda: engine.nearest_many(lon, lat, CATEGORY, MODE, K))
-    _, single = _timed(lambda: engine.nearest(lon[0], lat[0], CATEGORY, MODE, K))
+    _, single_first = _timed(lambda: engine.nearest(lon[0], lat[0], CATEGORY, MODE, K))
+    _, single = _timed(lambda: engine.nearest(lon[1], lat[1], CATEGORY, MODE, K))
 
     kitas = engine.offer_set(CATEGORY, MODE).ids
     add_only = engine.what_if(CATEGORY, MODE, add=[SITE])
@@ -166,6 +167,7 @@ def run() -> dict[str, Any]:
                          "networkx_s_extrapolated": round(nx_surface / one * every, 1),
                          "vs_networkx": round(nx_surface / one, 1), "target_s": 10},
         "nearest_k3_10000": {"cold_s": round(cold, 3), "warm_s": round(warm, 4),
+                             "single_with_routes_first_s": round(single_first, 4),
                              "single_with_routes_s": round(single, 4),
                              "answered_points": int(answers["point"].nunique()),
                              "networkx_s_extrapolated": round(nx_queries, 1),

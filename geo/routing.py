@@ -99,13 +99,13 @@ def per_source(graph_t: csr_matrix, nodes: np.ndarray, seconds: np.ndarray,
     ------
     (slice, numpy.ndarray)
         The seeds of the chunk and their times (chunk × nodes, seconds incl. the seed's
-        access leg). The search stops at ``limit`` network seconds, so every time up to
-        ``limit`` is exact; larger ones are inf or, within the access leg, exact too.
+        access leg; inf beyond ``limit``).
     """
     for start in range(0, len(nodes), CHUNK):
         part = slice(start, min(start + CHUNK, len(nodes)))
         dist = dijkstra(graph_t, indices=nodes[part], limit=limit)
         dist += np.asarray(seconds[part], float)[:, None]
+        dist[dist > limit] = np.inf
         yield part, dist
 
 
@@ -113,8 +113,9 @@ def top_k(graph_t: csr_matrix, nodes: np.ndarray, seconds: np.ndarray, k: int,
           limit: float) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest seeds of every node within ``limit`` seconds.
 
-    Per-source bounded Dijkstra runs (chunked), merged into a running top-k with
-    ``argpartition`` on the nodes where the chunk beats the current k-th time.
+    Per-source bounded Dijkstra runs (chunked). After each chunk, the nodes where it beats
+    the current k-th time merge their k best and the chunk's times by k rounds of
+    row-wise ``argmin`` (k is small: cheaper than a partition per row).
 
     Returns
     -------
@@ -123,21 +124,21 @@ def top_k(graph_t: csr_matrix, nodes: np.ndarray, seconds: np.ndarray, k: int,
         and seed index (-1 there).
     """
     n = graph_t.shape[0]
-    best_t = np.full((k, n), np.inf)
-    best_s = np.full((k, n), -1, dtype=np.int64)
+    best_t = np.full((n, k), np.inf)
+    best_s = np.full((n, k), -1, dtype=np.int64)
     for part, dist in per_source(graph_t, nodes, seconds, limit):
-        cols = np.flatnonzero(dist.min(axis=0) < best_t[-1])  # nodes the chunk improves
-        cand_t = np.vstack([best_t[:, cols], dist[:, cols]])
-        ids = np.arange(part.start, part.stop)[:, None]
-        cand_s = np.vstack([best_s[:, cols], np.broadcast_to(ids, (len(ids), len(cols)))])
-        pick = np.argpartition(cand_t, k - 1, axis=0)[:k]
-        best_t[:, cols] = np.take_along_axis(cand_t, pick, axis=0)
-        best_s[:, cols] = np.take_along_axis(cand_s, pick, axis=0)
-    best_t[best_t > limit] = np.inf
-    order = np.argsort(best_t, axis=0, kind="stable")
-    best_t = np.take_along_axis(best_t, order, axis=0)
-    best_s = np.where(np.isfinite(best_t), np.take_along_axis(best_s, order, axis=0), -1)
-    return best_t.T.copy(), best_s.T.copy()
+        cols = np.flatnonzero(dist.min(axis=0) < best_t[:, -1])
+        cand_t = np.hstack([best_t[cols], dist[:, cols].T])
+        ids = np.arange(part.start, part.stop)
+        cand_s = np.hstack([best_s[cols], np.broadcast_to(ids, (len(cols), len(ids)))])
+        rows = np.arange(len(cols))
+        for j in range(k):
+            pick = cand_t.argmin(axis=1)
+            best_t[cols, j] = cand_t[rows, pick]
+            best_s[cols, j] = cand_s[rows, pick]
+            cand_t[rows, pick] = np.inf
+    best_s[np.isinf(best_t)] = -1
+    return best_t, best_s
 
 
 def walk_back(pred: np.ndarray, node: int, n_nodes: int) -> np.ndarray:
