@@ -133,8 +133,11 @@ class NearestOffer(BaseModel):
     offer: OfferProperties
     location: PointGeometry
     minutes: float = Field(description="door-to-door travel time, minutes")
-    access_m: float = Field(description="straight metres from the query point to the network")
-    route: LineGeometry = Field(description="query point → streets → offer")
+    access_m: float | None = Field(
+        default=None, description="straight metres from the query point to the network "
+                                  "(with route=true)")
+    route: LineGeometry | None = Field(
+        default=None, description="query point → streets → offer (with route=true)")
 
 
 class NearestAnswer(BaseModel):

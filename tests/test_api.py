@@ -67,6 +67,15 @@ def test_nearest_grundschule_at_a_point_equals_the_engine(client, services) -> N
     assert route[-1] == pytest.approx(first["location"]["coordinates"], abs=1e-6)
 
 
+def test_nearest_without_routes_gives_the_same_offers_and_minutes(client) -> None:
+    params = {"lat": ALBANI[1], "lon": ALBANI[0], "category": "kita", "mode": "bike", "k": 5}
+    full = client.get("/nearest", params=params).json()["results"]
+    lean = client.get("/nearest", params={**params, "route": "false"}).json()["results"]
+    assert [(r["offer"]["id"], r["minutes"]) for r in lean] == \
+        [(r["offer"]["id"], r["minutes"]) for r in full]
+    assert len(lean) == 5 and all(r["route"] is None for r in lean)
+
+
 def test_nearest_by_address_equals_the_engine_at_the_geocoded_point(client, services) -> None:
     r = client.get("/nearest", params={"address": ADDRESS, "category": "grundschule",
                                        "mode": "walk", "k": 1})
