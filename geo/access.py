@@ -795,7 +795,8 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
 
     Writes to :func:`access_dir`: ``minutes_<category>_<mode>.tif`` (COG, float32 minutes
     on the 100 m Zensus grid, EPSG:3035, nodata -1), ``cells.parquet`` (GeoParquet long
-    form: cell_id, category, mode, minutes, offer_id, … per children cell),
+    form, the cells behind every coverage figure: :meth:`Accessibility.cells` of both
+    grids, ``grid`` = ``children`` (100 m) or ``inhabitants`` (1 km), centre points),
     ``coverage.parquet`` (GeoParquet, every level × category × mode) and
     ``supply_kita.parquet`` (E2SFCA per children cell and mode).
 
@@ -825,7 +826,7 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
             t1 = time.perf_counter()
             engine.surface(category, mode)
             t_surf += time.perf_counter() - t1
-            cells.append(engine.cells(category, mode))
+            cells += [engine.cells(category, mode, grid).assign(grid=grid) for grid in GRIDS]
             tables += [engine.coverage(level, category, mode) for level in cov.LEVELS]
             county = tables[-len(cov.LEVELS)].iloc[0]
             figures = {k: round(float(county[k]), 4) for k in county.index
