@@ -13,24 +13,31 @@ $(PY):
 
 ## sysdeps: Debian libraries for PDF reports (WeasyPrint: Pango) and their test (pdftoppm)
 sysdeps:
-	@ldconfig -p | grep -q libpangoft2-1.0 || apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0
-	@command -v pdftoppm >/dev/null 2>&1 || apt-get install -y --no-install-recommends poppler-utils
+	@ldconfig -p | grep -q libpangoft2-1.0 || { apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0; }
+	@command -v pdftoppm >/dev/null 2>&1 || { apt-get update && apt-get install -y --no-install-recommends poppler-utils; }
 
 $(STAMP): pyproject.toml | $(PY) sysdeps
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	@touch $(STAMP)
 
-## build: build every derived data set from the data directory (skips what is up to date)
+ERR := $(VENV)/bin/erreichbar
+
+## build: build every derived data set from the data directory (each step skips what is
+## up to date): networks, layers, travel-time surfaces, maps, reports
 build: $(STAMP)
-	$(VENV)/bin/erreichbar network build
+	$(ERR) network build
+	$(ERR) layers build
+	$(ERR) access compute
+	$(ERR) maps build
+	$(ERR) report --all --format html
 
 ## run: set up, build what is missing, serve maps and API on localhost
 run: build
-	$(VENV)/bin/erreichbar serve
+	$(ERR) serve
 
 ## browser-deps: headless Chromium + chromedriver for tests/test_browser.py (Debian apt)
 browser-deps:
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { apt-get update && apt-get install -y chromium chromium-driver; }
 
 ## test: set up and run the test suite (real data from ../shared/data)
 test: $(STAMP) browser-deps
@@ -41,4 +48,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) data/processed/*/ maps/*.html .pytest_cache
+	rm -rf $(VENV) data/processed/*/ data/reports maps/*.html .pytest_cache
