@@ -122,6 +122,8 @@ def run() -> dict[str, Any]:
     _, warm = _timed(lambda: engine.nearest_many(lon, lat, CATEGORY, MODE, K))
     _, single_first = _timed(lambda: engine.nearest(lon[0], lat[0], CATEGORY, MODE, K))
     _, single = _timed(lambda: engine.nearest(lon[1], lat[1], CATEGORY, MODE, K))
+    # a point query before any table exists: the largest category by car (forward run)
+    _, single_no_table = _timed(lambda: engine.nearest(lon[2], lat[2], "freizeit", "car", K))
 
     kitas = engine.offer_set(CATEGORY, MODE).ids
     add_only = engine.what_if(CATEGORY, MODE, add=[SITE])
@@ -169,6 +171,7 @@ def run() -> dict[str, Any]:
         "nearest_k3_10000": {"cold_s": round(cold, 3), "warm_s": round(warm, 4),
                              "single_with_routes_first_s": round(single_first, 4),
                              "single_with_routes_s": round(single, 4),
+                             "single_freizeit_car_no_table_s": round(single_no_table, 4),
                              "answered_points": int(answers["point"].nunique()),
                              "networkx_s_extrapolated": round(nx_queries, 1),
                              "vs_networkx_cold": round(nx_queries / cold, 1),

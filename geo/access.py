@@ -491,6 +491,10 @@ class Accessibility:
                 k: int = 3) -> gpd.GeoDataFrame:
         """The ``k`` nearest offers of one point with their routes.
 
+        One forward Dijkstra from the point's node: bounded by the k-th offer when the
+        nearest-offer table of (category, mode) is cached (milliseconds), else by
+        ``AccessSettings.nearest_max_min`` (tens of milliseconds; no table is built).
+
         Parameters
         ----------
         lon, lat
@@ -518,14 +522,22 @@ class Accessibility:
         snap, _, _ = self._snap_point(lon, lat, mode)
         data = self._mode(mode)
         node = int(snap.node[0])
-        table_s, table_o = self._table(category, mode)
-        rows = table_o[node, :k][table_o[node, :k] >= 0]
-        seconds = table_s[node, :len(rows)] + snap.seconds[0]
-        # one forward run from the point's node, bounded by the farthest of the k offers
+        limit = self.settings.access.nearest_max_min * 60.0
+        table = self._tables.get((category, mode))
+        if table is not None:  # choose from the cached table; route only to the k-th offer
+            rows = table[1][node, :k][table[1][node, :k] >= 0]
+            bound = float((table[0][node, :len(rows)] - offers.snap.seconds[rows])
+                          .max(initial=0.0)) + 1e-6
+        else:  # no table yet: one forward run finds the offers (tens of ms, no table build)
+            bound = limit
+        dist, pred = dijkstra(data.graph, indices=node, limit=bound, return_predecessors=True)
+        if table is None:
+            seeds = offers.seeds
+            times = dist[offers.snap.node[seeds]] + offers.snap.seconds[seeds]
+            order = np.argsort(times, kind="stable")[:k]
+            rows = seeds[order[times[order] <= limit]]
         target = offers.snap.node[rows]
-        limit = float((table_s[node, :len(rows)] - offers.snap.seconds[rows]).max(initial=0))
-        _, pred = dijkstra(data.graph, indices=node, limit=limit + 1e-6,
-                           return_predecessors=True)
+        seconds = dist[target] + offers.snap.seconds[rows] + snap.seconds[0]
         if data.edges is None:
             data.edges = routing.EdgeLookup(data.net)
         lines = []

@@ -220,7 +220,11 @@ def test_nearest_many_and_single_nearest_with_routes(engine: Accessibility) -> N
     assert list(one["rank"]) == [1, 2, 3] and one["minutes"].is_monotonic_increasing
     again = engine.nearest_many([GOETTINGEN_CENTRE[0]], [GOETTINGEN_CENTRE[1]],
                                 "grundschule", "walk", k=3)
-    np.testing.assert_allclose(one["minutes"], again["minutes"])
+    np.testing.assert_allclose(one["minutes"], again["minutes"])  # forward run = table
+    cached = engine.nearest(*GOETTINGEN_CENTRE, "grundschule", "walk", k=3)  # table path
+    assert list(cached["offer_id"]) == list(one["offer_id"])
+    np.testing.assert_allclose(cached["minutes"], one["minutes"])
+    assert cached.geometry.geom_equals(one.geometry).all()
     for route, offer_id in zip(one.geometry, one["offer_id"], strict=True):
         start, end = shapely.get_coordinates(route)[[0, -1]]
         assert tuple(start) == GOETTINGEN_CENTRE
