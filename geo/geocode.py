@@ -44,8 +44,12 @@ SETTLEMENT_CLASSES: Final = frozenset({"city", "town", "village", "suburb", "ham
 #: Suggestions returned when nothing matches, and their least difflib similarity (0–1).
 SUGGESTIONS: Final = 5
 SUGGESTION_CUTOFF: Final = 0.7
+#: A house number missing on the typed street is searched on streets whose normalised name
+#: is at least this similar (difflib ratio; one letter in a 12-letter name ≈ 0.96).
+VARIANT_CUTOFF: Final = 0.9
 
 _POSTCODE = re.compile(r"\b\d{5}\b")
+_RANGE = re.compile(r"(\d+[a-zA-Z]?)\s*[-–/]\s*\d+[a-zA-Z]?\b")  #: "6-8" → "6"
 _NUMBERED = re.compile(r"^(?P<street>.*?\D)\s*(?P<number>\d+(?:\s?[a-z](?![a-zäöü]))?)"
                        r"(?:\s+(?P<locality>.+))?$")
 
@@ -221,17 +225,25 @@ class Geocoder:
         return f"{row['street']}{' ' + number if number else ''}, {town}"
 
     def _match(self, street: str, number: str | None, locality: str | None) -> list[Location]:
-        """Locations of a normalised street (+ number) in a normalised locality."""
+        """Locations of a normalised street (+ number) in a normalised locality.
+
+        A number the street lacks is looked up on streets of a nearly equal name
+        (:data:`VARIANT_CUTOFF`: OSM spelling variants such as Markt-/Markstraße) before
+        falling back to the street itself.
+        """
         if street not in self._street_keys:
             return []
         if number:
-            rows = self._in_locality(self.addresses[(self.addresses["key"] == street)
-                                                    & (self.addresses["number_key"] == number)],
-                                     locality)
-            if len(rows):
-                return [Location(self._label(r, str(r["number"])), float(r["lon"]),
-                                 float(r["lat"]), "address", str(r["gemeinde"]))
-                        for _, r in rows.iterrows()]
+            variants = difflib.get_close_matches(street, self._street_keys, n=4,
+                                                 cutoff=VARIANT_CUTOFF)
+            for key in [street, *[v for v in variants if v != street]]:
+                rows = self._in_locality(
+                    self.addresses[(self.addresses["key"] == key)
+                                   & (self.addresses["number_key"] == number)], locality)
+                if len(rows):
+                    return [Location(self._label(r, str(r["number"])), float(r["lon"]),
+                                     float(r["lat"]), "address", str(r["gemeinde"]))
+                            for _, r in rows.iterrows()]
         rows = self._in_locality(self.streets[self.streets["key"] == street], locality)
         return [Location(self._label(r), float(r["lon"]), float(r["lat"]), "street",
                          str(r["gemeinde"])) for _, r in rows.iterrows()]
@@ -249,7 +261,8 @@ class Geocoder:
 
         Accepted forms: ``"Weender Landstraße 2, 37073 Göttingen"``, ``"Hauptstr. 5
         Rosdorf"``, ``"Groner Landstraße"``, ``"Weende"``. The postcode is ignored (the
-        tiles have none); a number that the data lacks falls back to the street.
+        tiles have none), a number range ("6-8") counts as its first number, and a number
+        that the data lacks falls back to the street.
 
         Parameters
         ----------
@@ -268,7 +281,7 @@ class Geocoder:
         AddressNotFoundError
             Nothing matches; ``suggestions`` holds close street and place names.
         """
-        text = normalise(_POSTCODE.sub(" ", query))
+        text = normalise(_RANGE.sub(r"\1", _POSTCODE.sub(" ", query)))
         if not text:
             raise AddressNotFoundError("address is empty", [])
         found: list[Location] = []
