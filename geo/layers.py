@@ -26,7 +26,6 @@ import pandas as pd
 
 from geo._io import atomic_path, files_digest, write_json
 from geo.boundaries import LEVELS, load_units, vg5000_files
-from geo.errors import DataError
 from geo.settings import Settings, get_region
 
 log = logging.getLogger(__name__)
@@ -66,6 +65,7 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
     from geo import offers as offer_mod
     from geo import population as pop
 
+    offers_file = offers_file or settings.offers.own_file
     region = get_region(settings.region)
     out = layers_dir(settings)
     inputs = [*vg5000_files(settings.data_dir), *pop.population_files(settings.data_dir),
@@ -114,13 +114,8 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
 
     # offers
     catalogue, report = offer_mod.build_catalogue(settings)
-    if offers_file is not None:
-        own = offer_mod.read_offer_file(Path(offers_file), settings)
-        clash = sorted(set(own["id"]) & set(catalogue["id"]))
-        if clash:
-            raise DataError(f"{offers_file}: ids already in the default catalogue: "
-                            f"{', '.join(clash[:10])}")
-        catalogue = pd.concat([catalogue, own], ignore_index=True)
+    n_default = len(catalogue)
+    catalogue = offer_mod.add_own_offers(catalogue, settings, offers_file)
     for suffix in ("geojson", "parquet", "csv"):
         offer_mod.write_offers(catalogue, out / f"offers.{suffix}")
     with atomic_path(out / "offer_tile_changes.csv") as tmp:
@@ -143,7 +138,7 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
         "offers_planned": per_category("planned"),
         "offers_closed": per_category("closed"),
         "offers_unlocated": report["unlocated"],
-        "offers_own_file": 0 if offers_file is None else int(len(own)),
+        "offers_own_file": len(catalogue) - n_default,
         "tile_changes": report["tile_changes"],
         "youth_office_area": {
             "population": int(inhabitants.loc[in_area_1km, "inhabitants"].sum()),

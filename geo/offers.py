@@ -658,10 +658,29 @@ def build_catalogue(settings: Settings) -> tuple[gpd.GeoDataFrame, dict[str, Any
 
 
 def load_offers(settings: Settings) -> gpd.GeoDataFrame:
-    """The region's real default offer catalogue (EPSG:4326).
+    """The region's offer catalogue (EPSG:4326): the real default offers plus the county's
+    own list where ``settings.offers.own_file`` names one.
 
     Columns: :data:`COLUMNS` (the :class:`Offer` fields, incl. ``status``,
     ``geocode_precision``, ``source``, ``source_date``) and Point geometry. Planned and
     closed offers are included; filter ``status == "active"`` for reachability.
     """
-    return build_catalogue(settings)[0]
+    return add_own_offers(build_catalogue(settings)[0], settings)
+
+
+def add_own_offers(catalogue: gpd.GeoDataFrame, settings: Settings,
+                   own_file: Path | None = None) -> gpd.GeoDataFrame:
+    """The catalogue plus the county's own offer list (``own_file``, else
+    ``settings.offers.own_file``; unchanged when neither is set).
+
+    Raises OfferFileError for bad rows and DataError when an id is already taken.
+    """
+    own_file = own_file or settings.offers.own_file
+    if own_file is None:
+        return catalogue
+    own = read_offer_file(Path(own_file), settings)
+    clash = sorted(set(own["id"]) & set(catalogue["id"]))
+    if clash:
+        raise DataError(f"{own_file}: ids already in the default catalogue: "
+                        f"{', '.join(clash[:10])}")
+    return pd.concat([catalogue, own], ignore_index=True)

@@ -130,6 +130,9 @@ class OfferSettings(BaseModel):
     match_distance_m: float = 100.0
     #: worker processes for decoding the POI tiles (None = all cores)
     workers: int | None = None
+    #: a county's own offer list (CSV/XLSX/GeoJSON, see geo/data/offer_template.csv) that
+    #: every job adds to the default catalogue (environment: ERREICHBAR_OFFERS__OWN_FILE)
+    own_file: Path | None = None
 
 
 class AccessSettings(BaseModel):
@@ -289,6 +292,10 @@ class ApiSettings(BaseModel):
 
     host: str = Field(default="127.0.0.1", description="bind address (loopback: not public)")
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(
+        default=1, ge=1,
+        description="uvicorn worker processes; each loads the engine (≈0.6 GB) and answers "
+        "/nearest with routes at ≈100 req/s on one core (bench/bench_api.py)")
     warm_up: bool = Field(
         default=True,
         description="compute every category × mode nearest table at startup in a background "

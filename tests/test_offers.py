@@ -200,3 +200,19 @@ def test_xlsx_numeric_cells(settings: Settings, tmp_path: Path) -> None:
     book.save(tmp_path / "numbers.xlsx")
     row = read_offer_file(tmp_path / "numbers.xlsx", settings).iloc[0]
     assert (row.postcode, row.capacity, row.age_from, row.lat) == ("37073", 45, 1.0, 51.5339)
+
+
+def test_own_offer_list_joins_the_catalogue_everywhere(settings: Settings, catalogue,
+                                                       tmp_path: Path) -> None:
+    """A county's own list named in the settings reaches every consumer of load_offers."""
+    from geo.offers import load_offers
+
+    own = tmp_path / "angebote.csv"
+    own.write_text(";".join(HEADER) + "\n" + ";".join(ROWS[0][0]) + "\n", "utf-8")
+    with_own = settings.model_copy(
+        update={"offers": settings.offers.model_copy(update={"own_file": own})})
+    merged = load_offers(with_own)
+    assert len(merged) == len(catalogue[0]) + 1
+    added = merged.iloc[-1]
+    assert added["name"] == "Kita Sonnenschein" and added["category"] == "kita"
+    assert added.geometry.y == pytest.approx(51.5339) and added.geometry.x == pytest.approx(9.9356)
