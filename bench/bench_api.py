@@ -1,6 +1,7 @@
 """Load test of ``GET /nearest`` on loopback: latency percentiles at increasing request rates.
 
-The API runs as its own process (uvicorn, one worker, no access log, the process settings)
+The API runs as its own process (uvicorn with one, then two workers, no access log, the
+process settings)
 and is driven open-loop by an asyncio httpx client in this process: request ``i`` of a
 step is *scheduled* at ``i / rate`` seconds and its latency is counted from that moment,
 so queueing in an overloaded server shows up in the percentiles (no coordinated omission).
@@ -34,6 +35,7 @@ STEP_MAX_REQUESTS: Final = 2000
 SATURATED_MS: Final = 1000.0
 TARGET: Final = {"rate": 200, "p95_ms": 20.0}
 CATEGORY, MODE, K = "grundschule", "walk", 3
+WORKERS: Final = (1, 2)  #: uvicorn worker processes (each loads the engine, ≈0.6 GB)
 STARTUP_TIMEOUT_S: Final = 300.0
 
 
@@ -115,16 +117,21 @@ async def _drive(base: str, points: np.ndarray) -> dict[str, Any]:
                 "minutes_only": await _series(client, points, False)}
 
 
-def run() -> dict[str, Any]:
-    """Start the API, warm its Grundschule/walk table, and load it step by step."""
-    settings = Settings()
-    points = _points(settings, 4000)
-    port = _free_port()
+def _serve(port: int, workers: int) -> subprocess.Popen:
+    """The API on ``port`` with ``workers`` processes (warm-up thread off: the load test
+    warms the one table it uses)."""
     env = {**os.environ, "ERREICHBAR_API__WARM_UP": "false"}
-    server = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port",
-         str(port), "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", "60"],
+         str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+         "--timeout-keep-alive", "60"],
         cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _load(points: np.ndarray, workers: int) -> dict[str, Any]:
+    """Start the API with ``workers`` processes, warm it, run both series, stop it."""
+    port = _free_port()
+    server = _serve(port, workers)
     base = f"http://127.0.0.1:{port}"
     try:
         t0 = time.perf_counter()
@@ -138,17 +145,24 @@ def run() -> dict[str, Any]:
                 raise RuntimeError("the API did not start (run 'make build' first)")
             time.sleep(0.5)
         startup = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        httpx.get(base + "/nearest", params={"lat": points[0, 1], "lon": points[0, 0],
-                                             "category": CATEGORY, "mode": MODE}, timeout=120)
-        first = time.perf_counter() - t1
+        first = []
+        for lon, lat in points[:10 * workers]:  # new connections: every worker gets some
+            t1 = time.perf_counter()
+            httpx.get(base + "/nearest", params=_params(lon, lat, True), timeout=120)
+            first.append(time.perf_counter() - t1)
         result = asyncio.run(_drive(base, points))
     finally:
         server.terminate()
         server.wait(timeout=30)
+    return {"startup_s": round(startup, 1), "first_request_s": round(max(first), 2), **result}
+
+
+def run() -> dict[str, Any]:
+    """Load ``/nearest`` step by step with one and with two server processes."""
+    points = _points(Settings(), 4000)
+    result = {f"workers_{w}": _load(points, w) for w in WORKERS}
     return {
         "endpoint": f"/nearest?category={CATEGORY}&mode={MODE}&k={K}",
         "cores": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
-        "startup_s": round(startup, 1), "first_request_s": round(first, 2),
         "target": TARGET, **result,
     }

@@ -251,6 +251,8 @@ def serve(
     host: Annotated[str | None, typer.Option(
         help="bind address [default: ApiSettings.host, 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="port [default: ApiSettings.port, 8000]")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="worker processes [default: ApiSettings.workers, 1]")] = None,
     data_dir: DataDir = None,
     region: RegionOpt = "goettingen",
 ) -> None:
@@ -265,7 +267,8 @@ def serve(
         os.environ["ERREICHBAR_DATA_DIR"] = str(data_dir)
     os.environ["ERREICHBAR_REGION"] = region
     sys.stderr.write(f"Erreichbar: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)\n")
-    uvicorn.run("api.main:app", host=host, port=port, access_log=False, log_level="info")
+    uvicorn.run("api.main:app", host=host, port=port, workers=workers or settings.api.workers,
+                access_log=False, log_level="info")
 
 
 def main() -> None:
