@@ -32,9 +32,28 @@ from opening_hours import OpeningHours
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.models import (
-    CoverageRow, CoverageTable, ErrorBody, Figures, GemeindeCollection, Health, IsochroneCollection, Level,
-    LineGeometry, MapList, Mode, NearestAnswer, NearestOffer, OfferCollection, OfferFeature,
-    OfferProperties, Origin, PointGeometry, Problem, Scenario, ScenarioAnswer, ScenarioRow,
+    CoverageRow,
+    CoverageTable,
+    ErrorBody,
+    Figures,
+    GemeindeCollection,
+    Health,
+    IsochroneCollection,
+    Level,
+    LineGeometry,
+    MapList,
+    Mode,
+    NearestAnswer,
+    NearestOffer,
+    OfferCollection,
+    OfferFeature,
+    OfferProperties,
+    Origin,
+    PointGeometry,
+    Problem,
+    Scenario,
+    ScenarioAnswer,
+    ScenarioRow,
 )
 from geo.access import CATEGORIES, Accessibility
 from geo.errors import EmptyResultError, ErreichbarError, RegionError

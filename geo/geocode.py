@@ -93,7 +93,7 @@ def _read_source(source: TileSource, settings: Settings, skip_tiles: set[tuple[i
                  ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Named street lines, house-number points and places of one tile set (EPSG:3035),
     leaving out the tiles in ``skip_tiles`` (covered by a newer set)."""
-    from geo.tiles import read_layers, open_tileset
+    from geo.tiles import open_tileset, read_layers
 
     tileset = open_tileset(settings.data_dir / source.path, source.zoom)
     layers = read_layers(tileset, ("transportation_name", "housenumber", "place"),

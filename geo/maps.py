@@ -25,6 +25,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Final
 
@@ -68,6 +69,8 @@ MODE_LABELS: Final[dict[str, str]] = {"walk": "zu Fuß", "bike": "mit dem Rad",
 CLASS_COLOURS: Final = ("#1a9850", "#66bd63", "#a6d96a", "#d9ef8b", "#fee08b", "#fdae61",
                         "#f46d43", "#d73027")
 UNREACHABLE_COLOUR: Final = "#969696"
+#: Thresholds (minutes) of the coverage shares in the Gemeinde tooltips.
+TOOLTIP_MINUTES: Final = (10, 15, 30)
 _WEB_MERCATOR: Final = "EPSG:3857"
 _TO_LONLAT: Final = Transformer.from_crs(_WEB_MERCATOR, "EPSG:4326", always_xy=True)
 
@@ -83,8 +86,7 @@ def _hex_rgba(colour: str, alpha: int) -> tuple[int, int, int, int]:
 
 def class_labels(breaks: Sequence[int]) -> list[str]:
     """Legend labels of the minute classes: ``≤ 5``, ``5–10``, …, ``> 60``."""
-    return ([f"≤ {breaks[0]}"] + [f"{a}–{b}" for a, b in zip(breaks[:-1], breaks[1:])]
-            + [f"> {breaks[-1]}"])
+    return [f"≤ {breaks[0]}"] + [f"{a}–{b}" for a, b in pairwise(breaks)] + [f"> {breaks[-1]}"]
 
 
 def _inline_assets(m: folium.Map) -> None:
@@ -263,9 +265,8 @@ def _add_units(m: folium.Map, table: gpd.GeoDataFrame, white_spot: int, name: st
     shown = gpd.GeoDataFrame({
         "Gemeinde": table["name"],
         "Kinder unter 10": table["children"].round().astype(int),
-        "≤ 10 min": table["children_within_10min_share"].map(_percent),
-        "≤ 15 min": table["children_within_15min_share"].map(_percent),
-        "≤ 30 min": table["children_within_30min_share"].map(_percent),
+        **{f"≤ {m} min": table[f"children_within_{m}min_share"].map(_percent)
+           for m in TOOLTIP_MINUTES},
         "Median (min)": table["children_median_minutes"].map(
             lambda v: "–" if pd.isna(v) else f"{v:.0f}"),
         f"Kinder > {white_spot} min": table[f"children_beyond_{white_spot}min"]
@@ -297,7 +298,7 @@ def travel_time_map(engine: Accessibility, category: str, mode: str) -> folium.M
                                   settings.maps.breaks_min)
     folium.raster_layers.ImageOverlay(image, bounds, name="Fahrzeit (Minuten, 100-m-Raster)",
                                       opacity=0.75, mercator_project=False).add_to(m)
-    table = engine.coverage("gemeinde", category, mode, (10, 15, 30))
+    table = engine.coverage("gemeinde", category, mode, TOOLTIP_MINUTES)
     _add_units(m, table, settings.access.white_spot_min, "Gemeinden (Erreichbarkeit)")
     offers = engine.offers
     _add_offers(m, offers[(offers["category"] == category) & (offers["status"] == "active")],

@@ -9,10 +9,10 @@ import hypothesis
 import numpy as np
 import pytest
 import schemathesis
+from _services import services_for
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from _services import services_for
 from api.main import Services, create_app
 from geo.settings import MapSettings, Settings
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from _services import services_for
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from _services import services_for
 from api.main import create_app
 from geo.access import Accessibility
 from geo.maps import travel_time_map

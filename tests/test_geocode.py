@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from _services import services_for
+
 from geo.geocode import AddressNotFoundError, Geocoder, normalise
 from geo.settings import Settings
 from geo.snap import to_metric

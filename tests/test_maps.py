@@ -3,14 +3,16 @@ and the figures drawn equal the engine's."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-
 from _services import services_for
+
 from geo import maps
 from geo.access import Accessibility
 from geo.maps import ATTRIBUTION, build_maps, class_labels, surface_image
@@ -49,7 +51,7 @@ def test_travel_time_map_has_its_layers_offline(built: dict, engine: Accessibili
     # nothing to fetch: no external scripts or styles, Leaflet and markercluster inlined
     assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', page)
     assert "L.markerClusterGroup" in page and "L.control.layers" in page
-    assert "L.control.scale" in page or "control_scale" in page or "scale: true" in page
+    assert "L.control.scale()" in page
     # attributions, German title and legend
     assert ATTRIBUTION in page
     assert "Familienzentrum zu Fuß: Minuten bis zum nächsten Angebot" in page
@@ -66,12 +68,14 @@ def test_travel_time_map_has_its_layers_offline(built: dict, engine: Accessibili
     # tooltips carry the engine's coverage figures
     table = engine.coverage("gemeinde", "familienzentrum", "walk", (10, 15, 30))
     goe = table.set_index("name").loc["Göttingen"]
-    assert f'"Kinder unter 10": {int(round(goe["children"]))}' in page
-    assert f'"\\u2264 15 min": "{goe["children_within_15min_share"] * 100:.0f} %"' in page \
-        or f'"≤ 15 min": "{goe["children_within_15min_share"] * 100:.0f} %"' in page
+    assert f'"Kinder unter 10": {round(goe["children"])}' in page
+    assert f'"\\u2264 15 min": "{goe["children_within_15min_share"] * 100:.0f} %"' in page
     # popups: name, Träger and source of a real offer
+    popups = [json.loads(p) for p in re.findall(r'bindPopup\(("(?:[^"\\]|\\.)*"), ', page)]
+    assert len(popups) == len(active)
     row = active[active["traeger"].notna()].iloc[0]
-    assert row["traeger"].replace('"', "&quot;")[:20] in page or row["traeger"][:20] in page
+    assert maps.offer_popup(row) in popups
+    assert f"<i>Träger:</i> {html.escape(row['traeger'])}" in maps.offer_popup(row)
 
 
 def test_white_spot_map_counts_equal_the_engine(built: dict, engine: Accessibility) -> None:
