@@ -14,6 +14,13 @@
 * :meth:`~Accessibility.what_if` — add/remove offers and get the changed surface and the
   coverage change per Gemeinde in well under a second.
 
+Mode ``transit`` (walk + public transport for a date and departure window, window median;
+:mod:`geo.transit_access`) answers :meth:`~Accessibility.cells`,
+:meth:`~Accessibility.coverage`, :meth:`~Accessibility.nearest` (with the connections) and
+:meth:`~Accessibility.isochrones` once a timetable is loaded for the region
+(``erreichbar gtfs load PATH|URL --region R``); without one they raise the loader's
+"no public-transport timetable is loaded" error.
+
 Times are seconds internally and minutes in every output. Networks, snapped cells,
 surfaces and nearest-offer tables are cached in the object, so a long-lived process (the
 API) answers point queries in milliseconds. :func:`compute` is the batch job behind
@@ -32,7 +39,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -52,8 +59,16 @@ from geo.settings import Settings, get_region
 from geo.snap import NodeIndex, Snap, to_metric
 from geo.supply import e2sfca
 
+if TYPE_CHECKING:
+    from geo.transit_access import TransitAccess, TransitCells
+
 log = logging.getLogger(__name__)
 
+#: Public transport (walk + transit, window median): not a street network, see
+#: :meth:`Accessibility.transit`.
+TRANSIT = "transit"
+#: Every mode of the engine.
+ALL_MODES: tuple[str, ...] = (*MODES, TRANSIT)
 #: Offer categories (values of :class:`geo.offers.Category`).
 CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
 #: Cell grids: Zensus 100 m cells with children under 10, 1 km cells with inhabitants.
@@ -127,6 +142,15 @@ class Surface:
 
 
 @dataclass(frozen=True)
+class _TransitSurface:
+    """Stands for the transit times of a category in coverage tables (the times are per
+    cell, :meth:`Accessibility.transit_cells`, not per network node)."""
+
+    category: str
+    mode: str = TRANSIT
+
+
+@dataclass(frozen=True)
 class WhatIf:
     """The result of :meth:`Accessibility.what_if`."""
 
@@ -186,6 +210,8 @@ class Accessibility:
         self._units: dict[str, gpd.GeoDataFrame] = {}
         self._area: shapely.Geometry | None = None
         self._grid: pd.DataFrame | None = None
+        self._transit: TransitAccess | None = None
+        self._transit_cells: dict[tuple[str, str], TransitCells] = {}
 
     # ------------------------------------------------------------------ data (cached)
 
@@ -232,6 +258,46 @@ class Accessibility:
     def network(self, mode: str) -> Network:
         """The network of ``mode`` (loaded once)."""
         return self._mode(mode).net
+
+    def transit(self) -> TransitAccess:
+        """Walk + public transport on the region's stored GTFS feed (loaded once).
+
+        Walks use the region's street walk network when it has been built, else crow-fly
+        × detour factor; date: ``settings.transit.date`` or a regular Tuesday of the feed.
+
+        Raises
+        ------
+        DataError
+            No timetable is loaded for the region; the message says how to load one.
+        """
+        with self._lock:
+            if self._transit is None:
+                from geo import gtfs, transit
+                from geo.transit_access import TransitAccess
+
+                feed = gtfs.load_region_feed(self.settings)
+                walk = (transit.NetworkWalk.from_settings(self.network("walk"), self.settings)
+                        if (network_dir(self.settings) / "walk.npz").exists() else None)
+                self._transit = TransitAccess(
+                    feed, self.settings, self.offers[self.offers["status"] == "active"],
+                    date=self.settings.transit.date, walk=walk)
+            return self._transit
+
+    def transit_cells(self, category: str, grid: str = "children") -> TransitCells:
+        """Walk + transit times of every cell of ``grid`` to the nearest ``category``
+        offer (:meth:`geo.transit_access.TransitAccess.cell_times`); walking the whole way
+        is the street walk surface when the walk network has been built."""
+        _check_choice("category", category, CATEGORIES)
+        with self._lock:
+            key = (category, grid)
+            if key not in self._transit_cells:
+                access = self.transit()
+                frame = self.cell_frame(grid)
+                walk_s = (self.cells(category, "walk", grid)["minutes"].to_numpy() * 60.0
+                          if (network_dir(self.settings) / "walk.npz").exists() else None)
+                self._transit_cells[key] = access.cell_times(
+                    category, frame[["x", "y"]].to_numpy(float), walk_s)
+            return self._transit_cells[key]
 
     def offer_set(self, category: str, mode: str) -> OfferSet:
         """Active offers of ``category`` snapped to the network of ``mode``.
@@ -398,9 +464,26 @@ class Accessibility:
             connected), ``offer_id`` (None there), ``connected`` (within the snap cut-off),
             ``access_m`` (metres to the network), the weight column (``children_under_10``
             or ``inhabitants``), ``unit_ags``, ``gemeinde_ags``, ``x``, ``y`` (EPSG:3035).
+            Mode ``transit``: ``minutes`` is the window median, plus ``best_minutes`` and
+            ``walk_minutes`` (walking the whole way); ``offer_id`` is the offer reached at
+            the median departure; ``connected`` = reachable at all; ``access_m`` is NaN.
         """
-        surface = self.surface(category, mode)
         frame = self.cell_frame(grid)
+        if mode == TRANSIT:
+            t = self.transit_cells(category, grid)
+            ids = self.transit().offer_rows(category)["id"].to_numpy()
+            return pd.DataFrame({
+                "cell_id": frame["cell_id"].to_numpy(), "category": category, "mode": mode,
+                "minutes": _minutes(t.median_s), "best_minutes": _minutes(t.best_s),
+                "walk_minutes": _minutes(t.walk_s),
+                "offer_id": np.where(t.offer >= 0, ids[np.maximum(t.offer, 0)], None),
+                "connected": np.isfinite(t.median_s), "access_m": np.nan,
+                GRIDS[grid]: frame[GRIDS[grid]].to_numpy(),
+                "unit_ags": frame["unit_ags"].to_numpy(),
+                "gemeinde_ags": frame["gemeinde_ags"].to_numpy(),
+                "x": frame["x"].to_numpy(), "y": frame["y"].to_numpy(),
+            })
+        surface = self.surface(category, mode)
         snap = self._cell_snap(grid, mode)
         seconds, offer = surface.at(snap)
         return pd.DataFrame({
@@ -516,8 +599,20 @@ class Accessibility:
         ------
         RegionError
             The point lies outside the region or farther than the cut-off from the network.
+
+        Notes
+        -----
+        Mode ``transit`` answers with :meth:`geo.transit_access.TransitAccess.nearest`:
+        ``minutes`` = window median, ``best_minutes``, ``walk_minutes``, ``departure``,
+        ``arrival`` and ``legs`` (line, stops, departure, arrival, walk legs) of the median
+        departure's journey; the geometry runs through the stops.
         """
         self._check_k(k)
+        if mode == TRANSIT:
+            _check_choice("category", category, CATEGORIES)
+            x, y = self._check_points(lon, lat)
+            return self.transit().nearest(float(x[0]), float(y[0]), category, k,
+                                          self.settings.access.nearest_max_min)
         offers = self.offer_set(category, mode)
         snap, _, _ = self._snap_point(lon, lat, mode)
         data = self._mode(mode)
@@ -564,7 +659,8 @@ class Accessibility:
         lon, lat
             WGS84 degrees.
         mode
-            ``walk``, ``bike`` or ``car``.
+            ``walk``, ``bike``, ``car`` or ``transit`` (walk + public transport, window
+            median: :meth:`geo.transit_access.TransitAccess.isochrones`).
         minutes
             Time budgets, minutes (> 0).
 
@@ -577,6 +673,9 @@ class Accessibility:
         budgets = sorted({float(m) for m in minutes}, reverse=True)
         if not budgets or budgets[-1] <= 0:
             raise AccessInputError(f"minutes must be positive numbers, got {list(minutes)!r}")
+        if mode == TRANSIT:
+            px, py = self._check_points(lon, lat)
+            return self.transit().isochrones(float(px[0]), float(py[0]), tuple(budgets))
         snap, x, y = self._snap_point(lon, lat, mode)
         data = self._mode(mode)
         if data.cutter is None:
@@ -593,13 +692,17 @@ class Accessibility:
 
     # ------------------------------------------------------------------ coverage
 
-    def _cell_minutes(self, surface: Surface, grid: str) -> tuple[np.ndarray, np.ndarray]:
+    def _cell_minutes(self, surface: Surface | _TransitSurface, grid: str
+                      ) -> tuple[np.ndarray, np.ndarray]:
         """Minutes (inf = none) and connected flag per cell of ``grid`` on ``surface``."""
+        if isinstance(surface, _TransitSurface):
+            t = self.transit_cells(surface.category, grid)
+            return _minutes(t.median_s), np.isfinite(t.median_s)
         snap = self._cell_snap(grid, surface.mode)
         seconds, _ = surface.at(snap)
         return _minutes(seconds), snap.connected
 
-    def _coverage_of(self, surface: Surface, level: str, thresholds: Sequence[int],
+    def _coverage_of(self, surface: Surface | _TransitSurface, level: str, thresholds: Sequence[int],
                      grids: Sequence[str] = tuple(GRIDS)) -> gpd.GeoDataFrame:
         """Coverage table of ``surface`` per area of ``level`` weighted by ``grids``."""
         areas = self.units(level)
@@ -647,7 +750,9 @@ class Accessibility:
             figures: :meth:`cells`.
         """
         _check_choice("level", level, cov.LEVELS)
-        return self._coverage_of(self.surface(category, mode), level, self._thresholds(minutes))
+        surface = (_TransitSurface(category) if mode == TRANSIT
+                   else self.surface(category, mode))
+        return self._coverage_of(surface, level, self._thresholds(minutes))
 
     # ------------------------------------------------------------------ what-if
 
@@ -812,11 +917,16 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
     ``coverage.parquet`` (GeoParquet, every level × category × mode) and
     ``supply_kita.parquet`` (E2SFCA per children cell and mode).
 
+    Mode ``transit`` joins ``cells.parquet`` and ``coverage.parquet`` (no GeoTIFF) when a
+    timetable is loaded for the region; otherwise it is skipped and ``skipped_modes`` says
+    why and how to load one.
+
     Returns
     -------
     dict
         CLI summary: ``surfaces``, ``seconds``, ``coverage`` (county figures per category
-        and mode), ``skipped`` (categories without active offers), ``not_connected``,
+        and mode), ``skipped`` (categories without active offers), ``skipped_modes``
+        (``{"transit": reason}`` without a timetable), ``not_connected``,
         ``supply_basis``, ``outputs``.
     """
     from geo.population import write_cog
@@ -830,13 +940,23 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
     for c in skipped:
         log.warning("category %s skipped: no active offers in %s", c, engine.region.title)
     bounds = tuple(engine.units("county").total_bounds)
+    modes, skipped_modes = list(MODES), {}
+    try:
+        engine.transit()
+        modes.append(TRANSIT)
+    except ErreichbarError as exc:
+        skipped_modes[TRANSIT] = str(exc)
+        log.warning("mode transit skipped: %s", exc)
     cells, tables, summary = [], [], {}
     t_surf = 0.0
     for category in available:
         summary[category] = {}
-        for mode in MODES:
+        for mode in modes:
             t1 = time.perf_counter()
-            engine.surface(category, mode)
+            if mode == TRANSIT:
+                engine.transit_cells(category)
+            else:
+                engine.surface(category, mode)
             t_surf += time.perf_counter() - t1
             cells += [engine.cells(category, mode, grid).assign(grid=grid) for grid in GRIDS]
             tables += [engine.coverage(level, category, mode) for level in cov.LEVELS]
@@ -844,6 +964,8 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
             figures = {k: round(float(county[k]), 4) for k in county.index
                        if k.startswith(("children_", "inhabitants_within_"))}
             summary[category][mode] = figures
+            if mode == TRANSIT:
+                continue
             write_cog(folder / f"minutes_{category}_{mode}.tif",
                       engine.raster_minutes(category, mode), "minutes", 100, bounds,
                       "float32", -1.0)
@@ -865,6 +987,7 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
                "offers": {c: int((~engine.offer_set(c, mode).snap.connected).sum())
                           for c in available}}
         for mode in MODES}
-    return {"surfaces": len(available) * len(MODES), "seconds": round(time.perf_counter() - t0, 2),
+    return {"surfaces": len(available) * len(modes), "seconds": round(time.perf_counter() - t0, 2),
             "surface_seconds": round(t_surf, 3), "coverage": summary, "skipped": skipped,
+            "skipped_modes": skipped_modes,
             "not_connected": not_connected, "supply_basis": basis, "outputs": str(folder)}

@@ -7,6 +7,7 @@ or by the CLI options, which override the environment.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -59,6 +60,17 @@ GOETTINGEN = Region(
     city_tiles=TileSource(path="goettingen/osm-tiles", vintage="2026-08"),
     geofabrik="europe/germany/niedersachsen",
     own_youth_office=["03159016"],
+)
+
+#: Enzkreis (Baden-Württemberg): the region of the real VPE test timetable
+#: (``germany/gtfs/vpe_enzkreis_2025.zip``). No network tiles and no offers exist for it in
+#: the data directory: it serves the public-transport tests and users of the VPE feed
+#: (boundaries and Zensus grids come from the Germany-wide files).
+ENZKREIS = Region(
+    name="enzkreis",
+    title="Enzkreis",
+    ags="08236",
+    bbox=(8.50, 48.79, 8.90, 49.01),
 )
 
 
@@ -204,6 +216,11 @@ class TransitSettings(BaseModel):
         default=3 * 3600, gt=0,
         description="travel times longer than this (seconds) count as unreachable",
     )
+    date: dt.date | None = Field(
+        default=None,
+        description="service day of transit surfaces and coverage; None = the feed's first "
+        "Tuesday with the full weekday timetable (geo.transit.default_date)",
+    )
     window_start_s: int = Field(default=7 * 3600, description="default window start, "
                                 "seconds after midnight (07:00)")
     window_end_s: int = Field(default=9 * 3600, description="default window end (09:00)")
@@ -341,7 +358,7 @@ class Settings(BaseSettings):
 
 
 #: Known regions by name.
-REGIONS: dict[str, Region] = {GOETTINGEN.name: GOETTINGEN}
+REGIONS: dict[str, Region] = {r.name: r for r in (GOETTINGEN, ENZKREIS)}
 
 
 def get_region(name: str) -> Region:

@@ -942,3 +942,155 @@ def reference_arrivals(g: nx.DiGraph, tt: Timetable, src: np.ndarray, src_s: np.
             best[node[1]] = node[2]
     best[best > depart_s + max_travel_s] = np.inf
     return best
+
+
+# --------------------------------------------------------------------------- journeys to points
+
+
+def default_date(feed: Feed, weekday: int = 1) -> dt.date:
+    """A regular service day of the feed: the first ``weekday`` (0 = Monday, 1 = Tuesday)
+    of the service period on which as many trips run as on the busiest such weekday
+    (a school-day timetable, not a holiday).
+
+    Raises
+    ------
+    EmptyResultError
+        No trip runs on that weekday in the whole service period.
+    """
+    first = feed.first_day + dt.timedelta(days=(weekday - feed.first_day.weekday()) % 7)
+    days = [first + dt.timedelta(weeks=w) for w in range((feed.last_day - first).days // 7 + 1)]
+    counts = np.array([int(feed.trips_on(d).sum()) for d in days])
+    if not counts.size or counts.max() == 0:
+        raise EmptyResultError(f"{feed.source}: no trip runs on any "
+                               f"{dt.date(2024, 1, 1 + weekday):%A} of the service period")
+    return days[int(np.argmax(counts))]
+
+
+def direct_walk_s(from_xy: np.ndarray, to_xy: np.ndarray, settings: TransitSettings
+                  ) -> np.ndarray:
+    """Walking the whole way: crow-fly metres × detour factor at walking speed, no limit.
+
+    Parameters
+    ----------
+    from_xy, to_xy : numpy.ndarray, shape (n, 2) and (m, 2)
+        EPSG:3035 metres.
+    settings : TransitSettings
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, m)
+        Whole seconds.
+    """
+    a, b = np.asarray(from_xy, float).reshape(-1, 2), np.asarray(to_xy, float).reshape(-1, 2)
+    metres = np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
+    return np.ceil(metres * settings.detour_factor / (settings.walk_speed_kmh / 3.6))
+
+
+def journey_to_point(arrivals: Arrivals, point_xy: np.ndarray, walk: WalkModel,
+                     direct_s: float = np.inf) -> tuple[float, list[dict[str, object]]]:
+    """Earliest arrival at a point after :func:`earliest_arrival`, with its legs.
+
+    The point is reached from the stop with the earliest (arrival + walk), or by walking
+    the whole way when ``direct_s`` (seconds from the origin) is at least as early.
+
+    Parameters
+    ----------
+    arrivals : Arrivals
+        From :func:`earliest_arrival` (origin = one point or stop).
+    point_xy : numpy.ndarray, shape (2,)
+        Destination, EPSG:3035 metres.
+    walk : WalkModel
+        Egress walk from stops to the point.
+    direct_s : float
+        Seconds of walking the whole way (``inf``: not an option).
+
+    Returns
+    -------
+    arrival_s : float
+        Seconds since midnight (``inf``: not reachable).
+    legs : list of dict
+        As :meth:`Arrivals.journey`, ending with a walk leg to ``"destination"``; a single
+        walk leg ``"origin"`` → ``"destination"`` when walking is at least as fast.
+    """
+    tt = arrivals.timetable
+    i, _, w = walk(tt.stop_xy, np.asarray(point_xy, float).reshape(1, 2))
+    at = arrivals.arrival_s[i] + w if len(i) else np.array([np.inf])
+    best = int(np.argmin(at))
+    walk_only = arrivals.depart_s + direct_s
+    if walk_only <= at[best]:
+        if not np.isfinite(walk_only):
+            return np.inf, []
+        return float(walk_only), [{"mode": "walk", "from": "origin", "departure":
+                                   arrivals.depart_s, "to": "destination",
+                                   "arrival": int(walk_only)}]
+    stop = str(tt.stop_ids[i[best]])
+    legs = arrivals.journey(stop)
+    legs.append({"mode": "walk", "from": stop, "departure": int(arrivals.arrival_s[i[best]]),
+                 "to": "destination", "arrival": int(at[best])})
+    return float(at[best]), legs
+
+
+def describe_legs(legs: Sequence[dict[str, object]], feed: Feed, date: dt.date
+                  ) -> list[dict[str, object]]:
+    """Legs for people and JSON: ``route`` (``walk`` for walks), ``trip``, ``from``/``to``
+    (stop ids, ``origin``/``destination``) with ``from_name``/``to_name``, ``departure`` and
+    ``arrival`` as ISO local date-times (``YYYY-MM-DDTHH:MM:SS``; past midnight = next day).
+    """
+    names = feed.stops.set_index("stop_id")["stop_name"]
+    midnight = dt.datetime.combine(date, dt.time())
+
+    def stamp(seconds: object) -> str:
+        return (midnight + dt.timedelta(seconds=int(str(seconds)))).isoformat()
+
+    return [{"route": leg.get("route", "walk"), "trip": leg.get("trip"),
+             "from": leg["from"], "from_name": names.get(str(leg["from"]), str(leg["from"])),
+             "departure": stamp(leg["departure"]),
+             "to": leg["to"], "to_name": names.get(str(leg["to"]), str(leg["to"])),
+             "arrival": stamp(leg["arrival"])} for leg in legs]
+
+
+# --------------------------------------------------------------------------- quality per area
+
+
+def gueteklassen_shares(klassen: gpd.GeoDataFrame, cells: pd.DataFrame,
+                        gemeinden: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Share of children under 10 per ÖV-Güteklasse in each Gemeinde.
+
+    A Zensus cell belongs to the class area containing its centre (as cells belong to
+    Gemeinden, see :mod:`geo.population`); cells outside every class area count as
+    ``none``.
+
+    Parameters
+    ----------
+    klassen : geopandas.GeoDataFrame
+        :func:`gueteklassen` (``klasse``, polygons in EPSG:3035).
+    cells : pandas.DataFrame
+        100 m cells with ``x``, ``y`` (EPSG:3035 centre), ``children_under_10`` and
+        ``gemeinde_ags`` (:func:`geo.population.read_children_100m`).
+    gemeinden : geopandas.GeoDataFrame
+        ``ags`` and ``name`` of the region's Gemeinden.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per Gemeinde: ``ags``, ``name``, ``children_under_10`` and
+        ``share_A`` … ``share_F``, ``share_none`` (fractions summing to 1; NaN for a
+        Gemeinde without children cells).
+    """
+    classes = [*"ABCDEF", "none"]
+    x, y = cells["x"].to_numpy(float), cells["y"].to_numpy(float)
+    klasse = np.full(len(cells), "none", dtype=object)
+    for name, area in zip(klassen["klasse"], klassen.geometry, strict=True):
+        klasse[shapely.contains_xy(area, x, y) & (klasse == "none")] = name
+    counts = (pd.DataFrame({"ags": cells["gemeinde_ags"].to_numpy(), "klasse": klasse,
+                            "children": cells["children_under_10"].to_numpy(float)})
+              .pivot_table(index="ags", columns="klasse", values="children", aggfunc="sum",
+                           fill_value=0.0)
+              .reindex(index=gemeinden["ags"], columns=classes, fill_value=0.0))
+    total = counts.sum(axis=1)
+    out = pd.DataFrame({"ags": gemeinden["ags"].to_numpy(),
+                        "name": gemeinden["name"].to_numpy(),
+                        "children_under_10": total.to_numpy()})
+    for c in classes:
+        out[f"share_{c}"] = (counts[c] / total.where(total > 0)).to_numpy()
+    return out

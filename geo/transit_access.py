@@ -1,0 +1,336 @@
+"""Public transport as an access mode: walk + bus/train to the nearest offers, per cell.
+
+A trip is: home → walk to a stop (street walk network where we hold one,
+:class:`~geo.transit.NetworkWalk`, else crow-fly × detour factor,
+:class:`~geo.transit.CrowFlyWalk`) → connection scan (:mod:`geo.transit`) → walk from a stop
+to the offer. For a date and a departure window (default: settings' 07:00–09:00 on
+:func:`geo.transit.default_date`, a regular Tuesday of the feed), every departure minute is
+routed (R5's time-window method) and per home the **median** and the **best** travel time
+are reported, in minutes, waiting at home included.
+
+Walking the whole way is always allowed: for every departure the transit time is
+``min(walk only, walk + transit)``. The scan alone does not guarantee that (it may only
+reach an offer next door by riding a bus), so the minimum is taken explicitly; transit
+times are therefore never longer than walking. Walking the whole way is crow-fly metres ×
+detour factor at walking speed (no distance limit), or the engine's street walk time where
+it passes one in.
+
+Many homes share stops, so the scans run once per **stop** and departure minute, not per
+home: ``P[s, t]`` = travel time from stop ``s`` leaving at minute ``t`` to the nearest offer
+(egress walk included). A home with walks ``w_s`` to its stops then gets, per window minute
+``t``, ``min_s (⌈w_s⌉ + P[s, t + ⌈w_s⌉])`` where ``⌈w⌉`` is the walk rounded **up** to whole
+minutes. Approximation: the traveller may wait up to 59 s at the stop; a vehicle leaving in
+those seconds is missed, so times are never optimistic (upper bounds, at most one vehicle
+later). The stop profiles cover the window plus the longest access walk.
+
+There is no timetable in the default data for Landkreis Göttingen: :class:`TransitAccess`
+needs a loaded feed (``erreichbar gtfs load PATH|URL --region R``), and the engine raises
+the loader's "no public-transport timetable is loaded" error otherwise — times are never
+guessed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import transit
+from geo.errors import EmptyResultError
+from geo.gtfs import CRS, Feed
+from geo.settings import Settings
+from geo.snap import to_metric
+
+log = logging.getLogger(__name__)
+
+#: The mode name of public transport in the engine.
+TRANSIT = "transit"
+
+
+@dataclass(frozen=True)
+class TransitCells:
+    """Walk + transit to the nearest offer of a category, per origin point (cell).
+
+    Attributes
+    ----------
+    category : str
+    median_s, best_s : numpy.ndarray of float
+        Median and shortest travel time over the window's departures, seconds (never more
+        than ``walk_s``).
+    walk_s : numpy.ndarray of float
+        Walking the whole way to the nearest offer, seconds.
+    offer : numpy.ndarray of int
+        Row in the category's offers of the offer reached at the median departure.
+    """
+
+    category: str
+    median_s: np.ndarray
+    best_s: np.ndarray
+    walk_s: np.ndarray
+    offer: np.ndarray
+
+
+class TransitAccess:
+    """Walk + public transport to the offers of a region for one date and window (cached).
+
+    Parameters
+    ----------
+    feed : Feed
+        A validated GTFS feed (:func:`geo.gtfs.load_feed` / ``load_region_feed``).
+    settings : Settings
+        ``transit`` (walk speed, detour, max walk, transfers, window, step) is used.
+    offers : geopandas.GeoDataFrame
+        Active offers (EPSG:4326, ``id``, ``name``, ``category``, ``lon``, ``lat``).
+    date : datetime.date, optional
+        Service day; default :func:`geo.transit.default_date` (a regular Tuesday).
+    start_s, end_s : int, optional
+        Departure window, seconds since midnight (default ``settings.transit``:
+        07:00–09:00).
+    walk : WalkModel, optional
+        Access, egress and transfer walks (default :class:`~geo.transit.CrowFlyWalk`).
+    """
+
+    def __init__(self, feed: Feed, settings: Settings, offers: gpd.GeoDataFrame, *,
+                 date: dt.date | None = None, start_s: int | None = None,
+                 end_s: int | None = None, walk: transit.WalkModel | None = None) -> None:
+        t = settings.transit
+        self.feed = feed
+        self.settings = t
+        self.offers = offers.reset_index(drop=True)
+        self.date = date or transit.default_date(feed)
+        self.start_s = t.window_start_s if start_s is None else start_s
+        self.end_s = t.window_end_s if end_s is None else end_s
+        self.walk = walk or transit.CrowFlyWalk.from_settings(t)
+        self.minutes = np.arange(self.start_s, self.end_s, t.window_step_s, dtype=np.int64)
+        if not len(self.minutes):
+            raise EmptyResultError(f"departure window {self.start_s}..{self.end_s} s is empty")
+        self._lock = threading.RLock()
+        self._profiles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    # ------------------------------------------------------------------ building blocks
+
+    def offer_rows(self, category: str) -> gpd.GeoDataFrame:
+        """The active offers of ``category`` (raises EmptyResultError if none)."""
+        rows = self.offers[self.offers["category"] == category].reset_index(drop=True)
+        if rows.empty:
+            raise EmptyResultError(f"no active {category!r} offers")
+        return rows
+
+    def _xy(self, frame: pd.DataFrame) -> np.ndarray:
+        """EPSG:3035 metres of a frame's ``lon``/``lat``, shape (n, 2)."""
+        return np.column_stack(to_metric(frame["lon"].to_numpy(float),
+                                         frame["lat"].to_numpy(float)))
+
+    def stop_profiles(self, category: str, chunk: int = 64
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per stop and departure minute: seconds to the nearest offer of ``category``.
+
+        Departures run from the window start to its end plus the longest access walk, in
+        ``window_step_s`` steps.
+
+        Returns
+        -------
+        departures_s : numpy.ndarray of int, shape (m,)
+        seconds : numpy.ndarray of float, shape (n_stops, m)
+            ``inf`` where no offer is reached within ``max_travel_s``; stops in the order
+            of the compiled timetable.
+        offer : numpy.ndarray of int, shape (n_stops, m)
+            Row in :meth:`offer_rows` of that nearest offer.
+        """
+        with self._lock:
+            if category not in self._profiles:
+                t0 = time.perf_counter()
+                dest = self._xy(self.offer_rows(category))
+                tt = transit.compile_timetable(self.feed, self.date, self.settings, self.walk)
+                step = self.settings.window_step_s
+                reach = int(np.ceil(self.settings.max_walk_m * self.settings.detour_factor
+                                    / (self.settings.walk_speed_kmh / 3.6) / step)) + 1
+                seconds, offer = [], []
+                for lo in range(0, len(tt.stop_ids), chunk):
+                    deps, prof = transit.departure_profiles(
+                        self.feed, list(tt.stop_ids[lo:lo + chunk]), self.date,
+                        self.start_s, self.end_s + reach * step, settings=self.settings,
+                        walk=self.walk, destinations=dest, chunk=chunk)
+                    seconds.append(prof.min(axis=2))
+                    offer.append(prof.argmin(axis=2))
+                self._profiles[category] = (deps, np.concatenate(seconds),
+                                            np.concatenate(offer))
+                log.info("transit stop profiles %s: %d stops × %d departures in %.2f s",
+                         category, len(tt.stop_ids), len(deps), time.perf_counter() - t0)
+            return self._profiles[category]
+
+    # ------------------------------------------------------------------ cells
+
+    def cell_times(self, category: str, xy: np.ndarray,
+                   walk_only_s: np.ndarray | None = None) -> TransitCells:
+        """Median and best walk + transit time from many points to the nearest offer.
+
+        Parameters
+        ----------
+        category : str
+        xy : numpy.ndarray, shape (n, 2)
+            Origins (cell centres), EPSG:3035 metres.
+        walk_only_s : numpy.ndarray, optional
+            Seconds of walking the whole way to the nearest offer per origin (e.g. the
+            engine's street walk surface); default crow-fly × detour at walking speed.
+
+        Returns
+        -------
+        TransitCells
+        """
+        xy = np.asarray(xy, float).reshape(-1, 2)
+        direct = transit.direct_walk_s(xy, self._xy(self.offer_rows(category)), self.settings)
+        walk_only_s = direct.min(axis=1) if walk_only_s is None else walk_only_s
+        _, prof, prof_offer = self.stop_profiles(category)
+        tt = transit.compile_timetable(self.feed, self.date, self.settings, self.walk)
+        step = self.settings.window_step_s
+        n_min = len(self.minutes)
+        cell, stop, w = self.walk(xy, tt.stop_xy)
+        k = np.ceil(w / step).astype(np.int64)          # walk in whole departure steps
+        cols = np.arange(n_min)[None, :] + k[:, None]    # stop departure index per pair
+        values = k[:, None] * step + prof[stop[:, None], cols]
+        offers = prof_offer[stop[:, None], cols]
+        per_dep = np.full((len(xy), n_min), np.inf)
+        off_dep = np.full((len(xy), n_min), -1, np.int64)
+        if len(cell):
+            o = np.argsort(cell, kind="stable")
+            cell, values, offers = cell[o], values[o], offers[o]
+            first = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+            per_dep[cell[first]] = np.minimum.reduceat(values, first, axis=0)
+            # the offer of a pair reaching the cell's minimum (its last such pair)
+            hit = np.where(values == per_dep[cell], np.arange(len(cell))[:, None], -1)
+            pair = np.maximum.reduceat(hit, first, axis=0)
+            off_dep[cell[first]] = offers[np.maximum(pair, 0), np.arange(n_min)[None, :]]
+        walk_only_s = np.asarray(walk_only_s, float)
+        by_walk = walk_only_s[:, None] <= per_dep
+        per_dep = np.where(by_walk, walk_only_s[:, None], per_dep)
+        off_dep = np.where(by_walk, direct.argmin(axis=1)[:, None], off_dep)
+        mid = np.argsort(per_dep, axis=1, kind="stable")[:, (n_min - 1) // 2]
+        return TransitCells(category, np.median(per_dep, axis=1), per_dep.min(axis=1),
+                            walk_only_s, off_dep[np.arange(len(xy)), mid])
+
+    # ------------------------------------------------------------------ one point
+
+    def nearest(self, x: float, y: float, category: str, k: int = 3,
+                max_minutes: float = np.inf) -> gpd.GeoDataFrame:
+        """The ``k`` offers of ``category`` with the shortest median walk + transit time
+        from one point, each with the connections of its median departure.
+
+        Parameters
+        ----------
+        x, y : float
+            Origin, EPSG:3035 metres.
+        category : str
+        k : int
+            Offers to list.
+        max_minutes : float
+            Leave out offers with a longer median time (minutes).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            ``rank``, ``offer_id``, ``name``, ``category``, ``mode`` (``transit``),
+            ``minutes`` (median), ``best_minutes``, ``walk_minutes`` (walking the whole
+            way), ``departure`` / ``arrival`` (ISO local times of the median departure's
+            journey) and ``legs`` (:func:`geo.transit.describe_legs`: line, stops,
+            departure, arrival; walks have route ``walk``); a LineString through the
+            stops (EPSG:4326).
+        """
+        rows = self.offer_rows(category)
+        origin = np.array([[x, y]], float)
+        dest = self._xy(rows)
+        direct = transit.direct_walk_s(origin, dest, self.settings)[0]
+        _, prof = transit.departure_profiles(
+            self.feed, origin, self.date, self.start_s, self.end_s, settings=self.settings,
+            walk=self.walk, destinations=dest)
+        per_dep = np.minimum(prof[0], direct[None, :])            # (departures, offers)
+        median = np.median(per_dep, axis=0)
+        order = np.argsort(median, kind="stable")[:k]
+        order = order[median[order] <= max_minutes * 60.0]
+        records, lines = [], []
+        for row in order.tolist():
+            m = int(np.argsort(per_dep[:, row], kind="stable")[(len(self.minutes) - 1) // 2])
+            arrivals = transit.earliest_arrival(self.feed, origin, int(self.minutes[m]),
+                                                self.date, settings=self.settings,
+                                                walk=self.walk)
+            _, legs = transit.journey_to_point(arrivals, dest[row], self.walk,
+                                               float(direct[row]))
+            described = transit.describe_legs(legs, self.feed, self.date)
+            records.append({
+                "rank": len(records) + 1, "offer_id": rows.at[row, "id"],
+                "name": rows.at[row, "name"], "category": category, "mode": TRANSIT,
+                "minutes": median[row] / 60.0, "best_minutes": per_dep[:, row].min() / 60.0,
+                "walk_minutes": direct[row] / 60.0,
+                "departure": described[0]["departure"], "arrival": described[-1]["arrival"],
+                "legs": described})
+            lines.append(self._line(origin[0], legs, dest[row]))
+        return gpd.GeoDataFrame(records, columns=[
+            "rank", "offer_id", "name", "category", "mode", "minutes", "best_minutes",
+            "walk_minutes", "departure", "arrival", "legs"], geometry=lines, crs=CRS
+        ).to_crs("EPSG:4326")
+
+    def _line(self, origin: np.ndarray, legs: list[dict[str, object]],
+              dest: np.ndarray) -> shapely.LineString:
+        """Straight segments origin → the stops of the legs → destination (EPSG:3035)."""
+        xy = self.feed.stops.set_index("stop_id")[["x", "y"]]
+        pts = [origin]
+        for leg in legs:
+            for end in (leg["from"], leg["to"]):
+                if end in xy.index:
+                    pts.append(xy.loc[str(end)].to_numpy(float))
+        pts.append(dest)
+        return shapely.linestrings(np.vstack(pts))
+
+    def isochrones(self, x: float, y: float, minutes: tuple[float, ...] = (15, 30, 45)
+                   ) -> gpd.GeoDataFrame:
+        """Area reachable from a point by walking and public transport within each budget,
+        for the window median.
+
+        Per stop the median travel time over the window's departures; from each stop
+        reached with time left, a walk of the remaining time (crow-fly discs of radius
+        remaining seconds × walking speed / detour factor, at most ``max_walk_m``), and
+        around the origin the disc of walking the whole budget.
+
+        Parameters
+        ----------
+        x, y : float
+            Origin, EPSG:3035 metres.
+        minutes : tuple of float
+            Budgets, minutes (> 0).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            ``minutes``, ``mode`` (``transit``), ``area_km2``, ``stops`` (stops reached)
+            and a (Multi)Polygon per budget, EPSG:4326, largest first.
+        """
+        budgets = sorted({float(m) for m in minutes}, reverse=True)
+        if not budgets or budgets[-1] <= 0:
+            raise EmptyResultError(f"minutes must be positive numbers, got {list(minutes)!r}")
+        tt = transit.compile_timetable(self.feed, self.date, self.settings, self.walk)
+        _, prof = transit.departure_profiles(
+            self.feed, np.array([[x, y]], float), self.date, self.start_s, self.end_s,
+            settings=self.settings, walk=self.walk)
+        median = np.median(prof[0], axis=0)
+        speed = self.settings.walk_speed_kmh / 3.6 / self.settings.detour_factor  # m/s
+        polys, counts = [], []
+        for b in budgets:
+            left = b * 60.0 - median
+            reached = np.flatnonzero(left > 0)
+            radius = np.minimum(left[reached] * speed, self.settings.max_walk_m)
+            discs = shapely.buffer(shapely.points(tt.stop_xy[reached]), radius, 16)
+            polys.append(shapely.union_all(
+                [shapely.Point(x, y).buffer(b * 60.0 * speed, 32), *discs]))
+            counts.append(len(reached))
+        out = gpd.GeoDataFrame({"minutes": budgets, "mode": TRANSIT,
+                                "area_km2": [p.area / 1e6 for p in polys], "stops": counts},
+                               geometry=polys, crs=CRS)
+        return out.to_crs("EPSG:4326")
+
