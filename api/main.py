@@ -424,12 +424,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     ) -> CoverageTable:
         """Share of children (and inhabitants) per area reaching an offer within each
         threshold, mean/median/p90 minutes and white spots."""
-        thresholds = ([int(m) for m in _minute_list(minutes, access.nearest_max_min * 2)]
-                      if minutes is not None else list(access.thresholds_min))
-        if any(m <= 0 for m in thresholds):
-            raise RequestError(422, ["query", "minutes"], "thresholds are whole minutes ≥ 1",
-                               "invalid")
-        thresholds = sorted(set(thresholds))
+        values = (_minute_list(minutes, access.nearest_max_min) if minutes is not None
+                  else [float(m) for m in access.thresholds_min])
+        if any(not m.is_integer() for m in values):
+            raise RequestError(422, ["query", "minutes"], f"thresholds are whole minutes, got "
+                               f"{minutes!r}", "invalid")
+        thresholds = sorted({int(m) for m in values})
         with blame("query", "category"):
             table = _services(request).engine.coverage(str(unit), str(category), str(mode),
                                                        thresholds)

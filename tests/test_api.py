@@ -165,6 +165,8 @@ def test_coverage_equals_the_engine(client, services) -> None:
         engine["children_within_15min_share"])
     assert row["inhabitants"]["within_share"]["10"] == pytest.approx(
         engine["inhabitants_within_10min_share"])
+    body = _problem(client.get("/coverage", params={"category": "kita", "minutes": "7.5"}), 422)
+    assert body["detail"][0]["loc"] == ["query", "minutes"]
     gemeinden = client.get("/coverage", params={"category": "kita"}).json()["rows"]
     assert len(gemeinden) == len(services.engine.units("gemeinde"))
     assert sum(g["children"]["persons"] for g in gemeinden) == row["children"]["persons"]
