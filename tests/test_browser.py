@@ -95,6 +95,20 @@ def test_family_page_finds_the_nearest_grundschule_for_an_address(
     assert (tmp_path / "family-page.png").stat().st_size > 10_000
 
 
+def test_family_page_answers_a_click_on_the_map(
+        browser: webdriver.Chrome, server: str, settings: Settings) -> None:
+    lon, lat = 9.9354, 51.5328  # Albaniplatz, Göttingen
+    browser.get(server + "/")
+    Select(browser.find_element(By.ID, "category")).select_by_value("kita")
+    Select(browser.find_element(By.ID, "mode")).select_by_value("bike")
+    browser.execute_script(f"map.fire('click', {{latlng: L.latLng({lat}, {lon})}});")
+    first = WebDriverWait(browser, 30).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#results li")))
+    expected = services_for(settings).engine.nearest(lon, lat, "kita", "bike", 3)
+    assert first.get_attribute("data-offer-id") == expected["offer_id"].iloc[0]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#results li")) == 3
+
+
 def test_family_page_offers_suggestions_for_a_misspelt_address(
         browser: webdriver.Chrome, server: str) -> None:
     browser.get(server + "/")
