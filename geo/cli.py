@@ -156,7 +156,7 @@ def transit_earliest(
     """Earliest arrival from one stop to another, with the legs of the journey."""
     import datetime as dt
 
-    from geo import gtfs, transit
+    from geo import transit
     from geo.errors import DataError
 
     settings = make_settings(data_dir, region)
@@ -164,20 +164,119 @@ def transit_earliest(
         when = dt.datetime.strptime(depart, "%Y-%m-%dT%H:%M")
     except ValueError:
         raise DataError(f"--depart {depart!r} is not YYYY-MM-DDTHH:MM") from None
-    feed = (gtfs.load_feed(feed_path, settings) if feed_path
-            else gtfs.load_region_feed(settings, region))
+    feed = _feed(feed_path, settings, region)
     result = transit.earliest_arrival(feed, [from_stop], when.hour * 3600 + when.minute * 60,
                                       when.date(), max_transfers, settings=settings.transit)
-    legs = result.journey(to_stop)
-    midnight = dt.datetime.combine(when.date(), dt.time())
+    legs = transit.describe_legs(result.journey(to_stop), feed, when.date())
+    arrival = legs[-1]["arrival"] if legs else when.isoformat(timespec="seconds")
+    emit({"arrival": arrival, "legs": legs})
 
-    def stamp(seconds: object) -> str:
-        return (midnight + dt.timedelta(seconds=int(str(seconds)))).isoformat()
 
-    emit({"arrival": stamp(legs[-1]["arrival"]) if legs else stamp(result.depart_s),
-          "legs": [{"route": leg.get("route", "walk"), "trip": leg.get("trip"),
-                    "from": leg["from"], "departure": stamp(leg["departure"]),
-                    "to": leg["to"], "arrival": stamp(leg["arrival"])} for leg in legs]})
+def _feed(feed_path: Path | None, settings: Settings, region: str) -> Any:
+    """The feed at ``--feed``, else the one loaded for the region (or the 'no timetable'
+    error saying how to load one)."""
+    from geo import gtfs
+
+    return (gtfs.load_feed(feed_path, settings) if feed_path
+            else gtfs.load_region_feed(settings, region))
+
+
+def _day(text: str, option: str) -> Any:
+    import datetime as dt
+
+    from geo.errors import DataError
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise DataError(f"{option} {text!r} is not YYYY-MM-DD") from None
+
+
+def _clock(text: str, option: str) -> int:
+    """``HH:MM`` → seconds since midnight (hours up to 47 for times past midnight)."""
+    from geo.errors import DataError
+
+    hours, _, minutes = text.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 48 and int(minutes) < 60):
+        raise DataError(f"{option} {text!r} is not HH:MM")
+    return int(hours) * 3600 + int(minutes) * 60
+
+
+@transit_app.command("there-and-back")
+def transit_there_and_back(
+    from_lat: Annotated[float, typer.Option(help="home, latitude (WGS84 degrees)")],
+    from_lon: Annotated[float, typer.Option(help="home, longitude")],
+    to_lat: Annotated[float, typer.Option(help="offer, latitude")],
+    to_lon: Annotated[float, typer.Option(help="offer, longitude")],
+    date: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    arrive_by: Annotated[str | None, typer.Option(
+        help="be at the offer by HH:MM (default: opening time from --opening-hours)")] = None,
+    leave_after: Annotated[str | None, typer.Option(
+        help="leave the offer at HH:MM (default: closing time from --opening-hours)")] = None,
+    opening_hours: Annotated[str | None, typer.Option(
+        help="the offer's OSM opening_hours, e.g. 'Tu 09:00-11:00'")] = None,
+    feed_path: Annotated[Path | None, typer.Option(
+        "--feed", help="GTFS feed (default: the feed loaded for --region)")] = None,
+    region: RegionOpt = "goettingen",
+    data_dir: DataDir = None,
+) -> None:
+    """Reach an offer by walk and public transport before it opens and get home after it
+    closes, the same day: outbound and return journeys with their legs."""
+    import numpy as np
+
+    from geo import trip
+    from geo.snap import to_metric
+
+    settings = make_settings(data_dir, region)
+    day = _day(date, "--date")
+    feed = _feed(feed_path, settings, region)
+    x, y = to_metric(np.array([from_lon, to_lon]), np.array([from_lat, to_lat]))
+    answer = trip.there_and_back(
+        feed, np.array([x[0], y[0]]), np.array([x[1], y[1]]), day,
+        None if arrive_by is None else _clock(arrive_by, "--arrive-by"),
+        None if leave_after is None else _clock(leave_after, "--leave-after"),
+        opening_hours=opening_hours, settings=settings.transit)
+    emit(answer.summary())
+
+
+@transit_app.command("quality")
+def transit_quality(
+    date: Annotated[str, typer.Option(help="service day, YYYY-MM-DD (a weekday: ARE)")],
+    feed_path: Annotated[Path | None, typer.Option(
+        "--feed", help="GTFS feed (default: the feed loaded for --region)")] = None,
+    region: RegionOpt = "goettingen",
+    data_dir: DataDir = None,
+) -> None:
+    """ÖV-Güteklassen A–F (ARE, 06:00–20:00) as areas and the share of children under 10
+    per class and Gemeinde → data/processed/<region>/transit/."""
+    import geopandas as gpd
+
+    from geo import transit
+    from geo._io import atomic_path
+    from geo.boundaries import load_units
+    from geo.population import load_children_100m
+
+    settings = make_settings(data_dir, region)
+    day = _day(date, "--date")
+    feed = _feed(feed_path, settings, region)
+    klassen = transit.gueteklassen(feed, day)
+    gemeinden = load_units(settings, "gemeinde")
+    table = transit.gueteklassen_shares(klassen, load_children_100m(settings), gemeinden)
+    folder = settings.processed_dir / region / "transit"
+    folder.mkdir(parents=True, exist_ok=True)
+    areas, shares = folder / "gueteklassen.parquet", folder / "gueteklassen_gemeinden.parquet"
+    with atomic_path(areas) as tmp:
+        klassen.to_parquet(tmp)
+    with atomic_path(shares) as tmp:
+        gpd.GeoDataFrame(table.merge(gemeinden[["ags", "geometry"]], on="ags"),
+                         geometry="geometry", crs=gemeinden.crs).to_parquet(tmp)
+    total = table["children_under_10"].sum()
+    county = {c.removeprefix("share_"): round(float(
+        (table[c].fillna(0) * table["children_under_10"]).sum() / total), 4) if total else None
+        for c in table.columns if c.startswith("share_")}
+    emit({"date": day.isoformat(), "classes": klassen["klasse"].tolist(),
+          "gemeinden": len(table), "children_under_10": int(total),
+          "children_share": county, "outputs": [str(areas), str(shares)]})
 
 
 @app.command("report")

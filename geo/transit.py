@@ -445,7 +445,7 @@ class Arrivals:
         if T[legs, v] == _NEVER:
             raise EmptyResultError(
                 f"stop {stop_or_station_id} is not reachable on {tt.date} leaving at "
-                f"{_hhmm(self.depart_s)} with at most {legs - 1} transfers (walks of at most "
+                f"{hhmm(self.depart_s)} with at most {legs - 1} transfers (walks of at most "
                 f"the configured max_walk_m, travel time within max_travel_s)")
         out: list[dict[str, object]] = []
         k = legs
@@ -655,7 +655,7 @@ def window_travel_times(feed: Feed, origins: Sequence[str] | np.ndarray, date: d
         best_parts.append(out.min(axis=1))
     median, best = np.concatenate(median_parts), np.concatenate(best_parts)
     log.info("window %s from %s: %d origins × %d departures → %d destinations", date,
-             _hhmm(int(minutes[0])), len(median), len(minutes), median.shape[1])
+             hhmm(int(minutes[0])), len(median), len(minutes), median.shape[1])
     return WindowResult(tt.stop_ids if destinations is None else None, median, best,
                         minutes)
 
@@ -717,7 +717,8 @@ def _profile_chunks(feed: Feed, origins: Sequence[str] | np.ndarray, date: dt.da
         yield tt, minutes, out
 
 
-def _hhmm(seconds: int) -> str:
+def hhmm(seconds: int) -> str:
+    """Seconds since midnight → ``HH:MM`` (hours past 24 kept, e.g. ``24:07``)."""
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 
 
@@ -858,8 +859,8 @@ def gueteklassen(feed: Feed, date: dt.date, start_s: int = 6 * 3600,
     st = st[st["category"] > 0]
     if st.empty:
         raise EmptyResultError(f"no station on {date} has a departure interval under "
-                               f"{INTERVAL_BOUNDS_MIN[-1]} min between {_hhmm(start_s)} "
-                               f"and {_hhmm(end_s)}: no ÖV-Güteklasse anywhere")
+                               f"{INTERVAL_BOUNDS_MIN[-1]} min between {hhmm(start_s)} "
+                               f"and {hhmm(end_s)}: no ÖV-Güteklasse anywhere")
     pieces: dict[str, list[shapely.Geometry]] = {}
     for geom, cat in zip(st.geometry, st["category"], strict=True):
         for radius, klasse in zip(CLASS_BANDS_M, CLASS_OF_CATEGORY[int(cat)], strict=False):
@@ -1010,7 +1011,8 @@ def journey_to_point(arrivals: Arrivals, point_xy: np.ndarray, walk: WalkModel,
         Seconds since midnight (``inf``: not reachable).
     legs : list of dict
         As :meth:`Arrivals.journey`, ending with a walk leg to ``"destination"``; a single
-        walk leg ``"origin"`` → ``"destination"`` when walking is at least as fast.
+        walk leg ``"origin"`` → ``"destination"`` when walking is at least as fast. Walks
+        of 0 s (a point at a stop) are left out.
     """
     tt = arrivals.timetable
     i, _, w = walk(tt.stop_xy, np.asarray(point_xy, float).reshape(1, 2))
@@ -1024,10 +1026,12 @@ def journey_to_point(arrivals: Arrivals, point_xy: np.ndarray, walk: WalkModel,
                                    arrivals.depart_s, "to": "destination",
                                    "arrival": int(walk_only)}]
     stop = str(tt.stop_ids[i[best]])
-    legs = arrivals.journey(stop)
-    legs.append({"mode": "walk", "from": stop, "departure": int(arrivals.arrival_s[i[best]]),
-                 "to": "destination", "arrival": int(at[best])})
-    return float(at[best]), legs
+    legs = [*arrivals.journey(stop),
+            {"mode": "walk", "from": stop, "departure": int(arrivals.arrival_s[i[best]]),
+             "to": "destination", "arrival": int(at[best])}]
+    # a point lying at a stop walks 0 s: no leg
+    return float(at[best]), [leg for leg in legs
+                             if leg["mode"] != "walk" or leg["departure"] != leg["arrival"]]
 
 
 def describe_legs(legs: Sequence[dict[str, object]], feed: Feed, date: dt.date
