@@ -3,12 +3,14 @@ suggestions, and the house-number-geocoded family offers found again."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
 from _services import services_for
 
-from geo.geocode import AddressNotFoundError, Geocoder, normalise
+from geo.geocode import AddressNotFoundError, Geocoder, load_tables, normalise
 from geo.settings import Settings
 from geo.snap import to_metric
 
@@ -39,6 +41,16 @@ def test_index_holds_the_county(geocoder: Geocoder) -> None:
     assert len(geocoder.addresses) > 50_000  # 88k house numbers in the 2021 tiles
     assert geocoder.addresses["gemeinde"].nunique() >= 35  # of 40 Gemeinden
     assert {"Göttingen", "Duderstadt", "Osterode am Harz"} <= set(geocoder.places["name"])
+
+
+def test_tables_are_cached_while_the_data_is_unchanged(geocoder: Geocoder,
+                                                       settings: Settings) -> None:
+    t0 = time.perf_counter()
+    addresses, streets, places = load_tables(settings)  # built by the fixture: now read
+    assert time.perf_counter() - t0 < 5
+    assert len(list((settings.processed_dir / "goettingen" / "geocode").glob("*/*.parquet"))) == 3
+    pd.testing.assert_frame_equal(addresses, geocoder.addresses[addresses.columns])
+    assert len(streets) == len(geocoder.streets) and len(places) == len(geocoder.places)
 
 
 def test_address_with_postcode_and_town(geocoder: Geocoder) -> None:
