@@ -105,6 +105,8 @@ class OfferCollection(BaseModel):
 
 
 class GemeindeFeature(BaseModel):
+    """One Gemeinde as a GeoJSON Feature (VG5000, generalised, WGS84)."""
+
     type: Literal["Feature"] = "Feature"
     geometry: dict[str, Any] = Field(description="GeoJSON (Multi)Polygon")
     properties: dict[str, str] = Field(description="ags, name")
@@ -151,12 +153,16 @@ class NearestAnswer(BaseModel):
 
 
 class IsochroneProperties(BaseModel):
+    """Budget (minutes), mode and area (km²) of one reach polygon."""
+
     minutes: float
     mode: str
     area_km2: float
 
 
 class IsochroneFeature(BaseModel):
+    """One reach polygon as a GeoJSON Feature."""
+
     type: Literal["Feature"] = "Feature"
     geometry: dict[str, Any] = Field(description="GeoJSON (Multi)Polygon")
     properties: IsochroneProperties
@@ -193,6 +199,8 @@ class CoverageRow(BaseModel):
 
 
 class CoverageTable(BaseModel):
+    """Coverage of one category by one mode, one row per area of the level."""
+
     category: str
     mode: str
     level: str
@@ -232,6 +240,8 @@ class ScenarioRow(BaseModel):
 
 
 class ScenarioAnswer(BaseModel):
+    """Children coverage per Gemeinde before and after a scenario."""
+
     category: str
     mode: str
     seconds: float = Field(description="computation time, seconds")
@@ -240,4 +250,6 @@ class ScenarioAnswer(BaseModel):
 
 
 class MapList(BaseModel):
+    """The generated maps."""
+
     maps: list[str] = Field(description="names to open as /maps/{name}")
