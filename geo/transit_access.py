@@ -61,9 +61,9 @@ class TransitCells:
     Attributes
     ----------
     category : str
-    median_s, best_s : numpy.ndarray of float
-        Median and shortest travel time over the window's departures, seconds (never more
-        than ``walk_s``).
+    median_s, best_s, worst_s : numpy.ndarray of float
+        Median, shortest and longest travel time over the window's departures, seconds
+        (never more than ``walk_s``).
     walk_s : numpy.ndarray of float
         Walking the whole way to the nearest offer, seconds.
     offer : numpy.ndarray of int
@@ -73,6 +73,7 @@ class TransitCells:
     category: str
     median_s: np.ndarray
     best_s: np.ndarray
+    worst_s: np.ndarray
     walk_s: np.ndarray
     offer: np.ndarray
 
@@ -214,7 +215,8 @@ class TransitAccess:
         off_dep = np.where(by_walk, direct.argmin(axis=1)[:, None], off_dep)
         mid = np.argsort(per_dep, axis=1, kind="stable")[:, (n_min - 1) // 2]
         return TransitCells(category, np.median(per_dep, axis=1), per_dep.min(axis=1),
-                            walk_only_s, off_dep[np.arange(len(xy)), mid])
+                            per_dep.max(axis=1), walk_only_s,
+                            off_dep[np.arange(len(xy)), mid])
 
     # ------------------------------------------------------------------ one point
 
@@ -325,7 +327,7 @@ class TransitAccess:
             left = b * 60.0 - median
             reached = np.flatnonzero(left > 0)
             radius = np.minimum(left[reached] * speed, self.settings.max_walk_m)
-            discs = shapely.buffer(shapely.points(tt.stop_xy[reached]), radius, 16)
+            discs = shapely.buffer(shapely.points(tt.stop_xy[reached]), radius, quad_segs=16)
             polys.append(shapely.union_all(
                 [shapely.Point(x, y).buffer(b * 60.0 * speed, 32), *discs]))
             counts.append(len(reached))

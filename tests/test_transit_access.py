@@ -1,0 +1,259 @@
+"""Public transport in the engine, there-and-back in opening hours and ÖV-Güteklassen per
+Gemeinde, on real data: the VPE Enzkreis GTFS feed, the Zensus 100 m children grid and the
+VG5000 boundaries of the Enzkreis (ARS 08236).
+
+No offers of the Enzkreis exist in our data: ``tests/fixtures/offers_enzkreis_fixture.csv``
+holds three TEST offers placed at real stops of the feed, named "Fixture … (TEST OFFER -
+not real)". Only the travel times to them are asserted, never facts about them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo import gtfs, offers, transit, trip
+from geo.access import Accessibility
+from geo.cli import main
+from geo.errors import DataError
+from geo.settings import Settings, TransitSettings
+from geo.transit_access import TransitAccess
+
+FIXTURE = Path(__file__).parent / "fixtures" / "offers_enzkreis_fixture.csv"
+TUESDAY = dt.date(2025, 3, 11)  # service 0 (school-day weekday timetable) runs
+ZOB = "de:08231:11:0:5"  # Pforzheim ZOB / Hbf, platform 5
+BECKER_GOERING = "de:08215:34875:1:1"  # Ittersbach Becker-Göring-Str., platform 1
+#: 100 m cell in Ellmendingen (Keltern), centre 50 crow-fly metres from the stop
+#: Ellmendingen Pforzheimer Str. (de:08236:1507:0:2); the fixture Kita sits at the stop
+#: Dietlingen Rathaus (de:08236:1504:0:2), 2.0 km away.
+CELL = "CRS3035RES100mN2866300E4216600"
+
+
+def hms(h: int, m: int, s: int = 0) -> int:
+    return h * 3600 + m * 60 + s
+
+
+@pytest.fixture(scope="module")
+def enz(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Region enzkreis with the VPE feed loaded as a user would (`gtfs load --region`)."""
+    s = Settings(data_dir=data_dir, work_dir=tmp_path_factory.mktemp("enz"), region="enzkreis",
+                 transit=TransitSettings(date=TUESDAY))
+    feed = gtfs.load_feed(data_dir / "germany/gtfs/vpe_enzkreis_2025.zip", s, region="enzkreis")
+    gtfs.store_feed(feed, s, "enzkreis")
+    return s
+
+
+@pytest.fixture(scope="module")
+def feed(data_dir: Path, enz: Settings) -> gtfs.Feed:
+    """The whole feed (line numbers in the docstrings are those of its stop_times.txt)."""
+    return gtfs.load_feed(data_dir / "germany/gtfs/vpe_enzkreis_2025.zip", enz)
+
+
+@pytest.fixture(scope="module")
+def fixture_offers(enz: Settings) -> gpd.GeoDataFrame:
+    return offers.read_offer_file(FIXTURE, enz)
+
+
+@pytest.fixture(scope="module")
+def engine(enz: Settings, fixture_offers: gpd.GeoDataFrame) -> Accessibility:
+    return Accessibility(enz, offers=fixture_offers)
+
+
+@pytest.fixture(scope="module")
+def kita_cells(engine: Accessibility) -> pd.DataFrame:
+    return engine.cells("kita", "transit")
+
+
+def stop_xy(feed: gtfs.Feed, stop_id: str) -> np.ndarray:
+    return feed.stops.set_index("stop_id").loc[stop_id, ["x", "y"]].to_numpy(float)
+
+
+def test_fixture_offers_are_labelled(fixture_offers: gpd.GeoDataFrame) -> None:
+    assert fixture_offers["name"].str.contains("Fixture").all()
+    assert fixture_offers["name"].str.contains("TEST OFFER - not real").all()
+    assert fixture_offers["source"].str.startswith("TEST FIXTURE").all()
+
+
+def test_cell_time_is_walk_plus_bus(engine: Accessibility, feed: gtfs.Feed,
+                                    enz: Settings) -> None:
+    """Leave the cell at 07:00 for the fixture Kita at Dietlingen Rathaus.
+
+    Walk to Ellmendingen Pforzheimer Str. (de:08236:1507:0:2): ≈51 crow-fly m × 1.3 at
+    4.8 km/h = 50 s (computed below from the coordinates), rounded up to the whole minute:
+    at the stop 07:01. stop_times.txt line 161: trip de:vpe:04720_:2319 (route 720, service 0) leaves
+    there at 07:04:00 (60 s boarding slack: needs to be there by 07:03); line 165: it is at
+    Dietlingen Rathaus (de:08236:1504:0:2) at 07:09:00, where the offer is (egress 0 m).
+    The same trip passes the nearer stops 1522:0:2 at 07:01 and 1521:0:2 at 07:05, both
+    too far to reach in time. Travel time: 07:00 → 07:09 = 9 min; walking the whole way
+    is far longer (> 30 min).
+    """
+    cells = engine.cell_frame("children")
+    xy = cells.loc[cells["cell_id"] == CELL, ["x", "y"]].to_numpy(float)
+    walk_m = float(np.hypot(*(xy[0] - stop_xy(feed, "de:08236:1507:0:2"))))
+    walk_s = math.ceil(walk_m * 1.3 / (4.8 / 3.6))
+    assert walk_s <= 60  # one whole minute after rounding up
+    one_departure = TransitAccess(feed, enz, engine.offers, date=TUESDAY,
+                                  start_s=hms(7, 0), end_s=hms(7, 1))
+    t = one_departure.cell_times("kita", xy)
+    assert t.median_s[0] == t.best_s[0] == hms(7, 9) - hms(7, 0)
+    assert t.walk_s[0] > 30 * 60
+    legs = one_departure.nearest(*xy[0], "kita", k=1)["legs"].iloc[0]
+    assert [(leg["route"], leg["trip"], leg["from"], leg["departure"], leg["to"],
+             leg["arrival"]) for leg in legs] == [
+        ("walk", None, "origin", "2025-03-11T07:00:00", "de:08236:1507:0:2",
+         f"2025-03-11T07:00:{walk_s:02d}"),
+        ("720", "de:vpe:04720_:2319", "de:08236:1507:0:2", "2025-03-11T07:04:00",
+         "de:08236:1504:0:2", "2025-03-11T07:09:00")]
+
+
+def test_transit_never_slower_than_walking(kita_cells: pd.DataFrame) -> None:
+    """Window 07:00–09:00: best ≤ median ≤ worst ≤ walking the whole way, every cell."""
+    assert len(kita_cells) == 3523
+    assert (kita_cells["minutes"] <= kita_cells["walk_minutes"]).all()
+    assert (kita_cells["best_minutes"] <= kita_cells["minutes"]).all()
+    by_bus = kita_cells["minutes"] < kita_cells["walk_minutes"]
+    assert by_bus.sum() > 100  # the bus is faster for many homes
+    assert kita_cells.loc[kita_cells["cell_id"] == CELL, "best_minutes"].item() <= 9
+
+
+def test_median_between_best_and_worst(engine: Accessibility) -> None:
+    t = engine.transit_cells("familienzentrum")
+    assert np.all(t.best_s <= t.median_s) and np.all(t.median_s <= t.worst_s)
+    assert np.all(t.worst_s <= t.walk_s)
+    assert np.any(t.best_s < t.median_s)  # waiting for hourly buses shows in the median
+
+
+def test_coverage_nearest_isochrones(engine: Accessibility, feed: gtfs.Feed) -> None:
+    cov = engine.coverage("gemeinde", "kita", "transit")
+    assert len(cov) == 28 and set(cov["mode"]) == {"transit"}
+    assert cov["children_within_30min_share"].between(0, 1).all()
+    lon, lat = 8.5765, 48.9011  # at Ellmendingen Pforzheimer Str.
+    near = engine.nearest(lon, lat, "kita", "transit", k=1)
+    assert near["offer_id"].tolist() == ["fixture-3"]
+    assert near["minutes"].iloc[0] <= near["walk_minutes"].iloc[0]
+    ride = [leg for leg in near["legs"].iloc[0] if leg["route"] != "walk"]
+    assert ride and ride[-1]["to"] == "de:08236:1504:0:2"  # by bus to Dietlingen Rathaus
+    assert near["arrival"].iloc[0] == ride[-1]["arrival"]
+    iso = engine.isochrones(lon, lat, "transit", [15, 30]).set_index("minutes")
+    assert iso.loc[30.0, "area_km2"] > iso.loc[15.0, "area_km2"] > 0
+    walk_disc_km2 = math.pi * (15 * 60 * 4.8 / 3.6 / 1.3) ** 2 / 1e6
+    assert iso.loc[15.0, "area_km2"] >= walk_disc_km2 * 0.99
+
+
+def test_goettingen_has_no_timetable(data_dir: Path, tmp_path: Path) -> None:
+    engine = Accessibility(Settings(data_dir=data_dir, work_dir=tmp_path))
+    for call in (lambda: engine.cells("kita", "transit"),
+                 lambda: engine.coverage("county", "kita", "transit"),
+                 lambda: engine.nearest(9.9356, 51.5339, "kita", "transit")):
+        with pytest.raises(DataError, match="no public-transport timetable is loaded") as err:
+            call()
+        assert "erreichbar gtfs load PATH|URL --region goettingen" in str(err.value)
+
+
+def test_there_and_back_yes(feed: gtfs.Feed) -> None:
+    """ZOB → Becker-Göring-Str., be there by 09:20, leave at 10:00 (Tue 2025-03-11).
+
+    Out: stop_times.txt lines 2240/2272, trip de:vpe:04720_:2381 (route 720) leaves ZOB
+    platform 5 at 08:33, reaches Becker-Göring-Str. platform 1 at 09:17 (home and offer lie
+    at the stops: no walk legs). Back: lines 383/416, trip
+    de:vpe:04720_:2326 leaves Becker-Göring-Str. platform 2 at 10:21 (11 s walk across) and
+    is at ZOB platform 5 at 11:10. Walking the 14.4 km takes over 3 h: not an option.
+    """
+    a = trip.there_and_back(feed, stop_xy(feed, ZOB), stop_xy(feed, BECKER_GOERING), TUESDAY,
+                            hms(9, 20), hms(10, 0)).summary()
+    assert a["possible"] and a["reason"] == ""
+    assert a["outbound"]["departure"] == "2025-03-11T08:33:00"
+    assert [(leg["trip"], leg["departure"], leg["arrival"]) for leg in a["outbound"]["legs"]
+            if leg["route"] != "walk"] == [
+        ("de:vpe:04720_:2381", "2025-03-11T08:33:00", "2025-03-11T09:17:00")]
+    assert [(leg["trip"], leg["from"], leg["departure"], leg["to"], leg["arrival"])
+            for leg in a["back"]["legs"] if leg["route"] != "walk"] == [
+        ("de:vpe:04720_:2326", "de:08215:34875:1:2", "2025-03-11T10:21:00", ZOB,
+         "2025-03-11T11:10:00")]
+    assert a["back"]["arrival"] == "2025-03-11T11:10:00"
+
+
+def test_there_and_back_no_after_last_bus(feed: gtfs.Feed) -> None:
+    """Leave Becker-Göring-Str. after 22:30: the last bus to Pforzheim on this Tuesday,
+    trip de:vpe:04720_:2332, leaves at 22:21 (stop_times.txt line 587)."""
+    runs = feed.tables.trips.loc[feed.trips_on(TUESDAY), "trip_id"]
+    st = feed.stop_times
+    at_zob = st[st["stop_id"] == ZOB].set_index("trip_id")["arrival_s"]
+    leaving = st[st["trip_id"].isin(runs) & st["stop_id"].str.startswith("de:08215:34875:")
+                 & st["trip_id"].isin(at_zob.index)]
+    towards_zob = leaving[at_zob.reindex(leaving["trip_id"]).to_numpy()
+                          > leaving["departure_s"].to_numpy()]
+    last = towards_zob.sort_values("departure_s").iloc[-1]
+    assert last["trip_id"] == "de:vpe:04720_:2332" and last["departure_s"] == hms(22, 21)
+    a = trip.there_and_back(feed, stop_xy(feed, ZOB), stop_xy(feed, BECKER_GOERING), TUESDAY,
+                            hms(9, 20), hms(22, 30))
+    assert not a.possible and a.back is None and a.outbound is not None
+    assert "no journey home after 22:30" in a.reason
+    assert trip.there_and_back(feed, stop_xy(feed, ZOB), stop_xy(feed, BECKER_GOERING),
+                               TUESDAY, hms(9, 20), hms(22, 0)).possible
+
+
+def test_there_and_back_opening_hours(feed: gtfs.Feed) -> None:
+    assert trip.opening_interval("Tu 09:00-11:00", TUESDAY) == (hms(9, 0), hms(11, 0))
+    a = trip.there_and_back(feed, stop_xy(feed, ZOB), stop_xy(feed, BECKER_GOERING), TUESDAY,
+                            opening_hours="Tu 09:20-10:00")
+    assert (a.arrive_by_s, a.leave_after_s, a.possible) == (hms(9, 20), hms(10, 0), True)
+    with pytest.raises(DataError, match="closed all day"):
+        trip.there_and_back(feed, stop_xy(feed, ZOB), stop_xy(feed, BECKER_GOERING), TUESDAY,
+                            opening_hours="Mo 09:00-11:00")
+
+
+def test_cli_there_and_back(data_dir: Path, feed: gtfs.Feed,
+                            capsys: pytest.CaptureFixture[str],
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    stops = feed.stops.set_index("stop_id")
+    home, offer = stops.loc[ZOB], stops.loc[BECKER_GOERING]
+    monkeypatch.setattr(sys, "argv", [
+        "erreichbar", "transit", "there-and-back",
+        "--feed", str(data_dir / "germany/gtfs/vpe_enzkreis_2025.zip"),
+        "--from-lat", str(home["lat"]), "--from-lon", str(home["lon"]),
+        "--to-lat", str(offer["lat"]), "--to-lon", str(offer["lon"]),
+        "--date", "2025-03-11", "--arrive-by", "09:20", "--leave-after", "22:30"])
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code in (0, None)
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (out["possible"], out["arrive_by"], out["leave_after"]) == (False, "09:20", "22:30")
+    assert out["outbound"]["arrival"] == "2025-03-11T09:17:00" and out["back"] is None
+
+
+def test_gueteklassen_per_gemeinde(feed: gtfs.Feed, engine: Accessibility) -> None:
+    klassen = transit.gueteklassen(feed, TUESDAY)
+    table = transit.gueteklassen_shares(klassen, engine.cell_frame("children"),
+                                        engine.units("gemeinde"))
+    assert len(table) == 28
+    shares = table.filter(like="share_")
+    with_children = table["children_under_10"] > 0
+    assert np.allclose(shares[with_children].sum(axis=1), 1.0)
+    assert table["children_under_10"].sum() == engine.cell_frame("children")[
+        "children_under_10"].sum()
+    assert (shares["share_none"] < 1).any()  # some children live near a served stop
+
+
+def test_cli_quality(enz: Settings, capsys: pytest.CaptureFixture[str],
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ERREICHBAR_WORK_DIR", str(enz.work_dir))
+    monkeypatch.setattr(sys, "argv", ["erreichbar", "transit", "quality", "--region",
+                                      "enzkreis", "--data-dir", str(enz.data_dir),
+                                      "--date", "2025-03-11"])
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code in (0, None)
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert math.isclose(sum(out["children_share"].values()), 1.0, abs_tol=1e-3)
+    areas, table = (gpd.read_parquet(p) for p in out["outputs"])
+    assert set(areas["klasse"]) == set(out["classes"])
+    assert len(table) == 28 and table.crs is not None
