@@ -284,7 +284,6 @@ def _add_units(m: folium.Map, table: gpd.GeoDataFrame, white_spot: int, name: st
 def _save(m: folium.Map, target: Path) -> Path:
     with atomic_path(target) as tmp:
         m.save(str(tmp))
-        tmp.chmod(0o644)  # readable like any generated page (mkstemp creates 0600)
     return target
 
 
