@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo import gtfs, offers, transit, trip
+from geo import access, gtfs, offers, transit, trip
 from geo.access import Accessibility
 from geo.cli import main
 from geo.errors import DataError
@@ -156,6 +156,17 @@ def test_goettingen_has_no_timetable(data_dir: Path, tmp_path: Path) -> None:
         with pytest.raises(DataError, match="no public-transport timetable is loaded") as err:
             call()
         assert "erreichbar gtfs load PATH|URL --region goettingen" in str(err.value)
+
+
+def test_compute_skips_transit_without_timetable(settings: Settings, networks: dict) -> None:
+    """`access compute` on Göttingen (real networks, real schools) skips transit, saying
+    why and how to load a timetable, and computes the other modes."""
+    folder = settings.data_dir / settings.region
+    schools = offers.to_frame(offers.school_offers(folder / offers.SCHOOLS_FILE))
+    engine = Accessibility(settings, offers=schools[schools["category"] == "grundschule"])
+    out = access.compute(settings, engine)
+    assert "no public-transport timetable is loaded" in out["skipped_modes"]["transit"]
+    assert out["surfaces"] == 3 and set(out["coverage"]["grundschule"]) == {"walk", "bike", "car"}
 
 
 def test_there_and_back_yes(feed: gtfs.Feed) -> None:
