@@ -134,7 +134,8 @@ class TransitAccess:
         """Per stop and departure minute: seconds to the nearest offer of ``category``.
 
         Departures run from the window start to its end plus the longest access walk, in
-        ``window_step_s`` steps.
+        ``window_step_s`` steps. The scans are shared by all categories: the first call
+        routes every stop once and keeps the profile of every category of the offers.
 
         Returns
         -------
@@ -145,26 +146,31 @@ class TransitAccess:
         offer : numpy.ndarray of int, shape (n_stops, m)
             Row in :meth:`offer_rows` of that nearest offer.
         """
+        self.offer_rows(category)  # EmptyResultError for a category without offers
         with self._lock:
-            if category not in self._profiles:
+            if not self._profiles:
                 t0 = time.perf_counter()
-                dest = self._xy(self.offer_rows(category))
                 tt = transit.compile_timetable(self.feed, self.date, self.settings, self.walk)
                 step = self.settings.window_step_s
                 reach = int(np.ceil(self.settings.max_walk_m * self.settings.detour_factor
                                     / (self.settings.walk_speed_kmh / 3.6) / step)) + 1
-                seconds, offer = [], []
+                kinds = self.offers["category"].to_numpy()
+                columns = {c: np.flatnonzero(kinds == c) for c in np.unique(kinds)}
+                parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {c: [] for c in columns}
                 for lo in range(0, len(tt.stop_ids), chunk):
                     deps, prof = transit.departure_profiles(
                         self.feed, list(tt.stop_ids[lo:lo + chunk]), self.date,
                         self.start_s, self.end_s + reach * step, settings=self.settings,
-                        walk=self.walk, destinations=dest, chunk=chunk)
-                    seconds.append(prof.min(axis=2))
-                    offer.append(prof.argmin(axis=2))
-                self._profiles[category] = (deps, np.concatenate(seconds),
-                                            np.concatenate(offer))
-                log.info("transit stop profiles %s: %d stops × %d departures in %.2f s",
-                         category, len(tt.stop_ids), len(deps), time.perf_counter() - t0)
+                        walk=self.walk, destinations=self._xy(self.offers), chunk=chunk)
+                    for c, cols in columns.items():
+                        parts[c].append((prof[..., cols].min(axis=2),
+                                         prof[..., cols].argmin(axis=2)))
+                self._profiles = {c: (deps, np.concatenate([p[0] for p in v]),
+                                      np.concatenate([p[1] for p in v]))
+                                  for c, v in parts.items()}
+                log.info("transit stop profiles (%d categories): %d stops × %d departures "
+                         "in %.2f s", len(columns), len(tt.stop_ids), len(deps),
+                         time.perf_counter() - t0)
             return self._profiles[category]
 
     # ------------------------------------------------------------------ cells
