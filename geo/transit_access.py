@@ -67,7 +67,8 @@ class TransitCells:
     walk_s : numpy.ndarray of float
         Walking the whole way to the nearest offer, seconds.
     offer : numpy.ndarray of int
-        Row in the category's offers of the offer reached at the median departure.
+        Row in the category's offers of the offer reached at the median departure (−1:
+        none reachable).
     """
 
     category: str
@@ -177,7 +178,8 @@ class TransitAccess:
 
     def cell_times(self, category: str, xy: np.ndarray,
                    walk_only_s: np.ndarray | None = None) -> TransitCells:
-        """Median and best walk + transit time from many points to the nearest offer.
+        """Median, best and worst walk + transit time from many points to the nearest
+        offer over the window's departures (see the module notes on minute rounding).
 
         Parameters
         ----------
@@ -220,9 +222,10 @@ class TransitAccess:
         per_dep = np.where(by_walk, walk_only_s[:, None], per_dep)
         off_dep = np.where(by_walk, direct.argmin(axis=1)[:, None], off_dep)
         mid = np.argsort(per_dep, axis=1, kind="stable")[:, (n_min - 1) // 2]
-        return TransitCells(category, np.median(per_dep, axis=1), per_dep.min(axis=1),
-                            per_dep.max(axis=1), walk_only_s,
-                            off_dep[np.arange(len(xy)), mid])
+        median = np.median(per_dep, axis=1)
+        return TransitCells(category, median, per_dep.min(axis=1), per_dep.max(axis=1),
+                            walk_only_s, np.where(np.isfinite(median),
+                                                  off_dep[np.arange(len(xy)), mid], -1))
 
     # ------------------------------------------------------------------ one point
 
