@@ -43,10 +43,11 @@ import pandas as pd
 import shapely
 
 from geo import transit
-from geo.errors import EmptyResultError
+from geo.errors import DataError, EmptyResultError
 from geo.gtfs import CRS, Feed
 from geo.settings import Settings
 from geo.snap import to_metric
+from geo.trip import ThereAndBack, there_and_back
 
 log = logging.getLogger(__name__)
 
@@ -286,6 +287,45 @@ class TransitAccess:
             "rank", "offer_id", "name", "category", "mode", "minutes", "best_minutes",
             "walk_minutes", "departure", "arrival", "legs"], geometry=lines, crs=CRS
         ).to_crs("EPSG:4326")
+
+    def there_and_back(self, x: float, y: float, offer_id: str, date: dt.date | None = None,
+                       arrive_by_s: int | None = None, leave_after_s: int | None = None
+                       ) -> ThereAndBack:
+        """Reach an offer from a point by its opening time and get home after it closes.
+
+        :func:`geo.trip.there_and_back` with this object's feed, walks and settings; the
+        times default to the offer's first opening interval of ``date`` (its OSM
+        ``opening_hours``).
+
+        Parameters
+        ----------
+        x, y : float
+            Home, EPSG:3035 metres.
+        offer_id : str
+            ``id`` of an offer.
+        date : datetime.date, optional
+            Default: this object's date.
+        arrive_by_s, leave_after_s : int, optional
+            Seconds since midnight.
+
+        Raises
+        ------
+        DataError
+            Unknown offer id, or no times given and the offer has no opening hours that
+            day.
+        """
+        rows = self.offers[self.offers["id"] == offer_id]
+        if rows.empty:
+            raise DataError(f"no active offer with id {offer_id!r}")
+        offer = rows.iloc[0]
+        hours = offer.get("opening_hours")
+        if (arrive_by_s is None or leave_after_s is None) and not isinstance(hours, str):
+            raise DataError(f"offer {offer_id!r} ({offer['name']}) has no opening_hours: "
+                            "give the arrival and departure times")
+        return there_and_back(self.feed, np.array([x, y]), self._xy(rows)[0],
+                              date or self.date, arrive_by_s, leave_after_s,
+                              opening_hours=hours if isinstance(hours, str) else None,
+                              settings=self.settings, walk=self.walk)
 
     def _line(self, origin: np.ndarray, legs: list[dict[str, object]],
               dest: np.ndarray) -> shapely.LineString:

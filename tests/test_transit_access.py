@@ -222,6 +222,24 @@ def test_there_and_back_opening_hours(feed: gtfs.Feed) -> None:
                             opening_hours="Mo 09:00-11:00")
 
 
+def test_there_and_back_to_a_fixture_offer(engine: Accessibility, feed: gtfs.Feed) -> None:
+    """From the Ellmendingen cell to the fixture Kita (opening_hours Mo-Fr 07:30-14:00):
+    route 720 or 722 there by 07:30, and back after 14:00; the answer carries the legs."""
+    cells = engine.cell_frame("children")
+    x, y = cells.loc[cells["cell_id"] == CELL, ["x", "y"]].to_numpy(float)[0]
+    a = engine.transit().there_and_back(x, y, "fixture-3")
+    assert (a.arrive_by_s, a.leave_after_s) == (hms(7, 30), hms(14, 0))
+    assert a.possible and a.outbound and a.back
+    assert dt.datetime.fromisoformat(str(a.outbound[-1]["arrival"])) <= dt.datetime(
+        2025, 3, 11, 7, 30)
+    assert dt.datetime.fromisoformat(str(a.back[0]["departure"])) >= dt.datetime(
+        2025, 3, 11, 14, 0)
+    with pytest.raises(DataError, match="no active offer"):
+        engine.transit().there_and_back(x, y, "nonexistent")
+    assert engine.nearest(8.5765, 48.9011, "familienzentrum", "transit", k=2)[
+        "minutes"].max() <= engine.settings.access.nearest_max_min  # far ones left out
+
+
 def test_cli_there_and_back(data_dir: Path, feed: gtfs.Feed,
                             capsys: pytest.CaptureFixture[str],
                             monkeypatch: pytest.MonkeyPatch) -> None:
