@@ -284,16 +284,18 @@ class Accessibility:
             return self._transit
 
     def transit_cells(self, category: str, grid: str = "children") -> TransitCells:
-        """Walk + transit times of every cell of ``grid`` to the nearest ``category``
-        offer (:meth:`geo.transit_access.TransitAccess.cell_times`); walking the whole way
-        is the street walk surface when the walk network has been built."""
+        """Walk + transit times of every cell of ``grid`` (``children``, ``inhabitants``
+        or ``raster``: every 100 m cell of the county) to the nearest ``category`` offer
+        (:meth:`geo.transit_access.TransitAccess.cell_times`); walking the whole way is the
+        street walk surface when the walk network has been built."""
         _check_choice("category", category, CATEGORIES)
+        _check_choice("grid", grid, [*GRIDS, "raster"])
         with self._lock:
             key = (category, grid)
             if key not in self._transit_cells:
                 access = self.transit()
-                frame = self.cell_frame(grid)
-                walk_s = (self.cells(category, "walk", grid)["minutes"].to_numpy() * 60.0
+                frame = self._raster_grid() if grid == "raster" else self.cell_frame(grid)
+                walk_s = (self.surface(category, "walk").at(self._cell_snap(grid, "walk"))[0]
                           if (network_dir(self.settings) / "walk.npz").exists() else None)
                 self._transit_cells[key] = access.cell_times(
                     category, frame[["x", "y"]].to_numpy(float), walk_s)
@@ -499,8 +501,10 @@ class Accessibility:
 
     def raster_minutes(self, category: str, mode: str) -> pd.DataFrame:
         """Minutes to the nearest offer for every 100 m cell of the region (``x``, ``y``
-        EPSG:3035 centres, ``minutes``; NaN = not connected or unreachable)."""
-        seconds, _ = self.surface(category, mode).at(self._cell_snap("raster", mode))
+        EPSG:3035 centres, ``minutes``; NaN = not connected or unreachable). Mode
+        ``transit``: the window median."""
+        seconds = (self.transit_cells(category, "raster").median_s if mode == TRANSIT
+                   else self.surface(category, mode).at(self._cell_snap("raster", mode))[0])
         grid = self._raster_grid()
         minutes = _minutes(seconds)
         return pd.DataFrame({"x": grid["x"], "y": grid["y"],
@@ -917,8 +921,7 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
     ``coverage.parquet`` (GeoParquet, every level × category × mode) and
     ``supply_kita.parquet`` (E2SFCA per children cell and mode).
 
-    Mode ``transit`` joins ``cells.parquet`` and ``coverage.parquet`` (no GeoTIFF) when a
-    timetable is loaded for the region; otherwise it is skipped and ``skipped_modes`` says
+    Mode ``transit`` (window median) joins the outputs when a timetable is loaded for the region; otherwise it is skipped and ``skipped_modes`` says
     why and how to load one.
 
     Returns
@@ -964,8 +967,6 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
             figures = {k: round(float(county[k]), 4) for k in county.index
                        if k.startswith(("children_", "inhabitants_within_"))}
             summary[category][mode] = figures
-            if mode == TRANSIT:
-                continue
             write_cog(folder / f"minutes_{category}_{mode}.tif",
                       engine.raster_minutes(category, mode), "minutes", 100, bounds,
                       "float32", -1.0)

@@ -178,7 +178,7 @@ class TransitAccess:
     # ------------------------------------------------------------------ cells
 
     def cell_times(self, category: str, xy: np.ndarray,
-                   walk_only_s: np.ndarray | None = None) -> TransitCells:
+                   walk_only_s: np.ndarray | None = None, chunk: int = 4096) -> TransitCells:
         """Median, best and worst walk + transit time from many points to the nearest
         offer over the window's departures (see the module notes on minute rounding).
 
@@ -190,13 +190,27 @@ class TransitAccess:
         walk_only_s : numpy.ndarray, optional
             Seconds of walking the whole way to the nearest offer per origin (e.g. the
             engine's street walk surface); default crow-fly × detour at walking speed.
+        chunk : int
+            Origins combined at a time (memory: chunk × stops in walking distance ×
+            departures × 24 bytes).
 
         Returns
         -------
         TransitCells
         """
         xy = np.asarray(xy, float).reshape(-1, 2)
-        direct = transit.direct_walk_s(xy, self._xy(self.offer_rows(category)), self.settings)
+        given = None if walk_only_s is None else np.asarray(walk_only_s, float)
+        parts = [self._combine(category, xy[lo:lo + chunk],
+                               None if given is None else given[lo:lo + chunk])
+                 for lo in range(0, len(xy), chunk)]
+        return TransitCells(category, *(np.concatenate([p[i] for p in parts])
+                                        for i in range(5)))
+
+    def _combine(self, category: str, xy: np.ndarray, walk_only_s: np.ndarray | None
+                 ) -> tuple[np.ndarray, ...]:
+        """:meth:`cell_times` of one chunk: median, best, worst, walk-only seconds, offer."""
+        dest = self._xy(self.offer_rows(category))
+        direct = transit.direct_walk_s(xy, dest, self.settings)
         walk_only_s = direct.min(axis=1) if walk_only_s is None else walk_only_s
         _, prof, prof_offer = self.stop_profiles(category)
         tt = transit.compile_timetable(self.feed, self.date, self.settings, self.walk)
@@ -218,15 +232,13 @@ class TransitAccess:
             hit = np.where(values == per_dep[cell], np.arange(len(cell))[:, None], -1)
             pair = np.maximum.reduceat(hit, first, axis=0)
             off_dep[cell[first]] = offers[np.maximum(pair, 0), np.arange(n_min)[None, :]]
-        walk_only_s = np.asarray(walk_only_s, float)
         by_walk = walk_only_s[:, None] <= per_dep
         per_dep = np.where(by_walk, walk_only_s[:, None], per_dep)
         off_dep = np.where(by_walk, direct.argmin(axis=1)[:, None], off_dep)
         mid = np.argsort(per_dep, axis=1, kind="stable")[:, (n_min - 1) // 2]
         median = np.median(per_dep, axis=1)
-        return TransitCells(category, median, per_dep.min(axis=1), per_dep.max(axis=1),
-                            walk_only_s, np.where(np.isfinite(median),
-                                                  off_dep[np.arange(len(xy)), mid], -1))
+        offer = np.where(np.isfinite(median), off_dep[np.arange(len(xy)), mid], -1)
+        return median, per_dep.min(axis=1), per_dep.max(axis=1), walk_only_s, offer
 
     # ------------------------------------------------------------------ one point
 

@@ -124,6 +124,15 @@ def test_transit_never_slower_than_walking(kita_cells: pd.DataFrame) -> None:
     assert kita_cells.loc[kita_cells["cell_id"] == CELL, "best_minutes"].item() <= 9
 
 
+def test_raster_equals_cells(engine: Accessibility, kita_cells: pd.DataFrame) -> None:
+    """The map raster (every 100 m cell of the county) holds the same window medians."""
+    raster = engine.raster_minutes("kita", "transit")
+    assert len(raster) > len(kita_cells)
+    row = kita_cells.loc[kita_cells["cell_id"] == CELL].iloc[0]
+    at = raster[(raster["x"] == row["x"]) & (raster["y"] == row["y"])]
+    assert at["minutes"].item() == row["minutes"]
+
+
 def test_median_between_best_and_worst(engine: Accessibility) -> None:
     t = engine.transit_cells("familienzentrum")
     assert np.all(t.best_s <= t.median_s) and np.all(t.median_s <= t.worst_s)
