@@ -225,12 +225,14 @@ def _problem_response(status: int, problems: list[Problem],
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
-    """The FastAPI application on ``settings`` (default: the process settings).
+    """The FastAPI application on ``settings`` (default: the services' settings, else the
+    process settings).
 
     ``services`` already loaded (tests, benchmarks, embedding) are used as they are;
-    otherwise they are loaded at startup.
+    otherwise they are loaded at startup. Explicit ``settings`` then only set the API's
+    own options (maps folder, limits).
     """
-    settings = services.settings if services is not None else settings or get_settings()
+    settings = settings or (services.settings if services is not None else get_settings())
     region = get_region(settings.region)
     access = settings.access
     map_dir = settings.maps.out_dir

@@ -23,17 +23,19 @@ ALBANI = (9.9354, 51.5328)
 
 
 @pytest.fixture(scope="module")
-def services(settings: Settings, networks: dict, tmp_path_factory: pytest.TempPathFactory
-             ) -> Services:
-    loaded = services_for(settings)
-    loaded.settings = settings.model_copy(
-        update={"maps": MapSettings(out_dir=tmp_path_factory.mktemp("maps"))})
-    return loaded
+def services(settings: Settings, networks: dict) -> Services:
+    return services_for(settings)
 
 
 @pytest.fixture(scope="module")
-def app(services: Services) -> FastAPI:
-    return create_app(services=services)
+def map_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("maps")
+
+
+@pytest.fixture(scope="module")
+def app(services: Services, settings: Settings, map_dir: Path) -> FastAPI:
+    own = settings.model_copy(update={"maps": MapSettings(out_dir=map_dir)})
+    return create_app(own, services)
 
 
 @pytest.fixture(scope="module")
@@ -190,14 +192,13 @@ def test_scenario_closing_the_albanischule_worsens_goettingen(client, services) 
     assert outside["detail"][0]["type"] == "outside_region"
 
 
-def test_health_and_maps(client, services) -> None:
+def test_health_and_maps(client, services, map_dir: Path) -> None:
     body = client.get("/health").json()
     active = services.engine.offers.query("status == 'active'")["category"].value_counts()
     assert body["offers"]["grundschule"] == active["grundschule"] == 78
     assert body["geocoder"]["addresses"] > 50_000
     assert body["vintages"]["osm_tiles"] == "2021-08"
-    out: Path = services.settings.maps.out_dir
-    (out / "kita-walk.html").write_text("<html>Karte</html>", "utf-8")
+    (map_dir / "kita-walk.html").write_text("<html>Karte</html>", "utf-8")
     assert client.get("/maps").json() == {"maps": ["kita-walk"]}
     assert client.get("/maps/kita-walk").text == "<html>Karte</html>"
     body = _problem(client.get("/maps/secret"), 404)
