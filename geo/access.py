@@ -246,6 +246,11 @@ class Accessibility:
             return self._units[level]
 
     def _mode(self, mode: str) -> _ModeData:
+        if mode == TRANSIT:
+            raise AccessInputError(
+                "mode 'transit' has no street network of its own: surfaces, what-if and "
+                "supply are walk/bike/car only; for transit use cells, coverage, nearest, "
+                "isochrones or raster_minutes")
         _check_choice("mode", mode, MODES)
         with self._lock:
             if mode not in self._modes:

@@ -157,6 +157,11 @@ def test_coverage_nearest_isochrones(engine: Accessibility, feed: gtfs.Feed) -> 
     assert iso.loc[15.0, "area_km2"] >= walk_disc_km2 * 0.99
 
 
+def test_network_only_calls_refuse_transit(engine: Accessibility) -> None:
+    with pytest.raises(ValueError, match="walk/bike/car only"):
+        engine.what_if("kita", "transit", remove=["fixture-3"])
+
+
 def test_goettingen_has_no_timetable(data_dir: Path, tmp_path: Path) -> None:
     engine = Accessibility(Settings(data_dir=data_dir, work_dir=tmp_path))
     for call in (lambda: engine.cells("kita", "transit"),
