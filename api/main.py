@@ -19,19 +19,28 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import fastapi_offline
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from opening_hours import OpeningHours
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.models import (
+    BestSitesAnswer,
+    BestSitesRequest,
     CoverageRow,
     CoverageTable,
     ErrorBody,
@@ -54,13 +63,19 @@ from api.models import (
     Scenario,
     ScenarioAnswer,
     ScenarioRow,
+    ThereAndBackAnswer,
 )
-from geo.access import CATEGORIES, Accessibility
-from geo.errors import EmptyResultError, ErreichbarError, RegionError
+from geo import siting
+from geo.access import CATEGORIES, TRANSIT, Accessibility
+from geo.errors import DataError, EmptyResultError, ErreichbarError, RegionError
 from geo.geocode import AddressNotFoundError, Geocoder
 from geo.maps import STATIC_DIR, map_names
 from geo.offers import Category
 from geo.settings import Settings, get_region, get_settings
+from geo.snap import to_metric
+
+if TYPE_CHECKING:
+    from geo.transit_access import TransitAccess
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +84,14 @@ HERE = Path(__file__).resolve().parent
 VINTAGES = {"boundaries": "VG5000 2021-01-01 (BKG)", "population": "Zensus 2022-05-15",
             "schools": "jedeschule.de 2017", "family_offers": "sources 2009–2026"}
 _MAP_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+#: Swagger UI 5 and ReDoc files of the fastapi-offline package, served under /docs-static
+#: so that /docs and /redoc work without a CDN.
+DOCS_STATIC = Path(fastapi_offline.__file__).resolve().parent / "static"
+#: Answer when mode transit is asked for but no timetable is loaded (the data's state, not
+#: the request, is at fault: 409 Conflict; the message says how to load one).
+NO_TIMETABLE = {409: {"model": ErrorBody,
+                      "description": "mode transit, but no public-transport timetable is "
+                                     "loaded (detail names the field mode)"}}
 
 
 class RequestError(Exception):
@@ -150,7 +173,8 @@ class Services:
                    json.loads(outline.to_json(drop_id=True)))
 
     def warm_up(self) -> None:
-        """Build the nearest table of every category × mode (background thread)."""
+        """Build the nearest table of every category × street mode (background thread;
+        transit has no table and, in most regions, no timetable)."""
         from geo.network import MODES
 
         for category in self.engine.categories():
@@ -176,6 +200,24 @@ def _services(request: Request) -> Services:
     return request.app.state.services
 
 
+def _timetable(services: Services) -> "TransitAccess":
+    """The engine's walk + public transport; 409 naming ``mode`` when the region has no
+    timetable (the engine's message says how to load one)."""
+    try:
+        return services.engine.transit()
+    except DataError as exc:
+        raise RequestError(409, ["query", "mode"], str(exc), "no_timetable") from exc
+
+
+def _mode_services(request: Request, mode: str) -> Services:
+    """The services for a query in ``mode``: mode transit needs a loaded timetable (409
+    naming ``mode`` otherwise)."""
+    services = _services(request)
+    if mode == TRANSIT:
+        _timetable(services)
+    return services
+
+
 def _points(lon: float | None, lat: float | None, address: str | None,
             services: Services) -> Origin:
     """The query point from ``lat``/``lon`` or ``address`` (exactly one of them)."""
@@ -192,6 +234,21 @@ def _points(lon: float | None, lat: float | None, address: str | None,
                            f"{missing} is required (or give address instead of lat/lon)",
                            "missing")
     return Origin(lon=lon, lat=lat)
+
+
+def _unit_ags(services: Services, unit: str) -> str:
+    """ARS of a municipal unit given by name or ARS; RequestError naming ``unit``."""
+    units = services.engine.units("unit")
+    match = units[(units["name"] == unit) | (units["ags"] == unit)]
+    if match.empty:
+        raise RequestError(422, ["body", "unit"], f"unknown municipal unit {unit!r}",
+                           "unknown_unit", sorted(units["name"]))
+    return str(match["ags"].iloc[0])
+
+
+def _seconds_of_day(value: dt.time | None) -> int | None:
+    """Clock time → seconds since midnight."""
+    return None if value is None else value.hour * 3600 + value.minute * 60 + value.second
 
 
 def _minute_list(text: str, max_minutes: float) -> list[float]:
@@ -254,11 +311,35 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                     "(© GeoBasis-DE / BKG (2021), dl-de/by-2.0) and Zensus 2022 "
                     "(© Statistisches Bundesamt (Destatis), Zensus 2022). Times in minutes, "
                     "coordinates WGS84.",
-        version="0.1.0", lifespan=lifespan,
+        version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
         responses={422: {"model": ErrorBody, "description": "invalid or unusable input"}})
     if services is not None:
         app.state.services = services
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/docs-static", StaticFiles(directory=DOCS_STATIC), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        """OpenAPI docs (Swagger UI from /docs-static, no CDN)."""
+        return get_swagger_ui_html(
+            openapi_url=str(app.openapi_url), title=f"{app.title} – Swagger UI",
+            oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/docs-static/favicon.png")
+
+    @app.get(str(app.swagger_ui_oauth2_redirect_url), include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        """Swagger UI's OAuth2 redirect page."""
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        """OpenAPI docs (ReDoc from /docs-static, no CDN, no web fonts)."""
+        return get_redoc_html(openapi_url=str(app.openapi_url), title=f"{app.title} – ReDoc",
+                              redoc_js_url="/docs-static/redoc.standalone.js",
+                              redoc_favicon_url="/docs-static/favicon.png",
+                              with_google_fonts=False)
 
     @app.exception_handler(RequestError)
     async def _request_error(_: Request, exc: RequestError) -> JSONResponse:
@@ -347,7 +428,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         """The Gemeinden of the region as GeoJSON (VG5000, generalised; ags, name)."""
         return _services(request).gemeinden
 
-    @app.get("/nearest", response_model=NearestAnswer, tags=["travel times"])
+    @app.get("/nearest", response_model=NearestAnswer, tags=["travel times"],
+             responses=NO_TIMETABLE)
     async def nearest(
         request: Request,
         category: Annotated[Category, Query(description="offer category")],
@@ -371,7 +453,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Async on purpose: the work is a few milliseconds of CPU, done on the event loop
         without a thread hand-off (threads only contend for the GIL).
         """
-        s = _services(request)
+        s = _mode_services(request, mode)
         origin = _points(lon, lat, address, s)
         where = ("query", "address") if address is not None else ("query", "lat")
         results = []
@@ -396,7 +478,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return NearestAnswer(origin=origin, category=str(category), mode=str(mode),
                              max_minutes=access.nearest_max_min, results=results)
 
-    @app.get("/isochrones", response_model=IsochroneCollection, tags=["travel times"])
+    @app.get("/isochrones", response_model=IsochroneCollection, tags=["travel times"],
+             responses=NO_TIMETABLE)
     def isochrones(
         request: Request,
         lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False,
@@ -409,11 +492,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     ) -> IsochroneCollection:
         """Areas reachable from a point within each budget, along the streets (GeoJSON)."""
         budgets = _minute_list(minutes, access.nearest_max_min)
+        s = _mode_services(request, mode)
         with blame("query", "lat"):
-            polys = _services(request).engine.isochrones(lon, lat, str(mode), budgets)
+            polys = s.engine.isochrones(lon, lat, str(mode), budgets)
         return IsochroneCollection.model_validate(polys.__geo_interface__)
 
-    @app.get("/coverage", response_model=CoverageTable, tags=["coverage"])
+    @app.get("/coverage", response_model=CoverageTable, tags=["coverage"],
+             responses=NO_TIMETABLE)
     def coverage(
         request: Request,
         category: Annotated[Category, Query(description="offer category")],
@@ -432,9 +517,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             raise RequestError(422, ["query", "minutes"], f"thresholds are whole minutes, got "
                                f"{minutes!r}", "invalid")
         thresholds = sorted({int(m) for m in values})
+        s = _mode_services(request, mode)
         with blame("query", "category"):
-            table = _services(request).engine.coverage(str(unit), str(category), str(mode),
-                                                       thresholds)
+            table = s.engine.coverage(str(unit), str(category), str(mode), thresholds)
         rows = [CoverageRow(ags=r["ags"], name=r["name"], level=r["level"],
                             children=_figures(r, "children", thresholds, access.white_spot_min),
                             inhabitants=_figures(r, "inhabitants", thresholds,
@@ -470,6 +555,59 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return ScenarioAnswer(category=str(scenario.category), mode=str(scenario.mode),
                               seconds=round(result.seconds, 3), changed_cells=len(result.cells),
                               gemeinden=rows)
+
+    @app.post("/scenarios/best-sites", response_model=BestSitesAnswer, tags=["coverage"])
+    def best_sites(request: Request,
+                   query: Annotated[BestSitesRequest, Body()]) -> BestSitesAnswer:
+        """Where would k new offers bring the most children under 10 within the time?
+        Greedy maximal covering over street nodes or the given candidates, with the
+        children gained by each site (:func:`geo.siting.best_sites`)."""
+        s = _services(request)
+        unit_ags = None if query.unit is None else _unit_ags(s, query.unit)
+        candidates = (None if query.candidates is None else
+                      (np.array([c.lon for c in query.candidates]),
+                       np.array([c.lat for c in query.candidates])))
+        with blame("body", "category" if candidates is None else "candidates"):
+            summary = siting.best_sites(s.engine, str(query.category), str(query.mode),
+                                        query.minutes, query.k, candidates, unit_ags).summary()
+        summary["sites"] = [{k: _none(v) for k, v in site.items()} for site in summary["sites"]]
+        return BestSitesAnswer.model_validate(summary)
+
+    @app.get("/there-and-back", response_model=ThereAndBackAnswer, tags=["travel times"],
+             responses=NO_TIMETABLE)
+    def there_and_back(
+        request: Request,
+        lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False,
+                                    description="home, WGS84 latitude, degrees")],
+        lon: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False,
+                                    description="home, WGS84 longitude, degrees")],
+        offer_id: Annotated[str, Query(min_length=1, max_length=200,
+                                       description="id of an active offer (see /offers)")],
+        date: Annotated[dt.date | None, Query(
+            description="day of the visit (default: the timetable's regular day)")] = None,
+        arrive_by: Annotated[dt.time | None, Query(
+            description="be at the offer by HH:MM (default: its opening time that day)")
+        ] = None,
+        leave_after: Annotated[dt.time | None, Query(
+            description="leave the offer after HH:MM (default: its closing time that day)")
+        ] = None,
+    ) -> ThereAndBackAnswer:
+        """Can one get from home to an offer by walking and public transport before it
+        starts, and home again after it ends, the same day? With the connections (line,
+        departure, arrival) of both ways."""
+        s = _services(request)
+        transit = _timetable(s)
+        start, end = _seconds_of_day(arrive_by), _seconds_of_day(leave_after)
+        if start is not None and end is not None and end < start:
+            raise RequestError(422, ["query", "leave_after"], f"leave_after {leave_after} "
+                               f"lies before arrive_by {arrive_by}", "invalid")
+        x, y = to_metric(np.array([lon]), np.array([lat]))
+        if not shapely.contains_xy(s.engine.units("county").union_all(), x[0], y[0]):
+            raise RequestError(422, ["query", "lat"], f"point (lon {lon:.5f}, lat {lat:.5f}) "
+                               f"lies outside {region.title}", "outside_region")
+        with blame("query", "offer_id"):
+            trip = transit.there_and_back(float(x[0]), float(y[0]), offer_id, date, start, end)
+        return ThereAndBackAnswer.model_validate(trip.summary())
 
     @app.get("/maps", response_model=MapList, tags=["maps"])
     def maps_index() -> MapList:

@@ -10,12 +10,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from geo.access import ALL_MODES
 from geo.coverage import LEVELS
 from geo.network import MODES
 from geo.offers import Category
 
-Mode = StrEnum("Mode", {m: m for m in MODES})  # type: ignore[misc]
-Mode.__doc__ = "Travel mode: walk, bike or car."
+Mode = StrEnum("Mode", {m: m for m in ALL_MODES})  # type: ignore[misc]
+Mode.__doc__ = ("Travel mode: walk, bike, car or transit (walk + public transport, window "
+                "median; needs a loaded timetable).")
+StreetMode = StrEnum("StreetMode", {m: m for m in MODES})  # type: ignore[misc]
+StreetMode.__doc__ = "Street travel mode: walk, bike or car."
 Level = StrEnum("Level", {lvl: lvl for lvl in LEVELS})  # type: ignore[misc]
 Level.__doc__ = "Area level: county, unit (municipal unit), gemeinde or youth_office."
 
@@ -219,7 +223,7 @@ class Scenario(BaseModel):
     """Offers to add and/or close for one category and mode."""
 
     category: Category = Field(description="offer category, e.g. familienzentrum")
-    mode: Mode = Field(default="walk")  # type: ignore[assignment]
+    mode: StreetMode = Field(default="walk")  # type: ignore[assignment]
     add: list[Site] = Field(default_factory=list, max_length=50)
     remove: list[str] = Field(default_factory=list, max_length=200,
                               description="ids of active offers to close")
@@ -247,6 +251,71 @@ class ScenarioAnswer(BaseModel):
     seconds: float = Field(description="computation time, seconds")
     changed_cells: int = Field(description="100 m children cells whose time changed")
     gemeinden: list[ScenarioRow]
+
+
+class BestSitesRequest(BaseModel):
+    """Where would ``k`` new offers of a category bring the most children within reach?"""
+
+    category: Category = Field(description="offer category, e.g. familienzentrum")
+    mode: StreetMode = Field(default="walk")  # type: ignore[assignment]
+    minutes: float = Field(default=15, gt=0, le=60, allow_inf_nan=False,
+                           description="time budget, minutes")
+    k: int = Field(default=3, ge=1, le=10, description="sites to propose")
+    unit: str | None = Field(default=None, min_length=1, max_length=100,
+                             description="count only the children of this municipal unit "
+                                         "(name or 9-digit ARS, e.g. Rosdorf)")
+    candidates: list[Site] | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="candidate points (e.g. schools, town halls); default: street nodes, "
+                    "one per 500 m square")
+
+
+class BestSite(BaseModel):
+    """One proposed site, in the order the greedy algorithm picked it."""
+
+    rank: int = Field(description="1 = picked first (adds the most children)")
+    lon: float
+    lat: float
+    candidate: int = Field(description="index into the given candidates, or the street node")
+    node: int = Field(description="street node of the site")
+    children_gained: float = Field(description="children newly within the time")
+    children_covered: float = Field(description="children within the time with sites 1…rank")
+    share_covered: float | None = Field(description="the same as a share of the children")
+
+
+class BestSitesAnswer(BaseModel):
+    """Best new sites (greedy maximal covering, :func:`geo.siting.best_sites`)."""
+
+    category: str
+    mode: str
+    minutes: float
+    children_total: float = Field(description="children under 10 in the area")
+    children_covered_before: float = Field(description="children within the time today")
+    candidates: int = Field(description="candidates considered")
+    seconds: float = Field(description="computation time, seconds")
+    sites: list[BestSite] = Field(description="fewer than k when no site adds children")
+
+
+class Journey(BaseModel):
+    """One way of a there-and-back trip."""
+
+    departure: str = Field(description="ISO local time")
+    arrival: str = Field(description="ISO local time")
+    minutes: float
+    legs: list[dict[str, Any]] = Field(description="line, trip, stops and their names, times; "
+                                                   "walks have route 'walk'")
+
+
+class ThereAndBackAnswer(BaseModel):
+    """Can one be at the offer by its start and get home after its end, the same day?"""
+
+    possible: bool
+    date: str
+    arrive_by: str = Field(description="HH:MM")
+    leave_after: str = Field(description="HH:MM")
+    outbound: Journey | None = Field(description="latest journey arriving by arrive_by")
+    back: Journey | None = Field(description="earliest journey home after leave_after")
+    reason: str = Field(description="why not (empty when possible)")
 
 
 class MapList(BaseModel):

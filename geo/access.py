@@ -563,8 +563,24 @@ class Accessibility:
         ------
         RegionError
             A point lies outside the region.
+        DataError
+            Mode ``transit`` and no timetable is loaded (as in :meth:`nearest`).
+
+        Notes
+        -----
+        Mode ``transit`` has no table: each point is one
+        :meth:`geo.transit_access.TransitAccess.nearest` (window median, seconds per point).
         """
         self._check_k(k)
+        if mode == TRANSIT:
+            _check_choice("category", category, CATEGORIES)
+            px, py = self._check_points(lon, lat)
+            access, columns = self.transit(), ["point", "rank", "offer_id", "minutes"]
+            found = [access.nearest(float(xi), float(yi), category, k,
+                                    self.settings.access.nearest_max_min).assign(point=i)
+                     for i, (xi, yi) in enumerate(zip(px, py, strict=True))]
+            return (pd.DataFrame(pd.concat(found, ignore_index=True)[columns]) if found
+                    else pd.DataFrame(columns=columns))
         offers = self.offer_set(category, mode)
         x, y = self._check_points(lon, lat)
         snap = self._mode(mode).index.snap_xy(x, y)

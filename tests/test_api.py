@@ -3,6 +3,7 @@ schemathesis finds no 5xx over the OpenAPI schema."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import hypothesis
@@ -14,6 +15,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import Services, create_app
+from geo import siting
+from geo.errors import DataError
 from geo.settings import MapSettings, Settings
 
 #: A real address in the city of Göttingen (an OSM house number of both tile sets).
@@ -190,6 +193,71 @@ def test_scenario_closing_the_albanischule_worsens_goettingen(client, services) 
     outside = _problem(client.post("/scenarios", json={
         "category": "kita", "add": [{"lon": 13.4, "lat": 52.5}]}), 422)
     assert outside["detail"][0]["type"] == "outside_region"
+
+
+@pytest.mark.parametrize(("path", "params"), [
+    ("/nearest", {"category": "familienzentrum"}),
+    ("/nearest", {"category": "familienzentrum", "route": "false"}),
+    ("/isochrones", {"minutes": "15,30"}),
+    ("/coverage", {"category": "kita", "unit": "county"}),
+    ("/there-and-back", {"offer_id": "any", "date": "2026-12-01"}),
+])
+def test_transit_without_timetable_names_mode(client, services, path, params) -> None:
+    """Göttingen has stops but no timetable: 409 naming ``mode`` with the engine's message."""
+    query = {"lat": ALBANI[1], "lon": ALBANI[0], "mode": "transit", **params}
+    body = _problem(client.get(path, params=query), 409)
+    assert body["detail"][0]["loc"] == ["query", "mode"]
+    assert body["detail"][0]["type"] == "no_timetable"
+    with pytest.raises(DataError) as engine:
+        services.engine.nearest_many(np.array([ALBANI[0]]), np.array([ALBANI[1]]),
+                                     "familienzentrum", "transit", 1)
+    assert body["detail"][0]["msg"] == str(engine.value)
+    assert "no public-transport timetable is loaded" in str(engine.value)
+    assert "erreichbar gtfs load" in str(engine.value)
+
+
+def test_best_sites_equal_the_siting_module(client, services) -> None:
+    query = {"category": "familienzentrum", "mode": "bike", "minutes": 15, "k": 2}
+    r = client.post("/scenarios/best-sites", json=query)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    expect = siting.best_sites(services.engine, "familienzentrum", "bike", 15, 2).summary()
+    assert body.pop("seconds") >= 0 and expect.pop("seconds") >= 0
+    assert body == expect
+    first = body["sites"][0]
+    assert [s["rank"] for s in body["sites"]] == [1, 2]
+    # ≈1,450 more children within 15 min by bike, the first site in Göttingen's east
+    assert 1000 < first["children_gained"] < 2000
+    assert first["lon"] == pytest.approx(9.957, abs=0.01)
+    assert first["lat"] == pytest.approx(51.525, abs=0.01)
+    assert body["sites"][1]["children_gained"] <= first["children_gained"]
+
+
+@pytest.mark.parametrize(("query", "field", "kind"), [
+    ({"category": "zoo"}, "category", "enum"),
+    ({"category": "kita", "mode": "transit"}, "mode", "enum"),
+    ({"category": "kita", "k": 11}, "k", "less_than_equal"),
+    ({"category": "kita", "minutes": 0}, "minutes", "greater_than"),
+    ({"category": "kita", "unit": "Atlantis"}, "unit", "unknown_unit"),
+    ({"category": "kita", "candidates": [{"lon": 13.4, "lat": 52.5}]}, "candidates",
+     "outside_region"),
+])
+def test_best_sites_refuse_bad_input_naming_the_field(client, query, field, kind) -> None:
+    body = _problem(client.post("/scenarios/best-sites", json=query), 422)
+    assert body["detail"][0]["loc"][:2] == ["body", field]
+    assert body["detail"][0]["type"] == kind
+
+
+def test_docs_load_only_local_assets(client) -> None:
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        urls = re.findall(r'(?:src|href|spec-url)\s*=\s*["\']([^"\']+)', html) + \
+            re.findall(r"url:\s*'([^']+)'", html)
+        assert urls, page
+        assert all(u.startswith("/") for u in urls), (page, urls)
+        assert "http" not in html.replace("http-equiv", ""), page
+        for url in urls:
+            assert client.get(url).status_code == 200, url
 
 
 def test_health_and_maps(client, services, map_dir: Path) -> None:
