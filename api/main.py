@@ -466,15 +466,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                     results.append(NearestOffer(rank=int(row.rank), offer=props, location=point,
                                                 minutes=round(float(row.minutes), 2)))
             else:
-                found = s.engine.nearest(origin.lon, origin.lat, str(category), str(mode), k)
-                for row in found.itertuples():
-                    props, point = s.by_id[row.offer_id]
+                found = s.engine.nearest_routes(origin.lon, origin.lat, str(category),
+                                                str(mode), k)
+                access_m = round(found.access_m, 1) if np.isfinite(found.access_m) else None
+                for rank, (offer_id, seconds, line) in enumerate(
+                        zip(found.offer_ids, found.seconds, found.routes, strict=True), 1):
+                    props, point = s.by_id[offer_id]
                     results.append(NearestOffer(
-                        rank=int(row.rank), offer=props, location=point,
-                        minutes=round(float(row.minutes), 2),
-                        access_m=round(float(row.access_m), 1),
-                        route=LineGeometry(coordinates=[(round(x, 6), round(y, 6))
-                                                        for x, y in row.geometry.coords])))
+                        rank=rank, offer=props, location=point,
+                        minutes=round(float(seconds) / 60.0, 2), access_m=access_m,
+                        route=LineGeometry(coordinates=np.round(line, 6).tolist())))
         return NearestAnswer(origin=origin, category=str(category), mode=str(mode),
                              max_minutes=access.nearest_max_min, results=results)
 

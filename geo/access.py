@@ -38,6 +38,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,10 +106,20 @@ class OfferSet:
     frame: gpd.GeoDataFrame  #: the offers (catalogue columns), rows 0..m-1
     snap: Snap  #: per row: node, metres, access seconds (offer node → offer)
 
-    @property
+    @cached_property
     def ids(self) -> np.ndarray:
         """Offer ids (str) per row."""
         return self.frame["id"].to_numpy(dtype=object)
+
+    @cached_property
+    def names(self) -> np.ndarray:
+        """Offer names (str) per row."""
+        return self.frame["name"].to_numpy(dtype=object)
+
+    @cached_property
+    def lonlat(self) -> np.ndarray:
+        """Offer locations per row (m × 2, lon/lat WGS84 degrees)."""
+        return self.frame[["lon", "lat"]].to_numpy(float)
 
     @property
     def seeds(self) -> np.ndarray:
@@ -139,6 +150,20 @@ class Surface:
         seconds = np.where(ok, snap.seconds + self.node_seconds[node], np.inf)
         offer = np.where(ok & np.isfinite(seconds), self.node_offer[node], -1)
         return seconds, offer
+
+
+@dataclass(frozen=True)
+class NearestRoutes:
+    """The k nearest offers of one point with their routes (:meth:`Accessibility.nearest_routes`),
+    arrays by rank (1 = nearest)."""
+
+    offer_ids: np.ndarray  #: object (str) offer id per rank
+    names: np.ndarray  #: object (str) offer name per rank
+    seconds: np.ndarray  #: float64 door-to-door seconds per rank (transit: window median)
+    access_m: float  #: straight-line metres from the point to its network node (transit: NaN)
+    #: per rank: route vertices (m × 2, lon/lat WGS84 degrees): point, streets (transit:
+    #: stops), offer
+    routes: list[np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -595,20 +620,84 @@ class Accessibility:
                              "offer_id": offers.ids[offer[found]],
                              "minutes": _minutes(seconds[found])})
 
-    def nearest(self, lon: float, lat: float, category: str, mode: str,
-                k: int = 3) -> gpd.GeoDataFrame:
-        """The ``k`` nearest offers of one point with their routes.
+    def nearest_routes(self, lon: float, lat: float, category: str, mode: str,
+                       k: int = 3) -> NearestRoutes:
+        """The ``k`` nearest offers of one point with their routes, as plain arrays (the
+        API's fast path; :meth:`nearest` turns it into a GeoDataFrame).
 
         One forward Dijkstra from the point's node: bounded by the k-th offer when the
-        nearest-offer table of (category, mode) is cached (milliseconds), else by
-        ``AccessSettings.nearest_max_min`` (tens of milliseconds; no table is built).
+        nearest-offer table of (category, mode) is cached (well under a millisecond), else
+        by ``AccessSettings.nearest_max_min`` (tens of milliseconds; no table is built).
 
         Parameters
         ----------
         lon, lat
             WGS84 degrees.
         category, mode
-            As in :meth:`surface`.
+            As in :meth:`nearest` (mode ``transit``: :meth:`nearest`'s frame as arrays,
+            without the connections' details).
+        k
+            1 … ``AccessSettings.k_max``.
+
+        Returns
+        -------
+        NearestRoutes
+            Offers by rank, door-to-door seconds, access metres and route vertices. Fewer
+            than ``k`` offers when fewer lie within ``AccessSettings.nearest_max_min``.
+
+        Raises
+        ------
+        RegionError
+            The point lies outside the region or farther than the cut-off from the network.
+        """
+        if mode == TRANSIT:
+            frame = self.nearest(lon, lat, category, mode, k)
+            return NearestRoutes(frame["offer_id"].to_numpy(object),
+                                 frame["name"].to_numpy(object),
+                                 frame["minutes"].to_numpy(float) * 60.0, np.nan,
+                                 [shapely.get_coordinates(g) for g in frame.geometry])
+        self._check_k(k)
+        offers = self.offer_set(category, mode)
+        snap, _, _ = self._snap_point(lon, lat, mode)
+        data = self._mode(mode)
+        node = int(snap.node[0])
+        limit = self.settings.access.nearest_max_min * 60.0
+        table = self._tables.get((category, mode))
+        if table is not None:  # choose from the cached table; route only to the k-th offer
+            rows = table[1][node, :k][table[1][node, :k] >= 0]
+            bound = float((table[0][node, :len(rows)] - offers.snap.seconds[rows])
+                          .max(initial=0.0)) + 1e-6
+        else:  # no table yet: one forward run finds the offers (tens of ms, no table build)
+            bound = limit
+        dist, pred = dijkstra(data.graph, indices=node, limit=bound, return_predecessors=True)
+        if table is None:
+            seeds = offers.seeds
+            times = dist[offers.snap.node[seeds]] + offers.snap.seconds[seeds]
+            order = np.argsort(times, kind="stable")[:k]
+            rows = seeds[order[times[order] <= limit]]
+        target = offers.snap.node[rows]
+        if data.edges is None:
+            data.edges = routing.EdgeLookup(data.net)
+        start = np.array([[lon, lat]], float)
+        ends = offers.lonlat[rows]
+        routes = [np.vstack([start, data.edges.path_coords(
+                      routing.walk_back(pred, int(t), data.net.n_nodes)[::-1]), end[None]])
+                  for t, end in zip(target, ends, strict=True)]
+        return NearestRoutes(offer_ids=offers.ids[rows], names=offers.names[rows],
+                             seconds=dist[target] + offers.snap.seconds[rows] + snap.seconds[0],
+                             access_m=float(snap.distance_m[0]), routes=routes)
+
+    def nearest(self, lon: float, lat: float, category: str, mode: str,
+                k: int = 3) -> gpd.GeoDataFrame:
+        """The ``k`` nearest offers of one point with their routes (:meth:`nearest_routes`
+        as a GeoDataFrame).
+
+        Parameters
+        ----------
+        lon, lat
+            WGS84 degrees.
+        category, mode
+            As in :meth:`surface`, or ``transit``.
         k
             1 … ``AccessSettings.k_max``.
 
@@ -632,46 +721,18 @@ class Accessibility:
         ``arrival`` and ``legs`` (line, stops, departure, arrival, walk legs) of the median
         departure's journey; the geometry runs through the stops.
         """
-        self._check_k(k)
         if mode == TRANSIT:
+            self._check_k(k)
             _check_choice("category", category, CATEGORIES)
             x, y = self._check_points(lon, lat)
             return self.transit().nearest(float(x[0]), float(y[0]), category, k,
                                           self.settings.access.nearest_max_min)
-        offers = self.offer_set(category, mode)
-        snap, _, _ = self._snap_point(lon, lat, mode)
-        data = self._mode(mode)
-        node = int(snap.node[0])
-        limit = self.settings.access.nearest_max_min * 60.0
-        table = self._tables.get((category, mode))
-        if table is not None:  # choose from the cached table; route only to the k-th offer
-            rows = table[1][node, :k][table[1][node, :k] >= 0]
-            bound = float((table[0][node, :len(rows)] - offers.snap.seconds[rows])
-                          .max(initial=0.0)) + 1e-6
-        else:  # no table yet: one forward run finds the offers (tens of ms, no table build)
-            bound = limit
-        dist, pred = dijkstra(data.graph, indices=node, limit=bound, return_predecessors=True)
-        if table is None:
-            seeds = offers.seeds
-            times = dist[offers.snap.node[seeds]] + offers.snap.seconds[seeds]
-            order = np.argsort(times, kind="stable")[:k]
-            rows = seeds[order[times[order] <= limit]]
-        target = offers.snap.node[rows]
-        seconds = dist[target] + offers.snap.seconds[rows] + snap.seconds[0]
-        if data.edges is None:
-            data.edges = routing.EdgeLookup(data.net)
-        lines = []
-        for t, row in zip(target, rows, strict=True):
-            path = routing.walk_back(pred, int(t), data.net.n_nodes)[::-1]
-            coords = np.vstack([[lon, lat], data.edges.path_coords(path),
-                                [offers.frame.at[row, "lon"], offers.frame.at[row, "lat"]]])
-            lines.append(shapely.linestrings(coords))
-        frame = offers.frame.iloc[rows]
+        found = self.nearest_routes(lon, lat, category, mode, k)
         return gpd.GeoDataFrame({
-            "rank": np.arange(1, len(rows) + 1), "offer_id": frame["id"].to_numpy(),
-            "name": frame["name"].to_numpy(), "category": category, "mode": mode,
-            "minutes": _minutes(seconds), "access_m": float(snap.distance_m[0]),
-        }, geometry=lines, crs="EPSG:4326")
+            "rank": np.arange(1, len(found.offer_ids) + 1), "offer_id": found.offer_ids,
+            "name": found.names, "category": category, "mode": mode,
+            "minutes": _minutes(found.seconds), "access_m": found.access_m,
+        }, geometry=[shapely.linestrings(r) for r in found.routes], crs="EPSG:4326")
 
     # ------------------------------------------------------------------ isochrones
 

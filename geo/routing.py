@@ -111,34 +111,83 @@ def per_source(graph_t: csr_matrix, nodes: np.ndarray, seconds: np.ndarray,
 
 def top_k(graph_t: csr_matrix, nodes: np.ndarray, seconds: np.ndarray, k: int,
           limit: float) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest seeds of every node within ``limit`` seconds.
+    """The ``k`` nearest seeds of every node within ``limit`` seconds (exact), in ``k``
+    multi-source Dijkstra runs however many seeds there are.
 
-    Per-source bounded Dijkstra runs (chunked). After each chunk, the nodes where it beats
-    the current k-th time merge their k best and the chunk's times by k rounds of
-    row-wise ``argmin`` (k is small: cheaper than a partition per row).
+    Level 1 is :func:`multi_source`. For level ``j`` > 1: the ``j``-th nearest seed of node
+    ``v`` is the best, over ``v``'s forward edges ``v → w`` of ``c`` seconds (seeds are
+    nodes too, reached from their node by their access leg), of ``c`` + the nearest seed of
+    ``w`` that is not among ``v``'s ``j - 1`` nearest. Where ``w``'s ``j - 1`` nearest
+    are ``v``'s, that is ``c`` + ``w``'s own ``j``-th (an edge of a shortest-path
+    problem); otherwise it is one of ``w``'s known times (a start value of ``v``). So each
+    level is one multi-source Dijkstra over those edges from every node's best start value.
+
+    Parameters
+    ----------
+    graph_t
+        The **transposed** travel-time graph, seconds.
+    nodes, seconds
+        Seed node indices and their access seconds (see :func:`with_seeds`).
+    k
+        Seeds per node.
+    limit
+        Only seeds within this many seconds (access leg included) are listed.
 
     Returns
     -------
     seconds, seed
         n × k arrays sorted by time: seconds (inf where fewer than k seeds are in reach)
-        and seed index (-1 there).
+        and seed index (-1 there). Among seeds at exactly equal times the order is arbitrary.
     """
-    n = graph_t.shape[0]
-    best_t = np.full((n, k), np.inf)
-    best_s = np.full((n, k), -1, dtype=np.int64)
-    for part, dist in per_source(graph_t, nodes, seconds, limit):
-        cols = np.flatnonzero(dist.min(axis=0) < best_t[:, -1])
-        cand_t = np.hstack([best_t[cols], dist[:, cols].T])
-        ids = np.arange(part.start, part.stop)
-        cand_s = np.hstack([best_s[cols], np.broadcast_to(ids, (len(cols), len(ids)))])
-        rows = np.arange(len(cols))
-        for j in range(k):
-            pick = cand_t.argmin(axis=1)
-            best_t[cols, j] = cand_t[rows, pick]
-            best_s[cols, j] = cand_s[rows, pick]
-            cand_t[rows, pick] = np.inf
-    best_s[np.isinf(best_t)] = -1
-    return best_t, best_s
+    n, m = graph_t.shape[0], len(nodes)
+    best_t = np.full((n + m, k), np.inf)
+    best_s = np.full((n + m, k), -1, dtype=np.int64)
+    if m == 0:
+        return best_t[:n], best_s[:n]
+    seeded = with_seeds(graph_t, nodes, seconds)
+    total = n + m
+    best_t[:, 0], best_s[:, 0] = _labelled_run(seeded, np.arange(n, total), np.zeros(m),
+                                               np.arange(m), limit)
+    # forward edges v → w (transposed CSR: row w, column v), c seconds
+    w = np.repeat(np.arange(total), np.diff(seeded.indptr))
+    v, c = seeded.indices.astype(np.int64), seeded.data
+    for j in range(1, k):
+        s_v, s_w = best_s[v, :j], best_s[w, :j]
+        full_v = s_v[:, -1] >= 0  # v lists j seeds so far (else its next is beyond limit)
+        fresh = (s_w >= 0) & ~(s_w[:, :, None] == s_v[:, None, :]).any(axis=2)
+        has = fresh.any(axis=1)
+        pick = fresh.argmax(axis=1)
+        # start values: c + the nearest seed of w that v does not list yet
+        start = full_v & has
+        edge = np.flatnonzero(start)
+        value = c[edge] + best_t[w[edge], pick[edge]]
+        edge, value = edge[value <= limit], value[value <= limit]
+        order = np.lexsort((value, v[edge]))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = v[edge[order[1:]]] != v[edge[order[:-1]]]
+        top = order[first]
+        # relaxing edges: w lists exactly v's seeds (all valid, none fresh)
+        keep = full_v & ~has & (s_w[:, -1] >= 0)
+        relax = csr_matrix((c[keep], v[keep], np.concatenate(
+            [[0], np.cumsum(np.bincount(w[keep], minlength=total))])), shape=(total, total))
+        best_t[:, j], best_s[:, j] = _labelled_run(
+            relax, v[edge[top]], value[top], best_s[w[edge[top]], pick[edge[top]]], limit)
+    return best_t[:n], best_s[:n]
+
+
+def _labelled_run(graph: csr_matrix, nodes: np.ndarray, seconds: np.ndarray,
+                  labels: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """Multi-source Dijkstra on ``graph`` (seconds) from ``nodes`` started at ``seconds``:
+    time per node and the ``labels`` entry of the start it came from (-1: none within
+    ``limit``)."""
+    n = graph.shape[0]
+    if len(nodes) == 0:
+        return np.full(n, np.inf), np.full(n, -1, np.int64)
+    dist, _, source = dijkstra(with_seeds(graph, nodes, seconds),
+                               indices=n + np.arange(len(nodes)), min_only=True,
+                               limit=limit, return_predecessors=True)
+    found = source[:n] >= 0
+    return dist[:n], np.where(found, np.asarray(labels)[np.maximum(source[:n] - n, 0)], -1)
 
 
 def walk_back(pred: np.ndarray, node: int, n_nodes: int) -> np.ndarray:

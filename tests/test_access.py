@@ -25,7 +25,7 @@ from geo.errors import EmptyResultError, RegionError
 from geo.isochrones import EdgeCutter
 from geo.network import Network, to_networkx
 from geo.settings import Settings
-from geo.snap import to_metric
+from geo.snap import to_lonlat, to_metric
 from geo.supply import e2sfca, zone_weights
 
 GOETTINGEN_CENTRE = (9.9355, 51.5333)  # Markt, Göttingen
@@ -233,6 +233,45 @@ def test_nearest_many_and_single_nearest_with_routes(engine: Accessibility) -> N
     # walking at 4.8 km/h: the route cannot be shorter than the time allows for
     lengths = gpd.GeoSeries(one.geometry, crs="EPSG:4326").to_crs("EPSG:3035").length
     assert (lengths <= one["minutes"] * 80 * 1.001 + 1).all()
+
+
+def test_k_nearest_equals_per_offer_brute_force(engine: Accessibility) -> None:
+    """The level-by-level k-nearest table equals one bounded Dijkstra per offer, sorted:
+    for every node, and door to door for 400 random points of the county."""
+    category, mode, k = "grundschule", "walk", engine.settings.access.k_max
+    limit = engine.settings.access.nearest_max_min * 60.0
+    offers = engine.offer_set(category, mode)
+    seeds = offers.seeds
+    graph_t = routing.transpose(engine.network(mode).csr())
+    single = dijkstra(graph_t, indices=offers.snap.node[seeds], limit=limit) \
+        + offers.snap.seconds[seeds, None]  # offers × nodes, seconds
+    single[single > limit] = np.inf
+    order = np.argsort(single, axis=0, kind="stable")[:k + 1].T  # nodes × (k + 1)
+    ranked = np.take_along_axis(single.T, order, axis=1)
+    expect, order = ranked[:, :k], order[:, :k]
+    table_s, table_o = engine._table(category, mode)
+    np.testing.assert_allclose(table_s, expect, rtol=0, atol=1e-6)  # inf where inf
+    # the same offers wherever the ranks are not tied
+    reached = np.isfinite(expect)
+    after = ranked[:, 1:]  # a tie with the (k + 1)-th leaves the k-th offer open
+    before = np.column_stack([np.full(len(expect), -np.inf), expect[:, :-1]])
+    with np.errstate(invalid="ignore"):  # inf - inf beyond the reached ranks
+        clear = reached & (after - expect > 1e-6) & (expect - before > 1e-6)
+    assert reached.sum() > 100_000 and clear[reached].mean() > 0.9
+    np.testing.assert_array_equal(table_o[clear], seeds[order][clear])
+    grid = engine._raster_grid()
+    pick = np.random.default_rng(11).choice(len(grid), 400, replace=False)
+    lon, lat = to_lonlat(grid["x"].to_numpy()[pick], grid["y"].to_numpy()[pick])
+    snap = engine.snap(lon, lat, mode)
+    found = engine.nearest_many(lon, lat, category, mode, k)
+    assert found["point"].nunique() >= 250  # the rest: no Grundschule within the hour
+    for p, rows in found.groupby("point"):
+        node = snap.node[p]
+        want = expect[node][np.isfinite(expect[node])] + snap.seconds[p]
+        np.testing.assert_allclose(rows["minutes"], want / 60.0, rtol=0, atol=1e-9)
+        sure = clear[node][:len(rows)]
+        want_ids = offers.ids[seeds[order[node, :len(rows)]]]
+        assert list(rows["offer_id"][sure]) == list(want_ids[sure])
 
 
 def test_isochrones_follow_the_streets(engine: Accessibility) -> None:
