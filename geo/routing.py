@@ -152,14 +152,15 @@ def top_k(graph_t: csr_matrix, nodes: np.ndarray, seconds: np.ndarray, k: int,
     w = np.repeat(np.arange(total), np.diff(seeded.indptr))
     v, c = seeded.indices.astype(np.int64), seeded.data
     for j in range(1, k):
+        # only nodes listing j seeds so far can list a (j + 1)-th within limit
+        live = best_s[v, j - 1] >= 0
+        v, w, c = v[live], w[live], c[live]
         s_v, s_w = best_s[v, :j], best_s[w, :j]
-        full_v = s_v[:, -1] >= 0  # v lists j seeds so far (else its next is beyond limit)
         fresh = (s_w >= 0) & ~(s_w[:, :, None] == s_v[:, None, :]).any(axis=2)
         has = fresh.any(axis=1)
         pick = fresh.argmax(axis=1)
         # start values: c + the nearest seed of w that v does not list yet
-        start = full_v & has
-        edge = np.flatnonzero(start)
+        edge = np.flatnonzero(has)
         value = c[edge] + best_t[w[edge], pick[edge]]
         edge, value = edge[value <= limit], value[value <= limit]
         order = np.lexsort((value, v[edge]))
@@ -167,7 +168,7 @@ def top_k(graph_t: csr_matrix, nodes: np.ndarray, seconds: np.ndarray, k: int,
         first[1:] = v[edge[order[1:]]] != v[edge[order[:-1]]]
         top = order[first]
         # relaxing edges: w lists exactly v's seeds (all valid, none fresh)
-        keep = full_v & ~has & (s_w[:, -1] >= 0)
+        keep = ~has & (s_w[:, -1] >= 0)
         relax = csr_matrix((c[keep], v[keep], np.concatenate(
             [[0], np.cumsum(np.bincount(w[keep], minlength=total))])), shape=(total, total))
         best_t[:, j], best_s[:, j] = _labelled_run(
