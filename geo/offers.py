@@ -499,7 +499,7 @@ def family_offers(path: Path) -> tuple[list[Offer], list[str]]:
 
 def _poi_frame(source: TileSource, settings: Settings) -> gpd.GeoDataFrame:
     """The tile set's POIs that are offers, with category, label and a name (EPSG:3035)."""
-    from geo.tiles import read_layer
+    from geo.tiles import feature_names, read_layer
 
     pois = read_layer(settings.data_dir / source.path, "poi", workers=settings.offers.workers,
                       cache_dir=settings.processed_dir / "tiles-cache", zoom=source.zoom)
@@ -509,11 +509,7 @@ def _poi_frame(source: TileSource, settings: Settings) -> gpd.GeoDataFrame:
     pois["category"] = [s[0].value for s in spec]
     pois["child_specific"] = [s[1] for s in spec]
     pois["label"] = [s[2] for s in spec]
-    name = pd.Series(pd.NA, index=pois.index, dtype=object)
-    for column in ("name", "name_de", "name:latin"):  # schemas differ
-        if column in pois:
-            name = name.fillna(pois[column].replace("", pd.NA))
-    pois["poi_name"] = name
+    pois["poi_name"] = feature_names(pois)
     pois["vintage"] = source.vintage
     return pois.to_crs(CRS)
 

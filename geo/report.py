@@ -207,7 +207,7 @@ class ReportData:
     @cached_property
     def places(self) -> tuple[cKDTree, np.ndarray]:
         """KD-tree (EPSG:3035) and names of the OSM places of ``ReportSettings.place_classes``."""
-        from geo.tiles import read_layer
+        from geo.tiles import feature_names, read_layer
 
         tiles = self.acc.region.tiles
         if tiles is None:
@@ -215,10 +215,7 @@ class ReportData:
         layer = read_layer(self.settings.data_dir / tiles.path, "place",
                            cache_dir=self.settings.processed_dir / "tiles-cache",
                            zoom=tiles.zoom)
-        name = pd.Series(pd.NA, index=layer.index, dtype=object)
-        for column in ("name", "name_de", "name:latin"):  # the two schemas differ
-            if column in layer:
-                name = name.fillna(layer[column].replace("", pd.NA))
+        name = feature_names(layer)
         keep = layer["class"].isin(self.settings.report.place_classes).to_numpy() \
             & name.notna().to_numpy()
         if not keep.any():

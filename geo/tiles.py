@@ -214,6 +214,16 @@ def read_layer(tile_dir: Path, layer: str, workers: int | None = None,
     return read_layers(open_tileset(tile_dir, zoom), (layer,), cache_dir, workers)[layer]
 
 
+def feature_names(frame: pd.DataFrame) -> pd.Series:
+    """Feature names of a decoded layer in either schema: ``name`` (OpenMapTiles), then
+    ``name_de``, then ``name:latin`` (tilemaker); NA where a feature has none."""
+    name = pd.Series(pd.NA, index=frame.index, dtype=object)
+    for column in ("name", "name_de", "name:latin"):
+        if column in frame:
+            name = name.fillna(frame[column].replace("", pd.NA))
+    return name
+
+
 def _transport_attrs(frame: pd.DataFrame) -> pd.DataFrame:
     """Normalise ``transportation`` properties of either schema to geo.ways.ATTR_COLUMNS."""
     attrs = empty_attrs(len(frame))
