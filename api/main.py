@@ -11,6 +11,7 @@ coordinates in logs): ``erreichbar serve`` runs uvicorn without its access log.
 """
 
 import datetime as dt
+import html
 import json
 import logging
 import re
@@ -73,6 +74,8 @@ from geo.maps import STATIC_DIR, map_names
 from geo.offers import Category
 from geo.settings import Settings, get_region, get_settings
 from geo.snap import to_metric
+from geo.sources_info import attribution
+from geo.sources_info import vintages as source_vintages
 
 if TYPE_CHECKING:
     from geo.transit_access import TransitAccess
@@ -80,9 +83,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-#: Vintages of the data behind the answers (see the data README).
-VINTAGES = {"boundaries": "VG5000 2021-01-01 (BKG)", "population": "Zensus 2022-05-15",
-            "schools": "jedeschule.de 2017", "family_offers": "sources 2009–2026"}
 _MAP_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 #: Swagger UI 5 and ReDoc files of the fastapi-offline package, served under /docs-static
 #: so that /docs and /redoc work without a CDN.
@@ -307,10 +307,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         title="Erreichbar API",
         summary=f"Travel times to the family offers of {region.title}, offline.",
         description="Nearest offers, isochrones and coverage on foot, by bike and by car, "
-                    "from OpenStreetMap (© OpenStreetMap contributors, ODbL), BKG VG5000 "
-                    "(© GeoBasis-DE / BKG (2021), dl-de/by-2.0) and Zensus 2022 "
-                    "(© Statistisches Bundesamt (Destatis), Zensus 2022). Times in minutes, "
-                    "coordinates WGS84.",
+                    f"from OpenStreetMap, BKG VG5000 and {settings.census.title} "
+                    f"({attribution(settings)}). Times in minutes, coordinates WGS84.",
         version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
         responses={422: {"model": ErrorBody, "description": "invalid or unusable input"}})
     if services is not None:
@@ -372,9 +370,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         """Data vintages and what is loaded."""
         s = _services(request)
         active = s.offers[s.offers["status"] == "active"]["category"].value_counts()
-        vintages = {**VINTAGES, **{f"osm_{name}": t.vintage for name, t in
-                                   (("tiles", region.tiles), ("city_tiles", region.city_tiles))
-                                   if t is not None}}
+        vintages = {**source_vintages(settings),
+                    **{f"osm_{name}": t.vintage for name, t in
+                       (("tiles", region.tiles), ("city_tiles", region.city_tiles))
+                       if t is not None}}
         return Health(region=region.name, title=region.title, vintages=vintages,
                       offers={c: int(active.get(c, 0)) for c in CATEGORIES},
                       warm=list(s.warm),
@@ -626,10 +625,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                "'erreichbar maps build'", "not_found", map_names(map_dir))
         return FileResponse(path, media_type="text/html")
 
+    family_html = (HERE / "static" / "index.html").read_text("utf-8").replace(
+        "<!--attribution-->", html.escape(attribution(settings).replace(" | ", "; ")))
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def family_page() -> FileResponse:
+    def family_page() -> HTMLResponse:
         """The family page: address or map click → nearest offers (German)."""
-        return FileResponse(HERE / "static" / "index.html", media_type="text/html")
+        return HTMLResponse(family_html)
 
     return app
 

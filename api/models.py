@@ -198,8 +198,8 @@ class CoverageRow(BaseModel):
     ags: str
     name: str
     level: str
-    children: Figures = Field(description="Zensus 2022 100 m cells, children under 10")
-    inhabitants: Figures = Field(description="Zensus 2022 1 km cells, all inhabitants")
+    children: Figures = Field(description="census 100 m cells (the census named in /health), children under 10")
+    inhabitants: Figures = Field(description="census 1 km cells, all inhabitants")
 
 
 class CoverageTable(BaseModel):

@@ -25,7 +25,7 @@ DATE = dt.date(2025, 3, 11)
 START, END = 7 * 3600, 9 * 3600
 ORIGIN = "de:08231:11_Parent"
 #: Landkreis Göttingen: 1,755 km² → 175,500 cells of 100 m; 5,348 cells with children under
-#: 10 (Zensus 2022 100 m grid, goettingen/zensus2022_alter_10jg_1_100m.csv); 1,011 stops in
+#: 10 (Zensus 2011 100 m grid, goettingen/zensus2011_alter_10jg_1_100m.csv); 1,011 stops in
 #: the DB HAFAS list (no timetable there, so the number of connections is an assumption)
 COUNTY_CELLS = 175_500
 COUNTY_CHILD_CELLS = 5_348

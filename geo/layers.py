@@ -56,7 +56,7 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
     Returns
     -------
     dict
-        The JSON summary: ``units``, ``gemeinden``, ``population`` (Zensus 2022 inhabitants,
+        The JSON summary: ``units``, ``gemeinden``, ``census`` (which census and its day), ``population`` (census inhabitants,
         1 km cells by centre), ``children_under_10`` (100 m cells by centre), ``offers``
         (active offers per category), ``offers_planned``, ``offers_closed``,
         ``offers_unlocated``, ``tile_changes``, ``youth_office_area`` (``population``,
@@ -68,12 +68,13 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
     offers_file = offers_file or settings.offers.own_file
     region = get_region(settings.region)
     out = layers_dir(settings)
-    inputs = [*vg5000_files(settings.data_dir), *pop.population_files(settings.data_dir),
+    inputs = [*vg5000_files(settings.data_dir), *pop.population_files(pop.census_dir(settings)),
               *offer_mod.default_inputs(settings)]
     official = settings.data_dir / region.name / "population_units_2019.csv"
     inputs += [p for p in (official, offers_file) if p is not None and Path(p).is_file()]
     digest = files_digest(inputs, extra=json.dumps([
         FORMAT_VERSION, region.model_dump(), settings.offers.model_dump(),
+        settings.census.model_dump(),
         str(offers_file)]))
     manifest = out / "manifest.json"
     if not force and manifest.is_file():
@@ -92,8 +93,8 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
 
     # population
     gemeinden = levels["gemeinde"]
-    inhabitants = pop.read_inhabitants_1km(settings.data_dir, gemeinden)
-    children = pop.read_children_100m(settings.data_dir, gemeinden)
+    inhabitants = pop.read_inhabitants_1km(pop.census_dir(settings), gemeinden)
+    children = pop.read_children_100m(pop.census_dir(settings), gemeinden)
     for name, frame in (("inhabitants_1km", inhabitants), ("children_100m", children)):
         with atomic_path(out / f"{name}.parquet") as tmp:
             frame.to_parquet(tmp)
@@ -128,6 +129,8 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
 
     summary: dict[str, Any] = {
         "region": region.name,
+        "census": {"name": settings.census.title,
+                   "census_day": settings.census.census_day.isoformat()},
         "units": len(levels["unit"]),
         "gemeinden": len(gemeinden),
         "population": int(inhabitants["inhabitants"].sum()),
@@ -146,7 +149,7 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
             "excluded": region.own_youth_office,
         },
         "units_grid_vs_official": {
-            r.name: {"grid_2022": int(r.inhabitants),
+            r.name: {"census_grid": int(r.inhabitants),
                      "official_2019": None if pd.isna(r.official_2019)
                      else int(r.official_2019)}
             for r in units.itertuples()} if "official_2019" in units else {},

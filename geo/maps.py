@@ -46,16 +46,13 @@ from geo.access import Accessibility
 from geo.boundaries import CRS
 from geo.network import MODES
 from geo.settings import Settings, get_region
+from geo.sources_info import attribution
 
 log = logging.getLogger(__name__)
 
 #: Folder of the bundled web assets (Leaflet 1.7.1, Leaflet.markercluster 1.5.3).
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
 LEAFLET_DIR: Final = STATIC_DIR / "leaflet"
-#: Attributions every map carries (data licences, see the README).
-ATTRIBUTION: Final = (
-    "© OpenStreetMap contributors (ODbL) | © GeoBasis-DE / BKG (2021) dl-de/by-2.0 | "
-    "© Statistisches Bundesamt (Destatis), Zensus 2022")
 #: German labels of the categories and modes.
 CATEGORY_LABELS: Final[dict[str, str]] = {
     "kita": "Kita", "grundschule": "Grundschule", "schule": "Weiterführende Schule",
@@ -145,7 +142,7 @@ def _new_map(settings: Settings, title: str, legend: str = "") -> folium.Map:
             f"{html.escape(title)}</div>")
     if legend:
         body += f'<div id="map-legend" style="{box};bottom:30px;left:10px">{legend}</div>'
-    m.add_child(_Html(body, ATTRIBUTION))
+    m.add_child(_Html(body, attribution(settings)))
     m.get_root().header.add_child(Element('<meta http-equiv="Content-Language" content="de">'),
                                   name="lang")
     _inline_assets(m)

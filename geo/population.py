@@ -1,4 +1,7 @@
-"""Zensus 2022 population grids of a region: 1 km inhabitants, under-18 share, 100 m under-10s.
+"""Census population grids of a region: 1 km inhabitants, under-18 share, 100 m under-10s.
+
+Which census is read is a setting (:class:`geo.settings.CensusSettings`): offline the data
+directory holds the **Zensus 2011** grids (census day 09.05.2011); every output names it.
 
 The grids are read from the Germany-wide parquet files (x/y = cell centre, EPSG:3035,
 INSPIRE grid) and clipped to the region: **a cell belongs to the region, to a municipal
@@ -44,19 +47,22 @@ from geo.settings import Settings, get_region
 
 log = logging.getLogger(__name__)
 
-#: Folder of the Germany-wide Zensus 2022 grids inside the data directory.
-ZENSUS_DIR: Final = Path("germany") / "zensus2022"
 #: 1 km inhabitants (int, -1 = suppressed/unpopulated).
-INHABITANTS_FILE: Final = ZENSUS_DIR / "continuous_Einwohner.parquet"
+INHABITANTS_FILE: Final = "continuous_Einwohner.parquet"
 #: 1 km share of inhabitants under 18 in percent (negative = suppressed).
-UNDER18_FILE: Final = ZENSUS_DIR / "continuous_unter18_A.parquet"
+UNDER18_FILE: Final = "continuous_unter18_A.parquet"
 #: 100 m persons aged under 10 (10-year age group 1; cells with < 3 persons omitted).
-CHILDREN_FILE: Final = ZENSUS_DIR / "demography_ALTER_10JG_1.parquet"
+CHILDREN_FILE: Final = "demography_ALTER_10JG_1.parquet"
 
 
-def population_files(data_dir: Path) -> list[Path]:
-    """The Zensus files the population layers are read from (for cache keys)."""
-    return [data_dir / f for f in (INHABITANTS_FILE, UNDER18_FILE, CHILDREN_FILE)]
+def census_dir(settings: Settings) -> Path:
+    """Folder of the Germany-wide grids of the settings' census (``germany/zensus2011``)."""
+    return settings.data_dir / settings.census.folder
+
+
+def population_files(census: Path) -> list[Path]:
+    """The census files the population layers are read from (for cache keys)."""
+    return [census / f for f in (INHABITANTS_FILE, UNDER18_FILE, CHILDREN_FILE)]
 
 
 def cell_ids(x: np.ndarray, y: np.ndarray, size_m: int) -> np.ndarray:
@@ -83,7 +89,7 @@ def cell_ids(x: np.ndarray, y: np.ndarray, size_m: int) -> np.ndarray:
 def _read_grid(path: Path, column: str, bounds: tuple[float, float, float, float]) -> pd.DataFrame:
     """Read ``x``, ``y`` and ``column`` of the cells whose centre lies in ``bounds`` (EPSG:3035)."""
     if not path.exists():
-        raise DataError(f"{path}: Zensus 2022 grid file not found")
+        raise DataError(f"{path}: census grid file not found")
     minx, miny, maxx, maxy = bounds
     try:
         table = pq.read_table(path, columns=["x", "y", column],
@@ -142,13 +148,13 @@ def _clip(frame: pd.DataFrame, values: list[str], size_m: int,
     return out.sort_values(["y", "x"], ascending=[False, True], ignore_index=True)
 
 
-def read_children_100m(data_dir: Path, gemeinden: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Zensus 2022 100 m cells with children under 10 inside the given Gemeinden.
+def read_children_100m(census: Path, gemeinden: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Census 100 m cells with children under 10 inside the given Gemeinden.
 
     Parameters
     ----------
-    data_dir
-        The data directory.
+    census
+        Folder of the Germany-wide census grids (:func:`census_dir`).
     gemeinden
         The region's Gemeinden (``ags``, ``unit_ags``, polygons in EPSG:3035).
 
@@ -159,7 +165,7 @@ def read_children_100m(data_dir: Path, gemeinden: gpd.GeoDataFrame) -> gpd.GeoDa
         (persons, >= 3: smaller counts are suppressed in the source), ``unit_ags``,
         ``gemeinde_ags``, ``geometry`` (the 100 m cell square).
     """
-    grid = _read_grid(data_dir / CHILDREN_FILE, "value", tuple(gemeinden.total_bounds))
+    grid = _read_grid(census / CHILDREN_FILE, "value", tuple(gemeinden.total_bounds))
     grid = grid.rename(columns={"value": "children_under_10"})
     grid = grid[grid["children_under_10"] >= 0]
     cells = _clip(grid, ["children_under_10"], 100, gemeinden)
@@ -168,13 +174,13 @@ def read_children_100m(data_dir: Path, gemeinden: gpd.GeoDataFrame) -> gpd.GeoDa
     return cells
 
 
-def read_inhabitants_1km(data_dir: Path, gemeinden: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Zensus 2022 populated 1 km cells inside the given Gemeinden.
+def read_inhabitants_1km(census: Path, gemeinden: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Census populated 1 km cells inside the given Gemeinden.
 
     Parameters
     ----------
-    data_dir
-        The data directory.
+    census
+        Folder of the Germany-wide census grids (:func:`census_dir`).
     gemeinden
         The region's Gemeinden (``ags``, ``unit_ags``, polygons in EPSG:3035).
 
@@ -187,8 +193,8 @@ def read_inhabitants_1km(data_dir: Path, gemeinden: gpd.GeoDataFrame) -> gpd.Geo
         ``geometry`` (the 1 km cell square).
     """
     bounds = tuple(gemeinden.total_bounds)
-    grid = _read_grid(data_dir / INHABITANTS_FILE, "Einwohner", bounds)
-    share = _read_grid(data_dir / UNDER18_FILE, "unter18_A", bounds)
+    grid = _read_grid(census / INHABITANTS_FILE, "Einwohner", bounds)
+    share = _read_grid(census / UNDER18_FILE, "unter18_A", bounds)
     grid = grid.merge(share, on=["x", "y"], how="left", validate="one_to_one")
     grid = grid[grid["Einwohner"] > 0]
     grid = pd.DataFrame({
@@ -203,12 +209,12 @@ def read_inhabitants_1km(data_dir: Path, gemeinden: gpd.GeoDataFrame) -> gpd.Geo
 
 def load_children_100m(settings: Settings) -> gpd.GeoDataFrame:
     """Children under 10 per 100 m cell of the settings' region (see :func:`read_children_100m`)."""
-    return read_children_100m(settings.data_dir, load_units(settings, "gemeinde"))
+    return read_children_100m(census_dir(settings), load_units(settings, "gemeinde"))
 
 
 def load_inhabitants_1km(settings: Settings) -> gpd.GeoDataFrame:
     """Inhabitants per 1 km cell of the settings' region (see :func:`read_inhabitants_1km`)."""
-    return read_inhabitants_1km(settings.data_dir, load_units(settings, "gemeinde"))
+    return read_inhabitants_1km(census_dir(settings), load_units(settings, "gemeinde"))
 
 
 def aggregate(cells: gpd.GeoDataFrame, value: str, key: str) -> pd.Series:
@@ -238,7 +244,7 @@ def unit_table(settings: Settings, inhabitants: gpd.GeoDataFrame,
     Returns
     -------
     pandas.DataFrame
-        ``ags``, ``name``, ``bez``, ``inhabitants`` (Zensus 2022, 1 km cells by centroid),
+        ``ags``, ``name``, ``bez``, ``inhabitants`` (census, 1 km cells by centroid),
         ``children_under_10`` (100 m cells by centroid), ``youth_office`` (bool: in the
         county's youth-office area); for units also ``official_2019`` (LSN, 31.12.2019,
         where ``goettingen``-style ``population_units_2019.csv`` exists), ``difference``

@@ -4,7 +4,7 @@
 per unit, a German, print-friendly report (HTML from ``geo/templates/unit.html``; PDF via
 WeasyPrint) with
 
-* inhabitants (Zensus 2022, 1 km) and children under 10 (Zensus 2022, 100 m);
+* inhabitants (census, 1 km) and children under 10 (census, 100 m);
 * offers by category in the unit, active vs planned/closed;
 * children-weighted coverage within ``ReportSettings.thresholds_min`` by walk, bike and car,
   for the unit, the county and the youth-office area (:meth:`Accessibility.coverage`);
@@ -48,6 +48,7 @@ from geo.access import Accessibility
 from geo.errors import DataError, RegionError
 from geo.network import MODES
 from geo.settings import Settings
+from geo.sources_info import attribution, data_sources, population_label
 from geo.snap import to_metric
 
 log = logging.getLogger(__name__)
@@ -67,23 +68,6 @@ FORMATS: Final = ("html", "pdf")
 #: Minute classes of the maps (upper bounds) and their colours (green → red, then purple).
 MAP_BINS: Final = (5.0, 10.0, 15.0, 20.0, 30.0, np.inf)
 MAP_COLOURS: Final = ("#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#b2182b")
-#: The data behind every report: (layer, source, vintage, licence/attribution).
-SOURCES: Final = (
-    ("Straßen- und Wegenetz, Kitas, Spielplätze, Bibliotheken, Arztpraxen, Ortsnamen",
-     "OpenStreetMap (Vektorkacheln Landkreis 2021, Stadtgebiet 2026)", "2021-08 / 2026-08",
-     "© OpenStreetMap contributors, ODbL"),
-    ("Verwaltungsgrenzen", "BKG VG5000", "01.01.2021", "© GeoBasis-DE / BKG (2021), dl-de/by-2.0"),
-    ("Einwohner (1 km), Kinder unter 10 (100 m)", "Zensus 2022", "15.05.2022",
-     "© Statistisches Bundesamt (Destatis), Zensus 2022, dl-de/by-2.0"),
-    ("Grundschulen und weitere Schulen",
-     "Niedersächsisches Schulverzeichnis (nibis) via jedeschule.de", "2017",
-     "Quelle: nibis / jedeschule.de"),
-    ("Familienzentren, Beratung, Frühe Hilfen, Familienbildung",
-     "öffentliche Quellen (Einzelnachweise unten)", "2009–2026",
-     "Fakten aus den zitierten Seiten; Koordinaten © OpenStreetMap contributors"),
-)
-
-
 # --------------------------------------------------------------------------- formatting
 
 
@@ -190,7 +174,7 @@ class ReportData:
 
     @cached_property
     def inhabitants(self) -> pd.Series:
-        """Zensus 2022 inhabitants per unit (1 km cells by centre)."""
+        """Census inhabitants per unit (1 km cells by centre)."""
         return population.aggregate(self.acc.cell_frame("inhabitants"), "inhabitants",
                                     "unit_ags")
 
@@ -390,8 +374,8 @@ def _map(data: ReportData, ags: str, category: str) -> str:
     ax.plot([x1 - 800 - km * 1000, x1 - 800], [y0 + 700] * 2, color="black", linewidth=2,
             zorder=6)
     ax.text(x1 - 800 - km * 500, y0 + 900, f"{km} km", ha="center", fontsize=7, zorder=6)
-    ax.text(x1, y0 - 150, "© OpenStreetMap contributors (ODbL) · © GeoBasis-DE / BKG (2021) "
-            "· Zensus 2022 © Destatis", ha="right", va="top", fontsize=5.5)
+    ax.text(x1, y0 - 150, attribution(data.settings).replace(" | ", " · "), ha="right",
+            va="top", fontsize=5.5)
     fig.tight_layout()
     return _png(fig)
 
@@ -497,7 +481,8 @@ def unit_context(data: ReportData, ags: str, now: dt.datetime) -> dict[str, Any]
         "maps": [{"category": CATEGORY_DE[c], "png": _map(data, ags, c),
                   "white_spots": _white_spots(data, ags, c)} for c in rs.map_categories],
         "transition": _transition(data, ags), "sites": _sites(data, ags),
-        "sources": SOURCES, "cited": _cited_sources(data, ags),
+        "sources": data_sources(data.settings),
+        "census": population_label(data.settings), "cited": _cited_sources(data, ags),
         "parameters": _parameters(data.settings),
     }
 
@@ -548,7 +533,8 @@ def overview_context(data: ReportData, now: dt.datetime) -> dict[str, Any]:
         "groups": [CATEGORY_DE[c] for c in rs.map_categories],
         "columns": [f"≤ {minutes} min {MODE_DE[m]}" for c, m in shares
                     if c == rs.map_categories[0]] + [f"Median min {MODE_DE[rs.focus_mode]}"],
-        "rows": rows, "chart": _png(fig), "sources": SOURCES,
+        "rows": rows, "chart": _png(fig), "sources": data_sources(data.settings),
+        "census": population_label(data.settings),
         "parameters": _parameters(data.settings),
     }
 

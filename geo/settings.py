@@ -119,6 +119,50 @@ class CarSpeeds(BaseModel):
     link_factor: float = 0.7
 
 
+class CensusSettings(BaseModel):
+    """Which census the population grids come from, and how it is named in every output.
+
+    Offline, the data directory holds the **Zensus 2011** grids (census day 09.05.2011; the
+    1 km inhabitants of Germany add up to 80,212,528, the 2011 result). Online,
+    ``erreichbar layers download`` fetches the Zensus 2022 grids from Destatis; then set
+    ``census=zensus2022`` (environment ``ERREICHBAR_CENSUS__NAME``) to read those.
+    """
+
+    name: Literal["zensus2011", "zensus2022"] = Field(
+        default="zensus2011", description="census the grids are read from")
+
+    @property
+    def title(self) -> str:
+        """Display name, e.g. ``Zensus 2011``."""
+        return f"Zensus {self.year}"
+
+    @property
+    def year(self) -> int:
+        """Census year."""
+        return int(self.name.removeprefix("zensus"))
+
+    @property
+    def census_day(self) -> dt.date:
+        """Reference day of the counts (Stichtag)."""
+        return CENSUS_DAYS[self.name]
+
+    @property
+    def folder(self) -> Path:
+        """Folder of the Germany-wide grids, relative to the data directory (offline) or the
+        download cache (online)."""
+        return Path("germany") / self.name
+
+    @property
+    def attribution(self) -> str:
+        """Attribution required by the licence (dl-de/by-2.0)."""
+        return f"© Statistisches Bundesamt (Destatis), {self.title}"
+
+
+#: Census reference days (Stichtage) of the German censuses.
+CENSUS_DAYS: dict[str, dt.date] = {"zensus2011": dt.date(2011, 5, 9),
+                                   "zensus2022": dt.date(2022, 5, 15)}
+
+
 class NetworkSettings(BaseModel):
     """How tiles become a routable graph."""
 
@@ -334,6 +378,7 @@ class Settings(BaseSettings):
         description="holds raw/ (downloads) and processed/ (built data)",
     )
     region: str = "goettingen"
+    census: CensusSettings = CensusSettings()
     walk: WalkSpeeds = WalkSpeeds()
     bike: BikeSpeeds = BikeSpeeds()
     car: CarSpeeds = CarSpeeds()

@@ -37,8 +37,8 @@ def summary(settings: Settings) -> dict:
 
 def test_summary_numbers(summary: dict, settings: Settings, data_dir: Path) -> None:
     assert (summary["units"], summary["gemeinden"]) == (20, 40)
-    one_km = pd.read_csv(data_dir / "goettingen" / "zensus2022_einwohner_1km.csv")
-    hundred = pd.read_csv(data_dir / "goettingen" / "zensus2022_alter_10jg_1_100m.csv")
+    one_km = pd.read_csv(data_dir / "goettingen" / "zensus2011_einwohner_1km.csv")
+    hundred = pd.read_csv(data_dir / "goettingen" / "zensus2011_alter_10jg_1_100m.csv")
     assert summary["population"] == one_km.loc[one_km["einwohner"] > 0, "einwohner"].sum()
     assert summary["children_under_10"] == hundred["alter_10jg_1"].sum()
     assert summary["offers"]["grundschule"] >= 78
@@ -56,7 +56,7 @@ def test_summary_numbers(summary: dict, settings: Settings, data_dir: Path) -> N
         assert summary["youth_office_area"][key] == summary[key] - in_city
     assert summary["youth_office_area"]["excluded"] == ["03159016"]
     assert summary["units_grid_vs_official"]["Göttingen"] == {
-        "grid_2022": 116_072, "official_2019": 121_150}
+        "census_grid": 116_072, "official_2019": 121_150}
 
 
 def test_files(summary: dict, settings: Settings) -> None:

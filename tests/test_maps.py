@@ -15,9 +15,10 @@ from _services import services_for
 
 from geo import maps
 from geo.access import Accessibility
-from geo.maps import ATTRIBUTION, build_maps, class_labels, surface_image
+from geo.maps import build_maps, class_labels, surface_image
 from geo.settings import MapSettings, Settings
 from geo.snap import to_lonlat
+from geo.sources_info import attribution
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def test_travel_time_map_has_its_layers_offline(built: dict, engine: Accessibili
     assert "L.markerClusterGroup" in page and "L.control.layers" in page
     assert "L.control.scale()" in page
     # attributions, German title and legend
-    assert ATTRIBUTION in page
+    assert attribution(Settings()) in page and "Zensus 2011" in page
     assert "Familienzentrum zu Fuß: Minuten bis zum nächsten Angebot" in page
     for label in class_labels((5, 10, 15, 20, 30, 45, 60)):
         assert f"{label} min" in page
@@ -85,7 +86,7 @@ def test_white_spot_map_counts_equal_the_engine(built: dict, engine: Accessibili
         cells = engine.cells(category, "walk")
         beyond = int(cells.loc[~(cells["minutes"] <= limit), "children_under_10"].sum())
         assert f"{label}: {beyond} Kinder \\u003e {limit} min" in page
-    assert ATTRIBUTION in page
+    assert attribution(Settings()) in page and "Zensus 2011" in page
 
 
 def test_surface_image_colours_cells_by_class() -> None:

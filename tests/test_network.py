@@ -44,7 +44,7 @@ def test_networks_span_the_whole_county(networks: dict[str, Network], data_dir: 
 
 def test_every_populated_km_cell_is_within_1_km_of_a_car_node(
         networks: dict[str, Network], data_dir: Path) -> None:
-    cells = pd.read_csv(data_dir / "goettingen/zensus2022_einwohner_1km.csv")
+    cells = pd.read_csv(data_dir / "goettingen/zensus2011_einwohner_1km.csv")
     cells = cells[cells["einwohner"] > 0]
     assert len(cells) == 782
     x, y = Transformer.from_crs(4326, 3035, always_xy=True).transform(

@@ -1,4 +1,4 @@
-"""Zensus 2022 grids clipped to the county: totals, per-unit sums (vs sjoin), GeoTIFFs."""
+"""Zensus 2011 grids clipped to the county: totals, per-unit sums (vs sjoin), GeoTIFFs."""
 
 from __future__ import annotations
 
@@ -38,13 +38,13 @@ def units(settings: Settings, inhabitants, children) -> pd.DataFrame:
 
 def test_totals_match_county_extracts(inhabitants, children, data_dir: Path) -> None:
     """Clipping the Germany-wide files gives the county CSV extracts, cell by cell."""
-    one_km = pd.read_csv(data_dir / "goettingen" / "zensus2022_einwohner_1km.csv")
+    one_km = pd.read_csv(data_dir / "goettingen" / "zensus2011_einwohner_1km.csv")
     one_km = one_km[one_km["einwohner"] > 0]
     assert len(inhabitants) == len(one_km) == 782
     assert inhabitants["inhabitants"].sum() == one_km["einwohner"].sum() == 322_185
     assert set(zip(inhabitants["x"], inhabitants["y"])) == set(
         zip(one_km["x_3035"], one_km["y_3035"]))
-    hundred = pd.read_csv(data_dir / "goettingen" / "zensus2022_alter_10jg_1_100m.csv")
+    hundred = pd.read_csv(data_dir / "goettingen" / "zensus2011_alter_10jg_1_100m.csv")
     assert len(children) == len(hundred) == 5_348
     assert children["children_under_10"].sum() == hundred["alter_10jg_1"].sum() == 24_735
 
@@ -99,7 +99,7 @@ def test_grid_vs_official_2019(units) -> None:
         ["Harz (Landkreis Göttingen)"]
     goettingen = units.set_index("name").loc["Göttingen"]
     assert (goettingen.inhabitants, goettingen.official_2019) == (116_072, 121_150)
-    # census 2022 vs register 2019: a few percent per unit, never a different order
+    # census 2011 vs register 2019: a few percent per unit, never a different order
     assert official["difference_pct"].abs().max() < 15
 
 

@@ -166,7 +166,7 @@ def test_every_number_is_the_engines(acc: Accessibility, html: str) -> None:
         else:
             assert got == pytest.approx(float(value), rel=1e-12, abs=1e-9), key
         assert text.rstrip(" ²¹") == report.fmt(got, kind), key
-    # real figures of Rosdorf (Zensus 2022, VG5000 2021, school register 2017)
+    # real figures of Rosdorf (Zensus 2011, VG5000 2021, school register 2017)
     assert expect["pop|children|unit"][0] == 1061
     assert expect["pop|children|county"][0] == 24_735
     assert expect["offers|grundschule|active"][0] == 2
@@ -224,7 +224,7 @@ def test_pdf_pages_and_rendering(html: str, tmp_path: Path) -> None:
         assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4 in pt
     sources = "".join(texts[first[-1]:]).replace(" ", "")  # cells wrap at any "/" or "-"
     for licence in ("© OpenStreetMap contributors, ODbL", "© GeoBasis-DE / BKG (2021)",
-                    "© Statistisches Bundesamt (Destatis), Zensus 2022, dl-de/by-2.0",
+                    "© Statistisches Bundesamt (Destatis), Zensus 2011, dl-de/by-2.0",
                     "nibis / jedeschule.de"):
         assert licence.replace(" ", "") in sources
     if shutil.which("pdftoppm") is None:

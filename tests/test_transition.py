@@ -74,7 +74,7 @@ def test_offer_gemeinden_contain_or_nearest(acc: Accessibility) -> None:
 
 def test_children_transition_flags_and_pairs(acc: Accessibility, cells) -> None:
     settings = acc.settings
-    assert cells["children_under_10"].sum() == 24_735  # Zensus 2022 under-10s of the county
+    assert cells["children_under_10"].sum() == 24_735  # Zensus 2011 under-10s of the county
     kita = acc.cells("kita", "walk")
     school = acc.cells("grundschule", "walk")
     assert (cells["kita_minutes"].to_numpy() == kita["minutes"].to_numpy()).all()
