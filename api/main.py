@@ -1,7 +1,7 @@
 """The Erreichbar query API: nearest offers, isochrones, coverage, scenarios, maps.
 
-A thin FastAPI layer over :class:`geo.access.Accessibility` (travel times),
-:class:`geo.geocode.Geocoder` (offline address search) and the maps of :mod:`geo.maps`.
+A thin FastAPI layer over :class:`geo.engine.access.Accessibility` (travel times),
+:class:`geo.sources.geocode.Geocoder` (offline address search) and the maps of :mod:`geo.products.maps`.
 Both are built once at startup (lifespan); the nearest-offer tables of every category and
 mode are warmed in a background thread, so ``/nearest`` answers in milliseconds.
 
@@ -66,19 +66,19 @@ from api.models import (
     ScenarioRow,
     ThereAndBackAnswer,
 )
-from geo import siting
-from geo.access import CATEGORIES, TRANSIT, Accessibility
+from geo.products import siting
+from geo.engine.access import CATEGORIES, TRANSIT, Accessibility
 from geo.errors import DataError, EmptyResultError, ErreichbarError, RegionError
-from geo.geocode import AddressNotFoundError, Geocoder
-from geo.maps import STATIC_DIR, map_names
-from geo.offers import Category
+from geo.sources.geocode import AddressNotFoundError, Geocoder
+from geo.products.maps import STATIC_DIR, map_names
+from geo.sources.offers import Category
 from geo.settings import Settings, get_region, get_settings
-from geo.snap import to_metric
-from geo.sources_info import attribution
-from geo.sources_info import vintages as source_vintages
+from geo.networks.snap import to_metric
+from geo.vocabulary import attribution
+from geo.vocabulary import vintages as source_vintages
 
 if TYPE_CHECKING:
-    from geo.transit_access import TransitAccess
+    from geo.engine.transit_access import TransitAccess
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ class Services:
     def warm_up(self) -> None:
         """Build the nearest table of every category × street mode (background thread;
         transit has no table and, in most regions, no timetable)."""
-        from geo.network import MODES
+        from geo.networks.network import MODES
 
         for category in self.engine.categories():
             offers = self.offers[(self.offers["category"] == category)
@@ -561,7 +561,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                    query: Annotated[BestSitesRequest, Body()]) -> BestSitesAnswer:
         """Where would k new offers bring the most children under 10 within the time?
         Greedy maximal covering over street nodes or the given candidates, with the
-        children gained by each site (:func:`geo.siting.best_sites`)."""
+        children gained by each site (:func:`geo.products.siting.best_sites`)."""
         s = _services(request)
         unit_ags = None if query.unit is None else _unit_ags(s, query.unit)
         candidates = (None if query.candidates is None else

@@ -10,10 +10,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from geo.access import ALL_MODES
-from geo.coverage import LEVELS
-from geo.network import MODES
-from geo.offers import Category
+from geo.engine.access import ALL_MODES
+from geo.engine.coverage import LEVELS
+from geo.networks.network import MODES
+from geo.sources.offers import Category
 
 Mode = StrEnum("Mode", {m: m for m in ALL_MODES})  # type: ignore[misc]
 Mode.__doc__ = ("Travel mode: walk, bike, car or transit (walk + public transport, window "
@@ -284,7 +284,7 @@ class BestSite(BaseModel):
 
 
 class BestSitesAnswer(BaseModel):
-    """Best new sites (greedy maximal covering, :func:`geo.siting.best_sites`)."""
+    """Best new sites (greedy maximal covering, :func:`geo.products.siting.best_sites`)."""
 
     category: str
     mode: str

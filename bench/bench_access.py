@@ -29,13 +29,13 @@ import numpy as np
 import pandana
 import pandas as pd
 
-from geo import routing
-from geo.access import Accessibility
-from geo.network import MODES, to_networkx
-from geo.offers import load_offers
-from geo.population import load_children_100m, load_inhabitants_1km
+from geo.networks import routing
+from geo.engine.access import Accessibility
+from geo.networks.network import MODES, to_networkx
+from geo.sources.offers import load_offers
+from geo.sources.population import load_children_100m, load_inhabitants_1km
 from geo.settings import Settings
-from geo.snap import to_lonlat, to_metric
+from geo.networks.snap import to_lonlat, to_metric
 
 CATEGORY, MODE = "kita", "walk"
 SITE = (9.75, 51.42)  # a hypothetical Kita in a village in the south-west

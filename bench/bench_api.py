@@ -25,9 +25,9 @@ from typing import Any, Final
 import httpx
 import numpy as np
 
-from geo.access import Accessibility
+from geo.engine.access import Accessibility
 from geo.settings import REPO_ROOT, Settings
-from geo.snap import to_lonlat
+from geo.networks.snap import to_lonlat
 
 RATES: Final = (25, 50, 100, 200, 400)  #: requests per second, one step each
 STEP_SECONDS: Final = 5.0

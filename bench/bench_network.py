@@ -17,7 +17,7 @@ from typing import Any
 
 import osmnx as ox
 
-from geo import network
+from geo.networks import network
 from geo.settings import NetworkSettings, Settings
 
 

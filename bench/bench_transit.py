@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from geo import gtfs, transit
+from geo.sources import gtfs
+from geo.transit import transit
 from geo.settings import Settings
 
 T = TypeVar("T")

@@ -70,7 +70,7 @@ def network_build(
     force: Annotated[bool, typer.Option(help="rebuild even when inputs are unchanged")] = False,
 ) -> None:
     """Build walk, bike and car networks and store them in data/processed/."""
-    from geo import network
+    from geo.networks import network
 
     settings = make_settings(data_dir, region)
     emit(network.build_networks(settings, source=source, force=force))
@@ -85,7 +85,7 @@ def network_download(
     force: Annotated[bool, typer.Option(help="download even when the cache is current")] = False,
 ) -> None:
     """Download an OSM extract of the region into data/raw/osm/ (needs internet)."""
-    from geo import download
+    from geo.sources import download
 
     settings = make_settings(data_dir, region)
     emit(download.download_region(settings, via=via, force=force).summary())
@@ -97,11 +97,11 @@ def layers_build(
     region: RegionOpt = "goettingen",
     offers: Annotated[Path | None, typer.Option(
         help="the county's own offer list (.csv/.xlsx/.geojson, see "
-             "geo/data/offer_template.csv), added to the default offers")] = None,
+             "geo/sources/data/offer_template.csv), added to the default offers")] = None,
     force: Annotated[bool, typer.Option(help="rebuild even when inputs are unchanged")] = False,
 ) -> None:
     """Build boundaries, population grids and the offer catalogue into data/processed/."""
-    from geo import layers
+    from geo.sources import layers
 
     settings = make_settings(data_dir, region)
     emit(layers.build_layers(settings, offers_file=offers, force=force))
@@ -116,7 +116,7 @@ def layers_check_offers(
         help="also write the checked offers (.geojson/.parquet/.csv)")] = None,
 ) -> None:
     """Check an offer file row by row; print offers per category, or every bad row."""
-    from geo import offers
+    from geo.sources import offers
 
     settings = make_settings(data_dir, region)
     frame = offers.read_offer_file(path, settings)
@@ -133,7 +133,7 @@ def gtfs_load(
     data_dir: DataDir = None,
 ) -> None:
     """Validate a GTFS feed, clip it to the region and store it in data/processed/."""
-    from geo import gtfs
+    from geo.sources import gtfs
 
     settings = make_settings(data_dir, region or "goettingen")
     feed = gtfs.load_feed(source, settings, region=region)
@@ -156,7 +156,7 @@ def transit_earliest(
     """Earliest arrival from one stop to another, with the legs of the journey."""
     import datetime as dt
 
-    from geo import transit
+    from geo.transit import transit
     from geo.errors import DataError
 
     settings = make_settings(data_dir, region)
@@ -175,7 +175,7 @@ def transit_earliest(
 def _feed(feed_path: Path | None, settings: Settings, region: str) -> Any:
     """The feed at ``--feed``, else the one loaded for the region (or the 'no timetable'
     error saying how to load one)."""
-    from geo import gtfs
+    from geo.sources import gtfs
 
     return (gtfs.load_feed(feed_path, settings) if feed_path
             else gtfs.load_region_feed(settings, region))
@@ -224,8 +224,8 @@ def transit_there_and_back(
     closes, the same day: outbound and return journeys with their legs."""
     import numpy as np
 
-    from geo import trip
-    from geo.snap import to_metric
+    from geo.transit.transit import trip
+    from geo.networks.snap import to_metric
 
     settings = make_settings(data_dir, region)
     day = _day(date, "--date")
@@ -251,10 +251,10 @@ def transit_quality(
     per class and Gemeinde → data/processed/<region>/transit/."""
     import geopandas as gpd
 
-    from geo import transit
+    from geo.transit import transit
     from geo._io import atomic_path
-    from geo.boundaries import load_units
-    from geo.population import load_children_100m
+    from geo.sources.boundaries import load_units
+    from geo.sources.population import load_children_100m
 
     settings = make_settings(data_dir, region)
     day = _day(date, "--date")
@@ -293,7 +293,7 @@ def report(
     region: RegionOpt = "goettingen",
 ) -> None:
     """Mobility report per unit: population, offers, coverage, maps, white spots, transition."""
-    from geo import report as report_mod
+    from geo.products import report as report_mod
 
     settings = make_settings(data_dir, region)
     emit(report_mod.write_reports(settings, unit or [], every=every, fmt_=fmt, out=out))
@@ -309,8 +309,8 @@ def sites(
     region: RegionOpt = "goettingen",
 ) -> None:
     """Best new sites: the k places that bring the most children within the time (greedy)."""
-    from geo import siting
-    from geo.access import Accessibility
+    from geo.products import siting
+    from geo.engine.access import Accessibility
 
     settings = make_settings(data_dir, region)
     emit(siting.best_sites(Accessibility(settings), category, mode, minutes, k).summary())
@@ -322,7 +322,7 @@ def access_compute(
     region: RegionOpt = "goettingen",
 ) -> None:
     """Nearest-offer times for every category and mode: GeoTIFFs, coverage and cell tables."""
-    from geo import access
+    from geo.engine import access
 
     settings = make_settings(data_dir, region)
     emit(access.compute(settings))
@@ -338,8 +338,8 @@ def maps_build(
         help="walk, bike or car (repeatable) [default: all]")] = None,
 ) -> None:
     """Write a travel-time map per category and mode and the white-spot overview to maps/."""
-    from geo import maps
-    from geo.network import MODES
+    from geo.products import maps
+    from geo.networks.network import MODES
 
     settings = make_settings(data_dir, region)
     emit(maps.build_maps(settings, categories=category, modes=mode or MODES))

@@ -186,7 +186,7 @@ class OfferSettings(BaseModel):
     match_distance_m: float = 100.0
     #: worker processes for decoding the POI tiles (None = all cores)
     workers: int | None = None
-    #: a county's own offer list (CSV/XLSX/GeoJSON, see geo/data/offer_template.csv) that
+    #: a county's own offer list (CSV/XLSX/GeoJSON, see geo/sources/data/offer_template.csv) that
     #: every job adds to the default catalogue (environment: ERREICHBAR_OFFERS__OWN_FILE)
     own_file: Path | None = None
 
@@ -263,7 +263,7 @@ class TransitSettings(BaseModel):
     date: dt.date | None = Field(
         default=None,
         description="service day of transit surfaces and coverage; None = the feed's first "
-        "Tuesday with the full weekday timetable (geo.transit.default_date)",
+        "Tuesday with the full weekday timetable (geo.transit.transit.default_date)",
     )
     window_start_s: int = Field(default=7 * 3600, description="default window start, "
                                 "seconds after midnight (07:00)")
@@ -330,7 +330,7 @@ class ReportSettings(BaseModel):
 
 
 class MapSettings(BaseModel):
-    """Folium maps written by ``erreichbar maps build`` (see :mod:`geo.maps`)."""
+    """Folium maps written by ``erreichbar maps build`` (see :mod:`geo.products.maps`)."""
 
     out_dir: Path = Field(default=REPO_ROOT / "maps", description="folder of the HTML maps")
     categories: tuple[str, ...] = Field(

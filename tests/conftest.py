@@ -28,7 +28,7 @@ def settings(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settin
 def networks(settings: Settings) -> dict:
     """The county walk/bike/car networks built from the real tiles into the temp work dir
     (≈20 s once per session), loaded back from their stored arrays."""
-    from geo import network
+    from geo.networks import network
 
     network.build_networks(settings)
     return {mode: network.load_network(settings, mode) for mode in network.MODES}

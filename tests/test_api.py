@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import Services, create_app
-from geo import siting
+from geo.products import siting
 from geo.errors import DataError
 from geo.settings import MapSettings, Settings
 

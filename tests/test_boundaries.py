@@ -6,7 +6,7 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from geo.boundaries import CRS, load_units, read_vg5000, youth_office_area
+from geo.sources.boundaries import CRS, load_units, read_vg5000, youth_office_area
 from geo.errors import RegionError
 from geo.settings import Settings
 

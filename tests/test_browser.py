@@ -23,8 +23,8 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from api.main import create_app
-from geo.access import Accessibility
-from geo.maps import travel_time_map
+from geo.engine.access import Accessibility
+from geo.products.maps import travel_time_map
 from geo.settings import Settings
 
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -13,11 +13,11 @@ import pyrosm
 import pytest
 from typer.testing import CliRunner
 
-from geo import download
+from geo.sources import download
 from geo.cli import app
-from geo.download import clip_extract, download_region, overpass_query
+from geo.sources.download import clip_extract, download_region, overpass_query
 from geo.errors import DataError, DownloadError
-from geo.osm import read_extract
+from geo.sources.osm import read_extract
 from geo.settings import REGIONS, Region, Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "osm"

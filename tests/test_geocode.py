@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from _services import services_for
 
-from geo.geocode import AddressNotFoundError, Geocoder, load_tables, normalise
+from geo.sources.geocode import AddressNotFoundError, Geocoder, load_tables, normalise
 from geo.settings import Settings
-from geo.snap import to_metric
+from geo.networks.snap import to_metric
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from geo import gtfs
+from geo.sources import gtfs
 from geo.cli import main
 from geo.errors import DataError, DownloadError, RegionError
 from geo.settings import REGIONS, Region, Settings

@@ -13,9 +13,9 @@ import pytest
 import rasterio
 from typer.testing import CliRunner
 
-from geo.boundaries import CRS, load_units
+from geo.sources.boundaries import CRS, load_units
 from geo.cli import app
-from geo.layers import layers_dir
+from geo.sources.layers import layers_dir
 from geo.settings import REPO_ROOT, Settings
 
 TEMPLATE = REPO_ROOT / "geo" / "data" / "offer_template.csv"

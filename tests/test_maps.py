@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from _services import services_for
 
-from geo import maps
-from geo.access import Accessibility
-from geo.maps import build_maps, class_labels, surface_image
+from geo.products import maps
+from geo.engine.access import Accessibility
+from geo.products.maps import build_maps, class_labels, surface_image
 from geo.settings import MapSettings, Settings
-from geo.snap import to_lonlat
-from geo.sources_info import attribution
+from geo.networks.snap import to_lonlat
+from geo.vocabulary import attribution
 
 
 @pytest.fixture(scope="module")

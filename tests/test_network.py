@@ -17,8 +17,9 @@ from pyproj import Transformer
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from geo import network, tiles
-from geo.network import CLASSES, Network
+from geo.networks import network
+from geo.sources import tiles
+from geo.networks.network import CLASSES, Network
 from geo.settings import Settings
 
 

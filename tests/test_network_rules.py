@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geo.network import build_graphs
+from geo.networks.network import build_graphs
 from geo.settings import Settings
-from geo.ways import Ways, empty_attrs
+from geo.sources.ways import Ways, empty_attrs
 
 
 @pytest.fixture(scope="module")

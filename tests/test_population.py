@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import rasterio
 
-from geo.boundaries import CRS, load_units
-from geo.population import (
+from geo.sources.boundaries import CRS, load_units
+from geo.sources.population import (
     cell_ids,
     load_children_100m,
     load_inhabitants_1km,

@@ -14,12 +14,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from geo import report, siting, transition
-from geo.access import Accessibility
+from geo.products import report
+from geo.products import siting
+from geo.products import transition
+from geo.engine.access import Accessibility
 from geo.cli import app
 from geo.errors import RegionError
 from geo.settings import Settings, get_region
-from geo.tiles import open_tileset, read_layers
+from geo.sources.tiles import open_tileset, read_layers
 
 UNIT = "031590029"  # Einheitsgemeinde Rosdorf: Kitas, 2 Grundschulen, a Familienzentrum
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)  # the overview's date stamp
@@ -196,8 +198,8 @@ def test_white_spots_split_the_engines_total(acc: Accessibility, data: report.Re
 
 def _place_distance(acc: Accessibility, name: str, group: pd.DataFrame) -> np.ndarray:
     """Metres from each cell to the nearest OSM place of that name (EPSG:3035)."""
-    from geo.snap import to_metric
-    from geo.tiles import read_layer
+    from geo.networks.snap import to_metric
+    from geo.sources.tiles import read_layer
 
     places = read_layer(acc.settings.data_dir / acc.region.tiles.path, "place",
                         cache_dir=acc.settings.processed_dir / "tiles-cache")

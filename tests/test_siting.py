@@ -9,9 +9,9 @@ from math import e
 import numpy as np
 import pytest
 
-from geo import siting
-from geo.access import Accessibility
-from geo.offers import SCHOOLS_FILE, school_offers, to_frame
+from geo.products import siting
+from geo.engine.access import Accessibility
+from geo.sources.offers import SCHOOLS_FILE, school_offers, to_frame
 from geo.settings import Settings
 
 CATEGORY, MODE, MINUTES = "grundschule", "walk", 20.0
@@ -125,7 +125,7 @@ def test_best_site_gain_equals_engine_coverage(settings: Settings, acc: Accessib
 
 
 def test_bad_input(acc: Accessibility) -> None:
-    from geo.access import AccessInputError
+    from geo.engine.access import AccessInputError
 
     with pytest.raises(AccessInputError, match="minutes"):
         siting.best_sites(acc, CATEGORY, MODE, 0, 3)

@@ -11,11 +11,11 @@ import shapely
 from pyproj import Transformer
 from scipy.sparse.csgraph import dijkstra
 
-from geo import tiles
+from geo.sources import tiles
 from geo.errors import DataError, EmptyResultError
-from geo.network import build_graphs
+from geo.networks.network import build_graphs
 from geo.settings import Settings
-from geo.ways import Ways
+from geo.sources.ways import Ways
 
 COUNTY = "goettingen/osm-tiles-landkreis-2021"
 #: two tiles of Göttingen's Ostviertel; Merkelstraße crosses their common border

@@ -20,12 +20,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo import access, gtfs, offers, transit, trip
-from geo.access import Accessibility
+from geo.engine import access
+from geo.sources import gtfs
+from geo.sources import offers
+from geo.transit import transit
+from geo.transit.transit import trip
+from geo.engine.access import Accessibility
 from geo.cli import main
 from geo.errors import DataError
 from geo.settings import Settings, TransitSettings
-from geo.transit_access import TransitAccess
+from geo.engine.transit_access import TransitAccess
 
 FIXTURE = Path(__file__).parent / "fixtures" / "offers_enzkreis_fixture.csv"
 TUESDAY = dt.date(2025, 3, 11)  # service 0 (school-day weekday timetable) runs

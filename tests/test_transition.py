@@ -7,11 +7,11 @@ import pytest
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
-from geo import transition
-from geo.access import Accessibility
-from geo.boundaries import CRS
+from geo.products import transition
+from geo.engine.access import Accessibility
+from geo.sources.boundaries import CRS
 from geo.settings import Settings
-from geo.snap import to_metric
+from geo.networks.snap import to_metric
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,10 @@ transport before it opens and get home after it closes, the same day?
 The outbound journey is the **latest** departure from home (every ``window_step_s``,
 60 s) that still arrives at the offer by the start time; the return journey is the
 **earliest** arrival home leaving the offer at the end time, before midnight. Walks follow
-the walk model (:mod:`geo.transit`); walking the whole way counts when it takes at most
+the walk model (:mod:`geo.transit.transit`); walking the whole way counts when it takes at most
 ``max_travel_s`` (3 h). Start and end come from the caller or from the offer's OSM
 ``opening_hours`` on that date (its first opening interval), read with opening-hours-py,
-the library that checks them on import (:mod:`geo.offers`).
+the library that checks them on import (:mod:`geo.sources.offers`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 from opening_hours import OpeningHours, ParserError, State
 
-from geo import transit
+from geo.transit import transit
 from geo.errors import DataError
-from geo.gtfs import Feed
+from geo.sources.gtfs import Feed
 from geo.settings import TransitSettings
 
 
@@ -64,7 +64,7 @@ class ThereAndBack:
     arrive_by_s, leave_after_s : int
         Start and end of the visit, seconds since midnight.
     outbound, back : list of dict or None
-        Legs (:func:`geo.transit.describe_legs`), None when there is no such journey.
+        Legs (:func:`geo.transit.transit.describe_legs`), None when there is no such journey.
     reason : str
         Why not (empty when possible).
     """
@@ -115,7 +115,7 @@ def there_and_back(feed: Feed, home_xy: np.ndarray, offer_xy: np.ndarray, date: 
         The offer's OSM ``opening_hours``.
     settings : TransitSettings, optional
     walk : WalkModel, optional
-        Access, egress and transfer walks (default :class:`~geo.transit.CrowFlyWalk`).
+        Access, egress and transfer walks (default :class:`~geo.transit.transit.CrowFlyWalk`).
 
     Returns
     -------

@@ -1,6 +1,6 @@
 """Coverage: which share of the children (or inhabitants) of an area reach an offer in time.
 
-Cells belong to areas by their centre (see :mod:`geo.population`): ``unit``/``gemeinde``
+Cells belong to areas by their centre (see :mod:`geo.sources.population`): ``unit``/``gemeinde``
 by the cells' ``unit_ags``/``gemeinde_ags``, ``youth_office`` = every cell whose Gemeinde
 is not excluded from the county's youth-office area, ``county`` = all cells.
 
@@ -40,7 +40,7 @@ def area_keys(cells: pd.DataFrame, level: str, areas: gpd.GeoDataFrame) -> np.nd
     level
         One of :data:`LEVELS`.
     areas
-        The areas of that level (:func:`geo.boundaries.load_units`).
+        The areas of that level (:func:`geo.sources.boundaries.load_units`).
     """
     if level == "unit":
         return cells["unit_ags"].to_numpy(dtype=object)

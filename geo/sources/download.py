@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from geo._io import atomic_path, write_json
 from geo.errors import DataError, DownloadError, RegionError
-from geo.osm import BUILT_UP_LANDUSE, BBox
+from geo.sources.osm import BUILT_UP_LANDUSE, BBox
 from geo.settings import Region, Settings, get_region
 
 log = logging.getLogger(__name__)
@@ -355,7 +355,7 @@ def overpass_query(bbox: BBox, timeout_s: int) -> str:
     """Overpass QL for the transport ways and built-up landuse areas in ``bbox``.
 
     Ways tagged ``highway`` and ``landuse`` ways/multipolygons of
-    :data:`geo.osm.BUILT_UP_LANDUSE` that intersect the box, with all their nodes (and
+    :data:`geo.sources.osm.BUILT_UP_LANDUSE` that intersect the box, with all their nodes (and
     member ways), as OSM XML with metadata (timestamps give the vintage).
     """
     min_lon, min_lat, max_lon, max_lat = bbox

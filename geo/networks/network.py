@@ -1,4 +1,4 @@
-"""Walk, bike and car networks: from :class:`geo.ways.Ways` to routable directed graphs.
+"""Walk, bike and car networks: from :class:`geo.sources.ways.Ways` to routable directed graphs.
 
 Conventions follow osmnx: directed multigraph edges ``(u, v, key)`` with ``length``
 (metres), ``highway`` (OpenMapTiles class, subclass where known), ``oneway`` and
@@ -58,7 +58,7 @@ from scipy.sparse.csgraph import connected_components
 from geo._io import atomic_path, files_digest, write_json
 from geo.errors import DataError, EmptyResultError
 from geo.settings import Region, Settings, get_region
-from geo.ways import Ways
+from geo.sources.ways import Ways
 
 log = logging.getLogger(__name__)
 
@@ -430,7 +430,7 @@ def _source(settings: Settings, region: Region, source: str
             tileset, settings.network.snap_tolerance_m,
             cache_dir=settings.processed_dir / "tiles-cache",
             workers=settings.network.workers, vintage=cfg.vintage)
-    from geo import osm
+    from geo.sources import osm
 
     path = Path(source)
     if not path.is_file():

@@ -1,7 +1,7 @@
 """Mobility reports for social planning: one A4 report per municipal unit and a county overview.
 
 ``erreichbar report --unit "<name or AGS>" [--all] [--format html|pdf] [--out DIR]`` writes,
-per unit, a German, print-friendly report (HTML from ``geo/templates/unit.html``; PDF via
+per unit, a German, print-friendly report (HTML from ``geo/products/templates/unit.html``; PDF via
 WeasyPrint) with
 
 * inhabitants (census, 1 km) and children under 10 (census, 100 m);
@@ -10,12 +10,12 @@ WeasyPrint) with
   for the unit, the county and the youth-office area (:meth:`Accessibility.coverage`);
 * a static map per ``ReportSettings.map_categories`` (matplotlib, no tile server) and a
   table of white spots named by their nearest OSM place;
-* the Kita → Grundschule transition (:mod:`geo.transition`) and the best new sites
-  (:mod:`geo.siting`);
+* the Kita → Grundschule transition (:mod:`geo.products.transition`) and the best new sites
+  (:mod:`geo.products.siting`);
 * data sources, vintages, licences, the date and the parameters used.
 
-Every figure is the engine's (:class:`geo.access.Accessibility`, :mod:`geo.transition`,
-:mod:`geo.siting`); this module only selects, formats and lays them out. Each number in the
+Every figure is the engine's (:class:`geo.engine.access.Accessibility`, :mod:`geo.products.transition`,
+:mod:`geo.products.siting`); this module only selects, formats and lays them out. Each number in the
 HTML carries ``data-key`` / ``data-value`` attributes with the unformatted value, so tests
 and other tools can read it back.
 """
@@ -41,15 +41,17 @@ import shapely
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from scipy.spatial import cKDTree
 
-from geo import coverage as cov
-from geo import population, siting, transition
+from geo.engine import coverage as cov
+from geo.sources import population
+from geo.products import siting
+from geo.products import transition
 from geo._io import atomic_write
-from geo.access import Accessibility
+from geo.engine.access import Accessibility
 from geo.errors import DataError, RegionError
-from geo.network import MODES
+from geo.networks.network import MODES
 from geo.settings import Settings
-from geo.sources_info import attribution, data_sources, population_label
-from geo.snap import to_metric
+from geo.vocabulary import attribution, data_sources, population_label
+from geo.networks.snap import to_metric
 
 log = logging.getLogger(__name__)
 
@@ -180,18 +182,18 @@ class ReportData:
 
     @cached_property
     def kita_schools(self) -> pd.DataFrame:
-        """:func:`geo.transition.kita_schools` for every mode."""
+        """:func:`geo.products.transition.kita_schools` for every mode."""
         return transition.kita_schools(self.acc, MODES)
 
     @cached_property
     def transition_cells(self) -> pd.DataFrame:
-        """:func:`geo.transition.children_transition` with the report settings."""
+        """:func:`geo.products.transition.children_transition` with the report settings."""
         return transition.children_transition(self.acc)
 
     @cached_property
     def places(self) -> tuple[cKDTree, np.ndarray]:
         """KD-tree (EPSG:3035) and names of the OSM places of ``ReportSettings.place_classes``."""
-        from geo.tiles import feature_names, read_layer
+        from geo.sources.tiles import feature_names, read_layer
 
         tiles = self.acc.region.tiles
         if tiles is None:
@@ -461,8 +463,8 @@ def _parameters(settings: Settings) -> list[tuple[str, str]]:
 
 
 def environment() -> Environment:
-    """The Jinja environment of the report templates (``geo/templates``)."""
-    return Environment(loader=PackageLoader("geo", "templates"),
+    """The Jinja environment of the report templates (``geo/products/templates``)."""
+    return Environment(loader=PackageLoader("geo.products", "templates"),
                        autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
                        trim_blocks=True, lstrip_blocks=True)
 

@@ -1,4 +1,4 @@
-"""Public transport routing on a GTFS :class:`~geo.gtfs.Feed`: earliest arrival, time windows,
+"""Public transport routing on a GTFS :class:`~geo.sources.gtfs.Feed`: earliest arrival, time windows,
 service levels and ÖV-Güteklassen.
 
 Model
@@ -38,10 +38,10 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from geo.errors import DataError, EmptyResultError
-from geo.gtfs import CRS, Feed
-from geo.network import Network
+from geo.sources.gtfs import CRS, Feed
+from geo.networks.network import Network
 from geo.settings import Settings, TransitSettings
-from geo.snap import NodeIndex
+from geo.networks.snap import NodeIndex
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +87,9 @@ class CrowFlyWalk:
 
 @dataclass(frozen=True, eq=False)
 class NetworkWalk:
-    """Walk model on a street walk network (:class:`geo.network.Network`, mode ``walk``).
+    """Walk model on a street walk network (:class:`geo.networks.network.Network`, mode ``walk``).
 
-    Both ends join the network at their nearest node (:class:`geo.snap.NodeIndex`: straight
+    Both ends join the network at their nearest node (:class:`geo.networks.snap.NodeIndex`: straight
     access leg × the access detour factor at walking speed); between the two nodes the
     shortest path by scipy's Dijkstra on ``travel_time`` (seconds). Candidate pairs are
     those within ``max_m`` crow-fly metres; a pair is kept when its walk takes at most
@@ -1061,7 +1061,7 @@ def gueteklassen_shares(klassen: gpd.GeoDataFrame, cells: pd.DataFrame,
     """Share of children under 10 per ÖV-Güteklasse in each Gemeinde.
 
     A Zensus cell belongs to the class area containing its centre (as cells belong to
-    Gemeinden, see :mod:`geo.population`); cells outside every class area count as
+    Gemeinden, see :mod:`geo.sources.population`); cells outside every class area count as
     ``none``.
 
     Parameters
@@ -1070,7 +1070,7 @@ def gueteklassen_shares(klassen: gpd.GeoDataFrame, cells: pd.DataFrame,
         :func:`gueteklassen` (``klasse``, polygons in EPSG:3035).
     cells : pandas.DataFrame
         100 m cells with ``x``, ``y`` (EPSG:3035 centre), ``children_under_10`` and
-        ``gemeinde_ags`` (:func:`geo.population.read_children_100m`).
+        ``gemeinde_ags`` (:func:`geo.sources.population.read_children_100m`).
     gemeinden : geopandas.GeoDataFrame
         ``ags`` and ``name`` of the region's Gemeinden.
 

@@ -19,8 +19,8 @@ from affine import Affine
 from rasterio.features import shapes
 from scipy.ndimage import binary_dilation
 
-from geo.network import Network
-from geo.snap import to_metric
+from geo.networks.network import Network
+from geo.networks.snap import to_metric
 
 
 class EdgeCutter:

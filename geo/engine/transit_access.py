@@ -1,10 +1,10 @@
 """Public transport as an access mode: walk + bus/train to the nearest offers, per cell.
 
 A trip is: home → walk to a stop (street walk network where we hold one,
-:class:`~geo.transit.NetworkWalk`, else crow-fly × detour factor,
-:class:`~geo.transit.CrowFlyWalk`) → connection scan (:mod:`geo.transit`) → walk from a stop
+:class:`~geo.transit.transit.NetworkWalk`, else crow-fly × detour factor,
+:class:`~geo.transit.transit.CrowFlyWalk`) → connection scan (:mod:`geo.transit.transit`) → walk from a stop
 to the offer. For a date and a departure window (default: settings' 07:00–09:00 on
-:func:`geo.transit.default_date`, a regular Tuesday of the feed), every departure minute is
+:func:`geo.transit.transit.default_date`, a regular Tuesday of the feed), every departure minute is
 routed (R5's time-window method) and per home the **median** and the **best** travel time
 are reported, in minutes, waiting at home included.
 
@@ -42,12 +42,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import transit
+from geo.transit import transit
 from geo.errors import DataError, EmptyResultError
-from geo.gtfs import CRS, Feed
+from geo.sources.gtfs import CRS, Feed
 from geo.settings import Settings
-from geo.snap import to_metric
-from geo.trip import ThereAndBack, there_and_back
+from geo.networks.snap import to_metric
+from geo.transit.trip import ThereAndBack, there_and_back
 
 log = logging.getLogger(__name__)
 
@@ -86,18 +86,18 @@ class TransitAccess:
     Parameters
     ----------
     feed : Feed
-        A validated GTFS feed (:func:`geo.gtfs.load_feed` / ``load_region_feed``).
+        A validated GTFS feed (:func:`geo.sources.gtfs.load_feed` / ``load_region_feed``).
     settings : Settings
         ``transit`` (walk speed, detour, max walk, transfers, window, step) is used.
     offers : geopandas.GeoDataFrame
         Active offers (EPSG:4326, ``id``, ``name``, ``category``, ``lon``, ``lat``).
     date : datetime.date, optional
-        Service day; default :func:`geo.transit.default_date` (a regular Tuesday).
+        Service day; default :func:`geo.transit.transit.default_date` (a regular Tuesday).
     start_s, end_s : int, optional
         Departure window, seconds since midnight (default ``settings.transit``:
         07:00–09:00).
     walk : WalkModel, optional
-        Access, egress and transfer walks (default :class:`~geo.transit.CrowFlyWalk`).
+        Access, egress and transfer walks (default :class:`~geo.transit.transit.CrowFlyWalk`).
     """
 
     def __init__(self, feed: Feed, settings: Settings, offers: gpd.GeoDataFrame, *,
@@ -263,7 +263,7 @@ class TransitAccess:
             ``rank``, ``offer_id``, ``name``, ``category``, ``mode`` (``transit``),
             ``minutes`` (median), ``best_minutes``, ``walk_minutes`` (walking the whole
             way), ``departure`` / ``arrival`` (ISO local times of the median departure's
-            journey) and ``legs`` (:func:`geo.transit.describe_legs`: line, stops,
+            journey) and ``legs`` (:func:`geo.transit.transit.describe_legs`: line, stops,
             departure, arrival; walks have route ``walk``); a LineString through the
             stops (EPSG:4326).
         """
@@ -305,7 +305,7 @@ class TransitAccess:
                        ) -> ThereAndBack:
         """Reach an offer from a point by its opening time and get home after it closes.
 
-        :func:`geo.trip.there_and_back` with this object's feed, walks and settings; the
+        :func:`geo.transit.trip.there_and_back` with this object's feed, walks and settings; the
         times default to the offer's first opening interval of ``date`` (its OSM
         ``opening_hours``).
 

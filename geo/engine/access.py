@@ -3,19 +3,19 @@
 :class:`Accessibility` answers, for one region, on its walk/bike/car networks:
 
 * :meth:`~Accessibility.surface` — time from every network node to the nearest active
-  offer of a category, and which offer (one multi-source Dijkstra, see :mod:`geo.routing`);
+  offer of a category, and which offer (one multi-source Dijkstra, see :mod:`geo.networks.routing`);
 * :meth:`~Accessibility.cells` — the same per Zensus cell (long form, minutes);
 * :meth:`~Accessibility.nearest` / :meth:`~Accessibility.nearest_many` — the k nearest
   offers of any point, with routes for a single point;
 * :meth:`~Accessibility.isochrones` — street-following reach polygons (GeoJSON-ready);
 * :meth:`~Accessibility.coverage` — shares of children / inhabitants within 5…30 min per
   county, unit, Gemeinde or youth-office area, mean/median/p90, white spots;
-* :meth:`~Accessibility.supply` — E2SFCA supply per child (:mod:`geo.supply`);
+* :meth:`~Accessibility.supply` — E2SFCA supply per child (:mod:`geo.engine.supply`);
 * :meth:`~Accessibility.what_if` — add/remove offers and get the changed surface and the
   coverage change per Gemeinde in well under a second.
 
 Mode ``transit`` (walk + public transport for a date and departure window, window median;
-:mod:`geo.transit_access`) answers :meth:`~Accessibility.cells`,
+:mod:`geo.engine.transit_access`) answers :meth:`~Accessibility.cells`,
 :meth:`~Accessibility.coverage`, :meth:`~Accessibility.nearest` (with the connections) and
 :meth:`~Accessibility.isochrones` once a timetable is loaded for the region
 (``erreichbar gtfs load PATH|URL --region R``); without one they raise the loader's
@@ -27,7 +27,7 @@ API) answers point queries in milliseconds. :func:`compute` is the batch job beh
 ``erreichbar access compute``.
 
 A trip's time is: access leg (home → nearest node of the mode's network, straight line ×
-detour factor at the access speed, :mod:`geo.snap`) + network time + the offer's own access
+detour factor at the access speed, :mod:`geo.networks.snap`) + network time + the offer's own access
 leg (its node → the offer). Only ``active`` offers count.
 """
 
@@ -49,19 +49,19 @@ import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from geo import coverage as cov
-from geo import routing
-from geo.boundaries import CRS, load_units
+from geo.engine import coverage as cov
+from geo.networks import routing
+from geo.sources.boundaries import CRS, load_units
 from geo.errors import EmptyResultError, ErreichbarError, RegionError
-from geo.isochrones import EdgeCutter
-from geo.network import MODES, Network, load_network, network_dir
-from geo.offers import Category
+from geo.engine.isochrones import EdgeCutter
+from geo.networks.network import MODES, Network, load_network, network_dir
+from geo.sources.offers import Category
 from geo.settings import Settings, get_region
-from geo.snap import NodeIndex, Snap, to_metric
-from geo.supply import e2sfca
+from geo.networks.snap import NodeIndex, Snap, to_metric
+from geo.engine.supply import e2sfca
 
 if TYPE_CHECKING:
-    from geo.transit_access import TransitAccess, TransitCells
+    from geo.engine.transit_access import TransitAccess, TransitCells
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ log = logging.getLogger(__name__)
 TRANSIT = "transit"
 #: Every mode of the engine.
 ALL_MODES: tuple[str, ...] = (*MODES, TRANSIT)
-#: Offer categories (values of :class:`geo.offers.Category`).
+#: Offer categories (values of :class:`geo.sources.offers.Category`).
 CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
 #: Cell grids: Zensus 100 m cells with children under 10, 1 km cells with inhabitants.
 GRIDS: dict[str, str] = {"children": "children_under_10", "inhabitants": "inhabitants"}
@@ -187,7 +187,7 @@ class WhatIf:
 
 @dataclass(frozen=True)
 class Supply:
-    """E2SFCA result (see :mod:`geo.supply`)."""
+    """E2SFCA result (see :mod:`geo.engine.supply`)."""
 
     cells: gpd.GeoDataFrame  #: children cells: cell_id, children_under_10, access, access_per_1000
     offers: pd.DataFrame  #: offer_id, name, supply, ratio (supply per weighted child)
@@ -207,11 +207,11 @@ class Accessibility:
     settings
         Settings: region, data/work directories, speeds, :class:`AccessSettings`.
     offers
-        Offer catalogue (EPSG:4326, columns of :func:`geo.offers.load_offers`); default:
+        Offer catalogue (EPSG:4326, columns of :func:`geo.sources.offers.load_offers`); default:
         the region's catalogue, loaded on first use.
     children, inhabitants
-        Zensus cells (:func:`geo.population.load_children_100m` /
-        :func:`~geo.population.load_inhabitants_1km`); default: loaded on first use.
+        Zensus cells (:func:`geo.sources.population.load_children_100m` /
+        :func:`~geo.sources.population.load_inhabitants_1km`); default: loaded on first use.
 
     Notes
     -----
@@ -245,7 +245,7 @@ class Accessibility:
         """The offer catalogue (all statuses)."""
         with self._lock:
             if self._offers is None:
-                from geo.offers import load_offers
+                from geo.sources.offers import load_offers
 
                 self._offers = load_offers(self.settings)
             return self._offers
@@ -255,7 +255,7 @@ class Accessibility:
         _check_choice("grid", grid, list(GRIDS))
         with self._lock:
             if self._cells[grid] is None:
-                from geo import population
+                from geo.sources import population
 
                 self._cells[grid] = (population.load_children_100m(self.settings)
                                      if grid == "children"
@@ -263,7 +263,7 @@ class Accessibility:
             return self._cells[grid]
 
     def units(self, level: str) -> gpd.GeoDataFrame:
-        """Areas of ``level`` (see :data:`geo.coverage.LEVELS`), EPSG:3035."""
+        """Areas of ``level`` (see :data:`geo.engine.coverage.LEVELS`), EPSG:3035."""
         _check_choice("level", level, cov.LEVELS)
         with self._lock:
             if level not in self._units:
@@ -302,8 +302,9 @@ class Accessibility:
         """
         with self._lock:
             if self._transit is None:
-                from geo import gtfs, transit
-                from geo.transit_access import TransitAccess
+                from geo.sources import gtfs
+                from geo.transit import transit
+                from geo.engine.transit_access import TransitAccess
 
                 feed = gtfs.load_region_feed(self.settings)
                 walk = (transit.NetworkWalk.from_settings(self.network("walk"), self.settings)
@@ -316,7 +317,7 @@ class Accessibility:
     def transit_cells(self, category: str, grid: str = "children") -> TransitCells:
         """Walk + transit times of every cell of ``grid`` (``children``, ``inhabitants``
         or ``raster``: every 100 m cell of the county) to the nearest ``category`` offer
-        (:meth:`geo.transit_access.TransitAccess.cell_times`); walking the whole way is the
+        (:meth:`geo.engine.transit_access.TransitAccess.cell_times`); walking the whole way is the
         street walk surface when the walk network has been built."""
         _check_choice("category", category, CATEGORIES)
         _check_choice("grid", grid, [*GRIDS, "raster"])
@@ -594,7 +595,7 @@ class Accessibility:
         Notes
         -----
         Mode ``transit`` has no table: each point is one
-        :meth:`geo.transit_access.TransitAccess.nearest` (window median, seconds per point).
+        :meth:`geo.engine.transit_access.TransitAccess.nearest` (window median, seconds per point).
         """
         self._check_k(k)
         if mode == TRANSIT:
@@ -716,7 +717,7 @@ class Accessibility:
 
         Notes
         -----
-        Mode ``transit`` answers with :meth:`geo.transit_access.TransitAccess.nearest`:
+        Mode ``transit`` answers with :meth:`geo.engine.transit_access.TransitAccess.nearest`:
         ``minutes`` = window median, ``best_minutes``, ``walk_minutes``, ``departure``,
         ``arrival`` and ``legs`` (line, stops, departure, arrival, walk legs) of the median
         departure's journey; the geometry runs through the stops.
@@ -746,7 +747,7 @@ class Accessibility:
             WGS84 degrees.
         mode
             ``walk``, ``bike``, ``car`` or ``transit`` (walk + public transport, window
-            median: :meth:`geo.transit_access.TransitAccess.isochrones`).
+            median: :meth:`geo.engine.transit_access.TransitAccess.isochrones`).
         minutes
             Time budgets, minutes (> 0).
 
@@ -832,7 +833,7 @@ class Accessibility:
             for ``children`` (100 m, under-10s) and ``inhabitants`` (1 km): the weight,
             ``*_within_<m>min_share``, ``*_mean_minutes``, ``*_median_minutes``,
             ``*_p90_minutes``, ``*_beyond_<white_spot_min>min`` and ``*_not_connected``
-            (see :mod:`geo.coverage`); area polygons, EPSG:3035. The cells behind the
+            (see :mod:`geo.engine.coverage`); area polygons, EPSG:3035. The cells behind the
             figures: :meth:`cells`.
         """
         _check_choice("level", level, cov.LEVELS)
@@ -939,7 +940,7 @@ class Accessibility:
     # ------------------------------------------------------------------ supply
 
     def supply(self, category: str = "kita", mode: str = "walk") -> Supply:
-        """E2SFCA supply per child of ``category`` by ``mode`` (see :mod:`geo.supply`).
+        """E2SFCA supply per child of ``category`` by ``mode`` (see :mod:`geo.engine.supply`).
 
         Supply is each offer's ``capacity`` (places) when every offer of the category has
         one; otherwise every offer counts 1 and the index is offers per child — capacities
@@ -1014,7 +1015,7 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
         (``{"transit": reason}`` without a timetable), ``not_connected``,
         ``supply_basis``, ``outputs``.
     """
-    from geo.population import write_cog
+    from geo.sources.population import write_cog
 
     t0 = time.perf_counter()
     engine = engine or Accessibility(settings)

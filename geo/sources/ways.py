@@ -1,7 +1,7 @@
 """The common form every OSM reader produces: transport lines as ragged arrays.
 
-Readers (``geo.tiles`` for vector tiles, ``geo.osm`` for .osm.pbf/.osm extracts) return a
-:class:`Ways`; ``geo.network`` turns it into routable graphs. The vertex ``key`` carries the
+Readers (``geo.sources.tiles`` for vector tiles, ``geo.sources.osm`` for .osm.pbf/.osm extracts) return a
+:class:`Ways`; ``geo.networks.network`` turns it into routable graphs. The vertex ``key`` carries the
 topology: two vertices with the same key are the same network node (an OSM node id for
 extracts; a stitched cluster id for tiles, where ids are lost).
 """

@@ -13,7 +13,7 @@ Per category and mode, :func:`travel_time_map` draws
 and :func:`white_spot_map` the children cells beyond ``AccessSettings.white_spot_min``
 minutes per category, for planners. Every map carries its attributions, a scale and a
 layer control, and renders without internet: Leaflet and Leaflet.markercluster are inlined
-from ``geo/static/leaflet`` (see its README) and the online OpenStreetMap base map is an
+from ``geo/products/static/leaflet`` (see its README) and the online OpenStreetMap base map is an
 optional layer, off by default. Maps are written atomically to ``MapSettings.out_dir``.
 """
 
@@ -42,11 +42,11 @@ from rasterio.transform import from_origin
 from rasterio.warp import calculate_default_transform, reproject
 
 from geo._io import atomic_path
-from geo.access import Accessibility
-from geo.boundaries import CRS
-from geo.network import MODES
+from geo.engine.access import Accessibility
+from geo.sources.boundaries import CRS
+from geo.networks.network import MODES
 from geo.settings import Settings, get_region
-from geo.sources_info import attribution
+from geo.vocabulary import attribution
 
 log = logging.getLogger(__name__)
 

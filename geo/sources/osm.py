@@ -1,4 +1,4 @@
-"""Read an OSM extract (``.osm.pbf``, ``.osm``, ``.osm.bz2``/``.gz``) into :class:`geo.ways.Ways`.
+"""Read an OSM extract (``.osm.pbf``, ``.osm``, ``.osm.bz2``/``.gz``) into :class:`geo.sources.ways.Ways`.
 
 Streaming with pyosmium: only ways tagged ``highway`` (and, for the urban speed rule,
 ``landuse`` areas) reach Python; node locations are kept by osmium's own index. The vertex
@@ -28,7 +28,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import DataError, EmptyResultError
-from geo.ways import Ways, empty_attrs, omt_class
+from geo.sources.ways import Ways, empty_attrs, omt_class
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def read_extract(path: Path | str, bbox: BBox | None = None,
     -------
     Ways
         One line per way (or per located piece of a way), keys = OSM node ids, attrs as in
-        :data:`geo.ways.ATTR_COLUMNS`; ways whose ``highway`` has no OpenMapTiles class and
+        :data:`geo.sources.ways.ATTR_COLUMNS`; ways whose ``highway`` has no OpenMapTiles class and
         ``area=yes`` ways are left out. ``vintage`` (YYYY-MM-DD) is the header's
         ``osmosis_replication_timestamp`` (Geofabrik), else the newest way's timestamp;
         ``built_up`` holds the areas that intersect the clip.
@@ -321,7 +321,7 @@ class _Reader:
 
 
 def parse_tags(raw: pd.DataFrame) -> pd.DataFrame:
-    """Turn raw OSM tag columns (strings, '' = absent) into :data:`geo.ways.ATTR_COLUMNS`.
+    """Turn raw OSM tag columns (strings, '' = absent) into :data:`geo.sources.ways.ATTR_COLUMNS`.
 
     Parameters
     ----------

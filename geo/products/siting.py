@@ -2,13 +2,13 @@
 
 Which ``k`` new sites would bring the most children under 10 within ``minutes`` of an offer
 of a category? Demand = the 100 m Zensus cells whose time to the nearest existing active
-offer (the engine's, :meth:`geo.access.Accessibility.cells`) is above ``minutes`` and that
+offer (the engine's, :meth:`geo.engine.access.Accessibility.cells`) is above ``minutes`` and that
 are connected to the network. Candidates = given points (e.g. the existing schools) or
 network nodes that some uncovered cell reaches within ``minutes``, thinned to one per
 ``ReportSettings.site_candidate_spacing_m`` square.
 
 A sparse coverage matrix (candidates × uncovered cells) comes from bounded Dijkstra runs
-from the candidates on the transposed graph (:func:`geo.routing.per_source`): cell → its
+from the candidates on the transposed graph (:func:`geo.networks.routing.per_source`): cell → its
 node (access leg) → streets → candidate node → candidate (its access leg; 0 for a node).
 The greedy algorithm (Church & ReVelle 1974) then picks the candidate covering the most
 still-uncovered children, k times: at least (1 − 1/e) ≈ 63 % of the optimum (Nemhauser,
@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
-from geo import routing
-from geo.access import Accessibility, AccessInputError
-from geo.snap import to_lonlat, to_metric
+from geo.networks import routing
+from geo.engine.access import Accessibility, AccessInputError
+from geo.networks.snap import to_lonlat, to_metric
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class Sites:
 def demand(acc: Accessibility, category: str, mode: str, minutes: float,
            unit_ags: str | None = None) -> Demand:
     """Children cells beyond ``minutes`` of the nearest active offer (connected ones only),
-    joined to the network by the engine's :meth:`~geo.access.Accessibility.snap`.
+    joined to the network by the engine's :meth:`~geo.engine.access.Accessibility.snap`.
 
     Parameters
     ----------

@@ -2,7 +2,7 @@
 
 One :class:`Offer` is one place where families find help: a Kita, a school, a family
 centre, a counselling service, a doctor, a playground. Offers are read from CSV, GeoJSON
-or Excel (:func:`read_offer_file`; the template is ``geo/data/offer_template.csv``,
+or Excel (:func:`read_offer_file`; the template is ``geo/sources/data/offer_template.csv``,
 German headers accepted) and written to GeoJSON, GeoParquet or CSV (:func:`write_offers`).
 
 The default catalogue of a region (:func:`load_offers`) is built only from real files in
@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pyproj import Transformer
 
 from geo._io import atomic_path
-from geo.boundaries import CRS, load_units
+from geo.sources.boundaries import CRS, load_units
 from geo.errors import DataError
 from geo.settings import Settings, TileSource, get_region, get_settings
 
@@ -268,7 +268,7 @@ def _rename_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     missing = [f for f in ("name", "category", "lat", "lon") if f not in mapping.values()]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)} (see the template "
-                        "geo/data/offer_template.csv)")
+                        "geo/sources/data/offer_template.csv)")
     return frame[list(mapping)].rename(columns=mapping)
 
 
@@ -332,7 +332,7 @@ def read_offer_file(path: Path, settings: Settings | None = None) -> gpd.GeoData
         ``.csv`` (comma or semicolon, UTF-8), ``.xlsx`` (first sheet, header in row 1)
         or ``.geojson`` (Point features; lon/lat from the geometry). Headers may be the
         model field names or German aliases (``Name``, ``Kategorie``, ``Träger``,
-        ``Breite``/``Länge``, ``Öffnungszeiten``, ...; see ``geo/data/offer_template.csv``).
+        ``Breite``/``Länge``, ``Öffnungszeiten``, ...; see ``geo/sources/data/offer_template.csv``).
         Missing ``id``: ``<file stem>-<row>``; missing ``source``: the file name;
         missing ``geocode_precision``: ``exact``.
     settings
@@ -430,7 +430,7 @@ FAMILY_FILE: Final = "offers_familie_sources.csv"
 
 def default_inputs(settings: Settings) -> list[Path]:
     """Files the default catalogue is built from (for cache keys), tiles included."""
-    from geo.tiles import open_tileset
+    from geo.sources.tiles import open_tileset
 
     region = get_region(settings.region)
     folder = settings.data_dir / region.name
@@ -499,7 +499,7 @@ def family_offers(path: Path) -> tuple[list[Offer], list[str]]:
 
 def _poi_frame(source: TileSource, settings: Settings) -> gpd.GeoDataFrame:
     """The tile set's POIs that are offers, with category, label and a name (EPSG:3035)."""
-    from geo.tiles import feature_names, read_layer
+    from geo.sources.tiles import feature_names, read_layer
 
     pois = read_layer(settings.data_dir / source.path, "poi", workers=settings.offers.workers,
                       cache_dir=settings.processed_dir / "tiles-cache", zoom=source.zoom)
@@ -597,7 +597,7 @@ def poi_offers(settings: Settings) -> tuple[list[Offer], pd.DataFrame]:
     pois = _poi_frame(region.tiles, settings)
     changes = pd.DataFrame(columns=["change", "category", "name_old", "name_new", "distance_m"])
     if region.city_tiles is not None:
-        from geo.tiles import open_tileset
+        from geo.sources.tiles import open_tileset
 
         city = _poi_frame(region.city_tiles, settings)
         city_tiles = set(open_tileset(settings.data_dir / region.city_tiles.path,

@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from geo._io import atomic_path, files_digest
 from geo.errors import DataError, EmptyResultError
-from geo.ways import Ways, empty_attrs
+from geo.sources.ways import Ways, empty_attrs
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ def feature_names(frame: pd.DataFrame) -> pd.Series:
 
 
 def _transport_attrs(frame: pd.DataFrame) -> pd.DataFrame:
-    """Normalise ``transportation`` properties of either schema to geo.ways.ATTR_COLUMNS."""
+    """Normalise ``transportation`` properties of either schema to geo.sources.ways.ATTR_COLUMNS."""
     attrs = empty_attrs(len(frame))
 
     def col(name: str) -> pd.Series:

@@ -30,7 +30,7 @@ import pandas as pd
 import shapely
 
 from geo._io import atomic_path, files_digest
-from geo.boundaries import CRS, load_units, vg5000_files
+from geo.sources.boundaries import CRS, load_units, vg5000_files
 from geo.errors import ErreichbarError
 from geo.settings import Settings, TileSource, get_region
 
@@ -97,7 +97,7 @@ def _read_source(source: TileSource, settings: Settings, skip_tiles: set[tuple[i
                  ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Named street lines, house-number points and places of one tile set (EPSG:3035),
     leaving out the tiles in ``skip_tiles`` (covered by a newer set)."""
-    from geo.tiles import open_tileset, read_layers
+    from geo.sources.tiles import open_tileset, read_layers
 
     tileset = open_tileset(settings.data_dir / source.path, source.zoom)
     layers = read_layers(tileset, ("transportation_name", "housenumber", "place"),
@@ -147,7 +147,7 @@ def build_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
         ``gemeinde``, ``lon``, ``lat`` of the point halfway along its longest piece);
         ``places``: ``name``, ``class``, ``gemeinde``, ``lon``, ``lat``. WGS84 degrees.
     """
-    from geo.tiles import open_tileset
+    from geo.sources.tiles import open_tileset
 
     region = get_region(settings.region)
     sources = [s for s in (region.city_tiles, region.tiles) if s is not None]
@@ -198,7 +198,7 @@ def load_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     The key hashes the tile sets, the VG5000 files and :data:`_TABLES_VERSION`, so changed
     data means a rebuild (≈12 s for the county), unchanged data a read (≈0.3 s).
     """
-    from geo.tiles import open_tileset
+    from geo.sources.tiles import open_tileset
 
     region = get_region(settings.region)
     digests = [open_tileset(settings.data_dir / s.path, s.zoom).digest()

@@ -20,7 +20,7 @@ from pyproj import Transformer
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from geo.network import Network
+from geo.networks.network import Network
 from geo.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """The Kita → Grundschule transition: which school follows which Kita, and for whom it is far.
 
-Two views, both from the engine's nearest-offer surfaces (:class:`geo.access.Accessibility`):
+Two views, both from the engine's nearest-offer surfaces (:class:`geo.engine.access.Accessibility`):
 
 * :func:`kita_schools` — for every active Kita the nearest Grundschule and the time to it
   by walk, bike and car (long form, one row per Kita and mode);
@@ -19,9 +19,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo import routing
-from geo.access import Accessibility
-from geo.boundaries import CRS
+from geo.networks import routing
+from geo.engine.access import Accessibility
+from geo.sources.boundaries import CRS
 
 
 def offer_gemeinden(acc: Accessibility) -> pd.Series:
@@ -44,7 +44,7 @@ def kita_schools(acc: Accessibility, modes: tuple[str, ...] = ("walk", "bike", "
     """The nearest Grundschule of every active Kita, per mode.
 
     The time is the engine's: Kita → its network node (access leg) + streets + the
-    school's access leg, i.e. :meth:`Surface.at <geo.access.Surface.at>` of the Grundschule
+    school's access leg, i.e. :meth:`Surface.at <geo.engine.access.Surface.at>` of the Grundschule
     surface at the Kita's snap.
 
     Returns
@@ -83,7 +83,7 @@ def pair_minutes(acc: Accessibility, mode: str, kita_ids: np.ndarray, school_ids
     """Minutes from each Kita to the Grundschule of the same position, by ``mode``.
 
     Bounded Dijkstra runs from the distinct schools on the transposed graph (each seeded
-    with the school's access leg, :func:`geo.routing.per_source`), read at the Kitas'
+    with the school's access leg, :func:`geo.networks.routing.per_source`), read at the Kitas'
     nodes plus their access legs.
 
     Parameters

@@ -1,4 +1,4 @@
-"""Shortest paths on a :class:`~geo.network.Network` CSR with scipy's Dijkstra.
+"""Shortest paths on a :class:`~geo.networks.network.Network` CSR with scipy's Dijkstra.
 
 Direction: a family travels *from* home *to* an offer. Times to a set of offers for every
 node are therefore one run on the **transposed** graph from the offers (that matters for
@@ -17,7 +17,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from geo.network import Network
+from geo.networks.network import Network
 
 #: Sources per per-source Dijkstra call: bounds memory to chunk × nodes × 8 bytes.
 CHUNK = 64

@@ -41,7 +41,7 @@ from rasterio.io import MemoryFile
 from rasterio.transform import Affine
 
 from geo._io import atomic_path
-from geo.boundaries import CRS, load_units
+from geo.sources.boundaries import CRS, load_units
 from geo.errors import DataError
 from geo.settings import Settings, get_region
 

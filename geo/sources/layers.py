@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from geo._io import atomic_path, files_digest, write_json
-from geo.boundaries import LEVELS, load_units, vg5000_files
+from geo.sources.boundaries import LEVELS, load_units, vg5000_files
 from geo.settings import Settings, get_region
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
     settings
         Settings (region, data directory, work directory).
     offers_file
-        A county's own offer list (CSV/XLSX/GeoJSON, see :func:`geo.offers.read_offer_file`),
+        A county's own offer list (CSV/XLSX/GeoJSON, see :func:`geo.sources.offers.read_offer_file`),
         added to the default catalogue. Any bad row stops the build with a full report.
     force
         Rebuild even when inputs and settings are unchanged.
@@ -62,8 +62,8 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
         ``offers_unlocated``, ``tile_changes``, ``youth_office_area`` (``population``,
         ``children_under_10``, ``excluded``), ``units_grid_vs_official``, ``out_dir``.
     """
-    from geo import offers as offer_mod
-    from geo import population as pop
+    from geo.sources import offers as offer_mod
+    from geo.sources import population as pop
 
     offers_file = offers_file or settings.offers.own_file
     region = get_region(settings.region)

@@ -1,0 +1,209 @@
+"""The one vocabulary of Erreichbar: modes, categories, levels, weights, CRSs, labels, sources.
+
+Everything a user can name (a mode, an offer category, an area level, a weight) is a
+:class:`~enum.StrEnum` here; the CLI and the API take these enums directly. Labels for
+people are in :data:`LABELS`, one table per language (German first); products look them
+up with :func:`label`. Source attributions and vintages are built from the settings
+(:func:`data_sources`), never written as literals in a template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from geo.settings import Settings, get_region
+
+#: Metric CRS of every computation: ETRS89 / LAEA Europe, the INSPIRE grid of the census.
+METRIC_CRS: Final = "EPSG:3035"
+#: Geographic CRS of inputs and outputs (longitude, latitude in degrees).
+WGS84: Final = "EPSG:4326"
+
+
+class StreetMode(StrEnum):
+    """Modes that travel on a street network of their own."""
+
+    walk = "walk"
+    bike = "bike"
+    car = "car"
+
+
+class Mode(StrEnum):
+    """Every travel mode: the street modes and public transport (walk + timetable)."""
+
+    walk = "walk"
+    bike = "bike"
+    car = "car"
+    transit = "transit"
+
+
+class Category(StrEnum):
+    """Offer categories of the prevention chain (``schule`` = schools other than Grundschulen)."""
+
+    kita = "kita"
+    grundschule = "grundschule"
+    schule = "schule"
+    familienzentrum = "familienzentrum"
+    fruehe_hilfen = "fruehe_hilfen"
+    beratung = "beratung"
+    familienbildung = "familienbildung"
+    gesundheit = "gesundheit"
+    freizeit = "freizeit"
+
+
+class Status(StrEnum):
+    """Whether an offer exists: only ``active`` offers count as reachable."""
+
+    active = "active"
+    planned = "planned"
+    closed = "closed"
+
+
+class Level(StrEnum):
+    """Area levels of coverage tables."""
+
+    county = "county"
+    unit = "unit"
+    gemeinde = "gemeinde"
+    youth_office = "youth_office"
+
+
+class Weight(StrEnum):
+    """What coverage is weighted by: people per census cell (100 m cells)."""
+
+    children_under_10 = "children_under_10"
+    families_with_minors = "families_with_minors"
+    single_parent_families = "single_parent_families"
+    foreign_nationals = "foreign_nationals"
+
+
+#: Street modes as plain strings, in their fixed order (walk, bike, car).
+STREET_MODES: Final[tuple[str, ...]] = tuple(StreetMode)
+#: Every mode, street modes first.
+MODES: Final[tuple[str, ...]] = tuple(Mode)
+#: Every category.
+CATEGORIES: Final[tuple[str, ...]] = tuple(Category)
+
+#: Labels per language: kind → value → text. German is the default and complete; a second
+#: language fills what it has, and :func:`label` falls back to German for the rest.
+LABELS: Final[dict[str, dict[str, dict[str, str]]]] = {
+    "de": {
+        "category": {
+            "kita": "Kita", "grundschule": "Grundschule", "schule": "Weiterführende Schule",
+            "familienzentrum": "Familienzentrum", "fruehe_hilfen": "Frühe Hilfen",
+            "beratung": "Beratungsstelle", "familienbildung": "Familienbildung",
+            "gesundheit": "Arztpraxis", "freizeit": "Spielplatz / Bibliothek"},
+        "mode": {"walk": "zu Fuß", "bike": "mit dem Rad", "car": "mit dem Auto",
+                 "transit": "mit Bus und Bahn"},
+        "mode_short": {"walk": "zu Fuß", "bike": "Rad", "car": "Auto", "transit": "ÖPNV"},
+        "status": {"active": "aktiv", "planned": "geplant", "closed": "geschlossen"},
+        "level": {"county": "Landkreis", "unit": "Kommune", "gemeinde": "Gemeinde",
+                  "youth_office": "Jugendamtsbezirk"},
+        "weight": {"children_under_10": "Kinder unter 10",
+                   "families_with_minors": "Familien mit minderjährigen Kindern",
+                   "single_parent_families": "Alleinerziehende mit minderjährigen Kindern",
+                   "foreign_nationals": "Personen mit ausländischer Staatsangehörigkeit"},
+    },
+    "en": {
+        "category": {
+            "kita": "Day care", "grundschule": "Primary school", "schule": "Secondary school",
+            "familienzentrum": "Family centre", "fruehe_hilfen": "Early help",
+            "beratung": "Counselling", "familienbildung": "Family education",
+            "gesundheit": "Doctor", "freizeit": "Playground / library"},
+        "mode": {"walk": "on foot", "bike": "by bike", "car": "by car",
+                 "transit": "by bus and train"},
+        "mode_short": {"walk": "walk", "bike": "bike", "car": "car", "transit": "transit"},
+        "status": {"active": "active", "planned": "planned", "closed": "closed"},
+        "level": {"county": "County", "unit": "Municipality", "gemeinde": "Municipality",
+                  "youth_office": "Youth office area"},
+        "weight": {"children_under_10": "children under 10",
+                   "families_with_minors": "families with minors",
+                   "single_parent_families": "single-parent families",
+                   "foreign_nationals": "foreign nationals"},
+    },
+}
+
+
+def label(kind: str, value: str, lang: str = "de") -> str:
+    """The label of ``value`` (a mode, category, …) of ``kind`` in ``lang``, else German."""
+    return LABELS.get(lang, {}).get(kind, {}).get(value) or LABELS["de"][kind][value]
+
+
+# --------------------------------------------------------------------------- data sources
+
+#: BKG VG5000 boundaries: reference date of the files in the data directory.
+BOUNDARIES_VINTAGE: Final = "01.01.2021"
+#: Attribution of BKG VG5000 (dl-de/by-2.0).
+BOUNDARIES_ATTRIBUTION: Final = "© GeoBasis-DE / BKG (2021), dl-de/by-2.0"
+#: Attribution of OpenStreetMap data (ODbL).
+OSM_ATTRIBUTION: Final = "© OpenStreetMap contributors, ODbL"
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """One input of the outputs.
+
+    Attributes
+    ----------
+    key
+        Stable machine name (``osm``, ``boundaries``, ``population``, …).
+    layer
+        What it provides, in German (the reports' and maps' language).
+    source
+        Who publishes it, in German.
+    vintage
+        Date or period of the data.
+    attribution
+        The licence's required attribution.
+    """
+
+    key: str
+    layer: str
+    source: str
+    vintage: str
+    attribution: str
+
+
+def population_label(settings: Settings) -> str:
+    """How the population figures are described, e.g. ``Zensus 2011 (09.05.2011)``."""
+    census = settings.census
+    return f"{census.title} ({census.census_day:%d.%m.%Y})"
+
+
+def data_sources(settings: Settings) -> tuple[DataSource, ...]:
+    """Every data source of the settings' region, with its vintage and attribution."""
+    region = get_region(settings.region)
+    tiles = [(name, t) for name, t in (("Landkreis", region.tiles),
+                                       ("Stadtgebiet", region.city_tiles)) if t is not None]
+    osm_source = "OpenStreetMap" + (
+        " (Vektorkacheln " + ", ".join(f"{name} {t.vintage[:4]}" for name, t in tiles) + ")"
+        if tiles else "")
+    census = settings.census
+    return (
+        DataSource("osm", "Straßen- und Wegenetz, Kitas, Spielplätze, Bibliotheken, "
+                   "Arztpraxen, Ortsnamen", osm_source,
+                   " / ".join(t.vintage for _, t in tiles) or "Extrakt des Nutzers",
+                   OSM_ATTRIBUTION),
+        DataSource("boundaries", "Verwaltungsgrenzen", "BKG VG5000", BOUNDARIES_VINTAGE,
+                   BOUNDARIES_ATTRIBUTION),
+        DataSource("population", "Einwohner (1 km), Kinder unter 10 (100 m)", census.title,
+                   f"{census.census_day:%d.%m.%Y}", f"{census.attribution}, dl-de/by-2.0"),
+        DataSource("schools", "Grundschulen und weitere Schulen",
+                   "Niedersächsisches Schulverzeichnis (nibis) via jedeschule.de", "2017",
+                   "Quelle: nibis / jedeschule.de"),
+        DataSource("family_offers", "Familienzentren, Beratung, Frühe Hilfen, Familienbildung",
+                   "öffentliche Quellen (Einzelnachweise unten)", "2009–2026",
+                   "Fakten aus den zitierten Seiten; Koordinaten © OpenStreetMap contributors"),
+    )
+
+
+def vintages(settings: Settings) -> dict[str, str]:
+    """Source key → ``source vintage`` (the API's ``/health``)."""
+    return {s.key: f"{s.source} {s.vintage}" for s in data_sources(settings)}
+
+
+def attribution(settings: Settings) -> str:
+    """One-line attribution of OSM, BKG and the census (maps and the family page)."""
+    keys = ("osm", "boundaries", "population")
+    return " | ".join(s.attribution for s in data_sources(settings) if s.key in keys)
