@@ -224,7 +224,7 @@ def transit_there_and_back(
     closes, the same day: outbound and return journeys with their legs."""
     import numpy as np
 
-    from geo.transit.transit import trip
+    from geo.transit import trip
     from geo.networks.snap import to_metric
 
     settings = make_settings(data_dir, region)

@@ -24,7 +24,7 @@ from geo.engine import access
 from geo.sources import gtfs
 from geo.sources import offers
 from geo.transit import transit
-from geo.transit.transit import trip
+from geo.transit import trip
 from geo.engine.access import Accessibility
 from geo.cli import main
 from geo.errors import DataError
