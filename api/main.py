@@ -66,15 +66,14 @@ from api.models import (
     ScenarioRow,
     ThereAndBackAnswer,
 )
-from geo.products import siting
-from geo.engine.access import CATEGORIES, TRANSIT, Accessibility
+from geo.engine.access import Accessibility
 from geo.errors import DataError, EmptyResultError, ErreichbarError, RegionError
-from geo.sources.geocode import AddressNotFoundError, Geocoder
-from geo.products.maps import STATIC_DIR, map_names
-from geo.sources.offers import Category
-from geo.settings import Settings, get_region, get_settings
 from geo.networks.snap import to_metric
-from geo.vocabulary import attribution
+from geo.products import siting
+from geo.products.maps import STATIC_DIR, map_names
+from geo.settings import Settings, get_region, get_settings
+from geo.sources.geocode import AddressNotFoundError, Geocoder
+from geo.vocabulary import CATEGORIES, Category, attribution
 from geo.vocabulary import vintages as source_vintages
 
 if TYPE_CHECKING:
@@ -175,12 +174,12 @@ class Services:
     def warm_up(self) -> None:
         """Build the nearest table of every category × street mode (background thread;
         transit has no table and, in most regions, no timetable)."""
-        from geo.networks.network import MODES
+        from geo.vocabulary import STREET_MODES
 
         for category in self.engine.categories():
             offers = self.offers[(self.offers["category"] == category)
                                  & (self.offers["status"] == "active")]
-            for mode in MODES:
+            for mode in STREET_MODES:
                 try:
                     self.engine.nearest_many(offers["lon"].to_numpy()[:1],
                                              offers["lat"].to_numpy()[:1], category, mode, 1)
@@ -213,7 +212,7 @@ def _mode_services(request: Request, mode: str) -> Services:
     """The services for a query in ``mode``: mode transit needs a loaded timetable (409
     naming ``mode`` otherwise)."""
     services = _services(request)
-    if mode == TRANSIT:
+    if mode == Mode.transit:
         _timetable(services)
     return services
 
@@ -440,7 +439,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             min_length=1, max_length=200,
             description="instead of lat/lon: street and number, place, e.g. "
                         "'Weender Landstraße 2, Göttingen'")] = None,
-        mode: Annotated[Mode, Query(description="travel mode")] = "walk",  # type: ignore[assignment]
+        mode: Annotated[Mode, Query(description="travel mode")] = Mode.walk,
         k: Annotated[int, Query(ge=1, le=access.k_max, description="offers listed")] = 3,
         route: Annotated[bool, Query(
             description="include each route's geometry and the access distance; without "
@@ -486,7 +485,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                     description="WGS84 latitude, degrees")],
         lon: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False,
                                     description="WGS84 longitude, degrees")],
-        mode: Annotated[Mode, Query(description="travel mode")] = "walk",  # type: ignore[assignment]
+        mode: Annotated[Mode, Query(description="travel mode")] = Mode.walk,
         minutes: Annotated[str, Query(max_length=60,
                                       description="comma-separated budgets, minutes")] = "10,20,30",
     ) -> IsochroneCollection:
@@ -502,8 +501,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     def coverage(
         request: Request,
         category: Annotated[Category, Query(description="offer category")],
-        unit: Annotated[Level, Query(description="area level of the rows")] = "gemeinde",  # type: ignore[assignment]
-        mode: Annotated[Mode, Query(description="travel mode")] = "walk",  # type: ignore[assignment]
+        unit: Annotated[Level, Query(description="area level of the rows")] = Level.gemeinde,
+        mode: Annotated[Mode, Query(description="travel mode")] = Mode.walk,
         minutes: Annotated[str | None, Query(
             max_length=60, description="comma-separated thresholds, minutes "
                                        f"(default {','.join(map(str, access.thresholds_min))})")

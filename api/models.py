@@ -5,23 +5,11 @@ Coordinates are WGS84 degrees ``[lon, lat]``; times are minutes; distances metre
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from geo.engine.access import ALL_MODES
-from geo.engine.coverage import LEVELS
-from geo.networks.network import MODES
-from geo.sources.offers import Category
-
-Mode = StrEnum("Mode", {m: m for m in ALL_MODES})  # type: ignore[misc]
-Mode.__doc__ = ("Travel mode: walk, bike, car or transit (walk + public transport, window "
-                "median; needs a loaded timetable).")
-StreetMode = StrEnum("StreetMode", {m: m for m in MODES})  # type: ignore[misc]
-StreetMode.__doc__ = "Street travel mode: walk, bike or car."
-Level = StrEnum("Level", {lvl: lvl for lvl in LEVELS})  # type: ignore[misc]
-Level.__doc__ = "Area level: county, unit (municipal unit), gemeinde or youth_office."
+from geo.vocabulary import Category, Level, Mode, StreetMode
 
 
 class Problem(BaseModel):
@@ -223,7 +211,7 @@ class Scenario(BaseModel):
     """Offers to add and/or close for one category and mode."""
 
     category: Category = Field(description="offer category, e.g. familienzentrum")
-    mode: StreetMode = Field(default="walk")  # type: ignore[assignment]
+    mode: StreetMode = Field(default=StreetMode.walk)
     add: list[Site] = Field(default_factory=list, max_length=50)
     remove: list[str] = Field(default_factory=list, max_length=200,
                               description="ids of active offers to close")
@@ -257,7 +245,7 @@ class BestSitesRequest(BaseModel):
     """Where would ``k`` new offers of a category bring the most children within reach?"""
 
     category: Category = Field(description="offer category, e.g. familienzentrum")
-    mode: StreetMode = Field(default="walk")  # type: ignore[assignment]
+    mode: StreetMode = Field(default=StreetMode.walk)
     minutes: float = Field(default=15, gt=0, le=60, allow_inf_nan=False,
                            description="time budget, minutes")
     k: int = Field(default=3, ge=1, le=10, description="sites to propose")

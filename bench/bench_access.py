@@ -29,13 +29,14 @@ import numpy as np
 import pandana
 import pandas as pd
 
-from geo.networks import routing
 from geo.engine.access import Accessibility
-from geo.networks.network import MODES, to_networkx
+from geo.networks import routing
+from geo.networks.network import to_networkx
+from geo.networks.snap import to_lonlat, to_metric
+from geo.settings import Settings
 from geo.sources.offers import load_offers
 from geo.sources.population import load_children_100m, load_inhabitants_1km
-from geo.settings import Settings
-from geo.networks.snap import to_lonlat, to_metric
+from geo.vocabulary import STREET_MODES
 
 CATEGORY, MODE = "kita", "walk"
 SITE = (9.75, 51.42)  # a hypothetical Kita in a village in the south-west
@@ -53,7 +54,7 @@ def _timed(fn: Any) -> tuple[Any, float]:
 def _engine(settings: Settings, data: dict[str, Any]) -> Accessibility:
     """A fresh engine (nothing cached but the inputs) with its networks loaded."""
     engine = Accessibility(settings, **data)
-    for mode in MODES:
+    for mode in STREET_MODES:
         engine.network(mode)
     return engine
 
@@ -112,8 +113,8 @@ def run() -> dict[str, Any]:
     engine = _engine(settings, data)
     _, one = _timed(lambda: engine.surface(CATEGORY, MODE))
     categories = engine.categories()
-    _, every = _timed(lambda: [engine.surface(c, m) for c in categories for m in MODES])
-    n_surfaces = len(categories) * len(MODES)
+    _, every = _timed(lambda: [engine.surface(c, m) for c in categories for m in STREET_MODES])
+    n_surfaces = len(categories) * len(STREET_MODES)
 
     grid = engine.raster_minutes(CATEGORY, MODE)  # the county's 100 m cell centres
     pick = np.random.default_rng(0).choice(len(grid), N_QUERIES, replace=False)
@@ -151,7 +152,7 @@ def run() -> dict[str, Any]:
     tracemalloc.start()
     fresh = _engine(settings, data)
     for c in categories:
-        for m in MODES:
+        for m in STREET_MODES:
             fresh.surface(c, m)
     fresh.nearest_many(lon, lat, CATEGORY, MODE, K)
     engine_peak = tracemalloc.get_traced_memory()[1]

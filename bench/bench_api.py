@@ -26,8 +26,8 @@ import httpx
 import numpy as np
 
 from geo.engine.access import Accessibility
-from geo.settings import REPO_ROOT, Settings
 from geo.networks.snap import to_lonlat
+from geo.settings import REPO_ROOT, Settings
 
 RATES: Final = (25, 50, 100, 200, 400)  #: requests per second, one step each
 STEP_SECONDS: Final = 5.0

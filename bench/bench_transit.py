@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from geo.settings import Settings
 from geo.sources import gtfs
 from geo.transit import transit
-from geo.settings import Settings
 
 T = TypeVar("T")
 DATE = dt.date(2025, 3, 11)

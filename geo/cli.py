@@ -156,8 +156,8 @@ def transit_earliest(
     """Earliest arrival from one stop to another, with the legs of the journey."""
     import datetime as dt
 
-    from geo.transit import transit
     from geo.errors import DataError
+    from geo.transit import transit
 
     settings = make_settings(data_dir, region)
     try:
@@ -224,8 +224,8 @@ def transit_there_and_back(
     closes, the same day: outbound and return journeys with their legs."""
     import numpy as np
 
-    from geo.transit import trip
     from geo.networks.snap import to_metric
+    from geo.transit import trip
 
     settings = make_settings(data_dir, region)
     day = _day(date, "--date")
@@ -251,10 +251,10 @@ def transit_quality(
     per class and Gemeinde → data/processed/<region>/transit/."""
     import geopandas as gpd
 
-    from geo.transit import transit
     from geo._io import atomic_path
     from geo.sources.boundaries import load_units
     from geo.sources.population import load_children_100m
+    from geo.transit import transit
 
     settings = make_settings(data_dir, region)
     day = _day(date, "--date")
@@ -309,8 +309,8 @@ def sites(
     region: RegionOpt = "goettingen",
 ) -> None:
     """Best new sites: the k places that bring the most children within the time (greedy)."""
-    from geo.products import siting
     from geo.engine.access import Accessibility
+    from geo.products import siting
 
     settings = make_settings(data_dir, region)
     emit(siting.best_sites(Accessibility(settings), category, mode, minutes, k).summary())
@@ -339,10 +339,10 @@ def maps_build(
 ) -> None:
     """Write a travel-time map per category and mode and the white-spot overview to maps/."""
     from geo.products import maps
-    from geo.networks.network import MODES
+    from geo.vocabulary import STREET_MODES
 
     settings = make_settings(data_dir, region)
-    emit(maps.build_maps(settings, categories=category, modes=mode or MODES))
+    emit(maps.build_maps(settings, categories=category, modes=mode or STREET_MODES))
 
 
 @app.command("serve")

@@ -22,7 +22,7 @@ WGS84: Final = "EPSG:4326"
 
 
 class StreetMode(StrEnum):
-    """Modes that travel on a street network of their own."""
+    """Street travel mode: walk, bike or car (each on a street network of its own)."""
 
     walk = "walk"
     bike = "bike"
@@ -30,7 +30,8 @@ class StreetMode(StrEnum):
 
 
 class Mode(StrEnum):
-    """Every travel mode: the street modes and public transport (walk + timetable)."""
+    """Travel mode: walk, bike, car or transit (walk + public transport, window median;
+    needs a loaded timetable)."""
 
     walk = "walk"
     bike = "bike"
@@ -61,7 +62,7 @@ class Status(StrEnum):
 
 
 class Level(StrEnum):
-    """Area levels of coverage tables."""
+    """Area level: county, unit (municipal unit), gemeinde or youth_office."""
 
     county = "county"
     unit = "unit"
@@ -84,6 +85,8 @@ STREET_MODES: Final[tuple[str, ...]] = tuple(StreetMode)
 MODES: Final[tuple[str, ...]] = tuple(Mode)
 #: Every category.
 CATEGORIES: Final[tuple[str, ...]] = tuple(Category)
+#: Every area level.
+LEVELS: Final[tuple[str, ...]] = tuple(Level)
 
 #: Labels per language: kind → value → text. German is the default and complete; a second
 #: language fills what it has, and :func:`label` falls back to German for the rest.

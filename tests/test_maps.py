@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from _services import services_for
 
-from geo.products import maps
 from geo.engine.access import Accessibility
+from geo.networks.snap import to_lonlat
+from geo.products import maps
 from geo.products.maps import build_maps, class_labels, surface_image
 from geo.settings import MapSettings, Settings
-from geo.networks.snap import to_lonlat
 from geo.vocabulary import attribution
 
 

@@ -18,9 +18,9 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from geo.networks import network
-from geo.sources import tiles
 from geo.networks.network import CLASSES, Network
 from geo.settings import Settings
+from geo.sources import tiles
 
 
 def _speed_kmh(net: Network) -> np.ndarray:

@@ -12,8 +12,8 @@ import pytest
 import shapely
 from osmium.osm import mutable
 
-from geo.sources.download import clip_extract
 from geo.errors import DataError, EmptyResultError
+from geo.sources.download import clip_extract
 from geo.sources.osm import parse_maxspeed, parse_oneway, read_extract
 from geo.sources.ways import ATTR_COLUMNS, Ways, omt_class
 

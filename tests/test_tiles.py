@@ -11,10 +11,10 @@ import shapely
 from pyproj import Transformer
 from scipy.sparse.csgraph import dijkstra
 
-from geo.sources import tiles
 from geo.errors import DataError, EmptyResultError
 from geo.networks.network import build_graphs
 from geo.settings import Settings
+from geo.sources import tiles
 from geo.sources.ways import Ways
 
 COUNTY = "goettingen/osm-tiles-landkreis-2021"

@@ -13,15 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from geo.sources import gtfs
-from geo.networks import network
-from geo.sources import tiles
-from geo.transit import transit
 from geo.cli import main
 from geo.errors import DataError, EmptyResultError
+from geo.networks import network
 from geo.networks.network import Network
-from geo.settings import GOETTINGEN, Settings, TransitSettings
 from geo.networks.snap import to_metric
+from geo.settings import GOETTINGEN, Settings, TransitSettings
+from geo.sources import gtfs, tiles
+from geo.transit import transit
 
 TUESDAY = dt.date(2025, 3, 11)  # service 0 (school-day weekday timetable) runs
 ZOB = "de:08231:11_Parent"  # Pforzheim ZOB / Hbf (station; platforms :0:5 and :0:99)

@@ -20,16 +20,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.engine import access
-from geo.sources import gtfs
-from geo.sources import offers
-from geo.transit import transit
-from geo.transit import trip
-from geo.engine.access import Accessibility
 from geo.cli import main
+from geo.engine import access
+from geo.engine.access import Accessibility
+from geo.engine.transit_access import TransitAccess
 from geo.errors import DataError
 from geo.settings import Settings, TransitSettings
-from geo.engine.transit_access import TransitAccess
+from geo.sources import gtfs, offers
+from geo.transit import transit, trip
 
 FIXTURE = Path(__file__).parent / "fixtures" / "offers_enzkreis_fixture.csv"
 TUESDAY = dt.date(2025, 3, 11)  # service 0 (school-day weekday timetable) runs

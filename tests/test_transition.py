@@ -7,11 +7,11 @@ import pytest
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
-from geo.products import transition
 from geo.engine.access import Accessibility
-from geo.sources.boundaries import CRS
-from geo.settings import Settings
 from geo.networks.snap import to_metric
+from geo.products import transition
+from geo.settings import Settings
+from geo.vocabulary import METRIC_CRS
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_offer_gemeinden_contain_or_nearest(acc: Accessibility) -> None:
     # the few outside the generalised VG5000 polygons get the nearest Gemeinde
     for p, ags in zip(points[~inside], gem.to_numpy()[~inside], strict=True):
         assert polys.distance(p).idxmin() == ags
-    assert acc.units("gemeinde").crs == CRS
+    assert acc.units("gemeinde").crs == METRIC_CRS
 
 
 def test_children_transition_flags_and_pairs(acc: Accessibility, cells) -> None:

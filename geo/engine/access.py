@@ -50,28 +50,21 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from geo.engine import coverage as cov
-from geo.networks import routing
-from geo.sources.boundaries import CRS, load_units
-from geo.errors import EmptyResultError, ErreichbarError, RegionError
 from geo.engine.isochrones import EdgeCutter
-from geo.networks.network import MODES, Network, load_network, network_dir
-from geo.sources.offers import Category
-from geo.settings import Settings, get_region
-from geo.networks.snap import NodeIndex, Snap, to_metric
 from geo.engine.supply import e2sfca
+from geo.errors import EmptyResultError, ErreichbarError, RegionError
+from geo.networks import routing
+from geo.networks.network import Network, load_network, network_dir
+from geo.networks.snap import NodeIndex, Snap, to_metric
+from geo.settings import Settings, get_region
+from geo.sources.boundaries import load_units
+from geo.vocabulary import CATEGORIES, LEVELS, METRIC_CRS, STREET_MODES, Mode
 
 if TYPE_CHECKING:
     from geo.engine.transit_access import TransitAccess, TransitCells
 
 log = logging.getLogger(__name__)
 
-#: Public transport (walk + transit, window median): not a street network, see
-#: :meth:`Accessibility.transit`.
-TRANSIT = "transit"
-#: Every mode of the engine.
-ALL_MODES: tuple[str, ...] = (*MODES, TRANSIT)
-#: Offer categories (values of :class:`geo.sources.offers.Category`).
-CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
 #: Cell grids: Zensus 100 m cells with children under 10, 1 km cells with inhabitants.
 GRIDS: dict[str, str] = {"children": "children_under_10", "inhabitants": "inhabitants"}
 
@@ -172,7 +165,7 @@ class _TransitSurface:
     cell, :meth:`Accessibility.transit_cells`, not per network node)."""
 
     category: str
-    mode: str = TRANSIT
+    mode: str = Mode.transit
 
 
 @dataclass(frozen=True)
@@ -263,20 +256,20 @@ class Accessibility:
             return self._cells[grid]
 
     def units(self, level: str) -> gpd.GeoDataFrame:
-        """Areas of ``level`` (see :data:`geo.engine.coverage.LEVELS`), EPSG:3035."""
-        _check_choice("level", level, cov.LEVELS)
+        """Areas of ``level`` (see :class:`geo.vocabulary.Level`), EPSG:3035."""
+        _check_choice("level", level, LEVELS)
         with self._lock:
             if level not in self._units:
                 self._units[level] = load_units(self.settings, level)
             return self._units[level]
 
     def _mode(self, mode: str) -> _ModeData:
-        if mode == TRANSIT:
+        if mode == Mode.transit:
             raise AccessInputError(
                 "mode 'transit' has no street network of its own: surfaces, what-if and "
                 "supply are walk/bike/car only; for transit use cells, coverage, nearest, "
                 "isochrones or raster_minutes")
-        _check_choice("mode", mode, MODES)
+        _check_choice("mode", mode, STREET_MODES)
         with self._lock:
             if mode not in self._modes:
                 net = load_network(self.settings, mode)
@@ -302,9 +295,9 @@ class Accessibility:
         """
         with self._lock:
             if self._transit is None:
+                from geo.engine.transit_access import TransitAccess
                 from geo.sources import gtfs
                 from geo.transit import transit
-                from geo.engine.transit_access import TransitAccess
 
                 feed = gtfs.load_region_feed(self.settings)
                 walk = (transit.NetworkWalk.from_settings(self.network("walk"), self.settings)
@@ -502,7 +495,7 @@ class Accessibility:
             the median departure; ``connected`` = reachable at all; ``access_m`` is NaN.
         """
         frame = self.cell_frame(grid)
-        if mode == TRANSIT:
+        if mode == Mode.transit:
             t = self.transit_cells(category, grid)
             ids = self.transit().offer_rows(category)["id"].to_numpy()
             return pd.DataFrame({
@@ -534,7 +527,7 @@ class Accessibility:
         """Minutes to the nearest offer for every 100 m cell of the region (``x``, ``y``
         EPSG:3035 centres, ``minutes``; NaN = not connected or unreachable). Mode
         ``transit``: the window median."""
-        seconds = (self.transit_cells(category, "raster").median_s if mode == TRANSIT
+        seconds = (self.transit_cells(category, "raster").median_s if mode == Mode.transit
                    else self.surface(category, mode).at(self._cell_snap("raster", mode))[0])
         grid = self._raster_grid()
         minutes = _minutes(seconds)
@@ -598,7 +591,7 @@ class Accessibility:
         :meth:`geo.engine.transit_access.TransitAccess.nearest` (window median, seconds per point).
         """
         self._check_k(k)
-        if mode == TRANSIT:
+        if mode == Mode.transit:
             _check_choice("category", category, CATEGORIES)
             px, py = self._check_points(lon, lat)
             access, columns = self.transit(), ["point", "rank", "offer_id", "minutes"]
@@ -651,7 +644,7 @@ class Accessibility:
         RegionError
             The point lies outside the region or farther than the cut-off from the network.
         """
-        if mode == TRANSIT:
+        if mode == Mode.transit:
             frame = self.nearest(lon, lat, category, mode, k)
             return NearestRoutes(frame["offer_id"].to_numpy(object),
                                  frame["name"].to_numpy(object),
@@ -722,7 +715,7 @@ class Accessibility:
         ``arrival`` and ``legs`` (line, stops, departure, arrival, walk legs) of the median
         departure's journey; the geometry runs through the stops.
         """
-        if mode == TRANSIT:
+        if mode == Mode.transit:
             self._check_k(k)
             _check_choice("category", category, CATEGORIES)
             x, y = self._check_points(lon, lat)
@@ -760,7 +753,7 @@ class Accessibility:
         budgets = sorted({float(m) for m in minutes}, reverse=True)
         if not budgets or budgets[-1] <= 0:
             raise AccessInputError(f"minutes must be positive numbers, got {list(minutes)!r}")
-        if mode == TRANSIT:
+        if mode == Mode.transit:
             px, py = self._check_points(lon, lat)
             return self.transit().isochrones(float(px[0]), float(py[0]), tuple(budgets))
         snap, x, y = self._snap_point(lon, lat, mode)
@@ -774,7 +767,7 @@ class Accessibility:
                                      self.settings.access.isochrone_buffer_m)
         out = gpd.GeoDataFrame({"minutes": budgets, "mode": mode,
                                 "area_km2": [p.area / 1e6 for p in polys]},
-                               geometry=polys, crs=CRS)
+                               geometry=polys, crs=METRIC_CRS)
         return out.to_crs("EPSG:4326")
 
     # ------------------------------------------------------------------ coverage
@@ -836,8 +829,8 @@ class Accessibility:
             (see :mod:`geo.engine.coverage`); area polygons, EPSG:3035. The cells behind the
             figures: :meth:`cells`.
         """
-        _check_choice("level", level, cov.LEVELS)
-        surface = (_TransitSurface(category) if mode == TRANSIT
+        _check_choice("level", level, LEVELS)
+        surface = (_TransitSurface(category) if mode == Mode.transit
                    else self.surface(category, mode))
         return self._coverage_of(surface, level, self._thresholds(minutes))
 
@@ -980,7 +973,7 @@ class Accessibility:
             "cell_id": children["cell_id"], "category": category, "mode": mode,
             "children_under_10": children["children_under_10"],
             "access": access, "access_per_1000": access * 1000, "connected": snap.connected,
-            "gemeinde_ags": children["gemeinde_ags"]}, geometry=children.geometry, crs=CRS)
+            "gemeinde_ags": children["gemeinde_ags"]}, geometry=children.geometry, crs=METRIC_CRS)
         table = pd.DataFrame({"offer_id": offers.ids, "name": offers.frame["name"],
                               "supply": supply, "ratio": ratio})
         return Supply(cells, table, basis)
@@ -1026,12 +1019,12 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
     for c in skipped:
         log.warning("category %s skipped: no active offers in %s", c, engine.region.title)
     bounds = tuple(engine.units("county").total_bounds)
-    modes, skipped_modes = list(MODES), {}
+    modes, skipped_modes = list(STREET_MODES), {}
     try:
         engine.transit()
-        modes.append(TRANSIT)
+        modes.append(Mode.transit)
     except ErreichbarError as exc:
-        skipped_modes[TRANSIT] = str(exc)
+        skipped_modes[Mode.transit] = str(exc)
         log.warning("mode transit skipped: %s", exc)
     cells, tables, summary = [], [], {}
     t_surf = 0.0
@@ -1039,14 +1032,14 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
         summary[category] = {}
         for mode in modes:
             t1 = time.perf_counter()
-            if mode == TRANSIT:
+            if mode == Mode.transit:
                 engine.transit_cells(category)
             else:
                 engine.surface(category, mode)
             t_surf += time.perf_counter() - t1
             cells += [engine.cells(category, mode, grid).assign(grid=grid) for grid in GRIDS]
-            tables += [engine.coverage(level, category, mode) for level in cov.LEVELS]
-            county = tables[-len(cov.LEVELS)].iloc[0]
+            tables += [engine.coverage(level, category, mode) for level in LEVELS]
+            county = tables[-len(LEVELS)].iloc[0]
             figures = {k: round(float(county[k]), 4) for k in county.index
                        if k.startswith(("children_", "inhabitants_within_"))}
             summary[category][mode] = figures
@@ -1055,22 +1048,22 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
                       "float32", -1.0)
     long = pd.concat(cells, ignore_index=True)
     long["minutes"] = long["minutes"].where(np.isfinite(long["minutes"]))
-    gpd.GeoDataFrame(long, geometry=gpd.points_from_xy(long["x"], long["y"]), crs=CRS) \
+    gpd.GeoDataFrame(long, geometry=gpd.points_from_xy(long["x"], long["y"]), crs=METRIC_CRS) \
         .to_parquet(folder / "cells.parquet")
-    gpd.GeoDataFrame(pd.concat(tables, ignore_index=True), crs=CRS) \
+    gpd.GeoDataFrame(pd.concat(tables, ignore_index=True), crs=METRIC_CRS) \
         .to_parquet(folder / "coverage.parquet")
     basis = {}
     if "kita" in available:
-        supplies = [engine.supply("kita", mode) for mode in MODES]
-        basis = {mode: s.basis for mode, s in zip(MODES, supplies, strict=True)}
-        gpd.GeoDataFrame(pd.concat([s.cells for s in supplies], ignore_index=True), crs=CRS) \
+        supplies = [engine.supply("kita", mode) for mode in STREET_MODES]
+        basis = {mode: s.basis for mode, s in zip(STREET_MODES, supplies, strict=True)}
+        gpd.GeoDataFrame(pd.concat([s.cells for s in supplies], ignore_index=True), crs=METRIC_CRS) \
             .to_parquet(folder / "supply_kita.parquet")
     not_connected = {
         mode: {"children_cells": int((~engine._cell_snap("children", mode).connected).sum()),
                "inhabitant_cells": int((~engine._cell_snap("inhabitants", mode).connected).sum()),
                "offers": {c: int((~engine.offer_set(c, mode).snap.connected).sum())
                           for c in available}}
-        for mode in MODES}
+        for mode in STREET_MODES}
     return {"surfaces": len(available) * len(modes), "seconds": round(time.perf_counter() - t0, 2),
             "surface_seconds": round(t_surf, 3), "coverage": summary, "skipped": skipped,
             "skipped_modes": skipped_modes,

@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import ErreichbarError
+from geo.vocabulary import Level
 
 #: Area levels coverage is reported for.
-LEVELS: tuple[str, ...] = ("county", "unit", "gemeinde", "youth_office")
 
 
 def area_keys(cells: pd.DataFrame, level: str, areas: gpd.GeoDataFrame) -> np.ndarray:
@@ -38,7 +38,7 @@ def area_keys(cells: pd.DataFrame, level: str, areas: gpd.GeoDataFrame) -> np.nd
     cells
         Cells with ``unit_ags`` and ``gemeinde_ags``.
     level
-        One of :data:`LEVELS`.
+        One of :class:`geo.vocabulary.Level`.
     areas
         The areas of that level (:func:`geo.sources.boundaries.load_units`).
     """
@@ -52,7 +52,7 @@ def area_keys(cells: pd.DataFrame, level: str, areas: gpd.GeoDataFrame) -> np.nd
         excluded = str(areas["excluded_ags"].iloc[0]).split(",")
         inside = ~cells["gemeinde_ags"].isin(excluded).to_numpy()
         return np.where(inside, areas["ags"].iloc[0], None)
-    raise ErreichbarError(f"unknown level {level!r}; levels: {', '.join(LEVELS)}")
+    raise ErreichbarError(f"unknown level {level!r}; levels: {', '.join(Level)}")
 
 
 def _weighted_quantiles(frame: pd.DataFrame, qs: Sequence[float]) -> pd.DataFrame:

@@ -42,17 +42,16 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.transit import transit
 from geo.errors import DataError, EmptyResultError
-from geo.sources.gtfs import CRS, Feed
-from geo.settings import Settings
 from geo.networks.snap import to_metric
+from geo.settings import Settings
+from geo.sources.gtfs import Feed
+from geo.transit import transit
 from geo.transit.trip import ThereAndBack, there_and_back
+from geo.vocabulary import METRIC_CRS, Mode
 
 log = logging.getLogger(__name__)
 
-#: The mode name of public transport in the engine.
-TRANSIT = "transit"
 
 
 @dataclass(frozen=True)
@@ -289,7 +288,7 @@ class TransitAccess:
             described = transit.describe_legs(legs, self.feed, self.date)
             records.append({
                 "rank": len(records) + 1, "offer_id": rows.at[row, "id"],
-                "name": rows.at[row, "name"], "category": category, "mode": TRANSIT,
+                "name": rows.at[row, "name"], "category": category, "mode": Mode.transit,
                 "minutes": median[row] / 60.0, "best_minutes": per_dep[:, row].min() / 60.0,
                 "walk_minutes": direct[row] / 60.0,
                 "departure": described[0]["departure"], "arrival": described[-1]["arrival"],
@@ -297,7 +296,7 @@ class TransitAccess:
             lines.append(self._line(origin[0], legs, dest[row]))
         return gpd.GeoDataFrame(records, columns=[
             "rank", "offer_id", "name", "category", "mode", "minutes", "best_minutes",
-            "walk_minutes", "departure", "arrival", "legs"], geometry=lines, crs=CRS
+            "walk_minutes", "departure", "arrival", "legs"], geometry=lines, crs=METRIC_CRS
         ).to_crs("EPSG:4326")
 
     def there_and_back(self, x: float, y: float, offer_id: str, date: dt.date | None = None,
@@ -392,8 +391,8 @@ class TransitAccess:
             polys.append(shapely.union_all(
                 [shapely.Point(x, y).buffer(b * 60.0 * speed, 32), *discs]))
             counts.append(len(reached))
-        out = gpd.GeoDataFrame({"minutes": budgets, "mode": TRANSIT,
+        out = gpd.GeoDataFrame({"minutes": budgets, "mode": Mode.transit,
                                 "area_km2": [p.area / 1e6 for p in polys], "stops": counts},
-                               geometry=polys, crs=CRS)
+                               geometry=polys, crs=METRIC_CRS)
         return out.to_crs("EPSG:4326")
 

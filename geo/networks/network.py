@@ -59,10 +59,10 @@ from geo._io import atomic_path, files_digest, write_json
 from geo.errors import DataError, EmptyResultError
 from geo.settings import Region, Settings, get_region
 from geo.sources.ways import Ways
+from geo.vocabulary import STREET_MODES
 
 log = logging.getLogger(__name__)
 
-MODES: tuple[str, ...] = ("walk", "bike", "car")
 #: class codes stored in the arrays (index = code)
 CLASSES: tuple[str, ...] = (
     "motorway", "trunk", "primary", "secondary", "tertiary", "minor", "service", "track",
@@ -242,7 +242,7 @@ def _mode_rules(ways: Ways, segs: _Segments, mode: str, settings: Settings
         fwd = ok & (oneway >= 0)
         bwd = ok & (oneway <= 0)
         return fwd, bwd, speed
-    raise ValueError(f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
+    raise ValueError(f"unknown mode {mode!r}; modes: {', '.join(STREET_MODES)}")
 
 
 def _directed(ways: Ways, segs: _Segments, mode: str, settings: Settings) -> Network:
@@ -279,7 +279,7 @@ def _directed(ways: Ways, segs: _Segments, mode: str, settings: Settings) -> Net
     )
 
 
-def build_graphs(ways: Ways, settings: Settings, modes: tuple[str, ...] = MODES
+def build_graphs(ways: Ways, settings: Settings, modes: tuple[str, ...] = STREET_MODES
                  ) -> dict[str, Network]:
     """Build the directed network of each mode from stitched/identified ``ways``.
 
@@ -410,8 +410,8 @@ def network_dir(settings: Settings, region: Region | None = None) -> Path:
 
 def load_network(settings: Settings, mode: str) -> Network:
     """Load the stored network of ``mode`` for the settings' region."""
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
+    if mode not in STREET_MODES:
+        raise ValueError(f"unknown mode {mode!r}; modes: {', '.join(STREET_MODES)}")
     return load(network_dir(settings) / f"{mode}.npz")
 
 

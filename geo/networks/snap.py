@@ -22,11 +22,11 @@ from scipy.spatial import cKDTree
 
 from geo.networks.network import Network
 from geo.settings import Settings
+from geo.vocabulary import METRIC_CRS
 
 log = logging.getLogger(__name__)
 
 #: Metric CRS of snapping (ETRS89-LAEA, metres): the CRS of the Zensus grid and boundaries.
-METRIC_CRS: Final = "EPSG:3035"
 _TO_METRIC: Final = Transformer.from_crs("EPSG:4326", METRIC_CRS, always_xy=True)
 _TO_LONLAT: Final = Transformer.from_crs(METRIC_CRS, "EPSG:4326", always_xy=True)
 

@@ -43,24 +43,14 @@ from rasterio.warp import calculate_default_transform, reproject
 
 from geo._io import atomic_path
 from geo.engine.access import Accessibility
-from geo.sources.boundaries import CRS
-from geo.networks.network import MODES
 from geo.settings import Settings, get_region
-from geo.vocabulary import attribution
+from geo.vocabulary import METRIC_CRS, STREET_MODES, attribution, label
 
 log = logging.getLogger(__name__)
 
 #: Folder of the bundled web assets (Leaflet 1.7.1, Leaflet.markercluster 1.5.3).
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
 LEAFLET_DIR: Final = STATIC_DIR / "leaflet"
-#: German labels of the categories and modes.
-CATEGORY_LABELS: Final[dict[str, str]] = {
-    "kita": "Kita", "grundschule": "Grundschule", "schule": "Weiterführende Schule",
-    "familienzentrum": "Familienzentrum", "fruehe_hilfen": "Frühe Hilfen",
-    "beratung": "Beratungsstelle", "familienbildung": "Familienbildung",
-    "gesundheit": "Arztpraxis", "freizeit": "Spielplatz / Bibliothek"}
-MODE_LABELS: Final[dict[str, str]] = {"walk": "zu Fuß", "bike": "mit dem Rad",
-                                      "car": "mit dem Auto"}
 #: Colours of the travel-time classes (ColorBrewer RdYlGn, 8 classes, reversed: green =
 #: near), then grey for cells without a connection or offer in reach.
 CLASS_COLOURS: Final = ("#1a9850", "#66bd63", "#a6d96a", "#d9ef8b", "#fee08b", "#fdae61",
@@ -187,11 +177,11 @@ def surface_image(raster: pd.DataFrame, breaks: Sequence[int]
     src[:, rows, cols] = palette[cls].T
     src_transform = from_origin(x0, y1, 100.0, 100.0)
     bounds = (x0, y1 - 100.0 * height, x0 + 100.0 * width, y1)
-    dst_transform, w, h = calculate_default_transform(CRS, _WEB_MERCATOR, width, height,
+    dst_transform, w, h = calculate_default_transform(METRIC_CRS, _WEB_MERCATOR, width, height,
                                                       *bounds)
     dst = np.zeros((4, h, w), np.uint8)
     for band in range(4):
-        reproject(src[band], dst[band], src_transform=src_transform, src_crs=CRS,
+        reproject(src[band], dst[band], src_transform=src_transform, src_crs=METRIC_CRS,
                   dst_transform=dst_transform, dst_crs=_WEB_MERCATOR,
                   resampling=Resampling.nearest)
     west, north = _TO_LONLAT.transform(dst_transform.c, dst_transform.f)
@@ -240,7 +230,7 @@ class _Popup(MacroElement):
 
 
 def _add_offers(m: folium.Map, offers: pd.DataFrame, category: str) -> None:
-    cluster = MarkerCluster(name=f"Angebote: {CATEGORY_LABELS[category]} ({len(offers)})",
+    cluster = MarkerCluster(name=f"Angebote: {label('category', category)} ({len(offers)})",
                             options={"maxClusterRadius": 40})
     cluster.default_js, cluster.default_css = [], []
     for _, offer in offers.iterrows():
@@ -287,7 +277,7 @@ def _save(m: folium.Map, target: Path) -> Path:
 def travel_time_map(engine: Accessibility, category: str, mode: str) -> folium.Map:
     """Map of the minutes to the nearest ``category`` offer by ``mode`` (see module doc)."""
     settings = engine.settings
-    title = (f"{CATEGORY_LABELS[category]} {MODE_LABELS[mode]}: Minuten bis zum nächsten "
+    title = (f"{label('category', category)} {label('mode', mode)}: Minuten bis zum nächsten "
              f"Angebot – {engine.region.title}")
     m = _new_map(settings, title, _legend(settings))
     image, bounds = surface_image(engine.raster_minutes(category, mode),
@@ -308,7 +298,7 @@ def white_spot_map(engine: Accessibility, categories: Sequence[str], mode: str) 
     one layer per category (100 m cells, darker = more children), Gemeinden with counts."""
     settings = engine.settings
     limit = settings.access.white_spot_min
-    title = (f"Weiße Flecken {MODE_LABELS[mode]}: Kinder unter 10, die mehr als {limit} "
+    title = (f"Weiße Flecken {label('mode', mode)}: Kinder unter 10, die mehr als {limit} "
              f"Minuten bis zum nächsten Angebot brauchen – {engine.region.title}")
     legend = ("<b>Kinder unter 10 je 100-m-Zelle</b>"
               + "".join(f'<div><i style="display:inline-block;width:14px;height:14px;'
@@ -326,12 +316,12 @@ def white_spot_map(engine: Accessibility, categories: Sequence[str], mode: str) 
             "Kinder unter 10": cells["children_under_10"].to_numpy()[far],
             "Minuten": [("nicht erreichbar" if not np.isfinite(v) else f"{v:.0f}")
                         for v in minutes["minutes"].to_numpy()[far]],
-        }, geometry=cells.geometry.to_numpy()[far], crs=CRS).to_crs("EPSG:4326")
-        counts[CATEGORY_LABELS[category]] = (
+        }, geometry=cells.geometry.to_numpy()[far], crs=METRIC_CRS).to_crs("EPSG:4326")
+        counts[label("category", category)] = (
             minutes[far].groupby("gemeinde_ags")["children_under_10"].sum()
             .reindex(counts.index).fillna(0).astype(int))
         folium.GeoJson(
-            spots, name=f"{CATEGORY_LABELS[category]}: {int(spots['Kinder unter 10'].sum())} "
+            spots, name=f"{label('category', category)}: {int(spots['Kinder unter 10'].sum())} "
                         f"Kinder > {limit} min", show=i == 0,
             style_function=lambda f: {
                 "stroke": False, "fillColor": "#cb181d",
@@ -354,7 +344,7 @@ def white_spot_map(engine: Accessibility, categories: Sequence[str], mode: str) 
 
 def build_maps(settings: Settings, engine: Accessibility | None = None,
                categories: Sequence[str] | None = None,
-               modes: Sequence[str] = MODES) -> dict[str, Any]:
+               modes: Sequence[str] = STREET_MODES) -> dict[str, Any]:
     """Write a travel-time map per category × mode and the white-spot overview.
 
     Parameters

@@ -41,31 +41,26 @@ import shapely
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from scipy.spatial import cKDTree
 
-from geo.engine import coverage as cov
-from geo.sources import population
-from geo.products import siting
-from geo.products import transition
 from geo._io import atomic_write
+from geo.engine import coverage as cov
 from geo.engine.access import Accessibility
 from geo.errors import DataError, RegionError
-from geo.networks.network import MODES
-from geo.settings import Settings
-from geo.vocabulary import attribution, data_sources, population_label
 from geo.networks.snap import to_metric
+from geo.products import siting, transition
+from geo.settings import Settings
+from geo.sources import population
+from geo.vocabulary import (
+    STREET_MODES,
+    Category,
+    Status,
+    attribution,
+    data_sources,
+    label,
+    population_label,
+)
 
 log = logging.getLogger(__name__)
 
-#: German labels of categories, modes, statuses and areas.
-CATEGORY_DE: Final[dict[str, str]] = {
-    "kita": "Kita", "grundschule": "Grundschule", "schule": "weiterführende/andere Schule",
-    "familienzentrum": "Familienzentrum", "fruehe_hilfen": "Frühe Hilfen",
-    "beratung": "Beratung", "familienbildung": "Familienbildung",
-    "gesundheit": "Arztpraxis", "freizeit": "Spielplatz/Bibliothek",
-}
-MODE_DE: Final[dict[str, str]] = {"walk": "zu Fuß", "bike": "Rad", "car": "Auto"}
-STATUS_DE: Final[dict[str, str]] = {"active": "aktiv", "planned": "geplant", "closed": "geschlossen"}
-AREA_DE: Final[dict[str, str]] = {"unit": "Kommune", "county": "Landkreis",
-                                  "youth_office": "Jugendamtsbezirk"}
 FORMATS: Final = ("html", "pdf")
 #: Minute classes of the maps (upper bounds) and their colours (green → red, then purple).
 MAP_BINS: Final = (5.0, 10.0, 15.0, 20.0, 30.0, np.inf)
@@ -183,7 +178,7 @@ class ReportData:
     @cached_property
     def kita_schools(self) -> pd.DataFrame:
         """:func:`geo.products.transition.kita_schools` for every mode."""
-        return transition.kita_schools(self.acc, MODES)
+        return transition.kita_schools(self.acc, STREET_MODES)
 
     @cached_property
     def transition_cells(self) -> pd.DataFrame:
@@ -256,7 +251,7 @@ def _population(data: ReportData, ags: str) -> dict[str, Any]:
     for level in ("unit", "county", "youth_office"):
         table = data.coverage("kita", "walk", level)
         row = table.loc[ags] if level == "unit" else table.iloc[0]
-        children.append({"area": AREA_DE[level],
+        children.append({"area": label("level", level),
                          "num": _num(f"pop|children|{level}", row["children"], "int")})
     return {"inhabitants": _num("pop|inhabitants", int(data.inhabitants.get(ags, 0)), "int"),
             "children": children}
@@ -267,10 +262,10 @@ def _offers(data: ReportData, ags: str) -> list[dict[str, Any]]:
     offers = data.acc.offers
     inside = offers[(data.offer_units.loc[offers["id"]] == ags).to_numpy()]
     counts = inside.groupby(["category", "status"]).size()
-    return [{"category": CATEGORY_DE[c],
+    return [{"category": label("category", c),
              "nums": [_num(f"offers|{c}|{s}", int(counts.get((c, s), 0)), "int")
-                      for s in STATUS_DE]}
-            for c in CATEGORY_DE]
+                      for s in Status]}
+            for c in Category]
 
 
 def _coverage_section(data: ReportData, ags: str) -> list[dict[str, Any]]:
@@ -281,18 +276,18 @@ def _coverage_section(data: ReportData, ags: str) -> list[dict[str, Any]]:
         if category not in data.acc.categories():
             continue
         rows = []
-        for mode in MODES:
+        for mode in STREET_MODES:
             for level in ("unit", "county", "youth_office"):
                 t = data.coverage(category, mode, level)
                 row = t.loc[ags] if level == "unit" else t.iloc[0]
                 prefix = f"cov|{category}|{mode}|{level}"
                 rows.append({
-                    "mode": MODE_DE[mode], "area": AREA_DE[level], "first": level == "unit",
+                    "mode": label("mode_short", mode), "area": label("level", level), "first": level == "unit",
                     "nums": [_num(f"{prefix}|{m}", row[f"children_within_{m}min_share"], "pct")
                              for m in rs.thresholds_min]
                     + [_num(f"{prefix}|median", row["children_median_minutes"], "min")],
                 })
-        out.append({"category": CATEGORY_DE[category], "rows": rows})
+        out.append({"category": label("category", category), "rows": rows})
     return out
 
 
@@ -371,7 +366,7 @@ def _map(data: ReportData, ags: str, category: str) -> str:
                                                                      strict=True)]
     handles.append(Patch(color="#d9d9d9", label="kein Netzanschluss"))
     ax.legend(handles=handles, loc="lower left", fontsize=6.5, framealpha=0.9,
-              title=f"{CATEGORY_DE[category]}, {MODE_DE[mode]}", title_fontsize=7)
+              title=f"{label('category', category)}, {label('mode_short', mode)}", title_fontsize=7)
     km = 5 if (x1 - x0) > 15000 else 2
     ax.plot([x1 - 800 - km * 1000, x1 - 800], [y0 + 700] * 2, color="black", linewidth=2,
             zorder=6)
@@ -393,7 +388,7 @@ def _transition(data: ReportData, ags: str) -> dict[str, Any]:
         "other_gemeinde": bool(k.other_gemeinde),
         "nums": [{**_num(f"tr|{k.kita_id}|{m}", by.loc[(k.kita_id, m), "minutes"], "min"),
                   "other_school": by.loc[(k.kita_id, m), "grundschule_id"] != k.grundschule_id}
-                 for m in MODES],
+                 for m in STREET_MODES],
     } for k in ks[ks["mode"] == "walk"].sort_values("kita_name").itertuples()]
     cells = data.transition_cells
     cells = cells[cells["unit_ags"] == ags]
@@ -402,7 +397,7 @@ def _transition(data: ReportData, ags: str) -> dict[str, Any]:
     counts = {flag: float(weight[cells[flag]].sum())
               for flag in ("affected", "other_gemeinde", "far_apart")}
     return {
-        "kitas": kitas, "mode": MODE_DE[rs.transition_mode], "max_min": _de(rs.transition_max_min, 0),
+        "kitas": kitas, "mode": label("mode_short", rs.transition_mode), "max_min": _de(rs.transition_max_min, 0),
         "children": {flag: _num(f"tr|children|{flag}", n, "int") for flag, n in counts.items()},
         "shares": {flag: _num(f"tr|share|{flag}", n / total if total else np.nan, "pct")
                    for flag, n in counts.items()},
@@ -420,7 +415,7 @@ def _sites(data: ReportData, ags: str) -> list[dict[str, Any]]:
         sites = result.sites
         place = data.nearest_place(*to_metric(sites["lon"].to_numpy(), sites["lat"].to_numpy()))
         out.append({
-            "category": CATEGORY_DE[category],
+            "category": label("category", category),
             "before": _num(f"site|{category}|before", result.covered_before, "int"),
             "total": _num(f"site|{category}|total", result.total_children, "int"),
             "rows": [{"rank": int(s.rank), "place": p, "lat": f"{s.lat:.5f}", "lon": f"{s.lon:.5f}",
@@ -436,7 +431,7 @@ def _cited_sources(data: ReportData, ags: str) -> list[dict[str, str]]:
     offers = data.acc.offers
     inside = offers[(data.offer_units.loc[offers["id"]] == ags).to_numpy()
                     & offers["id"].str.startswith("familie-").to_numpy()]
-    return [{"name": o.name, "category": CATEGORY_DE[o.category], "status": STATUS_DE[o.status],
+    return [{"name": o.name, "category": label("category", o.category), "status": label("status", o.status),
              "source": o.source, "date": o.source_date or "–"}
             for o in inside.sort_values(["category", "name"]).itertuples()]
 
@@ -451,9 +446,9 @@ def _parameters(settings: Settings) -> list[tuple[str, str]]:
         ("Umwegfaktor Zugang", _de(a.detour_factor, 2)),
         ("Max. Abstand zum Netz", f"{_de(a.snap_max_m, 0)} m"),
         ("Schwellen", ", ".join(str(m) for m in rs.thresholds_min) + " min"),
-        ("Weißer Fleck ab", f"{a.white_spot_min} min ({MODE_DE[rs.focus_mode]})"),
+        ("Weißer Fleck ab", f"{a.white_spot_min} min ({label('mode_short', rs.focus_mode)})"),
         ("Übergang Kita → Grundschule",
-         f"{MODE_DE[rs.transition_mode]}, > {_de(rs.transition_max_min, 0)} min"),
+         f"{label('mode_short', rs.transition_mode)}, > {_de(rs.transition_max_min, 0)} min"),
         ("Standortkandidaten", f"Netzknoten, einer je {_de(rs.site_candidate_spacing_m, 0)} m"),
         ("Region", settings.region),
     ]
@@ -476,11 +471,11 @@ def unit_context(data: ReportData, ags: str, now: dt.datetime) -> dict[str, Any]
     return {
         "title": f"{unit['bez']} {unit['name']}", "ags": ags,
         "region": data.acc.region.title, "date": now.strftime("%d.%m.%Y, %H:%M UTC"),
-        "thresholds": rs.thresholds_min, "focus_mode": MODE_DE[rs.focus_mode],
+        "thresholds": rs.thresholds_min, "focus_mode": label("mode_short", rs.focus_mode),
         "white_spot_min": data.settings.access.white_spot_min,
-        "population": _population(data, ags), "statuses": list(STATUS_DE.values()),
+        "population": _population(data, ags), "statuses": [label("status", s) for s in Status],
         "offers": _offers(data, ags), "coverage": _coverage_section(data, ags),
-        "maps": [{"category": CATEGORY_DE[c], "png": _map(data, ags, c),
+        "maps": [{"category": label("category", c), "png": _map(data, ags, c),
                   "white_spots": _white_spots(data, ags, c)} for c in rs.map_categories],
         "transition": _transition(data, ags), "sites": _sites(data, ags),
         "sources": data_sources(data.settings),
@@ -518,11 +513,11 @@ def overview_context(data: ReportData, now: dt.datetime) -> dict[str, Any]:
                                                                    "#7570b3"), strict=False)):
         share = data.coverage(category, rs.focus_mode, "unit").loc[
             units.index, f"children_within_{minutes}min_share"].to_numpy()
-        ax.barh(y + i * height, 100 * share, height, label=CATEGORY_DE[category], color=colour)
+        ax.barh(y + i * height, 100 * share, height, label=label("category", category), color=colour)
     ax.set_yticks(y + height * (len(rs.map_categories) - 1) / 2, units["name"], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
-    ax.set_xlabel(f"Anteil der Kinder unter 10 mit ≤ {minutes} min ({MODE_DE[rs.focus_mode]}), %",
+    ax.set_xlabel(f"Anteil der Kinder unter 10 mit ≤ {minutes} min ({label('mode_short', rs.focus_mode)}), %",
                   fontsize=8)
     ax.tick_params(axis="x", labelsize=7)
     ax.legend(fontsize=7, loc="lower right")
@@ -531,10 +526,10 @@ def overview_context(data: ReportData, now: dt.datetime) -> dict[str, Any]:
     return {
         "title": f"Übersicht {data.acc.region.title}", "region": data.acc.region.title,
         "date": now.strftime("%d.%m.%Y, %H:%M UTC"), "minutes": minutes,
-        "focus_mode": MODE_DE[rs.focus_mode],
-        "groups": [CATEGORY_DE[c] for c in rs.map_categories],
-        "columns": [f"≤ {minutes} min {MODE_DE[m]}" for c, m in shares
-                    if c == rs.map_categories[0]] + [f"Median min {MODE_DE[rs.focus_mode]}"],
+        "focus_mode": label("mode_short", rs.focus_mode),
+        "groups": [label("category", c) for c in rs.map_categories],
+        "columns": [f"≤ {minutes} min {label('mode_short', m)}" for c, m in shares
+                    if c == rs.map_categories[0]] + [f"Median min {label('mode_short', rs.focus_mode)}"],
         "rows": rows, "chart": _png(fig), "sources": data_sources(data.settings),
         "census": population_label(data.settings),
         "parameters": _parameters(data.settings),

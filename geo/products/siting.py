@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
-from geo.networks import routing
 from geo.engine.access import Accessibility, AccessInputError
+from geo.networks import routing
 from geo.networks.snap import to_lonlat, to_metric
 
 

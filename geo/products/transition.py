@@ -19,9 +19,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.networks import routing
 from geo.engine.access import Accessibility
-from geo.sources.boundaries import CRS
+from geo.networks import routing
+from geo.vocabulary import METRIC_CRS
 
 
 def offer_gemeinden(acc: Accessibility) -> pd.Series:
@@ -32,7 +32,7 @@ def offer_gemeinden(acc: Accessibility) -> pd.Series:
     offers = acc.offers
     gemeinden = acc.units("gemeinde")
     points = gpd.GeoSeries(gpd.points_from_xy(offers["lon"], offers["lat"]),
-                           crs="EPSG:4326").to_crs(CRS)
+                           crs="EPSG:4326").to_crs(METRIC_CRS)
     hit, area = gemeinden.sindex.nearest(points.values, return_all=False)
     ags = np.empty(len(offers), dtype=object)
     ags[hit] = gemeinden["ags"].to_numpy()[area]

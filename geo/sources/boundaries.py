@@ -32,13 +32,13 @@ import shapely
 
 from geo.errors import DataError, RegionError
 from geo.settings import Settings, get_region
+from geo.vocabulary import METRIC_CRS
 
 log = logging.getLogger(__name__)
 
 #: CRS of every frame this module returns (ETRS89-LAEA Europe, metres).
-CRS: Final = "EPSG:3035"
-#: Levels and the VG5000 layer each comes from.
-LEVELS: Final[dict[str, str]] = {"county": "KRS", "unit": "VWG", "gemeinde": "GEM"}
+#: Levels read from VG5000 and the VG5000 layer each comes from.
+VG5000_LAYERS: Final[dict[str, str]] = {"county": "KRS", "unit": "VWG", "gemeinde": "GEM"}
 #: Folder of the Germany-wide VG5000 shapefiles inside the data directory.
 VG5000_DIR: Final = Path("germany") / "vg5000"
 
@@ -57,7 +57,7 @@ def vg5000_files(data_dir: Path) -> list[Path]:
         ``.shp``, ``.dbf``, ``.shx`` and ``.prj`` of the KRS, VWG and GEM layers.
     """
     return [data_dir / VG5000_DIR / f"VG5000_{layer}.{ext}"
-            for layer in LEVELS.values() for ext in ("shp", "dbf", "shx", "prj")]
+            for layer in VG5000_LAYERS.values() for ext in ("shp", "dbf", "shx", "prj")]
 
 
 def read_vg5000(data_dir: Path, county_ars: str, level: str) -> gpd.GeoDataFrame:
@@ -85,12 +85,12 @@ def read_vg5000(data_dir: Path, county_ars: str, level: str) -> gpd.GeoDataFrame
     RegionError
         No feature has the key ``county_ars``.
     """
-    if level not in LEVELS:
+    if level not in VG5000_LAYERS:
         raise RegionError(f"unknown boundary level {level!r}; use one of "
-                          f"{', '.join([*LEVELS, 'youth_office'])}")
+                          f"{', '.join([*VG5000_LAYERS, 'youth_office'])}")
     if not (len(county_ars) == 5 and county_ars.isdigit()):
         raise RegionError(f"county key {county_ars!r} is not a 5-digit ARS/AGS like '03159'")
-    path = data_dir / VG5000_DIR / f"VG5000_{LEVELS[level]}.shp"
+    path = data_dir / VG5000_DIR / f"VG5000_{VG5000_LAYERS[level]}.shp"
     if not path.exists():
         raise DataError(f"{path}: VG5000 shapefile not found (BKG VG5000, 01.01.2021)")
     try:
@@ -111,7 +111,7 @@ def read_vg5000(data_dir: Path, county_ars: str, level: str) -> gpd.GeoDataFrame
         },
         geometry=raw.geometry.values,
         crs=raw.crs,
-    ).to_crs(CRS)
+    ).to_crs(METRIC_CRS)
     if level == "gemeinde":
         frame.insert(4, "unit_ags", frame["ars"].str[:9])
     frame = frame.sort_values("ars", ignore_index=True)
@@ -188,5 +188,5 @@ def load_units(settings: Settings, level: str) -> gpd.GeoDataFrame:
 
 def all_levels(settings: Settings) -> gpd.GeoDataFrame:
     """All four levels of the region in one frame (for export), EPSG:3035."""
-    frames = [load_units(settings, level) for level in (*LEVELS, "youth_office")]
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=CRS)
+    frames = [load_units(settings, level) for level in (*VG5000_LAYERS, "youth_office")]
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=METRIC_CRS)

@@ -35,8 +35,8 @@ from tqdm import tqdm
 
 from geo._io import atomic_path, write_json
 from geo.errors import DataError, DownloadError, RegionError
-from geo.sources.osm import BUILT_UP_LANDUSE, BBox
 from geo.settings import Region, Settings, get_region
+from geo.sources.osm import BUILT_UP_LANDUSE, BBox
 
 log = logging.getLogger(__name__)
 

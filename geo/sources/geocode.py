@@ -30,9 +30,10 @@ import pandas as pd
 import shapely
 
 from geo._io import atomic_path, files_digest
-from geo.sources.boundaries import CRS, load_units, vg5000_files
 from geo.errors import ErreichbarError
 from geo.settings import Settings, TileSource, get_region
+from geo.sources.boundaries import load_units, vg5000_files
+from geo.vocabulary import METRIC_CRS
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def _read_source(source: TileSource, settings: Settings, skip_tiles: set[tuple[i
     places = gpd.GeoDataFrame({"name": _name_column(places), "class": places["class"]},
                               geometry=places.geometry)
     places = places[places["name"].notna() & (places.geom_type == "Point")]
-    return names.to_crs(CRS), numbers.to_crs(CRS), places.to_crs(CRS)
+    return names.to_crs(METRIC_CRS), numbers.to_crs(METRIC_CRS), places.to_crs(METRIC_CRS)
 
 
 def _localities(points: gpd.GeoSeries, settlements: gpd.GeoDataFrame,
@@ -155,7 +156,7 @@ def build_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
     for source in sources:  # newest first; older sets fill in around it
         parts.append(_read_source(source, settings, covered))
         covered |= set(open_tileset(settings.data_dir / source.path, source.zoom).tiles)
-    names, numbers, places = (gpd.GeoDataFrame(pd.concat(p, ignore_index=True), crs=CRS)
+    names, numbers, places = (gpd.GeoDataFrame(pd.concat(p, ignore_index=True), crs=METRIC_CRS)
                               for p in zip(*parts, strict=True))
     gemeinden = load_units(settings, "gemeinde")
     places = places[places.within(gemeinden.union_all())].reset_index(drop=True)
@@ -173,13 +174,13 @@ def build_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
 
     pieces = names.explode(ignore_index=True)
     mid = shapely.line_interpolate_point(pieces.geometry.values, 0.5, normalized=True)
-    street_place, street_gem = _localities(gpd.GeoSeries(mid, crs=CRS), settlements, gemeinden)
+    street_place, street_gem = _localities(gpd.GeoSeries(mid, crs=METRIC_CRS), settlements, gemeinden)
     pieces = pd.DataFrame({"street": pieces["name"], "place": street_place,
                            "gemeinde": street_gem, "length": pieces.length.to_numpy(),
                            "geometry": mid})
     pieces = pieces[pieces["gemeinde"].notna()]
     longest = pieces.sort_values("length", ascending=False).drop_duplicates(["street", "place"])
-    lon, lat = _to_lonlat(gpd.GeoSeries(longest["geometry"].to_numpy(), crs=CRS))
+    lon, lat = _to_lonlat(gpd.GeoSeries(longest["geometry"].to_numpy(), crs=METRIC_CRS))
     streets = pd.DataFrame({"street": longest["street"].to_numpy(),
                             "place": longest["place"].to_numpy(),
                             "gemeinde": longest["gemeinde"].to_numpy(), "lon": lon, "lat": lat})

@@ -29,6 +29,7 @@ from pyproj import Transformer
 from geo._io import atomic_path, write_json
 from geo.errors import DataError, DownloadError, RegionError
 from geo.settings import Region, Settings, get_region
+from geo.vocabulary import METRIC_CRS
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,7 @@ CALENDAR_COLUMNS: dict[str, tuple[str, ...]] = {
     "calendar_dates": ("service_id", "date", "exception_type"),
 }
 #: CRS of stop coordinates ``x``/``y`` (the Zensus grid's, metres).
-CRS = "EPSG:3035"
-_TO_3035 = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
+_TO_3035 = Transformer.from_crs("EPSG:4326", METRIC_CRS, always_xy=True)
 _TIME = r"^\s*(\d{1,3}):([0-5]\d):([0-5]\d)\s*$"
 
 

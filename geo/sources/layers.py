@@ -25,8 +25,9 @@ from typing import Any
 import pandas as pd
 
 from geo._io import atomic_path, files_digest, write_json
-from geo.sources.boundaries import LEVELS, load_units, vg5000_files
 from geo.settings import Settings, get_region
+from geo.sources.boundaries import load_units, vg5000_files
+from geo.vocabulary import LEVELS
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
             return stored["summary"]
 
     # boundaries
-    levels = {level: load_units(settings, level) for level in (*LEVELS, "youth_office")}
+    levels = {level: load_units(settings, level) for level in LEVELS}
     with atomic_path(out / "boundaries.gpkg") as tmp:
         gpkg = tmp.with_name(tmp.name + ".gpkg")  # GDAL wants the extension
         for level, frame in levels.items():

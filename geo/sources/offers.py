@@ -34,33 +34,12 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pyproj import Transformer
 
 from geo._io import atomic_path
-from geo.sources.boundaries import CRS, load_units
 from geo.errors import DataError
 from geo.settings import Settings, TileSource, get_region, get_settings
+from geo.sources.boundaries import load_units
+from geo.vocabulary import METRIC_CRS, Category, Status
 
 log = logging.getLogger(__name__)
-
-
-class Category(StrEnum):
-    """Offer categories of the prevention chain (``schule`` = schools other than Grundschulen)."""
-
-    kita = "kita"
-    grundschule = "grundschule"
-    schule = "schule"
-    familienzentrum = "familienzentrum"
-    fruehe_hilfen = "fruehe_hilfen"
-    beratung = "beratung"
-    familienbildung = "familienbildung"
-    gesundheit = "gesundheit"
-    freizeit = "freizeit"
-
-
-class Status(StrEnum):
-    """Whether an offer exists: only ``active`` offers count as reachable."""
-
-    active = "active"
-    planned = "planned"
-    closed = "closed"
 
 
 class GeocodePrecision(StrEnum):
@@ -310,7 +289,7 @@ def region_check(lon: np.ndarray, lat: np.ndarray, settings: Settings) -> np.nda
     distance of the border count as inside.
     """
     county = load_units(settings, "county").geometry.iloc[0]
-    x, y = Transformer.from_crs("EPSG:4326", CRS, always_xy=True).transform(lon, lat)
+    x, y = Transformer.from_crs("EPSG:4326", METRIC_CRS, always_xy=True).transform(lon, lat)
     points = shapely.points(x, y)
     distance = shapely.distance(county, points)
     return np.where(distance > settings.offers.region_tolerance_m, distance, 0.0)
@@ -511,7 +490,7 @@ def _poi_frame(source: TileSource, settings: Settings) -> gpd.GeoDataFrame:
     pois["label"] = [s[2] for s in spec]
     pois["poi_name"] = feature_names(pois)
     pois["vintage"] = source.vintage
-    return pois.to_crs(CRS)
+    return pois.to_crs(METRIC_CRS)
 
 
 def merge_tile_pois(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, new_tiles: set[tuple[int, int]],

@@ -41,9 +41,10 @@ from rasterio.io import MemoryFile
 from rasterio.transform import Affine
 
 from geo._io import atomic_path
-from geo.sources.boundaries import CRS, load_units
 from geo.errors import DataError
 from geo.settings import Settings, get_region
+from geo.sources.boundaries import load_units
+from geo.vocabulary import METRIC_CRS
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def _clip(frame: pd.DataFrame, values: list[str], size_m: int,
             "gemeinde_ags": gemeinden["ags"].to_numpy()[owner],
         },
         geometry=shapely.box(x - half, y - half, x + half, y + half),
-        crs=CRS,
+        crs=METRIC_CRS,
     )
     return out.sort_values(["y", "x"], ascending=[False, True], ignore_index=True)
 
@@ -336,7 +337,7 @@ def write_cog(target: Path, cells: gpd.GeoDataFrame, value: str, size_m: int,
     row = ((maxy - cells["y"].to_numpy()) // size_m).astype(np.int64)
     data[row, col] = cells[value].to_numpy(dtype=dtype, na_value=nodata)
     profile = {"driver": "GTiff", "width": width, "height": height, "count": 1,
-               "dtype": dtype, "crs": CRS, "nodata": nodata,
+               "dtype": dtype, "crs": METRIC_CRS, "nodata": nodata,
                "transform": Affine(size_m, 0.0, minx, 0.0, -size_m, maxy)}
     with MemoryFile() as mem, mem.open(**profile) as src:
         src.write(data, 1)

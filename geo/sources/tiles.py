@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
-from mapbox_vector_tile.decoder import TileData
-from mapbox_vector_tile.Mapbox import vector_tile_pb2
 import numpy as np
 import pandas as pd
 import shapely
 from google.protobuf.message import DecodeError
+from mapbox_vector_tile.decoder import TileData
+from mapbox_vector_tile.Mapbox import vector_tile_pb2
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree

@@ -38,10 +38,11 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from geo.errors import DataError, EmptyResultError
-from geo.sources.gtfs import CRS, Feed
 from geo.networks.network import Network
-from geo.settings import Settings, TransitSettings
 from geo.networks.snap import NodeIndex
+from geo.settings import Settings, TransitSettings
+from geo.sources.gtfs import Feed
+from geo.vocabulary import METRIC_CRS
 
 log = logging.getLogger(__name__)
 
@@ -752,7 +753,7 @@ def _stops_gdf(feed: Feed, frame: pd.DataFrame) -> gpd.GeoDataFrame:
     stops = feed.stops.set_index("stop_id")
     frame = frame.rename_axis("stop_id").join(stops[["stop_name", "x", "y"]], how="left")
     return gpd.GeoDataFrame(frame.drop(columns=["x", "y"]).reset_index(),
-                            geometry=gpd.points_from_xy(frame["x"], frame["y"]), crs=CRS)
+                            geometry=gpd.points_from_xy(frame["x"], frame["y"]), crs=METRIC_CRS)
 
 
 def service_level(feed: Feed, date: dt.date, start_s: int, end_s: int, *,
@@ -870,7 +871,7 @@ def gueteklassen(feed: Feed, date: dt.date, start_s: int = 6 * 3600,
         area = shapely.union_all(pieces[klasse])
         rows.append({"klasse": klasse, "geometry": area.difference(taken)})
         taken = taken.union(area)
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS)
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=METRIC_CRS)
 
 
 # --------------------------------------------------------------------------- reference

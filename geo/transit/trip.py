@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 from opening_hours import OpeningHours, ParserError, State
 
-from geo.transit import transit
 from geo.errors import DataError
-from geo.sources.gtfs import Feed
 from geo.settings import TransitSettings
+from geo.sources.gtfs import Feed
+from geo.transit import transit
 
 
 def opening_interval(opening_hours: str, date: dt.date) -> tuple[int, int]:
