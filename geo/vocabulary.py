@@ -79,14 +79,14 @@ class Weight(StrEnum):
     foreign_nationals = "foreign_nationals"
 
 
-#: Street modes as plain strings, in their fixed order (walk, bike, car).
-STREET_MODES: Final[tuple[str, ...]] = tuple(StreetMode)
+#: Street modes as plain strings (not enum members: file layers and keys want str), in their fixed order (walk, bike, car).
+STREET_MODES: Final[tuple[str, ...]] = tuple(m.value for m in StreetMode)
 #: Every mode, street modes first.
-MODES: Final[tuple[str, ...]] = tuple(Mode)
+MODES: Final[tuple[str, ...]] = tuple(m.value for m in Mode)
 #: Every category.
-CATEGORIES: Final[tuple[str, ...]] = tuple(Category)
+CATEGORIES: Final[tuple[str, ...]] = tuple(c.value for c in Category)
 #: Every area level.
-LEVELS: Final[tuple[str, ...]] = tuple(Level)
+LEVELS: Final[tuple[str, ...]] = tuple(v.value for v in Level)
 
 #: Labels per language: kind → value → text. German is the default and complete; a second
 #: language fills what it has, and :func:`label` falls back to German for the rest.

@@ -19,7 +19,7 @@ from geo.sources.boundaries import load_units
 from geo.sources.layers import layers_dir
 from geo.vocabulary import METRIC_CRS
 
-TEMPLATE = REPO_ROOT / "geo" / "data" / "offer_template.csv"
+TEMPLATE = REPO_ROOT / "geo" / "sources" / "data" / "offer_template.csv"
 
 
 def _run(settings: Settings, monkeypatch: pytest.MonkeyPatch, *args: str) -> dict:
