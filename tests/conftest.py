@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from geo.settings import Settings
+from geo.vocabulary import STREET_MODES
 
 
 @pytest.fixture(scope="session")
@@ -31,4 +32,4 @@ def networks(settings: Settings) -> dict:
     from geo.networks import network
 
     network.build_networks(settings)
-    return {mode: network.load_network(settings, mode) for mode in network.MODES}
+    return {mode: network.load_network(settings, mode) for mode in STREET_MODES}
