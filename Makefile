@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench build clean browser-deps sysdeps
+.PHONY: run test lint bench build clean browser-deps sysdeps
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 required; set PYTHON=...)"; exit 1; }
@@ -39,8 +39,13 @@ run: build
 browser-deps:
 	@{ command -v chromium && command -v chromedriver; } >/dev/null || { apt-get update && apt-get install -y chromium chromium-driver; }
 
-## test: set up and run the test suite (real data from ../shared/data)
-test: $(STAMP) browser-deps
+## lint: ruff (rule set in pyproject.toml) and mypy on geo and api, both at zero findings
+lint: $(STAMP)
+	$(PY) -m ruff check geo api tests bench
+	$(PY) -m mypy geo api
+
+## test: set up, lint and run the test suite (real data from ../shared/data)
+test: $(STAMP) browser-deps lint
 	$(PY) -m pytest -q
 
 ## bench: timed benchmarks with ratios against baselines measured in the same run
