@@ -1,0 +1,4 @@
+"""The engine: one engine per mode (streets, transit) behind the ``Accessibility`` facade.
+
+Also isochrones, coverage shares and supply (E2SFCA).
+"""
