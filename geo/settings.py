@@ -28,6 +28,15 @@ class TileSource(BaseModel):
     vintage: str = Field(description="OSM data date, e.g. '2021-08'")
 
 
+class ContextFactSetting(BaseModel):
+    """A county-level figure without a small-area source, quoted in the reports with its source."""
+
+    label: str = Field(description="what it is, in German")
+    year: int
+    value: str = Field(description="the figure as printed, with unit")
+    source: str = Field(description="who published it")
+
+
 class Region(BaseModel):
     """A study region: its county key and the data that covers it."""
 
@@ -49,6 +58,9 @@ class Region(BaseModel):
         description="AGS of municipalities with their own Jugendamt (excluded from the "
         "county's youth-office area)",
     )
+    context_facts: list[ContextFactSetting] = Field(
+        default_factory=list,
+        description="county-level figures quoted in the reports' context box (never weights)")
 
 
 GOETTINGEN = Region(
@@ -60,6 +72,10 @@ GOETTINGEN = Region(
     city_tiles=TileSource(path="goettingen/osm-tiles", vintage="2026-08"),
     geofabrik="europe/germany/niedersachsen",
     own_youth_office=["03159016"],
+    context_facts=[ContextFactSetting(
+        label="Anteil der Kinder unter 10 Jahren in SGB-II-Bedarfsgemeinschaften",
+        year=2014, value="ca. 17 %",
+        source="Landkreis Göttingen, Präventionskette (eigene Angabe des Landkreises)")],
 )
 
 #: Enzkreis (Baden-Württemberg): the region of the real VPE test timetable
