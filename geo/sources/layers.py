@@ -39,6 +39,7 @@ import pandas as pd
 from geo._io import atomic_path, files_digest, write_json
 from geo.settings import Region, Settings, get_region
 from geo.sources.boundaries import LEVELS, load_units, vg5000_files
+from geo.sources.population_table import PopulationTable, read_population_table
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,10 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
             log.info("layers of %s are up to date (%s)", region.name, manifest)
             return stored["summary"]
 
-    levels = _write_boundaries(settings, out)
+    levels = {level: load_units(settings, level) for level in (*LEVELS, "youth_office")}
+    table = (read_population_table(population_file, levels["unit"], levels["gemeinde"])
+             if population_file is not None else None)  # a bad table stops before any write
+    _write_boundaries(levels, out)
     summary: dict[str, Any] = {
         "region": region.name,
         "census": {"name": settings.census.title,
@@ -115,7 +119,7 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
         "units": len(levels["unit"]),
         "gemeinden": len(levels["gemeinde"]),
     }
-    summary |= _write_population(settings, region, levels, population_file, out)
+    summary |= _write_population(settings, region, levels, table, out)
     summary |= _write_offers(settings, offers_file, out)
     summary["out_dir"] = str(out)
     write_json(manifest, {"digest": digest, "summary": summary})
@@ -123,19 +127,17 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
     return summary
 
 
-def _write_boundaries(settings: Settings, out: Path) -> dict[str, gpd.GeoDataFrame]:
-    """Write ``boundaries.gpkg`` (one layer per level); return the levels' frames."""
-    levels = {level: load_units(settings, level) for level in (*LEVELS, "youth_office")}
+def _write_boundaries(levels: dict[str, gpd.GeoDataFrame], out: Path) -> None:
+    """Write ``boundaries.gpkg`` (one layer per level)."""
     with atomic_path(out / "boundaries.gpkg") as tmp:
         gpkg = tmp.with_name(tmp.name + ".gpkg")  # GDAL wants the extension
         for level, frame in levels.items():
             frame.to_file(gpkg, layer=level, driver="GPKG")
         os.replace(gpkg, tmp)
-    return levels
 
 
 def _read_population(settings: Settings, levels: dict[str, gpd.GeoDataFrame],
-                     population_file: Path | None) -> dict[str, Any]:
+                     table: PopulationTable | None) -> dict[str, Any]:
     """The census cells (1 km with indicators, 100 m children, 100 m need), scaled to the own
     table if there is one; their bases and the scaling reports."""
     from geo.sources import need
@@ -143,8 +145,6 @@ def _read_population(settings: Settings, levels: dict[str, gpd.GeoDataFrame],
     from geo.sources import population_table as pt
 
     census, gemeinden = pop.census_dir(settings), levels["gemeinde"]
-    table = (pt.read_population_table(population_file, levels["unit"], gemeinden)
-             if population_file is not None else None)  # checked first: fails fast
     cells = {"inhabitants": need.add_indicators_1km(
                  pop.read_inhabitants_1km(census, gemeinden), census),
              "children_under_10": pop.read_children_100m(census, gemeinden)}
@@ -161,11 +161,11 @@ def _read_population(settings: Settings, levels: dict[str, gpd.GeoDataFrame],
 
 
 def _write_population(settings: Settings, region: Region, levels: dict[str, gpd.GeoDataFrame],
-                      population_file: Path | None, out: Path) -> dict[str, Any]:
+                      table: PopulationTable | None, out: Path) -> dict[str, Any]:
     """Write the population and need layers; return their part of the summary."""
     from geo.sources import population as pop
 
-    data = _read_population(settings, levels, population_file)
+    data = _read_population(settings, levels, table)
     inhabitants, children, need_cells = data["inhabitants"], data["children"], data["need"]
     for name, frame in (("inhabitants_1km", inhabitants), ("children_100m", children),
                         ("need_100m", need_cells)):
@@ -187,10 +187,10 @@ def _write_population(settings: Settings, region: Region, levels: dict[str, gpd.
                       "int32" if whole else "float32", -1, tags=tags)
     units = pop.unit_table(settings, inhabitants, children, "unit", need_cells)
     gemeinde_table = pop.unit_table(settings, inhabitants, children, "gemeinde", need_cells)
-    for name, table in (("population_units", units), ("population_gemeinden", gemeinde_table)):
-        table["population_basis"] = data["basis"]
+    for name, frame in (("population_units", units), ("population_gemeinden", gemeinde_table)):
+        frame["population_basis"] = data["basis"]
         with atomic_path(out / f"{name}.csv") as tmp:
-            table.to_csv(tmp, index=False)
+            frame.to_csv(tmp, index=False)
     census_column = "inhabitants_census" if "inhabitants_census" in units else "inhabitants"
     in_area = ~children["gemeinde_ags"].isin(region.own_youth_office)
     in_area_1km = ~inhabitants["gemeinde_ags"].isin(region.own_youth_office)
