@@ -99,12 +99,52 @@ def layers_build(
         help="the county's own offer list (.csv/.xlsx/.geojson, see "
              "geo/sources/data/offer_template.csv), added to the default offers")] = None,
     force: Annotated[bool, typer.Option(help="rebuild even when inputs are unchanged")] = False,
+    population: Annotated[Path | None, typer.Option(
+        help="the county's own population table (.csv/.xlsx: Gemeinde AGS, unit ARS or unit "
+             "name; inhabitants and/or children_under_10; date): census cells are scaled to "
+             "its totals [default: ERREICHBAR_POPULATION__OWN_FILE]")] = None,
 ) -> None:
     """Build boundaries, population grids and the offer catalogue into data/processed/."""
     from geo.sources import layers
 
     settings = make_settings(data_dir, region)
-    emit(layers.build_layers(settings, offers_file=offers, force=force))
+    emit(layers.build_layers(settings, offers_file=offers, force=force,
+                             population_file=population))
+
+
+@layers_app.command("check-population")
+def layers_check_population(
+    path: Annotated[Path, typer.Argument(help="population table (.csv/.xlsx)")],
+    data_dir: DataDir = None,
+    region: RegionOpt = "goettingen",
+) -> None:
+    """Check a population table row by row; print its areas, totals and dates, or every bad
+    row."""
+    from geo.sources import population_table
+    from geo.sources.boundaries import load_units
+
+    settings = make_settings(data_dir, region)
+    table = population_table.read_population_table(
+        path, load_units(settings, "unit"), load_units(settings, "gemeinde"))
+    emit({**table.summary(),
+          "population_basis": population_table.describe_basis(settings.census, table)})
+
+
+@layers_app.command("download")
+def layers_download(
+    feature: Annotated[list[str] | None, typer.Option(
+        help="census feature to fetch (repeatable): Einwohner, unter18_A, Auslaender_A, "
+             "HHGroesse_D, Leerstandsquote, ALTER_10JG, FAMTYP_KIND, STAATSANGE_KURZ "
+             "[default: all]")] = None,
+    force: Annotated[bool, typer.Option(help="download even when the cache is current")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Download the Zensus 2022 grids from Destatis into data/raw/zensus2022/ (needs
+    internet); use them with ERREICHBAR_CENSUS__NAME=zensus2022."""
+    from geo.sources import census_download
+
+    settings = make_settings(data_dir, "goettingen")  # the grids cover all of Germany
+    emit(census_download.download_census(settings, features=feature, force=force).summary())
 
 
 @layers_app.command("check-offers")

@@ -146,6 +146,10 @@ class CensusSettings(BaseModel):
 
     name: Literal["zensus2011", "zensus2022"] = Field(
         default="zensus2011", description="census the grids are read from")
+    download_url: str = Field(
+        default="https://www.destatis.de/static/DE/zensus/gitterdaten",
+        description="Destatis folder of the Zensus 2022 grid downloads (one zipped CSV per "
+        "feature, e.g. Zensus2022_Bevoelkerungszahl.zip); used by `erreichbar layers download`")
 
     @property
     def title(self) -> str:
@@ -177,6 +181,21 @@ class CensusSettings(BaseModel):
 #: Census reference days (Stichtage) of the German censuses.
 CENSUS_DAYS: dict[str, dt.date] = {"zensus2011": dt.date(2011, 5, 9),
                                    "zensus2022": dt.date(2022, 5, 15)}
+
+
+class PopulationSettings(BaseModel):
+    """Current population totals that the census cells are scaled to.
+
+    The census grid is years old; a county knows its current totals per Gemeinde or unit.
+    With ``own_file`` set, the census cells inside each area are scaled to the area's total
+    (their distribution kept): see :mod:`geo.sources.population_table`.
+    """
+
+    own_file: Path | None = Field(
+        default=None,
+        description="the county's own population table (CSV/XLSX: key = Gemeinde AGS, unit "
+        "ARS or unit name; children_under_10 and/or inhabitants; date), environment "
+        "ERREICHBAR_POPULATION__OWN_FILE; None = census counts unscaled")
 
 
 class NetworkSettings(BaseModel):
@@ -395,6 +414,7 @@ class Settings(BaseSettings):
     )
     region: str = "goettingen"
     census: CensusSettings = CensusSettings()
+    population: PopulationSettings = PopulationSettings()
     walk: WalkSpeeds = WalkSpeeds()
     bike: BikeSpeeds = BikeSpeeds()
     car: CarSpeeds = CarSpeeds()

@@ -1,23 +1,44 @@
-"""Zensus 2011 grids clipped to the county: totals, per-unit sums (vs sjoin), GeoTIFFs."""
+"""Zensus 2011 grids clipped to the county: totals, per-unit sums (vs sjoin), GeoTIFFs, need
+layers, and scaling to a county's own population table."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import openpyxl
 import pandas as pd
 import pytest
 import rasterio
 
-from geo.settings import Settings
+from geo.errors import DataError
+from geo.settings import PopulationSettings, Settings
 from geo.sources.boundaries import load_units
+from geo.sources.need import (
+    FAMILY_TYPES,
+    INDICATORS_1KM,
+    NEED_COLUMNS,
+    add_indicators_1km,
+    read_need_100m,
+)
 from geo.sources.population import (
     cell_ids,
+    census_dir,
     load_children_100m,
     load_inhabitants_1km,
+    population_basis,
     unit_table,
     write_cog,
+)
+from geo.sources.population_table import (
+    MAX_COLUMNS,
+    MAX_ROWS,
+    PopulationFileError,
+    PopulationTable,
+    read_population_table,
+    scale_cells,
 )
 from geo.vocabulary import METRIC_CRS
 
@@ -122,3 +143,207 @@ def test_geotiffs(settings: Settings, inhabitants, children, tmp_path: Path) -> 
             # the pixel under each cell centre holds that cell's value
             sample = np.array([v[0] for v in src.sample(zip(cells.x, cells.y))])
             assert (sample == cells[value].to_numpy()).all()
+
+
+# --------------------------------------------------------------------------- need layers
+
+FAMILIES_CSV = "zensus2011_families_with_minors_100m.csv"
+FOREIGN_CSV = "zensus2011_foreign_nationals_100m.csv"
+
+
+@pytest.fixture(scope="module")
+def need_cells(settings: Settings) -> gpd.GeoDataFrame:
+    return read_need_100m(census_dir(settings), load_units(settings, "gemeinde"))
+
+
+def test_need_totals_match_county_extracts(need_cells, data_dir: Path) -> None:
+    """The Germany-wide 100 m family and nationality files, clipped to the county, give the
+    county extracts of the data directory (README: 24,756 / 3,889 / 16,375)."""
+    families = pd.read_csv(data_dir / "goettingen" / FAMILIES_CSV)
+    foreign = pd.read_csv(data_dir / "goettingen" / FOREIGN_CSV)
+    types = list(FAMILY_TYPES.values())
+    singles = ["single_fathers_with_minor", "single_mothers_with_minor"]
+    assert families[types].sum().tolist() == [19_544, 3, 1_320, 191, 3_698]
+    assert need_cells[types].sum().tolist() == families[types].sum().tolist()
+    assert need_cells["families_with_minors"].sum() == families[types].sum().sum() == 24_756
+    assert need_cells["single_parent_families"].sum() == families[singles].sum().sum() == 3_889
+    assert need_cells["foreign_nationals"].sum() == foreign["foreign_nationals"].sum() == 16_375
+    assert need_cells["families_with_minors"].notna().sum() == len(families) == 5_446
+    assert need_cells["foreign_nationals"].notna().sum() == len(foreign) == 2_281
+
+
+def test_need_cells_equal_extract_cell_by_cell(need_cells, data_dir: Path) -> None:
+    """Same cells, same counts; an empty extract field (not published) is NaN, never 0."""
+    families = pd.read_csv(data_dir / "goettingen" / FAMILIES_CSV)
+    types = list(FAMILY_TYPES.values())
+    mine = need_cells.set_index(["x", "y"])
+    theirs = families.set_index(["x_3035", "y_3035"])[types]
+    theirs.index.names = ["x", "y"]
+    published = mine.loc[mine["families_with_minors"].notna(), types]
+    pd.testing.assert_frame_equal(published.sort_index(), theirs.astype(float).sort_index(),
+                                  check_index_type=False)
+    counts = need_cells[[*types, *NEED_COLUMNS]]
+    assert (counts.fillna(3) >= 3).all().all()  # published counts are >= 3, no zeros
+    assert counts["couples_registered_with_minor"].isna().sum() == len(need_cells) - 1
+    # a single parent published alone is a lower bound of the cell's families, not a share
+    singles = need_cells["single_parent_families"]
+    assert (need_cells.loc[singles.notna(), "families_with_minors"] >= singles.dropna()).all()
+    assert not any("share" in c for c in need_cells.columns)
+    assert need_cells.crs == METRIC_CRS and need_cells["cell_id"].is_unique
+
+
+def test_indicators_1km(settings: Settings, inhabitants, need_cells) -> None:
+    """1 km indicators: fractions/persons, NaN exactly where the source is negative."""
+    cells = add_indicators_1km(inhabitants, census_dir(settings))
+    assert cells["cell_id"].tolist() == inhabitants["cell_id"].tolist()
+    for column, (file, source, factor) in INDICATORS_1KM.items():
+        raw = pd.read_parquet(census_dir(settings) / file)
+        raw = inhabitants[["x", "y"]].merge(raw, on=["x", "y"], how="left")[source]
+        assert (cells[column].isna().to_numpy() == (raw < 0).to_numpy()).all()
+        np.testing.assert_allclose(cells[column].dropna(), raw[raw >= 0] * factor)
+    assert cells["share_foreign_nationals"].between(0, 1).sum() == 752
+    assert cells["vacancy_rate"].between(0, 1).sum() == 632
+    assert cells["mean_household_size"].between(1, 6).sum() == 723
+    # two publications agree: 1 km share x inhabitants (17,249) vs the published 100 m
+    # counts (16,375, which miss the cells with fewer than 3 foreign nationals)
+    from_share = (cells["share_foreign_nationals"] * cells["inhabitants"]).sum()
+    assert round(from_share) == 17_249
+    assert 0.9 < need_cells["foreign_nationals"].sum() / from_share < 1.0
+
+
+# --------------------------------------------------------------------------- own totals
+
+UNITS_2019 = "population_units_2019.csv"
+
+
+@pytest.fixture(scope="module")
+def table_2019(settings: Settings) -> PopulationTable:
+    return read_population_table(settings.data_dir / "goettingen" / UNITS_2019,
+                                 load_units(settings, "unit"), load_units(settings, "gemeinde"))
+
+
+def test_units_2019_is_a_population_table(table_2019: PopulationTable, data_dir: Path) -> None:
+    csv = pd.read_csv(data_dir / "goettingen" / UNITS_2019)
+    assert table_2019.values == ("inhabitants",)
+    assert table_2019.dates == (dt.date(2019, 12, 31),)  # from the column name
+    assert table_2019.totals["inhabitants"].tolist() == csv["population_2019_12_31"].tolist()
+    assert table_2019.totals["inhabitants"].sum() == 325_817
+    assert (table_2019.totals["level"] == "unit").all()
+    goettingen = table_2019.totals.set_index("area").loc["031590016", "inhabitants"]
+    assert goettingen == 121_150
+    assert table_2019.description == "population_units_2019.csv, 31.12.2019"
+
+
+def test_scaling_reproduces_official_unit_totals(inhabitants, table_2019) -> None:
+    scaled, report = scale_cells(inhabitants, table_2019, "inhabitants")
+    totals = table_2019.totals.set_index("area")["inhabitants"]
+    sums = scaled.groupby("unit_ags")["inhabitants"].sum()
+    np.testing.assert_allclose(sums.reindex(totals.index), totals, rtol=0, atol=1e-6)
+    assert sums["031590016"] == pytest.approx(121_150, abs=1e-6)
+    share = {name: frame["inhabitants"] / frame.groupby("unit_ags")["inhabitants"]
+             .transform("sum") for name, frame in (("before", inhabitants), ("after", scaled))}
+    np.testing.assert_allclose(share["after"], share["before"], rtol=0, atol=1e-9)
+    assert (scaled["inhabitants_census"] == inhabitants["inhabitants"]).all()
+    # the unincorporated Harz has census inhabitants but no official figure: kept as census
+    harz = scaled["unit_ags"] == "031599501"
+    assert (scaled.loc[harz, "inhabitants"] == inhabitants.loc[harz, "inhabitants"]).all()
+    assert report == {"scaled": True, "areas": 19, "census": 322_185.0, "total": 327_534.0,
+                      "areas_without_cells": [], "census_outside": 1_717.0}
+    assert scale_cells(inhabitants, table_2019, "children_under_10")[1] == {"scaled": False}
+
+
+def test_population_basis(settings: Settings, data_dir: Path) -> None:
+    assert population_basis(settings) == "Zensus 2011 (09.05.2011)"
+    own = settings.model_copy(update={"population": PopulationSettings(
+        own_file=data_dir / "goettingen" / UNITS_2019)})
+    scaled = "Zensus 2011-Verteilung, skaliert auf population_units_2019.csv, 31.12.2019"
+    assert population_basis(own, "inhabitants") == scaled
+    assert population_basis(own, "children_under_10") == "Zensus 2011 (09.05.2011)"
+    assert population_basis(own) == (f"{scaled} (nur Einwohner; Kinder unter 10: "
+                                     "Zensus 2011 (09.05.2011))")
+    cells = load_inhabitants_1km(own)  # the settings-based loader scales too
+    assert cells["inhabitants"].sum() == pytest.approx(325_817 + 1_717)
+
+
+def test_gemeinde_table_from_xlsx_scales_children(settings: Settings, children,
+                                                  tmp_path: Path) -> None:
+    """A workbook keyed by Gemeinde AGS (numbers: leading zero lost) and one unit name: each
+    area's 100 m children add up to its total. The totals are constructed for the test
+    (census sum + 7 %), the cells are the real census cells."""
+    gemeinden = load_units(settings, "gemeinde")
+    census = children.groupby("gemeinde_ags")["children_under_10"].sum()
+    dransfeld = gemeinden.loc[gemeinden["unit_ags"] == "031595401", "ags"]
+    rows = [(int(ags), round(census.get(ags, 0) * 1.07)) for ags in gemeinden["ags"]
+            if ags not in set(dransfeld)]
+    rows.append(("Samtgemeinde Dransfeld", round(census[dransfeld].sum() * 1.07)))
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["AGS", "Kinder unter 10", "Stand", "Quelle"])
+    for key, total in rows:
+        sheet.append([key, total, dt.datetime(2023, 12, 31), "Landkreis Göttingen"])
+    book.save(tmp_path / "kinder.xlsx")
+    table = read_population_table(tmp_path / "kinder.xlsx", load_units(settings, "unit"),
+                                  gemeinden)
+    assert table.values == ("children_under_10",)
+    assert table.totals["level"].value_counts().to_dict() == {"gemeinde": 35, "unit": 1}
+    assert table.description == "Landkreis Göttingen, 31.12.2023"
+    scaled, report = scale_cells(children, table, "children_under_10")
+    given = dict(rows)
+    sums = scaled.groupby("gemeinde_ags")["children_under_10"].sum()
+    for ags in set(gemeinden["ags"]) - set(dransfeld):
+        if census.get(ags, 0):
+            assert sums[ags] == pytest.approx(given[int(ags)], abs=1e-6)
+    assert sums[dransfeld].sum() == pytest.approx(given["Samtgemeinde Dransfeld"], abs=1e-6)
+    assert report["census"] == 24_735 and report["census_outside"] == 0
+
+
+def test_bad_table_lists_every_bad_row(settings: Settings, tmp_path: Path) -> None:
+    bad = tmp_path / "bevoelkerung.csv"
+    bad.write_text("AGS;Einwohner;Kinder unter 10;Stand\n"
+                   "03159016;121.150;9000;31.12.2023\n"      # row 2: fine (and overlaps row 6)
+                   "03159999;5000;300;31.12.2023\n"          # row 3: unknown Gemeinde
+                   "Rosdorf;-5;400;31.12.2023\n"             # row 4: negative
+                   "Bovenden;viele;;31.12.2023\n"            # row 5: not a number, missing
+                   "Göttingen;1000;10;2023-13-45\n"          # row 6: overlaps row 2, bad date
+                   "Friedland;100;12,5;31.12.2023\n"         # row 7: not whole
+                   "Rosdorf;12022;800;31.12.2023\n",         # row 8: duplicate of row 4
+                   "utf-8")
+    with pytest.raises(PopulationFileError) as info:
+        read_population_table(bad, load_units(settings, "unit"), load_units(settings, "gemeinde"))
+    message = str(info.value)
+    assert "7 of 7 rows are bad, nothing loaded" in message
+    for expected in (
+            "row 2, field 'AGS': Gemeinde 03159016 lies in unit 031590016, also given in row 6",
+            "row 3, field 'AGS': no Gemeinde (AGS), unit (ARS) or unit name '03159999'",
+            "row 4, field 'AGS': 031590029 is also given in row 8",
+            "row 4, field 'Einwohner': negative number -5",
+            "row 5, field 'Einwohner': not a number: 'viele'",
+            "row 5, field 'Kinder unter 10': missing value",
+            "row 6, field 'AGS': unit 031590016 holds Gemeinde 03159016",
+            "row 6, field 'Stand': not a date (DD.MM.YYYY or YYYY-MM-DD): '2023-13-45'",
+            "row 7, field 'Kinder unter 10': not a whole number of persons: '12,5'",
+            "row 8, field 'AGS': 031590029 is also given in row 4"):
+        assert expected in message, expected
+    assert {row for row, _, _ in info.value.problems} == {2, 3, 4, 5, 6, 7, 8}
+
+
+def test_missing_columns_and_size_caps(settings: Settings, tmp_path: Path) -> None:
+    units, gemeinden = load_units(settings, "unit"), load_units(settings, "gemeinde")
+    no_date = tmp_path / "ohne_stand.csv"
+    no_date.write_text("Kommune,Einwohner\nRosdorf,12022\nNirgendwo,5\n", "utf-8")
+    with pytest.raises(PopulationFileError, match=r"column 'date': missing.*row 3, field "
+                       r"'Kommune': no Gemeinde \(AGS\), unit \(ARS\) or unit name 'Nirgendwo'"):
+        read_population_table(no_date, units, gemeinden)
+    no_key = tmp_path / "ohne_schluessel.csv"
+    no_key.write_text("Einwohner;Stand\n12022;31.12.2023\n", "utf-8")
+    with pytest.raises(PopulationFileError, match="column 'key': missing"):
+        read_population_table(no_key, units, gemeinden)
+    wide = openpyxl.Workbook()
+    wide.active.append([f"c{i}" for i in range(MAX_COLUMNS + 1)])
+    wide.save(tmp_path / "wide.xlsx")
+    with pytest.raises(DataError, match="51 columns; at most 50"):
+        read_population_table(tmp_path / "wide.xlsx", units, gemeinden)
+    long = tmp_path / "long.csv"
+    long.write_text("ags,inhabitants,date\n" + "03159016,1,31.12.2023\n" * (MAX_ROWS + 1))
+    with pytest.raises(DataError, match="more than 100,000 rows"):
+        read_population_table(long, units, gemeinden)

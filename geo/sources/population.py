@@ -22,6 +22,17 @@ inhabitants and the 100 m grid for children.
 
 Negative values in the source mean "suppressed / no data"; those cells are left out
 (inhabitants) or their share is NaN (under-18 share).
+
+**Current totals.** With ``settings.population.own_file`` (a county's own population table,
+:mod:`geo.sources.population_table`) the settings-based loaders :func:`load_inhabitants_1km`
+and :func:`load_children_100m` scale the census cells inside each listed area to the area's
+current total, keeping their distribution; the census value stays in ``<column>_census``.
+:func:`population_basis` says which basis the figures have ("Zensus 2011 (09.05.2011)" or
+"Zensus 2011-Verteilung, skaliert auf <source, date>"); every output must show it.
+
+**Zensus 2022.** With ``census.name = "zensus2022"`` the grids are read from the download
+cache ``<work_dir>/raw/zensus2022`` filled by ``erreichbar layers download``
+(:mod:`geo.sources.census_download`), converted to the same layout as the 2011 files.
 """
 
 from __future__ import annotations
@@ -57,7 +68,14 @@ CHILDREN_FILE: Final = "demography_ALTER_10JG_1.parquet"
 
 
 def census_dir(settings: Settings) -> Path:
-    """Folder of the Germany-wide grids of the settings' census (``germany/zensus2011``)."""
+    """Folder of the Germany-wide grids of the settings' census.
+
+    Zensus 2011: ``<data_dir>/germany/zensus2011`` (offline, in the data directory).
+    Zensus 2022: ``<work_dir>/raw/zensus2022``, where ``erreichbar layers download`` puts
+    the Destatis grids converted to the 2011 layout.
+    """
+    if settings.census.name == "zensus2022":
+        return settings.raw_dir / "zensus2022"
     return settings.data_dir / settings.census.folder
 
 
@@ -90,7 +108,9 @@ def cell_ids(x: np.ndarray, y: np.ndarray, size_m: int) -> np.ndarray:
 def _read_grid(path: Path, column: str, bounds: tuple[float, float, float, float]) -> pd.DataFrame:
     """Read ``x``, ``y`` and ``column`` of the cells whose centre lies in ``bounds`` (EPSG:3035)."""
     if not path.exists():
-        raise DataError(f"{path}: census grid file not found")
+        hint = (" (the Zensus 2022 grids come from Destatis: run `erreichbar layers download`)"
+                if path.parent.name == "zensus2022" else "")
+        raise DataError(f"{path}: census grid file not found{hint}")
     minx, miny, maxx, maxy = bounds
     try:
         table = pq.read_table(path, columns=["x", "y", column],
@@ -209,13 +229,69 @@ def read_inhabitants_1km(census: Path, gemeinden: gpd.GeoDataFrame) -> gpd.GeoDa
 
 
 def load_children_100m(settings: Settings) -> gpd.GeoDataFrame:
-    """Children under 10 per 100 m cell of the settings' region (see :func:`read_children_100m`)."""
-    return read_children_100m(census_dir(settings), load_units(settings, "gemeinde"))
+    """Children under 10 per 100 m cell of the settings' region (see :func:`read_children_100m`).
+
+    With ``settings.population.own_file`` the counts are scaled to the table's current
+    totals (float persons; census counts in ``children_under_10_census``).
+    """
+    cells = read_children_100m(census_dir(settings), load_units(settings, "gemeinde"))
+    return _scale_to_own_table(settings, cells, "children_under_10")
 
 
 def load_inhabitants_1km(settings: Settings) -> gpd.GeoDataFrame:
-    """Inhabitants per 1 km cell of the settings' region (see :func:`read_inhabitants_1km`)."""
-    return read_inhabitants_1km(census_dir(settings), load_units(settings, "gemeinde"))
+    """Inhabitants per 1 km cell of the settings' region (see :func:`read_inhabitants_1km`).
+
+    With ``settings.population.own_file`` the counts are scaled to the table's current
+    totals (float persons; census counts in ``inhabitants_census``).
+    """
+    cells = read_inhabitants_1km(census_dir(settings), load_units(settings, "gemeinde"))
+    return _scale_to_own_table(settings, cells, "inhabitants")
+
+
+def _scale_to_own_table(settings: Settings, cells: gpd.GeoDataFrame,
+                        value: str) -> gpd.GeoDataFrame:
+    """``cells`` scaled to the settings' own population table (unchanged without one)."""
+    if settings.population.own_file is None:
+        return cells
+    from geo.sources import population_table
+
+    table = population_table.read_population_table(
+        settings.population.own_file, load_units(settings, "unit"),
+        load_units(settings, "gemeinde"))
+    return population_table.scale_cells(cells, table, value)[0]
+
+
+def population_basis(settings: Settings, value: str | None = None) -> str:
+    """The German description of the population figures, for reports, maps and the API.
+
+    Parameters
+    ----------
+    settings
+        Settings (census, ``population.own_file``).
+    value
+        ``inhabitants`` or ``children_under_10`` for the basis of that figure alone; None
+        for the figures together.
+
+    Returns
+    -------
+    str
+        ``Zensus 2011 (09.05.2011)`` without an own table (or when the table has no total
+        for ``value``), else ``Zensus 2011-Verteilung, skaliert auf <source>, <date>`` (with
+        the figures it covers when it covers only some).
+
+    Raises
+    ------
+    DataError
+        The own table is missing or has bad rows.
+    """
+    from geo.sources import population_table
+
+    table = None
+    if settings.population.own_file is not None:
+        table = population_table.read_population_table(
+            settings.population.own_file, load_units(settings, "unit"),
+            load_units(settings, "gemeinde"))
+    return population_table.describe_basis(settings.census, table, value)
 
 
 def aggregate(cells: gpd.GeoDataFrame, value: str, key: str) -> pd.Series:
@@ -230,7 +306,8 @@ def aggregate(cells: gpd.GeoDataFrame, value: str, key: str) -> pd.Series:
 
 
 def unit_table(settings: Settings, inhabitants: gpd.GeoDataFrame,
-               children: gpd.GeoDataFrame, level: str = "unit") -> pd.DataFrame:
+               children: gpd.GeoDataFrame, level: str = "unit",
+               need: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
     """Population per unit or Gemeinde; for units with an official 2019 figure, grid vs official.
 
     Parameters
@@ -238,26 +315,39 @@ def unit_table(settings: Settings, inhabitants: gpd.GeoDataFrame,
     settings
         Settings (region, data directory).
     inhabitants, children
-        The 1 km and 100 m cells from :func:`load_inhabitants_1km` / :func:`load_children_100m`.
+        The 1 km and 100 m cells from :func:`load_inhabitants_1km` / :func:`load_children_100m`
+        (scaled or not: a ``<column>_census`` column marks scaled cells).
     level
         ``unit`` or ``gemeinde``.
+    need
+        Optional 100 m need cells (:func:`geo.sources.need.read_need_100m`).
 
     Returns
     -------
     pandas.DataFrame
-        ``ags``, ``name``, ``bez``, ``inhabitants`` (census, 1 km cells by centroid),
-        ``children_under_10`` (100 m cells by centroid), ``youth_office`` (bool: in the
-        county's youth-office area); for units also ``official_2019`` (LSN, 31.12.2019,
-        where ``goettingen``-style ``population_units_2019.csv`` exists), ``difference``
-        (grid − official) and ``difference_pct``.
+        ``ags``, ``name``, ``bez``, ``inhabitants`` (persons, 1 km cells by centroid),
+        ``children_under_10`` (persons, 100 m cells by centroid), for scaled cells also
+        ``inhabitants_census`` / ``children_under_10_census`` (the census sums; the scaled
+        sums are rounded to whole persons), with ``need`` the sums of the published
+        ``families_with_minors``, ``single_parent_families`` (families) and
+        ``foreign_nationals`` (persons), ``youth_office`` (bool: in the county's youth-office
+        area); for units also ``official_2019`` (LSN, 31.12.2019, where
+        ``goettingen``-style ``population_units_2019.csv`` exists), ``difference`` (census
+        grid − official) and ``difference_pct``.
     """
     key = {"unit": "unit_ags", "gemeinde": "gemeinde_ags"}[level]
     units = load_units(settings, level)
     table = pd.DataFrame({"ags": units["ags"], "name": units["name"], "bez": units["bez"]})
-    table["inhabitants"] = table["ags"].map(aggregate(inhabitants, "inhabitants", key))
-    table["children_under_10"] = table["ags"].map(aggregate(children, "children_under_10", key))
-    table[["inhabitants", "children_under_10"]] = (
-        table[["inhabitants", "children_under_10"]].fillna(0).astype(np.int64))
+    sums = {column: cells for cells, value in ((inhabitants, "inhabitants"),
+                                               (children, "children_under_10"))
+            for column in (value, f"{value}_census") if column in cells}
+    for column, cells in sums.items():
+        table[column] = table["ags"].map(aggregate(cells, column, key))
+    # whole persons: scaled sums (floats) are rounded, census sums are integers anyway
+    table[list(sums)] = table[list(sums)].fillna(0).round().astype(np.int64)
+    for column in ("families_with_minors", "single_parent_families", "foreign_nationals"):
+        if need is not None:
+            table[column] = table["ags"].map(aggregate(need, column, key)).fillna(0.0)
     own = get_region(settings.region).own_youth_office
     if level == "unit":  # a unit with any own-youth-office Gemeinde is not (wholly) in it
         gemeinden = load_units(settings, "gemeinde")
@@ -266,8 +356,9 @@ def unit_table(settings: Settings, inhabitants: gpd.GeoDataFrame,
     if level == "unit":
         official = read_official_2019(settings, units)
         if official is not None:
+            census = "inhabitants_census" if "inhabitants_census" in table else "inhabitants"
             table["official_2019"] = table["ags"].map(official).astype("Int64")
-            table["difference"] = table["inhabitants"] - table["official_2019"]
+            table["difference"] = table[census] - table["official_2019"]
             table["difference_pct"] = (100 * table["difference"]
                                        / table["official_2019"]).astype(float).round(1)
     return table
@@ -278,7 +369,7 @@ def read_official_2019(settings: Settings, units: gpd.GeoDataFrame) -> pd.Series
 
     The file (``<region>/population_units_2019.csv``: unit, osm_relation,
     population_2019_12_31) names units like "Flecken Adelebsen" or "Samtgemeinde
-    Dransfeld"; they are matched to VG5000 units by name with the designation removed.
+    Dransfeld"; they are matched to VG5000 units by :func:`match_unit_names`.
 
     Raises
     ------
@@ -289,19 +380,43 @@ def read_official_2019(settings: Settings, units: gpd.GeoDataFrame) -> pd.Series
     if not path.exists():
         return None
     official = pd.read_csv(path, dtype={"unit": str})
-    by_name = dict(zip(units["name"], units["ags"], strict=True))
-    names = official["unit"].str.replace(
-        r"^(Flecken|Gemeinde|Stadt|Samtgemeinde|Einheitsgemeinde)\s+", "", regex=True)
-    unknown = [f"row {i + 2}: {u!r}" for i, (u, n) in
-               enumerate(zip(official["unit"], names, strict=True)) if n not in by_name]
+    keys = match_unit_names(official["unit"], units)
+    unknown = [f"row {i + 2}: {u!r}" for i, u in
+               zip(np.flatnonzero(keys.isna()), official["unit"][keys.isna()], strict=True)]
     if unknown:
         raise DataError(f"{path}: field 'unit': no VG5000 unit named {'; '.join(unknown)}")
-    return pd.Series(official["population_2019_12_31"].to_numpy(),
-                     index=names.map(by_name).to_numpy())
+    return pd.Series(official["population_2019_12_31"].to_numpy(), index=keys.to_numpy())
+
+
+#: Designations official tables put before a unit's name ("Flecken Adelebsen").
+UNIT_DESIGNATIONS: Final = r"^(Flecken|Gemeinde|Stadt|Samtgemeinde|Einheitsgemeinde)\s+"
+
+
+def match_unit_names(names: pd.Series, units: gpd.GeoDataFrame) -> pd.Series:
+    """The unit ARS each name means: the VG5000 name with or without its designation.
+
+    Parameters
+    ----------
+    names
+        Unit names as official tables write them, e.g. "Flecken Adelebsen", "Samtgemeinde
+        Dransfeld", "Göttingen".
+    units
+        The region's units (``ags`` = ARS, ``name`` = VG5000 name).
+
+    Returns
+    -------
+    pandas.Series of str
+        The ARS per name (same index), NaN where no unit has that name.
+    """
+    by_name = dict(zip(units["name"], units["ags"], strict=True))
+    text = names.astype(str).str.strip()
+    return text.map(by_name).fillna(
+        text.str.replace(UNIT_DESIGNATIONS, "", regex=True).map(by_name))
 
 
 def write_cog(target: Path, cells: gpd.GeoDataFrame, value: str, size_m: int,
-              bounds: tuple[float, float, float, float], dtype: str, nodata: float) -> Path:
+              bounds: tuple[float, float, float, float], dtype: str, nodata: float,
+              tags: dict[str, str] | None = None) -> Path:
     """Write one cell value as a Cloud-Optimised GeoTIFF aligned to the INSPIRE grid.
 
     Parameters
@@ -321,6 +436,8 @@ def write_cog(target: Path, cells: gpd.GeoDataFrame, value: str, size_m: int,
         Raster data type (``int32``, ``float32``).
     nodata
         Value of pixels without a cell (outside the region, unpopulated or suppressed).
+    tags
+        Optional GDAL metadata of the file, e.g. ``{"population_basis": "..."}``.
 
     Returns
     -------
@@ -342,6 +459,8 @@ def write_cog(target: Path, cells: gpd.GeoDataFrame, value: str, size_m: int,
     with MemoryFile() as mem, mem.open(**profile) as src:
         src.write(data, 1)
         src.set_band_description(1, value)
+        if tags:
+            src.update_tags(**tags)
         with atomic_path(target) as tmp:
             rasterio.shutil.copy(src, tmp, driver="COG", compress="DEFLATE",
                                  blocksize=256, overview_resampling="nearest")
