@@ -168,12 +168,6 @@ class DataSource:
     attribution: str
 
 
-def population_label(settings: Settings) -> str:
-    """How the population figures are described, e.g. ``Zensus 2011 (09.05.2011)``."""
-    census = settings.census
-    return f"{census.title} ({census.census_day:%d.%m.%Y})"
-
-
 def data_sources(settings: Settings) -> tuple[DataSource, ...]:
     """Every data source of the settings' region, with its vintage and attribution."""
     region = get_region(settings.region)

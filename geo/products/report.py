@@ -48,8 +48,8 @@ from geo.errors import DataError, RegionError
 from geo.networks.snap import to_metric
 from geo.products import siting, transition
 from geo.settings import Settings
-from geo.sources.social import context_facts
 from geo.sources import population
+from geo.sources.social import context_facts
 from geo.vocabulary import (
     STREET_MODES,
     Category,
@@ -57,7 +57,6 @@ from geo.vocabulary import (
     attribution,
     data_sources,
     label,
-    population_label,
 )
 
 log = logging.getLogger(__name__)
@@ -480,7 +479,7 @@ def unit_context(data: ReportData, ags: str, now: dt.datetime) -> dict[str, Any]
                   "white_spots": _white_spots(data, ags, c)} for c in rs.map_categories],
         "transition": _transition(data, ags), "sites": _sites(data, ags),
         "sources": data_sources(data.settings),
-        "census": population_label(data.settings), "context": context_facts(data.settings),
+        "census": population.population_basis(data.settings), "context": context_facts(data.settings),
         "cited": _cited_sources(data, ags),
         "parameters": _parameters(data.settings),
     }
@@ -533,7 +532,7 @@ def overview_context(data: ReportData, now: dt.datetime) -> dict[str, Any]:
         "columns": [f"≤ {minutes} min {label('mode_short', m)}" for c, m in shares
                     if c == rs.map_categories[0]] + [f"Median min {label('mode_short', rs.focus_mode)}"],
         "rows": rows, "chart": _png(fig), "sources": data_sources(data.settings),
-        "census": population_label(data.settings), "context": context_facts(data.settings),
+        "census": population.population_basis(data.settings), "context": context_facts(data.settings),
         "parameters": _parameters(data.settings),
     }
 
