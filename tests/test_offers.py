@@ -20,7 +20,7 @@ from geo.sources.offers import (
 )
 from geo.settings import REPO_ROOT, Settings
 
-TEMPLATE = REPO_ROOT / "geo" / "data" / "offer_template.csv"
+TEMPLATE = REPO_ROOT / "geo" / "sources" / "data" / "offer_template.csv"
 
 #: Hand-made broken offer rows (German headers): (row values, expected field of the error).
 #: Row 2 is good, every other row has exactly one defect.
