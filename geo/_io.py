@@ -375,9 +375,12 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     Use it in every CSV/XLSX writer of data that users or OSM contributors typed
     (names, addresses, contacts): ``neutralise_frame(df).to_csv(tmp, index=False)``.
     """
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype == object or str(out[column].dtype).startswith("string"):
+        dtype = out[column].dtype
+        if is_object_dtype(dtype) or is_string_dtype(dtype):
             out[column] = out[column].map(neutralise_cell)
     return out
 
@@ -446,3 +449,36 @@ def scrub(text: str, url: str) -> str:
     """``text`` (e.g. an exception message) with every copy of ``url`` redacted."""
     safe = redact_url(url)
     return text.replace(url, safe) if url and url != safe else text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that passes URL arguments of a record through :func:`redact_url`.
+
+    httpx logs every request as ``HTTP Request: GET <full URL> …`` at INFO level, which
+    the CLI prints: with this filter on the ``httpx`` logger the line keeps the host and
+    path but loses user, password and secret query values.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact URL-like arguments (and a URL-like message); always keep the record."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_url(str(a)) if _looks_like_url(a) else a
+                                for a in record.args)
+        if isinstance(record.msg, str) and _looks_like_url(record.msg):
+            record.msg = redact_url(record.msg)
+        return True
+
+
+def _looks_like_url(value: Any) -> bool:
+    text = str(value) if type(value).__name__ == "URL" or isinstance(value, str) else ""
+    return "://" in text and is_http_url(text)
+
+
+def redact_http_logs(*names: str) -> None:
+    """Install :class:`RedactingFilter` on the loggers ``names`` (default ``httpx`` and
+    ``httpcore``) once; modules that send requests call it at import."""
+    for name in names or ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
+

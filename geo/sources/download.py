@@ -33,12 +33,13 @@ import httpx
 import osmium
 from tqdm import tqdm
 
-from geo._io import atomic_path, redact_url, scrub, write_json
+from geo._io import atomic_path, redact_http_logs, redact_url, scrub, write_json
 from geo.errors import DataError, DownloadError, LimitError, RegionError
 from geo.settings import Region, Settings, get_region
 from geo.sources.osm import BUILT_UP_LANDUSE, BBox
 
 log = logging.getLogger(__name__)
+redact_http_logs()  # httpx logs every request URL at INFO: never with its secrets
 
 _BLOCK = 1 << 20
 

@@ -33,6 +33,7 @@ from geo._io import (
     files_digest,
     guard_zip,
     is_http_url,
+    redact_http_logs,
     redact_url,
     scrub,
 )
@@ -40,6 +41,7 @@ from geo.errors import DataError, DownloadError, LimitError, RegionError
 from geo.settings import Region, Settings, get_region
 
 log = logging.getLogger(__name__)
+redact_http_logs()  # httpx logs every request URL at INFO: never with its secrets
 
 #: Files every feed needs (plus calendar.txt or calendar_dates.txt) and their needed columns.
 REQUIRED: dict[str, tuple[str, ...]] = {

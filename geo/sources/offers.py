@@ -445,16 +445,19 @@ def _read_xlsx(path: Path, limits: LimitSettings) -> _Table:
 
 
 def _check_dimension(sheet: Any, path: Path, limits: LimitSettings) -> None:
-    """Refuse a sheet whose stored dimension (``A1:XFD1048576``) exceeds the limits."""
+    """Refuse a sheet whose stored dimension (e.g. ``A1:XFD1048576``) exceeds the limits."""
+    from openpyxl.utils import get_column_letter
+
     n_rows, n_cols = sheet.max_row, sheet.max_column
     if n_rows is None or n_cols is None:
         return  # an unsized sheet: the row loop checks as it goes
     if n_rows - 1 > limits.offer_max_rows or n_cols > limits.offer_max_columns:
         raise LimitError(
-            f"{path}: sheet {sheet.title!r} spans {n_rows:,} rows × {n_cols:,} columns, more "
-            f"than the {limits.offer_max_rows:,} data rows and {limits.offer_max_columns} "
-            "columns allowed (limits.offer_max_rows, limits.offer_max_columns); delete the "
-            "cells beyond the table (Ctrl+End shows the last used cell)")
+            f"{path}: sheet {sheet.title!r} reaches row {n_rows:,} and column {n_cols:,} "
+            f"(cell {get_column_letter(n_cols)}{n_rows}), beyond the "
+            f"{limits.offer_max_rows:,} data rows and {limits.offer_max_columns} columns "
+            "allowed (limits.offer_max_rows, limits.offer_max_columns); delete the cells "
+            "beyond the table (Ctrl+End shows the last used cell)")
 
 
 def _read_geojson(path: Path, limits: LimitSettings) -> _Table:
