@@ -175,6 +175,14 @@ def test_empty_csv_is_one_error_line(run: Run, tmp_path: Path) -> None:
     _refused(run("layers", "check-offers", path), "the file is empty (no header row)")
 
 
+def test_csv_not_utf8_names_the_line(run: Run, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(f"Name;Kategorie;Breite;Laenge\n{GOOD}\nKita M\xfchle;kita;51.53;9.93\n"
+                     .encode("latin-1"))
+    _refused(run("layers", "check-offers", path), "line 3, byte 7 (b'\\xfc') is not UTF-8 "
+                                                  "text; save the file as 'CSV UTF-8'")
+
+
 def test_csv_row_with_extra_values_is_that_rows_error(run: Run, tmp_path: Path) -> None:
     """One row with extra columns no longer aborts the check: every row is reported."""
     path = tmp_path / "extra.csv"

@@ -374,9 +374,9 @@ def _read_csv(path: Path, limits: LimitSettings) -> _Table:
                         rows = _Rows(path, values, row, limits)
                 else:
                     rows.add(row, values)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: row {row}: not UTF-8 text ({exc.reason} at byte "
-                        f"{exc.start}); save the file as 'CSV UTF-8'") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: {_first_non_utf8(path)} is not UTF-8 text; save the file "
+                        "as 'CSV UTF-8' (Excel: Save as → CSV UTF-8)") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read offer file: {exc}") from None
     if rows is None:
@@ -386,6 +386,17 @@ def _read_csv(path: Path, limits: LimitSettings) -> _Table:
     table.problems = sorted(bad + table.problems)
     table.n_rows += len(bad)
     return table
+
+
+def _first_non_utf8(path: Path) -> str:
+    """Where a file first stops being UTF-8: ``line N, byte M`` (1-based)."""
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return f"line {number}, byte {exc.start + 1} ({line[exc.start:exc.start + 1]!r})"
+    return "the file"
 
 
 def _cell_text(value: Any) -> str:
