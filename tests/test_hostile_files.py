@@ -37,6 +37,7 @@ from geo._io import (
 )
 from geo.cli import main
 from geo.errors import DataError, DownloadError, LimitError
+from geo.networks.network import load_network
 from geo.settings import Settings
 from geo.sources import download, gtfs
 from geo.sources.offers import read_offer_file
@@ -505,6 +506,8 @@ def test_network_build_killed_after_its_first_output_is_rebuilt(tmp_path: Path,
         proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the county build ended before it was killed"
     assert not (folder / "manifest.json").exists()  # invalidated before the first write
+    with pytest.raises(DataError, match="not those of one finished build"):
+        load_network(Settings(work_dir=tmp_path, data_dir=data_dir), "walk")  # the engine's
     again = _build(env, "city-tiles")
     assert again["cached"] is False
     assert again["modes"] == clean["modes"]

@@ -415,10 +415,24 @@ def network_dir(settings: Settings, region: Region | None = None) -> Path:
 
 
 def load_network(settings: Settings, mode: str) -> Network:
-    """Load the stored network of ``mode`` for the settings' region."""
+    """Load the stored network of ``mode`` for the settings' region.
+
+    Raises
+    ------
+    DataError
+        No network is stored, or the stored files are not those of one finished
+        ``network build`` (sizes differ from its manifest: an interrupted build).
+    """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
-    return load(network_dir(settings) / f"{mode}.npz")
+    folder = network_dir(settings)
+    path = folder / f"{mode}.npz"
+    if path.is_file() and BuildManifest(folder / "manifest.json").is_current(
+            None, verify="size") is None:
+        raise DataError(f"{folder}: the stored networks are not those of one finished build "
+                        "(an interrupted `erreichbar network build`?); run `erreichbar network "
+                        "build` again")
+    return load(path)
 
 
 def _source(settings: Settings, region: Region, source: str

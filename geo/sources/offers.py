@@ -111,7 +111,7 @@ COLUMN_ALIASES: Final[dict[str, str]] = {
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _key(text: str) -> str:
     """Normalise a header or label: lower case, umlauts spelled out, separators → ``_``."""
     text = text.strip().lower()
@@ -185,7 +185,7 @@ class Offer(BaseModel):
         return self
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _opening_hours_problem(value: str) -> str | None:
     """Why ``value`` is not OSM opening_hours syntax (None if it is); cached, since offer
     lists repeat the same hours on many rows."""
