@@ -33,7 +33,14 @@ import httpx
 import osmium
 from tqdm import tqdm
 
-from geo._io import atomic_path, redact_http_logs, redact_url, scrub, write_json
+from geo._io import (
+    atomic_path,
+    clean_stray_tmp,
+    redact_http_logs,
+    redact_url,
+    scrub,
+    write_json,
+)
 from geo.errors import DataError, DownloadError, LimitError, RegionError
 from geo.settings import Region, Settings, get_region
 from geo.sources.osm import BUILT_UP_LANDUSE, BBox
@@ -96,6 +103,7 @@ def download_region(settings: Settings, via: str = "geofabrik",
     t0 = time.perf_counter()
     region = get_region(settings.region)
     folder = settings.raw_dir / "osm"
+    clean_stray_tmp(folder)  # partial downloads of a killed run
     own_client = client is None
     client = client or make_client(settings)
     try:
