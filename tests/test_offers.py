@@ -10,6 +10,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from geo.settings import REPO_ROOT, Settings
 from geo.sources.offers import (
     COLUMNS,
     Category,
@@ -18,7 +19,6 @@ from geo.sources.offers import (
     read_offer_file,
     write_offers,
 )
-from geo.settings import REPO_ROOT, Settings
 
 TEMPLATE = REPO_ROOT / "geo" / "sources" / "data" / "offer_template.csv"
 
