@@ -159,7 +159,11 @@ def layers_check_offers(
     from geo.sources import offers
 
     settings = make_settings(data_dir, region)
-    frame = offers.read_offer_file(path, settings)
+    try:
+        frame = offers.read_offer_file(path, settings)
+    except offers.OfferFileError as exc:  # one `error:` line per bad row and field
+        sys.stderr.writelines(f"error: {line}\n" for line in exc.lines())
+        raise typer.Exit(2) from None
     if out is not None:
         offers.write_offers(frame, out)
     emit({"offers": len(frame), "categories": frame["category"].value_counts().to_dict()})

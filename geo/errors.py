@@ -24,3 +24,11 @@ class EmptyResultError(ErreichbarError):
 
 class DownloadError(ErreichbarError):
     """A download from an official source failed or returned unusable data."""
+
+
+class LimitError(DataError):
+    """An input exceeds a size limit of ``settings.limits`` (file size, unpacked size, rows,
+    columns, download size): refused before it can exhaust memory or disk.
+
+    The message names the file, what is too large, the limit and the setting to raise.
+    """

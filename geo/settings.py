@@ -399,6 +399,54 @@ class ApiSettings(BaseModel):
     max_scenario_sites: int = Field(default=20, ge=1, description="added sites per scenario")
 
 
+class LimitSettings(BaseModel):
+    """Size limits on user-supplied files and downloads: hostile or broken inputs are refused
+    with a message before they can exhaust memory or disk (zip bombs, a cell at XFD1048576).
+
+    Every limit can be raised through the environment, e.g.
+    ``ERREICHBAR_LIMITS__OFFER_MAX_ROWS=500000``.
+    """
+
+    offer_file_max_bytes: int = Field(
+        default=50_000_000, gt=0,
+        description="largest offer file (CSV/XLSX/GeoJSON), bytes: 200,000 rows of ~250 "
+        "bytes; a county's list is a few hundred kB")
+    offer_max_rows: int = Field(
+        default=200_000, gt=0,
+        description="most data rows (or GeoJSON features) of an offer file: ten times "
+        "Germany's ≈60,000 Kitas and ≈32,000 schools together, and checked in seconds")
+    offer_max_columns: int = Field(
+        default=200, gt=0,
+        description="most columns of an offer file; the template has 19 (plus notes)")
+    cell_max_chars: int = Field(
+        default=10_000, gt=0,
+        description="longest text of one cell (characters); longer is that row's error. "
+        "Names, addresses and opening hours are far shorter")
+    xlsx_max_unpacked_bytes: int = Field(
+        default=500_000_000, gt=0,
+        description="most bytes the XML inside an .xlsx may unpack to (a 200,000-row sheet "
+        "of the template is ≈200 MB)")
+    zip_max_members: int = Field(
+        default=1_000, gt=0,
+        description="most members of a zip archive (.xlsx ≈10–50, GTFS ≈10–20)")
+    zip_max_ratio: float = Field(
+        default=200.0, gt=1,
+        description="most unpacked bytes per compressed byte of a zip member above 1 MB: "
+        "text compresses 5–20 : 1, DEFLATE bombs ≈1000 : 1")
+    gtfs_max_bytes: int = Field(
+        default=1_000_000_000, gt=0,
+        description="largest GTFS zip, bytes (also the download cap): Germany-wide feeds "
+        "(DELFI, gtfs.de) are 200–600 MB")
+    gtfs_max_unpacked_bytes: int = Field(
+        default=5_000_000_000, gt=0,
+        description="most bytes a GTFS feed may unpack to (zip) or hold (folder): "
+        "Germany-wide ≈2–4 GB; gtfs-kit holds it in memory several times over")
+    osm_download_max_bytes: int = Field(
+        default=8_000_000_000, gt=0,
+        description="largest OSM extract download, bytes: Geofabrik's Germany is ≈4.5 GB, "
+        "Lower Saxony ≈0.7 GB")
+
+
 class Settings(BaseSettings):
     """All settings. Environment: ``ERREICHBAR_<FIELD>``."""
 
@@ -426,6 +474,7 @@ class Settings(BaseSettings):
     maps: MapSettings = MapSettings()
     api: ApiSettings = ApiSettings()
     report: ReportSettings = ReportSettings()
+    limits: LimitSettings = LimitSettings()
 
     @property
     def raw_dir(self) -> Path:

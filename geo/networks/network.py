@@ -55,7 +55,7 @@ from osmnx.distance import great_circle
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from geo._io import atomic_path, files_digest, write_json
+from geo._io import BuildManifest, atomic_path, clean_stray_tmp, files_digest
 from geo.errors import DataError, EmptyResultError
 from geo.settings import Region, Settings, get_region
 from geo.sources.ways import Ways
@@ -303,18 +303,24 @@ _ARRAYS = ("node_id", "lon", "lat", "u", "v", "length", "travel_time", "cls", "o
            "geom_lon", "geom_lat", "geom_offsets")
 
 
+def saved_files(mode: str, folder: Path) -> list[Path]:
+    """The files :func:`save` writes for ``mode``: ``.npz``, nodes and edges GeoParquet."""
+    folder = Path(folder)
+    return [folder / f"{mode}.npz", folder / f"{mode}_nodes.parquet",
+            folder / f"{mode}_edges.parquet"]
+
+
 def save(net: Network, folder: Path) -> Path:
     """Write ``<mode>.npz`` (arrays for the engine) and ``<mode>_nodes.parquet`` /
-    ``<mode>_edges.parquet`` (GeoParquet, EPSG:4326, for QGIS) atomically."""
-    folder = Path(folder)
-    target = folder / f"{net.mode}.npz"
-    with atomic_path(target) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, mode=net.mode, meta=json.dumps(net.meta),
-                     **{k: getattr(net, k) for k in _ARRAYS})
+    ``<mode>_edges.parquet`` (GeoParquet, EPSG:4326, for QGIS) atomically
+    (:func:`saved_files`). Returns the ``.npz``."""
+    target, nodes_path, edges_path = saved_files(net.mode, folder)
+    with atomic_path(target) as tmp, open(tmp, "wb") as f:
+        np.savez(f, mode=net.mode, meta=json.dumps(net.meta),
+                 **{k: getattr(net, k) for k in _ARRAYS})
     nodes, edges = to_gdfs(net)
-    for name, gdf in (("nodes", nodes), ("edges", edges)):
-        with atomic_path(folder / f"{net.mode}_{name}.parquet") as tmp:
+    for path, gdf in ((nodes_path, nodes), (edges_path, edges)):
+        with atomic_path(path) as tmp:
             gdf.to_parquet(tmp)
     return target
 
@@ -409,10 +415,24 @@ def network_dir(settings: Settings, region: Region | None = None) -> Path:
 
 
 def load_network(settings: Settings, mode: str) -> Network:
-    """Load the stored network of ``mode`` for the settings' region."""
+    """Load the stored network of ``mode`` for the settings' region.
+
+    Raises
+    ------
+    DataError
+        No network is stored, or the stored files are not those of one finished
+        ``network build`` (sizes differ from its manifest: an interrupted build).
+    """
     if mode not in STREET_MODES:
         raise ValueError(f"unknown mode {mode!r}; modes: {', '.join(STREET_MODES)}")
-    return load(network_dir(settings) / f"{mode}.npz")
+    folder = network_dir(settings)
+    path = folder / f"{mode}.npz"
+    if path.is_file() and BuildManifest(folder / "manifest.json").is_current(
+            None, verify="size") is None:
+        raise DataError(f"{folder}: the stored networks are not those of one finished build "
+                        "(an interrupted `erreichbar network build`?); run `erreichbar network "
+                        "build` again")
+    return load(path)
 
 
 def _source(settings: Settings, region: Region, source: str
@@ -420,7 +440,7 @@ def _source(settings: Settings, region: Region, source: str
     """The input files of a source ('tiles', 'city-tiles' or an extract path), whose
     content decides whether a rebuild is needed, and a reader for its Ways."""
     if source in ("tiles", "city-tiles"):
-        from geo.sources import tiles  # readers are imported when used, to keep start-up light
+        from geo.sources import tiles  # imported when used, to keep start-up light
 
         cfg = region.tiles if source == "tiles" else region.city_tiles
         if cfg is None:
@@ -443,24 +463,27 @@ def build_networks(settings: Settings, source: str = "tiles", force: bool = Fals
                    ) -> dict[str, Any]:
     """Build and store the walk, bike and car networks of the settings' region.
 
-    Skips the build when the stored manifest's content hash (inputs + settings + build
-    version) is unchanged. Returns the CLI summary.
+    Skips the build when the stored manifest (:class:`geo._io.BuildManifest`) has the same
+    content hash of inputs + settings + build version *and* every stored file still has
+    the size and sha256 it was written with. Crash-safe: the manifest is deleted before
+    the first file is written and written after the last, and temporary files of a killed
+    build are removed at the next run. Returns the CLI summary.
     """
     t0 = time.perf_counter()
     region = get_region(settings.region)
     folder = network_dir(settings, region)
-    manifest_path = folder / "manifest.json"
+    manifest = BuildManifest(folder / "manifest.json")
+    clean_stray_tmp(folder)
     inputs, read = _source(settings, region, source)
     digest = files_digest(inputs, extra=_BUILD_VERSION + settings.model_dump_json(
         include={"walk", "bike", "car", "network"}))
-    if not force and manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text("utf-8"))
-        if manifest.get("digest") == digest:
-            log.info("networks in %s are up to date (inputs unchanged)", folder)
-            return {**manifest["summary"], "seconds": round(time.perf_counter() - t0, 2),
-                    "cached": True}
+    cached = None if force else manifest.is_current(digest)
+    if cached is not None:
+        log.info("networks in %s are up to date (inputs unchanged)", folder)
+        return {**cached, "seconds": round(time.perf_counter() - t0, 2), "cached": True}
     ways = read()
     nets = build_graphs(ways, settings)
+    manifest.invalidate()  # from here on the stored networks are a mix: trust none
     for net in nets.values():
         save(net, folder)
     all_lon = np.concatenate([n.lon for n in nets.values()])
@@ -471,5 +494,5 @@ def build_networks(settings: Settings, source: str = "tiles", force: bool = Fals
                                               all_lon.max(), all_lat.max())],
         "modes": {m: n.summary() for m, n in nets.items()},
     }
-    write_json(manifest_path, {"digest": digest, "summary": summary})
+    manifest.record(digest, [p for m in nets for p in saved_files(m, folder)], summary)
     return {**summary, "seconds": round(time.perf_counter() - t0, 2), "cached": False}

@@ -33,12 +33,20 @@ import httpx
 import osmium
 from tqdm import tqdm
 
-from geo._io import atomic_path, write_json
-from geo.errors import DataError, DownloadError, RegionError
+from geo._io import (
+    atomic_path,
+    clean_stray_tmp,
+    redact_http_logs,
+    redact_url,
+    scrub,
+    write_json,
+)
+from geo.errors import DataError, DownloadError, LimitError, RegionError
 from geo.settings import Region, Settings, get_region
 from geo.sources.osm import BUILT_UP_LANDUSE, BBox
 
 log = logging.getLogger(__name__)
+redact_http_logs()  # httpx logs every request URL at INFO: never with its secrets
 
 _BLOCK = 1 << 20
 
@@ -95,6 +103,7 @@ def download_region(settings: Settings, via: str = "geofabrik",
     t0 = time.perf_counter()
     region = get_region(settings.region)
     folder = settings.raw_dir / "osm"
+    clean_stray_tmp(folder)  # partial downloads of a killed run
     own_client = client is None
     client = client or make_client(settings)
     try:
@@ -131,7 +140,7 @@ def _via_geofabrik(region: Region, settings: Settings, client: httpx.Client, fol
     meta = json.loads(meta_path.read_text("utf-8")) if meta_path.exists() else {}
     cached = raw.exists() and bool(meta) and not force and _is_current(client, url, meta)
     if not cached:
-        meta = _fetch_pbf(client, url, raw)
+        meta = _fetch_pbf(client, url, raw, settings.limits.osm_download_max_bytes)
         write_json(meta_path, meta)
     out = folder / f"{region.name}.osm.pbf"
     clip_meta = {"source_md5": meta["md5"], "bbox": list(region.bbox)}
@@ -157,10 +166,12 @@ def _is_current(client: httpx.Client, url: str, meta: dict[str, str]) -> bool:
         head = client.head(url)
         head.raise_for_status()
     except httpx.TransportError as exc:
-        log.warning("cannot reach %s (%s); using the cached extract", url, exc)
+        log.warning("cannot reach %s (%s); using the cached extract", redact_url(url),
+                    scrub(str(exc), url))
         return True
     except httpx.HTTPStatusError as exc:
-        raise DownloadError(f"{url}: server answered {exc.response.status_code}") from None
+        raise DownloadError(f"{redact_url(url)}: server answered "
+                            f"{exc.response.status_code}") from None
     etag, modified = head.headers.get("etag"), head.headers.get("last-modified")
     return bool(etag or modified) and (etag, modified) == (meta.get("etag"),
                                                            meta.get("last_modified"))
@@ -173,34 +184,40 @@ def _remote_md5(client: httpx.Client, url: str) -> str | None:
         return None
     digest = response.text.split()[0].lower() if response.text.strip() else ""
     if len(digest) != 32 or any(c not in "0123456789abcdef" for c in digest):
-        raise DownloadError(f"{url}.md5: not an MD5 checksum file")
+        raise DownloadError(f"{redact_url(url)}.md5: not an MD5 checksum file")
     return digest
 
 
-def _fetch_pbf(client: httpx.Client, url: str, target: Path) -> dict[str, str]:
-    """Stream ``url`` to ``target`` and check it against the server's MD5.
+def _fetch_pbf(client: httpx.Client, url: str, target: Path, max_bytes: int
+               ) -> dict[str, str]:
+    """Stream ``url`` to ``target`` (at most ``max_bytes`` bytes) and check it against the
+    server's MD5.
 
     Returns
     -------
     dict
-        ``url``, ``md5``, ``etag``, ``last_modified`` of the downloaded file.
+        ``url`` (credentials redacted), ``md5``, ``etag``, ``last_modified`` of the file.
     """
     try:
         expected = _remote_md5(client, url)
     except httpx.TransportError as exc:
-        raise DownloadError(f"{url}: cannot connect ({exc})") from None
-    headers, md5 = _stream(client, client.build_request("GET", url), target,
+        raise DownloadError(f"{redact_url(url)}: cannot connect ({scrub(str(exc), url)})"
+                            ) from None
+    headers, md5 = _stream(client, client.build_request("GET", url), target, max_bytes,
                            check=lambda digest: expected is None or digest == expected)
-    return {"url": url, "md5": md5, "etag": headers.get("etag"),
+    return {"url": redact_url(url), "md5": md5, "etag": headers.get("etag"),
             "last_modified": headers.get("last-modified")}
 
 
-def _stream(client: httpx.Client, request: httpx.Request, target: Path,
+def _stream(client: httpx.Client, request: httpx.Request, target: Path, max_bytes: int,
             check: Callable[[str], bool] | None = None) -> tuple[httpx.Headers, str]:
     """Stream a response body atomically to ``target`` with a progress bar.
 
     Parameters
     ----------
+    max_bytes
+        Largest body accepted, bytes (``settings.limits.osm_download_max_bytes``); the
+        transfer stops beyond it with a LimitError and nothing is kept.
     check
         Optional ``callable(md5_hex) -> bool``; False discards the file (DownloadError).
 
@@ -209,30 +226,39 @@ def _stream(client: httpx.Client, request: httpx.Request, target: Path,
     tuple
         Response headers and the MD5 (hex) of the body.
     """
-    log.info("downloading %s → %s", request.url, target)
+    url = str(request.url)
+    log.info("downloading %s → %s", redact_url(url), target)
     try:
         response = client.send(request, stream=True)
         try:
-            return _save(response, target, check)
+            return _save(response, target, max_bytes, check)
         finally:
             response.close()
     except httpx.TransportError as exc:
-        raise DownloadError(f"{request.url}: download failed ({exc})") from None
+        raise DownloadError(f"{redact_url(url)}: download failed ({scrub(str(exc), url)})"
+                            ) from None
 
 
-def _save(response: httpx.Response, target: Path,
+def _save(response: httpx.Response, target: Path, max_bytes: int,
           check: Callable[[str], bool] | None) -> tuple[httpx.Headers, str]:
-    """Write a streamed 200 response to ``target`` atomically; its headers and MD5 (hex)."""
-    url = response.request.url
+    """Write a streamed 200 response (at most ``max_bytes`` bytes) to ``target``
+    atomically; its headers and MD5 (hex)."""
+    url = redact_url(str(response.request.url))
     digest = hashlib.md5(usedforsecurity=False)
     if response.status_code != 200:
         raise DownloadError(f"{url}: server answered {response.status_code} "
                             f"{response.reason_phrase}")
     total = int(response.headers.get("content-length", 0)) or None
+    if total is not None and total > max_bytes:
+        raise LimitError(f"{url}: the server announces {total:,} bytes, more than the "
+                         f"{max_bytes:,} allowed (limits.osm_download_max_bytes)")
     with atomic_path(target) as tmp:
         with open(tmp, "wb") as f, tqdm(total=total, unit="B", unit_scale=True,
                                         desc=target.name, disable=None) as bar:
             for block in response.iter_bytes(_BLOCK):
+                if f.tell() + len(block) > max_bytes:
+                    raise LimitError(f"{url}: more than {max_bytes:,} bytes, stopped "
+                                     "(limits.osm_download_max_bytes)")
                 f.write(block)
                 digest.update(block)
                 bar.update(len(block))
@@ -374,14 +400,14 @@ def _via_overpass(region: Region, settings: Settings, client: httpx.Client, fold
     query = overpass_query(region.bbox, settings.download.overpass_timeout_s)
     out = folder / f"{region.name}.osm"
     meta_path = out.with_name(out.name + ".meta.json")
-    meta = {"url": settings.download.overpass_url, "query": query}
+    meta = {"url": redact_url(settings.download.overpass_url), "query": query}
     if (not force and out.exists() and meta_path.exists()
             and json.loads(meta_path.read_text("utf-8")) == meta):
         return out, True
     request = client.build_request("POST", settings.download.overpass_url,
                                    data={"data": query},
                                    timeout=settings.download.overpass_timeout_s + 60)
-    _stream(client, request, out)
+    _stream(client, request, out, settings.limits.osm_download_max_bytes)
     _check_overpass(out)
     write_json(meta_path, meta)
     return out, False

@@ -14,8 +14,8 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,12 +26,23 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
-from geo._io import atomic_path, write_json
-from geo.errors import DataError, DownloadError, RegionError
+from geo._io import (
+    BuildManifest,
+    atomic_path,
+    clean_stray_tmp,
+    files_digest,
+    guard_zip,
+    is_http_url,
+    redact_http_logs,
+    redact_url,
+    scrub,
+)
+from geo.errors import DataError, DownloadError, LimitError, RegionError
 from geo.settings import Region, Settings, get_region
 from geo.vocabulary import METRIC_CRS
 
 log = logging.getLogger(__name__)
+redact_http_logs()  # httpx logs every request URL at INFO: never with its secrets
 
 #: Files every feed needs (plus calendar.txt or calendar_dates.txt) and their needed columns.
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -118,8 +129,10 @@ def load_feed(path_or_url: str | Path, settings: Settings,
     Parameters
     ----------
     path_or_url : str or Path
-        A GTFS .zip or folder, or an http(s) URL (downloaded once into
-        ``settings.raw_dir / "gtfs"`` and revalidated with ETag / Last-Modified).
+        A GTFS .zip or folder, or an http(s) URL (any case of the scheme; downloaded once
+        into ``settings.raw_dir / "gtfs"`` and revalidated with ETag / Last-Modified).
+        Credentials in a URL (``user:pw@``, ``?apikey=``) are never logged or stored:
+        ``Feed.source`` and every message hold :func:`geo._io.redact_url` of it.
     settings : Settings
         Paths and ``settings.transit.clip_margin_m``.
     region : str or Region, optional
@@ -136,20 +149,26 @@ def load_feed(path_or_url: str | Path, settings: Settings,
     ------
     DataError
         Missing files or columns, unreadable times, unknown ids.
+    LimitError
+        The zip, its unpacked size or the download exceeds ``settings.limits``.
     RegionError
         No stop, or no trip serving two stops, inside the region.
     DownloadError
         The URL could not be fetched or is not a zip file.
     """
-    source = str(path_or_url)
-    path = (download(source, settings, client=client)
-            if source.startswith(("http://", "https://")) else Path(source))
+    raw = str(path_or_url)
+    url = is_http_url(raw)
+    source = redact_url(raw) if url else raw
+    path = download(raw, settings, client=client) if url else Path(raw)
     if not path.exists():
         raise DataError(f"GTFS feed {path} not found")
+    _check_size(path, settings, source)
     try:
         tables = gk.read_feed(path, dist_units="km")
-    except (ValueError, KeyError, TypeError, zipfile.BadZipFile, pd.errors.ParserError) as exc:
-        raise DataError(f"{source}: not a readable GTFS feed ({exc})") from exc
+    except (ValueError, KeyError, TypeError, OSError, EOFError, UnicodeDecodeError,
+            NotImplementedError, zlib.error, zipfile.BadZipFile, pd.errors.ParserError) as exc:
+        raise DataError(f"{source}: not a readable GTFS feed ({scrub(str(exc), raw)})") \
+            from None
     _check_tables(tables, source)
     if region is not None:
         reg = get_region(region) if isinstance(region, str) else region
@@ -161,61 +180,113 @@ def load_feed(path_or_url: str | Path, settings: Settings,
     return feed
 
 
+def _check_size(path: Path, settings: Settings, source: str) -> None:
+    """Refuse a feed larger than ``settings.limits`` before gtfs-kit unpacks it.
+
+    A zip: its size and (:func:`geo._io.guard_zip`) its members' unpacked sizes and
+    compression ratios; a folder: the summed size of its ``.txt`` files.
+    """
+    limits = settings.limits
+    if path.is_dir():
+        total = sum(p.stat().st_size for p in path.iterdir() if p.suffix == ".txt")
+        if total > limits.gtfs_max_unpacked_bytes:
+            raise LimitError(f"{source}: the feed's files hold {total:,} bytes, more than the "
+                             f"{limits.gtfs_max_unpacked_bytes:,} allowed "
+                             "(limits.gtfs_max_unpacked_bytes)")
+        return
+    size = path.stat().st_size
+    if size > limits.gtfs_max_bytes:
+        raise LimitError(f"{source}: {size:,} bytes, more than the {limits.gtfs_max_bytes:,} "
+                         "allowed for a GTFS zip (limits.gtfs_max_bytes)")
+    guard_zip(path, max_members=limits.zip_max_members,
+              max_unpacked_bytes=limits.gtfs_max_unpacked_bytes,
+              max_ratio=limits.zip_max_ratio, what="GTFS zip")
+
+
 def download(url: str, settings: Settings, *, client: httpx.Client | None = None) -> Path:
     """Download a GTFS zip into ``settings.raw_dir / "gtfs"``, reusing the cached copy.
 
-    The file is named by the URL's sha256; a side file keeps ETag / Last-Modified so the
-    next call sends a conditional request and keeps the cached copy on 304 Not Modified.
+    The file is named by the URL's sha256; its :class:`geo._io.BuildManifest`
+    (``<key>.json``: redacted URL, ETag / Last-Modified, size and hash of the zip) lets the
+    next call send a conditional request and keep the cached copy on 304 Not Modified.
+    The body is streamed and cut off beyond ``settings.limits.gtfs_max_bytes``.
 
     Returns
     -------
     Path
         The cached zip file.
+
+    Raises
+    ------
+    DownloadError
+        HTTP error, transfer failure, or not a zip file.
+    LimitError
+        The body is larger than ``settings.limits.gtfs_max_bytes``.
     """
     folder = settings.raw_dir / "gtfs"
+    safe = redact_url(url)
     key = hashlib.sha256(url.encode()).hexdigest()[:16]
-    target, meta_path = folder / f"{key}.zip", folder / f"{key}.json"
+    target = folder / f"{key}.zip"
+    manifest = BuildManifest(folder / f"{key}.json")
+    clean_stray_tmp(folder)
+    cached = manifest.is_current(key) if target.exists() else None
     headers: dict[str, str] = {}
-    if target.exists() and meta_path.exists():
-        meta = json.loads(meta_path.read_text("utf-8"))
-        if meta.get("etag"):
-            headers["If-None-Match"] = meta["etag"]
-        if meta.get("last_modified"):
-            headers["If-Modified-Since"] = meta["last_modified"]
+    if cached and cached.get("etag"):
+        headers["If-None-Match"] = cached["etag"]
+    if cached and cached.get("last_modified"):
+        headers["If-Modified-Since"] = cached["last_modified"]
     own = client is None
     http = client or httpx.Client(follow_redirects=True, timeout=120.0)
-    log.info("GTFS: requesting %s", url)
+    log.info("GTFS: requesting %s", safe)
     try:
         with http.stream("GET", url, headers=headers) as resp:
-            if resp.status_code == 304 and target.exists():
-                log.info("GTFS: %s not modified, using cached %s", url, target)
+            if resp.status_code == 304 and cached:
+                log.info("GTFS: %s not modified, using cached %s", safe, target)
                 return target
             if resp.status_code != 200:
-                raise DownloadError(f"GTFS download {url} failed: HTTP {resp.status_code}")
-            size = _stream_zip(resp, target, url)
+                raise DownloadError(f"GTFS download {safe} failed: HTTP {resp.status_code}")
+            size = _stream_zip(resp, target, safe, settings.limits.gtfs_max_bytes, manifest)
     except httpx.HTTPError as exc:
-        raise DownloadError(f"GTFS download {url} failed: {exc}") from exc
+        raise DownloadError(f"GTFS download {safe} failed: {scrub(str(exc), url)}") from None
     finally:
         if own:
             http.close()
-    write_json(meta_path, {"url": url, "etag": resp.headers.get("etag"),
-                           "last_modified": resp.headers.get("last-modified"), "bytes": size})
-    log.info("GTFS: stored %s (%d bytes) as %s", url, size, target)
+    manifest.record(key, [target], {"url": safe, "etag": resp.headers.get("etag"),
+                                    "last_modified": resp.headers.get("last-modified"),
+                                    "bytes": size})
+    log.info("GTFS: stored %s (%d bytes) as %s", safe, size, target)
     return target
 
 
-def _stream_zip(resp: httpx.Response, target: Path, url: str) -> int:
-    """Write a streamed response atomically to ``target``; it must be a zip. Returns bytes."""
+def _stream_zip(resp: httpx.Response, target: Path, safe_url: str, max_bytes: int,
+                manifest: BuildManifest) -> int:
+    """Write a streamed response atomically to ``target``; it must be a zip of at most
+    ``max_bytes`` bytes. The old cache entry stays valid until the new file is complete.
+
+    Returns
+    -------
+    int
+        Bytes written.
+    """
+    declared = int(resp.headers.get("content-length") or 0)
+    if declared > max_bytes:
+        raise LimitError(f"GTFS download {safe_url}: the server announces {declared:,} bytes, "
+                         f"more than the {max_bytes:,} allowed (limits.gtfs_max_bytes)")
     size = 0
     with atomic_path(target) as tmp, open(tmp, "wb") as out:
         for chunk in resp.iter_bytes(1 << 20):
             if size == 0 and not chunk.startswith(b"PK"):
-                raise DownloadError(f"GTFS download {url} is not a zip file (content-type "
+                raise DownloadError(f"GTFS download {safe_url} is not a zip file (content-type "
                                     f"{resp.headers.get('content-type', '?')})")
-            out.write(chunk)
             size += len(chunk)
+            if size > max_bytes:
+                raise LimitError(f"GTFS download {safe_url}: more than {max_bytes:,} bytes, "
+                                 "stopped (limits.gtfs_max_bytes)")
+            out.write(chunk)
         if size == 0:
-            raise DownloadError(f"GTFS download {url} is empty")
+            raise DownloadError(f"GTFS download {safe_url} is empty")
+        out.flush()
+        manifest.invalidate()  # the old entry is about to be replaced
     return size
 
 
@@ -233,13 +304,24 @@ def stored_feed_path(settings: Settings, region: str | None) -> Path:
 
 
 def store_feed(feed: Feed, settings: Settings, region: str | None) -> Path:
-    """Write the (clipped) feed as a GTFS zip to :func:`stored_feed_path`."""
+    """Write the (clipped) feed as a GTFS zip to :func:`stored_feed_path`, crash-safely.
+
+    The manifest ``feed.json`` (:class:`geo._io.BuildManifest`: source, counts, size and
+    sha256 of ``feed.zip``) is deleted first and written last, so a ``gtfs load`` killed
+    half-way leaves no feed that :func:`load_region_feed` would trust.
+    """
     target = stored_feed_path(settings, region)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.stem}.partial.zip")  # gtfs-kit wants a .zip name
-    feed.tables.to_file(partial)
-    os.replace(partial, target)
-    write_json(target.with_suffix(".json"), {"source": feed.source, **feed.summary()})
+    clean_stray_tmp(target.parent)
+    target.with_name(f".{target.stem}.partial.zip").unlink(missing_ok=True)  # older layout
+    manifest = BuildManifest(target.with_suffix(".json"))
+    manifest.invalidate()
+    with atomic_path(target, suffix=".zip") as tmp:  # gtfs-kit wants a .zip name
+        feed.tables.to_file(tmp)
+    digest = files_digest([], extra=json.dumps([feed.source, region,
+                                                settings.transit.clip_margin_m]))
+    manifest.record(digest, [target], {"source": feed.source, "region": region,
+                                       **feed.summary()})
     log.info("GTFS: stored feed (region %s) in %s", region or "none", target)
     return target
 
@@ -262,6 +344,11 @@ def load_region_feed(settings: Settings, region: str | None = None) -> Feed:
             f"guessed. Load one with `erreichbar gtfs load PATH|URL --region {name}` "
             f"(e.g. the Lower Saxony/Bremen GTFS feed of VBN/Connect or a Germany-wide GTFS)"
         )
+    if BuildManifest(path.with_suffix(".json")).is_current(None) is None:
+        raise DataError(
+            f"the timetable stored for region {name} ({path}) is incomplete or was changed "
+            f"after it was loaded (an interrupted `erreichbar gtfs load`?); load it again "
+            f"with `erreichbar gtfs load PATH|URL --region {name}`")
     return load_feed(path, settings)
 
 

@@ -18,10 +18,17 @@ the data directory:
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import gc
 import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,13 +36,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from opening_hours import OpeningHours
+from opening_hours import OpeningHours, ParserError
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pyproj import Transformer
 
-from geo._io import atomic_path
-from geo.errors import DataError
-from geo.settings import Settings, TileSource, get_region, get_settings
+from geo._io import atomic_path, guard_zip, neutralise_frame, unneutralise_cell
+from geo.errors import DataError, ErreichbarError, LimitError
+from geo.settings import LimitSettings, Settings, TileSource, get_region, get_settings
 from geo.sources.boundaries import load_units
 from geo.vocabulary import METRIC_CRS, Category, Status
 
@@ -83,6 +90,7 @@ COLUMN_ALIASES: Final[dict[str, str]] = {
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
+@lru_cache(maxsize=1024)
 def _key(text: str) -> str:
     """Normalise a header or label: lower case, umlauts spelled out, separators → ``_``."""
     text = text.strip().lower()
@@ -137,13 +145,9 @@ class Offer(BaseModel):
     @field_validator("opening_hours")
     @classmethod
     def _opening_hours(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                OpeningHours(value)
-            except Exception as exc:  # the parser raises its own ParserError
-                first = str(exc).strip().splitlines()[-1].strip(" =")
-                raise ValueError(f"not valid OSM opening_hours syntax {value!r} ({first})") \
-                    from None
+        problem = None if value is None else _opening_hours_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("source_date")
@@ -160,6 +164,18 @@ class Offer(BaseModel):
         return self
 
 
+@lru_cache(maxsize=1024)
+def _opening_hours_problem(value: str) -> str | None:
+    """Why ``value`` is not OSM opening_hours syntax (None if it is); cached, since offer
+    lists repeat the same hours on many rows."""
+    try:
+        OpeningHours(value)
+    except ParserError as exc:
+        first = str(exc).strip().splitlines()[-1].strip(" =")
+        return f"not valid OSM opening_hours syntax {value!r} ({first})"
+    return None
+
+
 #: Catalogue columns, in order (the model fields).
 COLUMNS: Final[list[str]] = list(Offer.model_fields)
 
@@ -168,87 +184,385 @@ class OfferFileError(DataError):
     """An offer file has bad rows; ``problems`` lists (row, field, reason) for every one.
 
     ``unit`` names what the row numbers count: ``row`` (spreadsheet line, header = 1) or
-    ``feature`` (1-based GeoJSON feature).
+    ``feature`` (1-based GeoJSON feature). The message lists the first
+    :data:`MAX_LISTED` problems; :meth:`lines` gives one line per problem for the CLI.
     """
 
     def __init__(self, path: Path, n_rows: int, problems: list[tuple[int, str, str]],
                  unit: str = "row") -> None:
         self.path = path
         self.problems = problems
-        bad = len({row for row, _, _ in problems})
-        lines = "; ".join(f"{unit} {row}, field {field!r}: {reason}"
-                          for row, field, reason in problems)
-        super().__init__(f"{path}: {bad} of {n_rows} {unit}s are bad, nothing imported: "
-                         f"{lines}")
+        self.unit = unit
+        self.n_rows = n_rows
+        lines = self.lines()
+        super().__init__(f"{lines[0]}: {'; '.join(lines[1:])}")
+
+    def lines(self) -> list[str]:
+        """A headline (file, bad rows of all rows) and one line per problem (at most
+        :data:`MAX_LISTED`, then how many more there are)."""
+        bad = len({row for row, _, _ in self.problems})
+        head = (f"{self.path}: {bad} of {self.n_rows} {self.unit}s are bad, nothing "
+                "imported")
+        lines = [f"{self.unit} {row}, field {field!r}: {reason}"
+                 for row, field, reason in self.problems[:MAX_LISTED]]
+        if len(self.problems) > MAX_LISTED:
+            lines.append(f"… and {len(self.problems) - MAX_LISTED:,} more problems")
+        return [head, *lines]
 
 
-def _read_table(path: Path) -> tuple[pd.DataFrame, str]:
-    """Read an offer file into strings; index = row number as the user sees it.
+#: problems listed in an :class:`OfferFileError` message (all are in ``problems``)
+MAX_LISTED: Final = 200
 
-    Returns the frame and what a row number means (``row`` = spreadsheet line with the
-    header as row 1, ``feature`` = 1-based GeoJSON feature number).
+
+@dataclass
+class _Table:
+    """An offer file as text cells, before its headers are mapped to fields.
+
+    ``cells`` has one list (one text per column) per readable non-empty row, ``index`` the
+    row number the user sees of each; rows that could not be read (extra values, overlong
+    cells, features that are not objects) are left out and listed in ``problems`` as
+    (row, field, reason).
     """
+
+    columns: list[str]
+    index: list[int]
+    cells: list[list[str]]
+    problems: list[tuple[int, str, str]]
+    n_rows: int  #: non-empty rows (or features) of the file, readable or not
+    unit: str = "row"
+
+
+class _Rows:
+    """Collects the rows of a table file (CSV, XLSX) under its header, within the limits."""
+
+    def __init__(self, path: Path, header: list[str], header_row: int,
+                 limits: LimitSettings) -> None:
+        self.path, self.limits, self.header_row = path, limits, header_row
+        while header and not header[-1].strip():
+            header = header[:-1]  # trailing empty header cells (Excel, "a;b;c;")
+        if len(header) > limits.offer_max_columns:
+            raise LimitError(f"{path}: the header has {len(header):,} columns, more than the "
+                             f"{limits.offer_max_columns:,} allowed (limits.offer_max_columns)")
+        self.columns = _unique_headers(header, path, limits.cell_max_chars)
+        self.index: list[int] = []
+        self.cells: list[list[str]] = []
+        self.problems: list[tuple[int, str, str]] = []
+        self.n_rows = 0
+
+    def add(self, row: int, values: list[str]) -> None:
+        """Take spreadsheet row ``row``; a row with a problem is listed, not kept."""
+        if row - self.header_row > self.limits.offer_max_rows:
+            raise LimitError(f"{self.path}: more than {self.limits.offer_max_rows:,} data rows "
+                             f"(row {row:,} is not empty or lies beyond the limit; "
+                             "limits.offer_max_rows)")
+        values = [v.strip() for v in values]
+        if not any(values):
+            return
+        self.n_rows += 1
+        n = len(self.columns)
+        used = len(values)
+        while not values[used - 1]:
+            used -= 1
+        if used > n:
+            reason = (f"has {used:,} values but the header has {n} columns (a separator "
+                      "inside an unquoted value?)")
+            self.problems.append((row, "-", reason))
+            return
+        values = values[:n] + [""] * (n - len(values))
+        long = [] if max(map(len, values)) <= self.limits.cell_max_chars else [
+            (c, len(v)) for c, v in zip(self.columns, values, strict=True)
+            if len(v) > self.limits.cell_max_chars]
+        for column, size in long:
+            reason = f"is {size:,} characters long, more than the {self.limits.cell_max_chars:,}"
+            self.problems.append((row, column, f"{reason} allowed"))
+        if not long:
+            self.index.append(row)
+            self.cells.append(values)
+
+    def table(self) -> _Table:
+        """The collected rows."""
+        return _Table(self.columns, self.index, self.cells, self.problems, self.n_rows)
+
+
+def _unique_headers(header: list[str], path: Path, max_chars: int) -> list[str]:
+    """Header texts, stripped; empty ones named ``column N``, repeats numbered like pandas."""
+    out: list[str] = []
+    for i, text in enumerate(header, start=1):
+        text = text.strip() or f"column {i}"
+        if len(text) > max_chars:
+            raise DataError(f"{path}: header of column {i} is {len(text):,} characters long")
+        name, k = text, 0
+        while name in out:
+            k += 1
+            name = f"{text}.{k}"
+        out.append(name)
+    return out
+
+
+def _read_table(path: Path, limits: LimitSettings) -> _Table:
+    """Read an offer file into text cells, row by row, within ``limits``.
+
+    Row numbers are what the user sees: the spreadsheet line (header = row 1) for CSV and
+    XLSX, the 1-based feature for GeoJSON.
+    """
+    size = path.stat().st_size
+    if size > limits.offer_file_max_bytes:
+        raise LimitError(f"{path}: {size:,} bytes, more than the "
+                         f"{limits.offer_file_max_bytes:,} allowed for an offer file "
+                         "(limits.offer_file_max_bytes)")
     suffix = path.suffix.lower()
-    try:
-        if suffix in (".csv", ".txt"):
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep=None,
-                                engine="python", encoding="utf-8-sig", skip_blank_lines=False
-                                ).fillna("")
-            frame.index = frame.index + 2
-        elif suffix in (".xlsx", ".xlsm"):
-            frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl"
-                                  ).fillna("")
-            frame.index = frame.index + 2
-        elif suffix in (".geojson", ".json"):
-            return _read_geojson(path), "feature"
-        else:
-            raise DataError(f"{path}: unknown offer file type {suffix!r}; use .csv, .xlsx "
-                            "or .geojson")
-    except (UnicodeDecodeError, ValueError, OSError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: cannot read offer file: {exc}") from exc
-    return frame, "row"
+    if suffix in (".csv", ".txt"):
+        return _read_csv(path, limits)
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(path, limits)
+    if suffix in (".geojson", ".json"):
+        return _read_geojson(path, limits)
+    raise DataError(f"{path}: unknown offer file type {suffix!r}; use .csv, .xlsx or .geojson")
 
 
-def _read_geojson(path: Path) -> pd.DataFrame:
-    """GeoJSON features as rows: properties plus ``lon``/``lat`` of Point geometries."""
+def _delimiter(line: str) -> str:
+    """The separator of a CSV header line: the most frequent of ``;`` ``,`` TAB ``|``."""
+    counts = {sep: line.count(sep) for sep in (";", ",", "\t", "|")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] else ","
+
+
+def _read_csv(path: Path, limits: LimitSettings) -> _Table:
+    """A CSV (UTF-8, comma/semicolon/TAB): a malformed row is that row's problem."""
+    csv.field_size_limit(max(csv.field_size_limit(), limits.offer_file_max_bytes))
+    row = 0
     try:
-        doc = json.loads(path.read_text("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: not valid GeoJSON ({exc})") from None
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            sep = _delimiter(f.readline())
+            f.seek(0)
+            reader = csv.reader(f, delimiter=sep)
+            rows: _Rows | None = None
+            bad: list[tuple[int, str, str]] = []
+            while True:
+                row += 1
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    bad.append((row, "-", f"not valid CSV ({exc})"))
+                    continue
+                values = [unneutralise_cell(v) if v[:1] == "'" else v for v in values]
+                if rows is None:
+                    if any(v.strip() for v in values):
+                        rows = _Rows(path, values, row, limits)
+                else:
+                    rows.add(row, values)
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: {_first_non_utf8(path)} is not UTF-8 text; save the file "
+                        "as 'CSV UTF-8' (Excel: Save as → CSV UTF-8)") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read offer file: {exc}") from None
+    if rows is None:
+        raise DataError(f"{path}: the file is empty (no header row); see the template "
+                        "geo/sources/data/offer_template.csv")
+    table = rows.table()
+    table.problems = sorted(bad + table.problems)
+    table.n_rows += len(bad)
+    return table
+
+
+def _first_non_utf8(path: Path) -> str:
+    """Where a file first stops being UTF-8: ``line N, byte M`` (1-based)."""
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return f"line {number}, byte {exc.start + 1} ({line[exc.start:exc.start + 1]!r})"
+    return "the file"
+
+
+def _cell_text(value: Any) -> str:
+    """An Excel cell value as the text a CSV would hold (integral numbers without ``.0``)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _read_xlsx(path: Path, limits: LimitSettings) -> _Table:
+    """The first sheet of an .xlsx, streamed (openpyxl read-only) after the zip and the
+    sheet's dimension were checked against ``limits``."""
+    import openpyxl
+
+    guard_zip(path, max_members=limits.zip_max_members,
+              max_unpacked_bytes=limits.xlsx_max_unpacked_bytes,
+              max_ratio=limits.zip_max_ratio, what="Excel file")
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types on damaged files
+        raise DataError(f"{path}: not a readable Excel .xlsx file ({type(exc).__name__}: "
+                        f"{exc})") from None
+    row = 0
+    try:
+        if not book.worksheets:
+            raise DataError(f"{path}: the workbook has no worksheet")
+        sheet = book.worksheets[0]
+        _check_dimension(sheet, path, limits)
+        sheet.reset_dimensions()  # never trust it further: iterate what is really there
+        rows: _Rows | None = None
+        for row, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+            values = [_cell_text(v) for v in cells]
+            if rows is None:
+                if row > limits.offer_max_rows:
+                    raise LimitError(f"{path}: no header row in the first "
+                                     f"{limits.offer_max_rows:,} rows")
+                if any(v.strip() for v in values):
+                    rows = _Rows(path, values, row, limits)
+            else:
+                rows.add(row, values)
+    except ErreichbarError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - damaged sheet XML, found while streaming
+        raise DataError(f"{path}: the sheet is damaged near row {row} "
+                        f"({type(exc).__name__}: {exc})") from None
+    finally:
+        book.close()
+    if rows is None:
+        raise DataError(f"{path}: the first sheet is empty (no header row)")
+    return rows.table()
+
+
+def _check_dimension(sheet: Any, path: Path, limits: LimitSettings) -> None:
+    """Refuse a sheet whose stored dimension (e.g. ``A1:XFD1048576``) exceeds the limits."""
+    from openpyxl.utils import get_column_letter
+
+    n_rows, n_cols = sheet.max_row, sheet.max_column
+    if n_rows is None or n_cols is None:
+        return  # an unsized sheet: the row loop checks as it goes
+    if n_rows - 1 > limits.offer_max_rows or n_cols > limits.offer_max_columns:
+        raise LimitError(
+            f"{path}: sheet {sheet.title!r} reaches row {n_rows:,} and column {n_cols:,} "
+            f"(cell {get_column_letter(n_cols)}{n_rows}), beyond the "
+            f"{limits.offer_max_rows:,} data rows and {limits.offer_max_columns} columns "
+            "allowed (limits.offer_max_rows, limits.offer_max_columns); delete the cells "
+            "beyond the table (Ctrl+End shows the last used cell)")
+
+
+def _read_geojson(path: Path, limits: LimitSettings) -> _Table:
+    """GeoJSON features as rows: properties plus ``lon``/``lat`` of Point geometries; a
+    feature that is not a Point Feature object is that feature's problem."""
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise DataError(f"{path}: not valid GeoJSON ({reason})") from None
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         raise DataError(f"{path}: not a GeoJSON FeatureCollection")
-    rows = []
-    for feature in doc.get("features") or []:
-        row = {k: "" if v is None else str(v)
-               for k, v in (feature.get("properties") or {}).items()}
-        geometry = feature.get("geometry") or {}
-        coords = geometry.get("coordinates") if geometry.get("type") == "Point" else None
-        if isinstance(coords, list) and len(coords) >= 2:
-            row["lon"], row["lat"] = str(coords[0]), str(coords[1])
-        elif geometry:
-            row["_geometry"] = f"geometry must be a Point, not {geometry.get('type')!r}"
-        rows.append(row)
-    return pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1), dtype=object).fillna("")
+    features = doc.get("features")
+    if features is None:
+        features = []
+    if not isinstance(features, list):
+        raise DataError(f"{path}: 'features' must be a list of Feature objects, not a JSON "
+                        f"{_json_kind(features)}")
+    if len(features) > limits.offer_max_rows:
+        raise LimitError(f"{path}: {len(features):,} features, more than the "
+                         f"{limits.offer_max_rows:,} allowed (limits.offer_max_rows)")
+    records, index, problems = [], [], []
+    columns: dict[str, None] = {}
+    for number, feature in enumerate(features, start=1):
+        record, trouble = _feature_record(feature, limits)
+        problems += [(number, field, reason) for field, reason in trouble]
+        if record is None or trouble:
+            continue
+        columns.update(dict.fromkeys(record))
+        if len(columns) > limits.offer_max_columns + 2:  # + lon, lat
+            raise LimitError(f"{path}: the features have more than "
+                             f"{limits.offer_max_columns:,} different properties "
+                             "(limits.offer_max_columns)")
+        records.append(record)
+        index.append(number)
+    names = list(columns)
+    cells = [[r.get(c, "").strip() for c in names] for r in records]
+    return _Table(names, index, cells, problems, len(features), "feature")
 
 
-def _rename_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Map headers (English field names or German aliases) to model fields."""
-    fields = set(COLUMNS) | {"_geometry"}
-    mapping: dict[str, str] = {}
-    for column in frame.columns:
-        key = _key(str(column)) if column != "_geometry" else column
+def _json_kind(value: Any) -> str:
+    """JSON type name of a parsed value (``object``, ``array``, ``string`` …)."""
+    kinds = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return kinds.get(type(value), "number")
+
+
+def _json_text(value: Any) -> str:
+    """A property value as cell text (null → empty, objects and arrays as JSON)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value) if isinstance(value, dict | list) else str(value)
+
+
+def _feature_record(feature: Any, limits: LimitSettings
+                    ) -> tuple[dict[str, str] | None, list[tuple[str, str]]]:
+    """One feature as text cells, or the problems that keep it from being one."""
+    if not isinstance(feature, dict):
+        return None, [("feature", (f"is a JSON {_json_kind(feature)}, not a GeoJSON "
+                                  "Feature object"))]
+    props = feature.get("properties")
+    props = {} if props is None else props
+    if not isinstance(props, dict):
+        return None, [("properties", f"must be an object, not a JSON {_json_kind(props)}")]
+    if len(props) > limits.offer_max_columns:
+        return None, [("properties", (f"has {len(props):,} properties, more than the "
+                                     f"{limits.offer_max_columns} allowed"))]
+    record = {str(k): _json_text(v) for k, v in props.items()}
+    problems = [(k, (f"is {len(v):,} characters long, more than the "
+                    f"{limits.cell_max_chars:,} allowed"))
+                for k, v in record.items() if len(v) > limits.cell_max_chars]
+    geometry = feature.get("geometry")
+    if geometry is None:
+        return record, problems  # no coordinates: the lat/lon check reports it
+    if not isinstance(geometry, dict):
+        return None, [*problems, ("geometry", (f"must be a GeoJSON Point object, not a JSON "
+                                              f"{_json_kind(geometry)}"))]
+    coords = geometry.get("coordinates")
+    if geometry.get("type") != "Point":
+        problems.append(("geometry", (f"geometry must be a Point, not "
+                                     f"{str(geometry.get('type'))[:40]!r}")))
+    elif not (isinstance(coords, list) and len(coords) >= 2
+              and all(isinstance(c, int | float) and not isinstance(c, bool)
+                      for c in coords[:2])):
+        problems.append(("geometry", "Point coordinates must be [longitude, latitude] numbers"))
+    else:
+        record["lon"], record["lat"] = str(coords[0]), str(coords[1])
+    return record, problems
+
+
+def _field_columns(columns: list[str], path: Path) -> dict[int, str]:
+    """Map headers (English field names or German aliases) to model fields.
+
+    Returns
+    -------
+    dict
+        Column position → model field, for the columns that are offer fields.
+    """
+    fields = set(COLUMNS)
+    mapping: dict[int, str] = {}
+    for i, column in enumerate(columns):
+        key = _key(str(column))
         field = key if key in fields else COLUMN_ALIASES.get(key)
         if field is None:
             log.warning("%s: column %r is not an offer field, ignored", path, column)
         elif field in mapping.values():
             raise DataError(f"{path}: columns {column!r} and another both mean {field!r}")
         else:
-            mapping[column] = field
+            mapping[i] = field
     missing = [f for f in ("name", "category", "lat", "lon") if f not in mapping.values()]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)} (see the template "
                         "geo/sources/data/offer_template.csv)")
-    return frame[list(mapping)].rename(columns=mapping)
+    return mapping
 
 
 def validate_rows(records: list[dict[str, Any]], rows: list[int]
@@ -335,48 +649,71 @@ def read_offer_file(path: Path, settings: Settings | None = None) -> gpd.GeoData
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: offer file not found")
-    raw, unit = _read_table(path)
-    table = _rename_columns(raw, path)
-    table = table.astype(str).apply(lambda column: column.str.strip())
-    table = table[(table != "").any(axis=1)]
-    if table.empty:
-        raise DataError(f"{path}: no offers in the file")
-    problems: list[tuple[int, str, str]] = []
-    if "_geometry" in table:
-        problems += [(int(r), "geometry", m) for r, m in table["_geometry"].items() if m]
-        table = table.drop(columns="_geometry")
+    with _gc_paused():  # hundreds of thousands of small objects: no cycle hunting
+        return _read_offers(path, settings)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: building 200,000 rows of small lists and dicts
+    otherwise triggers full collections again and again (≈30 % of the import time)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _read_offers(path: Path, settings: Settings) -> gpd.GeoDataFrame:
+    """:func:`read_offer_file` after the checks of its arguments."""
+    raw = _read_table(path, settings.limits)
+    fields = list(_field_columns(raw.columns, path).items())
     defaults = {"source": path.name, "geocode_precision": GeocodePrecision.exact.value}
-    records = []
-    for row, values in table.iterrows():
-        record = {**defaults, "id": f"{path.stem}-{row}"}
-        record.update({k: v for k, v in values.items() if v})
-        records.append(record)
-    rows = [int(r) for r in table.index]
+    records, rows = [], []
+    for row, values in zip(raw.index, raw.cells, strict=True):
+        record = {field: values[i] for i, field in fields if values[i]}
+        if record:  # rows with values only in ignored columns are skipped
+            records.append({**defaults, "id": f"{path.stem}-{row}", **record})
+            rows.append(row)
+    raw.cells = []  # the records hold the values now
+    if not records and not raw.problems:
+        raise DataError(f"{path}: no offers in the file")
+    problems = list(raw.problems)
     offers, row_problems = validate_rows(records, rows)
     problems += row_problems
-    valid_rows = [r for r in rows if r not in {p[0] for p in row_problems}]
-    if offers:
-        outside = region_check(np.array([o.lon for o in offers]),
-                               np.array([o.lat for o in offers]), settings)
-        region = get_region(settings.region)
-        for row, offer, dist in zip(valid_rows, offers, outside, strict=True):
-            if dist > 0:
-                problems.append((row, "lat/lon", f"({offer.lat}, {offer.lon}) lies "
-                                 f"{dist / 1000:.1f} km outside {region.title} ({region.ags})"))
-    duplicated = pd.Series([r["id"] for r in records], index=rows)
+    bad_rows = {p[0] for p in row_problems}
+    problems += _outside_problems(offers, [r for r in rows if r not in bad_rows], settings)
+    duplicated = pd.Series([r["id"] for r in records], index=rows, dtype=object)
     problems += [(r, "id", f"id {i!r} is used more than once")
                  for r, i in duplicated[duplicated.duplicated(keep=False)].items()]
     if problems:
-        raise OfferFileError(path, len(table), sorted(problems), unit)
+        raise OfferFileError(path, raw.n_rows, sorted(problems), raw.unit)
     log.info("read %d offers from %s", len(offers), path)
     return to_frame(offers)
+
+
+def _outside_problems(offers: list[Offer], rows: list[int], settings: Settings
+                      ) -> list[tuple[int, str, str]]:
+    """(row, 'lat/lon', reason) for each offer outside the region (plus its tolerance)."""
+    if not offers:
+        return []
+    outside = region_check(np.array([o.lon for o in offers]),
+                           np.array([o.lat for o in offers]), settings)
+    region = get_region(settings.region)
+    return [(row, "lat/lon", (f"({offer.lat}, {offer.lon}) lies {dist / 1000:.1f} km outside "
+                             f"{region.title} ({region.ags})"))
+            for row, offer, dist in zip(rows, offers, outside, strict=True) if dist > 0]
 
 
 def write_offers(offers: gpd.GeoDataFrame, path: Path) -> Path:
     """Write offers atomically as GeoJSON (``.geojson``), GeoParquet (``.parquet``) or CSV.
 
     The CSV has the template's columns (lat/lon, no geometry column) and reads back
-    with :func:`read_offer_file`.
+    with :func:`read_offer_file`. Its text cells starting with ``= + - @ TAB CR`` get a
+    leading apostrophe (:func:`geo._io.neutralise_cell`), so spreadsheets show them as text
+    instead of running them as formulas; :func:`read_offer_file` removes it again.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -385,8 +722,9 @@ def write_offers(offers: gpd.GeoDataFrame, path: Path) -> Path:
             offers.to_file(tmp, driver="GeoJSON")
         elif suffix == ".parquet":
             offers.to_parquet(tmp)
-        elif suffix == ".csv":
-            pd.DataFrame(offers.drop(columns="geometry")).to_csv(tmp, index=False)
+        elif suffix == ".csv":  # no formulas: a leading = + - @ gets an apostrophe
+            neutralise_frame(pd.DataFrame(offers.drop(columns="geometry"))).to_csv(
+                tmp, index=False)
         else:
             raise DataError(f"{path}: unknown offer export type {suffix!r}; use .geojson, "
                             ".parquet or .csv")
