@@ -140,10 +140,12 @@ def test_bad_offer_file_exits_2_with_one_line(tmp_path: Path, data_dir: Path) ->
                            "--data-dir", str(data_dir)], capture_output=True, text=True,
                           cwd=REPO_ROOT, check=False)
     assert done.returncode == 2
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ") and "Traceback" not in done.stderr
-    assert "row 3, field 'name': missing value" in last
-    assert "row 4, field 'category': unknown category 'schwimmbad'" in last
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert "Traceback" not in done.stderr
+    # one error line per bad row, each naming its row and field
+    assert any("row 3, field 'name': missing value" in line for line in errors)
+    assert any("row 4, field 'category': unknown category 'schwimmbad'" in line
+               for line in errors)
 
 
 def test_bad_population_table_exits_2(tmp_path: Path, data_dir: Path, settings: Settings) -> None:

@@ -41,7 +41,7 @@ import shapely
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from scipy.spatial import cKDTree
 
-from geo._io import atomic_write
+from geo._io import atomic_write, neutralise_frame
 from geo.engine import coverage as cov
 from geo.engine.access import Accessibility
 from geo.errors import DataError, RegionError
@@ -607,5 +607,5 @@ def _transition_csv(data: ReportData, ags: str, stem: Path) -> list[Path]:
     cells = data.transition_cells
     cells = cells[(cells["unit_ags"] == ags) & cells["affected"]]
     return [atomic_write(stem.with_name(f"{stem.name}_uebergang_{part}.csv"),
-                         lambda p, f=frame: f.to_csv(p, index=False))
+                         lambda p, f=frame: neutralise_frame(f).to_csv(p, index=False))
             for part, frame in (("kitas", ks), ("kinder", cells))]

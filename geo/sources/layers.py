@@ -36,7 +36,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from geo._io import atomic_path, files_digest, write_json
+from geo._io import BuildManifest, atomic_path, clean_stray_tmp, files_digest, neutralise_frame
 from geo.settings import Region, Settings, get_region
 from geo.sources.boundaries import load_units, vg5000_files
 from geo.sources.population_table import PopulationTable, read_population_table
@@ -102,16 +102,16 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
     digest = files_digest(inputs, extra=json.dumps([
         FORMAT_VERSION, region.model_dump(), settings.offers.model_dump(mode="json"),
         settings.census.model_dump(), str(offers_file), str(population_file)]))
-    manifest = out / "manifest.json"
-    if not force and manifest.is_file():
-        stored = json.loads(manifest.read_text("utf-8"))
-        if stored.get("digest") == digest:
-            log.info("layers of %s are up to date (%s)", region.name, manifest)
-            return stored["summary"]
+    manifest = BuildManifest(out / "manifest.json")
+    clean_stray_tmp(out)
+    if not force and (stored := manifest.is_current(digest, verify="size")) is not None:
+        log.info("layers of %s are up to date (%s)", region.name, manifest.path)
+        return stored
 
     levels = {level: load_units(settings, level) for level in LEVELS}
     table = (read_population_table(population_file, levels["unit"], levels["gemeinde"])
              if population_file is not None else None)  # a bad table stops before any write
+    manifest.invalidate()  # a build killed from here on never looks current
     _write_boundaries(levels, out)
     summary: dict[str, Any] = {
         "region": region.name,
@@ -123,8 +123,9 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
     summary |= _write_population(settings, region, levels, table, out)
     summary |= _write_offers(settings, offers_file, out)
     summary["out_dir"] = str(out)
-    write_json(manifest, {"digest": digest, "summary": summary})
-    log.info("layers of %s written to %s", region.name, out)
+    outputs = sorted(p for p in out.iterdir() if p.is_file() and p != manifest.path)
+    manifest.record(digest, outputs, summary)
+    log.info("layers of %s written to %s (%d files)", region.name, out, len(outputs))
     return summary
 
 
@@ -191,7 +192,7 @@ def _write_population(settings: Settings, region: Region, levels: dict[str, gpd.
     for name, frame in (("population_units", units), ("population_gemeinden", gemeinde_table)):
         frame["population_basis"] = data["basis"]
         with atomic_path(out / f"{name}.csv") as tmp:
-            frame.to_csv(tmp, index=False)
+            neutralise_frame(frame).to_csv(tmp, index=False)
     census_column = "inhabitants_census" if "inhabitants_census" in units else "inhabitants"
     in_area = ~children["gemeinde_ags"].isin(region.own_youth_office)
     in_area_1km = ~inhabitants["gemeinde_ags"].isin(region.own_youth_office)
@@ -229,7 +230,7 @@ def _write_offers(settings: Settings, offers_file: Path | None, out: Path) -> di
     for suffix in ("geojson", "parquet", "csv"):
         offer_mod.write_offers(catalogue, out / f"offers.{suffix}")
     with atomic_path(out / "offer_tile_changes.csv") as tmp:
-        report["changes"].to_csv(tmp, index=False)
+        neutralise_frame(report["changes"]).to_csv(tmp, index=False)
 
     def per_category(status: str) -> dict[str, int]:
         counts = catalogue.loc[catalogue["status"] == status, "category"].value_counts()
