@@ -420,7 +420,7 @@ def _source(settings: Settings, region: Region, source: str
     """The input files of a source ('tiles', 'city-tiles' or an extract path), whose
     content decides whether a rebuild is needed, and a reader for its Ways."""
     if source in ("tiles", "city-tiles"):
-        from geo import tiles  # readers are imported when used, to keep start-up light
+        from geo.sources import tiles  # imported when used, to keep start-up light
 
         cfg = region.tiles if source == "tiles" else region.city_tiles
         if cfg is None:
