@@ -345,6 +345,24 @@ def maps_build(
     emit(maps.build_maps(settings, categories=category, modes=mode or STREET_MODES))
 
 
+@app.command("chain")
+def chain(
+    gemeinde: Annotated[str | None, typer.Option(
+        help="Gemeinde (name or AGS) whose chain the JSON line shows")] = None,
+    mode: Annotated[list[str] | None, typer.Option(
+        help="walk, bike or transit (repeatable) [default: ChainSettings.modes; transit only "
+             "with a loaded timetable]")] = None,
+    data_dir: DataDir = None,
+    region: RegionOpt = "goettingen",
+) -> None:
+    """Prevention chain: per Gemeinde and stage the children reaching an offer in time, gaps,
+    table (data/processed/<region>/chain/) and map (maps/praeventionskette-<mode>.html)."""
+    from geo.products import chain as chain_mod
+
+    settings = make_settings(data_dir, region)
+    emit(chain_mod.write_chain(settings, gemeinde=gemeinde, modes=mode))
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(

@@ -56,7 +56,7 @@ from pyproj import Transformer
 from scipy.sparse import csr_matrix
 
 from geo._io import atomic_path
-from geo.engine.access import AccessInputError, Accessibility
+from geo.engine.access import Accessibility, AccessInputError
 from geo.errors import EmptyResultError, ErreichbarError, RegionError
 from geo.networks import routing
 from geo.networks.snap import Snap
@@ -129,9 +129,10 @@ def offer_ages(offers: pd.DataFrame, settings: Settings) -> pd.DataFrame:
 
 
 def in_stage(ages: pd.DataFrame, categories: pd.Series, stage: ChainStage) -> np.ndarray:
-    """Return, per offer, whether it belongs to ``stage``: its category is one of the
-    stage's and its age range ``[age_from, age_to]`` overlaps ``[stage.age_from,
-    stage.age_to)``.
+    """Return, per offer, whether it belongs to ``stage``.
+
+    It does when its category is one of the stage's and its age range ``[age_from,
+    age_to]`` (years) overlaps ``[stage.age_from, stage.age_to)``.
     """
     return (categories.isin(stage.categories).to_numpy()
             & (ages["age_from"].to_numpy() < stage.age_to)
@@ -139,8 +140,11 @@ def in_stage(ages: pd.DataFrame, categories: pd.Series, stage: ChainStage) -> np
 
 
 def _weighted_median(key: np.ndarray, minutes: np.ndarray, weight: np.ndarray) -> pd.Series:
-    """Children-weighted median minutes per key over cells with a finite time: the smallest
-    time at which the cumulative weight reaches half of the key's finite weight."""
+    """Return the children-weighted median minutes per key over cells with a finite time.
+
+    The median is the smallest time at which the cumulative weight reaches half of the
+    key's finite weight (the engine's definition, :mod:`geo.engine.coverage`).
+    """
     frame = pd.DataFrame({"key": key, "minutes": minutes, "weight": weight.astype(float)})
     frame = frame[np.isfinite(frame["minutes"])].sort_values(["key", "minutes"])
     grouped = frame.groupby("key", sort=False)["weight"]
@@ -181,8 +185,10 @@ def summarise_reach(gemeinde: np.ndarray, children: np.ndarray, minutes: np.ndar
 
 @dataclass(frozen=True)
 class OfferReach:
-    """Minutes from every children cell to each offer of one category and mode, where at
-    most ``limit_min`` (inf beyond; rows = cells of :attr:`ChainData.cells`)."""
+    """Minutes from every children cell to each offer of one category and mode.
+
+    Times above ``limit_min`` are inf; rows are the cells of :attr:`ChainData.cells`.
+    """
 
     offer_ids: np.ndarray  #: object (str) per column
     minutes: np.ndarray  #: float64, cells × offers
@@ -215,8 +221,11 @@ class ChainData:
 
     @cached_property
     def cells(self) -> pd.DataFrame:
-        """Children cells: ``cell_id``, ``children_under_10``, ``unit_ags``, ``gemeinde_ags``,
-        ``x``, ``y`` (EPSG:3035 centres), in the engine's order."""
+        """Children cells in the engine's order.
+
+        Columns ``cell_id``, ``children_under_10``, ``unit_ags``, ``gemeinde_ags``, ``x``,
+        ``y`` (EPSG:3035 centres, metres).
+        """
         frame = self.acc.cell_frame("children")
         return pd.DataFrame(frame[["cell_id", "children_under_10", "unit_ags", "gemeinde_ags",
                                    "x", "y"]]).reset_index(drop=True)
@@ -240,8 +249,11 @@ class ChainData:
                                + ", ".join(s.key for s in self.settings.chain.stages))
 
     def stage_offers(self, stage: ChainStage, status: str = Status.active) -> pd.DataFrame:
-        """Offers of ``stage`` with ``status``: catalogue columns plus ``age_from``,
-        ``age_to`` and ``age_source`` of :func:`offer_ages`."""
+        """Return the offers of ``stage`` with ``status``.
+
+        Catalogue columns (no geometry) with ``age_from``, ``age_to`` and ``age_source`` of
+        :func:`offer_ages`.
+        """
         offers = self.acc.offers.reset_index(drop=True)
         ages = self.ages.loc[offers["id"]].reset_index(drop=True)
         keep = in_stage(ages, offers["category"], stage) & (offers["status"] == status).to_numpy()
@@ -249,10 +261,12 @@ class ChainData:
         return pd.DataFrame(out.drop(columns="geometry")).reset_index(drop=True)
 
     def engine_for(self, stage: ChainStage) -> Accessibility:
-        """The engine whose nearest offers are the stage's: the shared one when every active
-        offer of the stage's categories is of the stage's ages, else one on the catalogue
-        without the others (same settings and cells; its networks load in well under a
-        second)."""
+        """Return the engine whose nearest offers are the stage's.
+
+        That is the shared engine when every active offer of the stage's categories is of
+        the stage's ages, else an engine on the catalogue without the others (same settings
+        and cells; its networks load in well under a second).
+        """
         offers = self.acc.offers
         active = offers[(offers["status"] == Status.active)
                         & offers["category"].isin(stage.categories)]
@@ -268,7 +282,7 @@ class ChainData:
         return self._engines[drop]
 
     def snap(self, mode: str) -> Snap:
-        """The children cells joined to the network of ``mode`` (:meth:`Accessibility.snap`)."""
+        """Join the children cells to the network of ``mode`` (:meth:`Accessibility.snap`)."""
         if mode not in self._snaps:
             lon, lat = _TO_LONLAT.transform(self.cells["x"].to_numpy(),
                                             self.cells["y"].to_numpy())
@@ -276,17 +290,17 @@ class ChainData:
         return self._snaps[mode]
 
     def graph_t(self, mode: str) -> csr_matrix:
-        """Transposed travel-time graph of ``mode`` (seconds), for runs towards an offer."""
+        """Return the transposed travel-time graph of ``mode`` (seconds), towards offers."""
         if mode not in self._graphs:
             self._graphs[mode] = routing.transpose(self.acc.network(mode).csr())
         return self._graphs[mode]
 
     def reach(self, category: str, mode: str, limit_min: float) -> OfferReach:
-        """Minutes from every children cell to each active offer of ``category`` by a
-        street ``mode``, where at most ``limit_min`` (see the module doc; cached).
+        """Return the minutes from every children cell to each active offer (cached).
 
-        One bounded Dijkstra per offer on the transposed graph seeded with the offer's
-        access leg, read at the cells' nodes plus their access legs: the trip of
+        Offers of ``category`` by a street ``mode``; times above ``limit_min`` are inf. One
+        bounded Dijkstra per offer on the transposed graph seeded with the offer's access
+        leg, read at the cells' nodes plus their access legs: the trip of
         :meth:`Accessibility.cells`, for each offer instead of the nearest.
         """
         key = (category, mode, float(limit_min))
@@ -312,9 +326,10 @@ class ChainData:
     # ------------------------------------------------------------------ per stage
 
     def stage_minutes(self, stage: ChainStage, mode: str) -> np.ndarray:
-        """Minutes from every children cell to the nearest offer of ``stage`` by ``mode``:
-        the minimum over the stage's categories of :meth:`Accessibility.cells` of
-        :meth:`engine_for` (inf = none reachable or not connected).
+        """Return the minutes from every children cell to the nearest offer of ``stage``.
+
+        The minimum over the stage's categories of :meth:`Accessibility.cells` by ``mode``
+        of :meth:`engine_for` (inf = none reachable or not connected).
 
         Raises
         ------
@@ -335,7 +350,7 @@ class ChainData:
         return self._stage_cells[key]
 
     def reachable(self, stage: ChainStage, mode: str) -> pd.DataFrame:
-        """Active offers of ``stage`` each Gemeinde's children reach within the budget.
+        """Return the active offers of ``stage`` each Gemeinde's children reach in time.
 
         Returns
         -------
@@ -373,10 +388,10 @@ class ChainData:
                 .astype({"minutes": float}))
 
     def planned_minutes(self, stage: ChainStage, mode: str) -> np.ndarray | None:
-        """Stage minutes per cell with the planned Familienzentren active, or None where the
-        stage has no Familienzentren, none is planned, or the mode is transit.
+        """Return the stage minutes per cell with the planned Familienzentren active.
 
-        :meth:`Accessibility.what_if` adds the planned sites to the active Familienzentren;
+        None where the stage has no Familienzentren, none is planned, or the mode is
+        transit. :meth:`Accessibility.what_if` adds the planned sites to the active Familienzentren;
         a cell whose time falls takes the new site's time when it beats the stage's.
         """
         if "familienzentrum" not in stage.categories or mode == Mode.transit:
@@ -400,8 +415,10 @@ class ChainData:
     # ------------------------------------------------------------------ matrix
 
     def _counts(self, found: pd.DataFrame) -> pd.DataFrame:
-        """Distinct offers, Träger and offers per age source per Gemeinde of ``found``
-        (``gemeinde_ags``, ``offer_id``)."""
+        """Count distinct offers, Träger and offers per age source per Gemeinde.
+
+        ``found`` has ``gemeinde_ags`` and ``offer_id``.
+        """
         offers = self.acc.offers.set_index("id")
         traeger = offers["traeger"].astype("string").str.strip().replace("", pd.NA)
         frame = found.assign(traeger=traeger.reindex(found["offer_id"]).to_numpy(),
@@ -419,7 +436,7 @@ class ChainData:
         return out
 
     def _offer_rows(self, stage: ChainStage, mode: str) -> pd.DataFrame:
-        """Matrix rows of an offer stage: one per Gemeinde."""
+        """Return the matrix rows of an offer stage: one per Gemeinde."""
         cells = self.cells
         gem = cells["gemeinde_ags"].to_numpy()
         children = cells["children_under_10"].to_numpy()
@@ -432,10 +449,13 @@ class ChainData:
         return rows
 
     def _transition_rows(self, stage: ChainStage, mode: str) -> pd.DataFrame:
-        """Matrix rows of the Kita → Grundschule transition (street modes): a cell's link is
-        intact when its nearest Kita and Grundschule are in the same Gemeinde and at most the
-        budget apart (:func:`geo.products.transition.children_transition`); the median is
-        that of the Kita → Grundschule minutes."""
+        """Return the matrix rows of the Kita → Grundschule transition (street modes).
+
+        A cell's link is intact when its nearest Kita and Grundschule are in the same
+        Gemeinde and at most the budget apart
+        (:func:`geo.products.transition.children_transition`); the median is that of the
+        Kita → Grundschule minutes.
+        """
         tr = transition.children_transition(self.acc, mode, max_minutes=stage.budget_min)
         gem = tr["gemeinde_ags"].to_numpy()
         children = tr["children_under_10"].to_numpy()
@@ -450,7 +470,7 @@ class ChainData:
         return rows.join(self._counts(found))
 
     def matrix(self, mode: str) -> pd.DataFrame:
-        """The chain matrix of one mode: a row per Gemeinde and stage (:data:`COLUMNS`).
+        """Return the chain matrix of one mode: a row per Gemeinde and stage (cached).
 
         Raises
         ------
@@ -475,7 +495,7 @@ class ChainData:
         return self._matrices[mode]
 
     def _describe(self, rows: pd.DataFrame, stage: ChainStage, mode: str) -> pd.DataFrame:
-        """Stage columns, names, counts filled and gaps of the rows of one stage and mode."""
+        """Add stage columns, names and gaps to the rows of one stage and mode."""
         gap_share = self.settings.chain.gap_share
         out = rows.reindex(self.gemeinden.index).rename_axis("gemeinde_ags").reset_index()
         out["gemeinde"] = self.gemeinden["name"].to_numpy()
@@ -495,7 +515,7 @@ class ChainData:
 
 
 def chain_matrix(data: ChainData, modes: Sequence[str] | None = None) -> pd.DataFrame:
-    """The chain matrix of every Gemeinde, stage and mode (:data:`COLUMNS`).
+    """Return the chain matrix of every Gemeinde, stage and mode (:data:`COLUMNS`).
 
     Parameters
     ----------
@@ -529,8 +549,9 @@ def chain_matrix(data: ChainData, modes: Sequence[str] | None = None) -> pd.Data
 
 
 def find_gemeinde(data: ChainData, query: str) -> str:
-    """AGS of a Gemeinde named by its AGS or name (case-insensitive; exact, else a unique
-    prefix).
+    """Return the AGS of a Gemeinde named by its AGS or name.
+
+    Names are matched case-insensitively: exactly, else by a unique prefix.
 
     Raises
     ------
@@ -549,7 +570,7 @@ def find_gemeinde(data: ChainData, query: str) -> str:
 
 
 def _json_value(value: Any) -> Any:
-    """A matrix cell as JSON: numpy scalars unwrapped, NaN/inf → None, floats rounded."""
+    """Convert a matrix cell to JSON: numpy scalars unwrapped, NaN/inf → None, rounded."""
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float):
@@ -558,7 +579,7 @@ def _json_value(value: Any) -> Any:
 
 
 def gemeinde_chain(data: ChainData, gemeinde: str, mode: str = Mode.bike) -> dict[str, Any]:
-    """The chain matrix of one Gemeinde and mode as JSON (``GET /chain?gemeinde=&mode=``).
+    """Return the chain of one Gemeinde and mode as JSON (``GET /chain?gemeinde=&mode=``).
 
     Parameters
     ----------
@@ -602,3 +623,146 @@ def gemeinde_chain(data: ChainData, gemeinde: str, mode: str = Mode.bike) -> dic
             "gaps": [s["stage"] for s in stages if s["gap"]],
             "census": data.settings.census.title,
             "skipped": {k: v for k, v in data.skipped.items() if k.endswith(f"/{mode}")}}
+
+
+# ---------------------------------------------------------------------- map and files
+
+
+def _gap_legend(n_stages: int) -> str:
+    """Return the HTML legend of the broken-link classes 0 … ``n_stages``."""
+    rows = [f'<div><i style="display:inline-block;width:14px;height:14px;'
+            f'background:{GAP_COLOURS[min(n, len(GAP_COLOURS) - 1)]};margin-right:6px;'
+            f'vertical-align:middle"></i>{n}</div>' for n in range(n_stages + 1)]
+    return "<b>Unterbrochene Glieder der Kette</b>" + "".join(rows)
+
+
+def chain_map(data: ChainData, mode: str) -> folium.Map:
+    """Draw the Gemeinden coloured by their number of broken links (gaps) by ``mode``.
+
+    A tooltip gives every stage's reach share; base map, attribution and offline assets
+    come from :mod:`geo.products.maps`.
+    """
+    table = data.matrix(mode)
+    stages = list(dict.fromkeys(table["stage"]))
+    share = table.pivot(index="gemeinde_ags", columns="stage", values="reach_share")[stages]
+    gaps = table.groupby("gemeinde_ags")["gap"].sum().astype(int)
+    gem = data.gemeinden
+    broken = table[table["gap"]].groupby("gemeinde_ags")["stage_label"].agg("; ".join)
+    shown = gpd.GeoDataFrame({
+        "Gemeinde": gem["name"].to_numpy(),
+        "Kinder unter 10": table.groupby("gemeinde_ags")["children"].first()
+        .reindex(gem.index).round().astype(int).to_numpy(),
+        "Unterbrochen": gaps.reindex(gem.index).to_numpy(),
+        "Lücken": broken.reindex(gem.index).fillna("keine").map(html.escape).to_numpy(),
+        **{stage_label(data.stage(s)): share[s].reindex(gem.index).map(
+            lambda v: "–" if pd.isna(v) else f"{v * 100:.0f} %").to_numpy() for s in stages},
+    }, geometry=gem.geometry.to_crs(WGS84).to_numpy(), crs=WGS84)
+    title = (f"Präventionskette {label('mode', mode)}: unterbrochene Glieder je Gemeinde "
+             f"(weniger als {data.settings.chain.gap_share * 100:.0f} % der Kinder unter 10 "
+             f"in Reichweite) – {data.acc.region.title}")
+    m = maps._new_map(data.settings, title, _gap_legend(len(stages)))
+    fields = [c for c in shown.columns if c != "geometry"]
+    folium.GeoJson(
+        shown, name="Gemeinden (unterbrochene Glieder)",
+        style_function=lambda f: {
+            "color": "#252525", "weight": 1, "fillOpacity": 0.7,
+            "fillColor": GAP_COLOURS[min(int(f["properties"]["Unterbrochen"]),
+                                         len(GAP_COLOURS) - 1)]},
+        highlight_function=lambda _: {"weight": 3},
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[f"{f}:" for f in fields],
+                                      sticky=True)).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    return m
+
+
+def chain_dir(settings: Settings) -> Path:
+    """Return the folder of the chain outputs: ``<processed>/<region>/chain``."""
+    return settings.processed_dir / settings.region / "chain"
+
+
+def write_table(frame: pd.DataFrame, stem: Path) -> list[Path]:
+    """Write ``frame`` as ``<stem>.parquet`` and ``<stem>.csv`` (atomic writes)."""
+    out = []
+    for suffix in (".parquet", ".csv"):
+        target = stem.with_suffix(suffix)
+        with atomic_path(target) as tmp:
+            if suffix == ".csv":
+                frame.to_csv(tmp, index=False)
+            else:
+                frame.to_parquet(tmp, index=False)
+        out.append(target)
+    return out
+
+
+def stage_offer_table(data: ChainData) -> pd.DataFrame:
+    """Return the active and planned offers of every offer stage with their ages."""
+    cols = ["id", "name", "category", "status", "traeger", "age_from", "age_to",
+            "age_source", "source"]
+    return pd.concat([data.stage_offers(stage, status)[cols].assign(stage=stage.key)
+                      for stage in data.settings.chain.stages if stage.kind == "offers"
+                      for status in (Status.active, Status.planned)], ignore_index=True)
+
+
+def most_gaps(table: pd.DataFrame, n: int = 5) -> list[dict[str, Any]]:
+    """Return the ``n`` Gemeinden with the most gaps in ``table`` (one mode).
+
+    Most children first among equals; each with ``ags``, ``name``, ``gaps``, ``stages``.
+    """
+    by = table.groupby(["gemeinde_ags", "gemeinde"])
+    top = pd.DataFrame({"gaps": by["gap"].sum(), "children": by["children"].first()}) \
+        .sort_values(["gaps", "children"], ascending=False).head(n)
+    return [{"ags": ags, "name": name, "gaps": int(r.gaps),
+             "stages": table.loc[(table["gemeinde_ags"] == ags) & table["gap"], "stage"].tolist()}
+            for (ags, name), r in top.iterrows()]
+
+
+def write_chain(settings: Settings, acc: Accessibility | None = None,
+                gemeinde: str | None = None, modes: Sequence[str] | None = None,
+                map_dir: Path | None = None) -> dict[str, Any]:
+    """Compute the chain matrix and write its table, stage offers and maps.
+
+    Writes ``chain_matrix.{parquet,csv}`` and ``stage_offers.{parquet,csv}`` to
+    :func:`chain_dir` and ``praeventionskette-<mode>.html`` per mode to ``map_dir``
+    (default ``MapSettings.out_dir``).
+
+    Parameters
+    ----------
+    settings
+        Settings (``chain``, region, paths).
+    acc
+        An engine to reuse (default: a new one).
+    gemeinde
+        A Gemeinde (AGS or name) whose matrix the summary shows.
+    modes
+        Modes (default ``ChainSettings.modes``; transit is skipped without a timetable).
+    map_dir
+        Folder of the maps.
+
+    Returns
+    -------
+    dict
+        CLI summary: ``gemeinden``, ``stages``, ``modes``, ``skipped``, ``gap_share``,
+        ``most_gaps`` per mode, ``gemeinde`` (per mode, if asked), ``census``, ``outputs``,
+        ``seconds``.
+    """
+    t0 = time.perf_counter()
+    data = ChainData(acc or Accessibility(settings))
+    table = chain_matrix(data, modes)
+    folder = chain_dir(settings)
+    outputs = write_table(table, folder / "chain_matrix")
+    outputs += write_table(stage_offer_table(data), folder / "stage_offers")
+    done = list(dict.fromkeys(table["mode"]))
+    for mode in done:
+        target = (map_dir or settings.maps.out_dir) / f"praeventionskette-{mode}.html"
+        outputs.append(maps._save(chain_map(data, mode), target))
+        log.info("wrote %s", target)
+    summary: dict[str, Any] = {
+        "gemeinden": int(table["gemeinde_ags"].nunique()),
+        "stages": [s.key for s in settings.chain.stages], "modes": done,
+        "skipped": data.skipped, "gap_share": settings.chain.gap_share,
+        "most_gaps": {m: most_gaps(table[table["mode"] == m]) for m in done}}
+    if gemeinde is not None:
+        summary["gemeinde"] = {m: gemeinde_chain(data, gemeinde, m) for m in done}
+    summary.update(census=settings.census.title, outputs=[str(p) for p in outputs],
+                   seconds=round(time.perf_counter() - t0, 1))
+    return summary
