@@ -355,8 +355,10 @@ def chain(
     data_dir: DataDir = None,
     region: RegionOpt = "goettingen",
 ) -> None:
-    """Prevention chain: per Gemeinde and stage the children reaching an offer in time, gaps,
-    table (data/processed/<region>/chain/) and map (maps/praeventionskette-<mode>.html)."""
+    """Prevention chain: per Gemeinde and stage, the children who reach an offer in time.
+
+    Gaps, table (data/processed/<region>/chain/) and map (maps/praeventionskette-<mode>.html).
+    """
     from geo.products import chain as chain_mod
 
     settings = make_settings(data_dir, region)
