@@ -365,6 +365,21 @@ def chain(
     emit(chain_mod.write_chain(settings, gemeinde=gemeinde, modes=mode))
 
 
+@app.command("actors")
+def actors(
+    data_dir: DataDir = None,
+    region: RegionOpt = "goettingen",
+) -> None:
+    """Network of the Familienzentren: catchments, partners, travel times, planned centres.
+
+    Tables, GraphML and GeoJSON in data/processed/<region>/chain/, map in maps/.
+    """
+    from geo.products import actors as actors_mod
+
+    settings = make_settings(data_dir, region)
+    emit(actors_mod.write_actors(settings))
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(

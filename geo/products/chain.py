@@ -391,17 +391,21 @@ class ChainData:
         return (found.groupby(["gemeinde_ags", "offer_id"], as_index=False)["minutes"].min()
                 .astype({"minutes": float}))
 
-    def planned_minutes(self, stage: ChainStage, mode: str) -> np.ndarray | None:
-        """Return the stage minutes per cell with the planned Familienzentren active.
+    def planned_minutes(self, stage: ChainStage, mode: str,
+                        planned: pd.DataFrame | None = None) -> np.ndarray | None:
+        """Return the stage minutes per cell with planned Familienzentren active.
 
         None where the stage has no Familienzentren, none is planned, or the mode is
-        transit. :meth:`Accessibility.what_if` adds the planned sites to the active Familienzentren;
-        a cell whose time falls takes the new site's time when it beats the stage's.
+        transit. :meth:`Accessibility.what_if` adds the planned sites (default: every
+        planned Familienzentrum of the stage; else the rows of ``planned``, with ``lon``,
+        ``lat``) to the active Familienzentren; a cell whose time falls takes the new
+        site's time when it beats the stage's.
         """
         if "familienzentrum" not in stage.categories or mode == Mode.transit:
             return None
-        planned = self.stage_offers(stage, Status.planned)
-        planned = planned[planned["category"] == "familienzentrum"]
+        if planned is None:
+            planned = self.stage_offers(stage, Status.planned)
+            planned = planned[planned["category"] == "familienzentrum"]
         if planned.empty:
             return None
         try:
