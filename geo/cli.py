@@ -380,6 +380,22 @@ def actors(
     emit(actors_mod.write_actors(settings))
 
 
+@app.command("guide")
+def guide(
+    gemeinde: Annotated[str, typer.Option(help="Gemeinde (name or AGS)")],
+    fmt: Annotated[str, typer.Option("--format", help="'html' or 'pdf' (A4)")] = "html",
+    out: Annotated[Path | None, typer.Option(
+        help="output folder [default: data/reports]")] = None,
+    data_dir: DataDir = None,
+    region: RegionOpt = "goettingen",
+) -> None:
+    """Family guide of a Gemeinde: per stage the offers families reach, nearest first."""
+    from geo.products import guide as guide_mod
+
+    settings = make_settings(data_dir, region)
+    emit(guide_mod.write_guide(settings, gemeinde, fmt_=fmt, out=out))
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(

@@ -235,3 +235,32 @@ def test_write_chain_outputs(settings, acc, tmp_path: Path) -> None:
     page = (tmp_path / "praeventionskette-bike.html").read_text("utf-8")
     assert "Bad Grund (Harz)" in page and "OpenStreetMap" in page
     assert summary["gemeinde"]["walk"]["gemeinde"]["name"] == "Rosdorf"
+
+
+@pytest.mark.parametrize("ags", GEMEINDEN[:2])
+def test_guide_lists_exactly_the_offers_in_budget(settings, acc, data, ags, tmp_path) -> None:
+    from geo.products import guide
+
+    summary = guide.write_guide(settings, ags, "html", tmp_path, data=data)
+    page = Path(summary["file"]).read_text("utf-8")
+    mode = settings.chain.map_mode
+    for stage in settings.chain.stages:
+        if stage.kind != "offers":
+            continue
+        section = re.search(rf'data-stage="{stage.key}">(.*?)</section>', page, re.S)
+        assert section is not None
+        listed = set(re.findall(r'data-offer="([^"]+)"', section.group(1)))
+        assert listed == _reached_offers(acc, stage, mode, ags), stage.key
+        assert summary["offers"][stage.key] == len(listed)
+
+
+def test_guide_pdf_renders(settings, data, tmp_path) -> None:
+    import pypdf
+
+    from geo.products import guide
+
+    summary = guide.write_guide(settings, "Bad Grund", "pdf", tmp_path, data=data)
+    reader = pypdf.PdfReader(summary["file"])
+    assert len(reader.pages) >= 1
+    text = "".join(p.extract_text() for p in reader.pages)
+    assert "Familienwegweiser Bad Grund (Harz)" in text
