@@ -264,3 +264,18 @@ def test_guide_pdf_renders(settings, data, tmp_path) -> None:
     assert len(reader.pages) >= 1
     text = "".join(p.extract_text() for p in reader.pages)
     assert "Familienwegweiser Bad Grund (Harz)" in text
+
+
+def test_chain_section_renders_in_a_report_template(data, matrix) -> None:
+    from geo.products import report
+
+    unit = data.gemeinden.loc["03159002", "unit_ags"]
+    context = chain.chain_section(data, unit, "bike")
+    env = report.environment()
+    page = env.from_string('{% extends "base.html" %}{% block content %}'
+                           '{% include "chain_section.html" %}{% endblock %}').render(
+        chain=context, title="t", date="d", sources=[], parameters=[], census="c")
+    bike = matrix[(matrix["mode"] == "bike") & (matrix["gemeinde_ags"] == "03159002")]
+    for r in bike.itertuples():
+        key = f'data-key="chain|03159002|{r.stage}|bike" data-value="{float(r.reach_share)!r}"'
+        assert key in page

@@ -774,3 +774,52 @@ def write_chain(settings: Settings, acc: Accessibility | None = None,
     summary.update(census=settings.census.title, outputs=[str(p) for p in outputs],
                    seconds=round(time.perf_counter() - t0, 1))
     return summary
+
+
+def chain_section(data: ChainData, unit_ags: str, mode: str | None = None) -> dict[str, Any]:
+    """Return the context of ``templates/chain_section.html`` for one municipal unit.
+
+    Parameters
+    ----------
+    data
+        The chain figures of an engine.
+    unit_ags
+        ARS of the municipal unit (its Gemeinden get a row each).
+    mode
+        ``walk`` or ``bike`` (default ``ChainSettings.map_mode``).
+
+    Returns
+    -------
+    dict
+        ``mode`` (German), ``gap_share`` (text), ``stages`` (``label``, ``budget``),
+        ``planned`` (whether any planned column is filled) and ``rows`` (per Gemeinde:
+        ``name`` and per stage ``key``, ``value`` (share 0–1), ``text``, ``gap``,
+        ``planned`` (text or None)).
+    """
+    mode = mode or data.settings.chain.map_mode
+    table = data.matrix(mode)
+    gem = data.gemeinden
+    table = table[table["gemeinde_ags"].isin(gem.index[gem["unit_ags"] == unit_ags])]
+    stages = [s for s in data.settings.chain.stages if s.key in set(table["stage"])]
+    rows = []
+    for ags, part in table.groupby("gemeinde_ags", sort=False):
+        by = part.set_index("stage")
+        rows.append({"name": str(gem.loc[ags, "name"]), "cells": [{
+            "key": f"chain|{ags}|{s.key}|{mode}",
+            "value": repr(float(by.loc[s.key, "reach_share"])),
+            "text": report_fmt(by.loc[s.key, "reach_share"]), "gap": bool(by.loc[s.key, "gap"]),
+            "planned": (None if pd.isna(by.loc[s.key, "reach_share_with_planned"])
+                        else report_fmt(by.loc[s.key, "reach_share_with_planned"]))}
+            for s in stages]})
+    return {"mode": label("mode", mode),
+            "gap_share": report_fmt(data.settings.chain.gap_share),
+            "stages": [{"label": stage_label(s), "budget": f"{s.budget_min:g}"} for s in stages],
+            "planned": table["reach_share_with_planned"].notna().any(),
+            "rows": sorted(rows, key=lambda r: r["name"])}
+
+
+def report_fmt(share: float) -> str:
+    """Format a share (0–1) the reports' way (``72,4 %``; NaN → ``–``)."""
+    from geo.products.report import fmt
+
+    return fmt(float(share), "pct")
