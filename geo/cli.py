@@ -389,6 +389,57 @@ def maps_build(
     emit(maps.build_maps(settings, categories=category, modes=mode or STREET_MODES))
 
 
+@app.command("chain")
+def chain(
+    gemeinde: Annotated[str | None, typer.Option(
+        help="Gemeinde (name or AGS) whose chain the JSON line shows")] = None,
+    mode: Annotated[list[str] | None, typer.Option(
+        help="walk, bike or transit (repeatable) [default: ChainSettings.modes; transit only "
+             "with a loaded timetable]")] = None,
+    data_dir: DataDir = None,
+    region: RegionOpt = "goettingen",
+) -> None:
+    """Prevention chain: per Gemeinde and stage, the children who reach an offer in time.
+
+    Gaps, table (data/processed/<region>/chain/) and map (maps/praeventionskette-<mode>.html).
+    """
+    from geo.products import chain as chain_mod
+
+    settings = make_settings(data_dir, region)
+    emit(chain_mod.write_chain(settings, gemeinde=gemeinde, modes=mode))
+
+
+@app.command("actors")
+def actors(
+    data_dir: DataDir = None,
+    region: RegionOpt = "goettingen",
+) -> None:
+    """Network of the Familienzentren: catchments, partners, travel times, planned centres.
+
+    Tables, GraphML and GeoJSON in data/processed/<region>/chain/, map in maps/.
+    """
+    from geo.products import actors as actors_mod
+
+    settings = make_settings(data_dir, region)
+    emit(actors_mod.write_actors(settings))
+
+
+@app.command("guide")
+def guide(
+    gemeinde: Annotated[str, typer.Option(help="Gemeinde (name or AGS)")],
+    fmt: Annotated[str, typer.Option("--format", help="'html' or 'pdf' (A4)")] = "html",
+    out: Annotated[Path | None, typer.Option(
+        help="output folder [default: data/reports]")] = None,
+    data_dir: DataDir = None,
+    region: RegionOpt = "goettingen",
+) -> None:
+    """Family guide of a Gemeinde: per stage the offers families reach, nearest first."""
+    from geo.products import guide as guide_mod
+
+    settings = make_settings(data_dir, region)
+    emit(guide_mod.write_guide(settings, gemeinde, fmt_=fmt, out=out))
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(

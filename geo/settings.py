@@ -383,6 +383,110 @@ class MapSettings(BaseModel):
         description="optional online base map (off by default: maps render without internet)")
 
 
+class ChainStage(BaseModel):
+    """One stage of the prevention chain (Präventionskette): who, which offers, how far.
+
+    Ages are years, the stage's range half-open ``[age_from, age_to)``; an offer belongs to
+    the stage when its own range (``[age_from, age_to]`` of the offer, else of its name rule
+    or category, :class:`ChainSettings`) overlaps it: ``offer_from < age_to`` and
+    ``offer_to > age_from``.
+    """
+
+    key: str = Field(description="machine name, e.g. 'krippe'")
+    label: str | None = Field(
+        default=None, description="German label; None = the 'stage' label of "
+        "geo.vocabulary.LABELS (German and English there)")
+    age_from: float = Field(ge=0, description="years, inclusive (pregnancy counts as 0)")
+    age_to: float = Field(gt=0, description="years, exclusive")
+    categories: tuple[str, ...] = Field(description="offer categories of the stage")
+    budget_min: float = Field(
+        gt=0, description="time budget, minutes: 15 for daily offers (Kita, school), 30 for "
+        "weekly ones (counselling, family education, meeting points)")
+    kind: Literal["offers", "transition"] = Field(
+        default="offers",
+        description="'offers': reach the stage's offers; 'transition': the Kita → Grundschule "
+        "transition of geo.products.transition (a child's nearest Kita and nearest Grundschule "
+        "in the same Gemeinde and at most budget_min apart)")
+
+
+class NameAgeRule(BaseModel):
+    """Ages told by an offer's name where the catalogue has none.
+
+    OSM tags a Hort or a Krippe as ``amenity=kindergarten``: a name matching ``pattern``
+    (case-insensitive regular expression) and not ``unless`` gets ``[age_from, age_to]``
+    years (``age_source`` = ``name``).
+    """
+
+    category: str
+    pattern: str
+    unless: str = Field(default=r"kita|kindergarten|kindertages|familienzentrum",
+                        description="names that also match this are mixed houses: no rule")
+    age_from: float = Field(ge=0)
+    age_to: float = Field(ge=0)
+
+
+class ChainSettings(BaseModel):
+    """The stages of the prevention chain and how their gaps are judged.
+
+    Used by ``erreichbar chain``, ``erreichbar actors`` and ``erreichbar guide``
+    (:mod:`geo.products.chain`, :mod:`geo.products.actors`, :mod:`geo.products.guide`).
+    """
+
+    stages: tuple[ChainStage, ...] = Field(default=(
+        ChainStage(key="fruehe_hilfen", age_from=0, age_to=1, categories=("fruehe_hilfen",),
+                   budget_min=30),
+        ChainStage(key="krippe", age_from=1, age_to=3, categories=("kita",), budget_min=15),
+        ChainStage(key="kindergarten", age_from=3, age_to=6, categories=("kita",),
+                   budget_min=15),
+        ChainStage(key="uebergang", age_from=5, age_to=7, categories=("kita", "grundschule"),
+                   budget_min=15, kind="transition"),
+        ChainStage(key="grundschule", age_from=6, age_to=10, categories=("grundschule", "kita"),
+                   budget_min=15),
+        ChainStage(key="alle", age_from=0, age_to=18,
+                   categories=("familienzentrum", "beratung", "familienbildung"),
+                   budget_min=30),
+    ), description="the stages, in the order of a child's life")
+    category_ages: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {
+            "fruehe_hilfen": (0.0, 3.0), "kita": (0.0, 6.0), "grundschule": (6.0, 10.0),
+            "schule": (10.0, 18.0), "familienzentrum": (0.0, 18.0), "beratung": (0.0, 18.0),
+            "familienbildung": (0.0, 18.0), "gesundheit": (0.0, 18.0),
+            "freizeit": (0.0, 18.0)},
+        description="default age range [from, to] (years) of an offer without its own: Frühe "
+        "Hilfen from pregnancy to 3 (NZFH), Krippe + Kindergarten to school entry, Grundschule "
+        "classes 1–4, the rest for all minors")
+    name_ages: tuple[NameAgeRule, ...] = Field(default=(
+        NameAgeRule(category="kita", pattern=r"\bhort", age_from=6.0, age_to=10.0),
+        NameAgeRule(category="kita", pattern=r"krippe", age_from=0.0, age_to=3.0),
+    ), description="ages from offer names (Hort: school children; Krippe: under-threes)")
+    gap_share: float = Field(
+        default=0.5, gt=0, le=1,
+        description="a stage is a gap (broken link) of a Gemeinde when fewer than this share "
+        "of its children under 10 reach an offer of the stage within the budget")
+    modes: tuple[str, ...] = Field(
+        default=("walk", "bike", "transit"),
+        description="modes without a car; transit only when a timetable is loaded")
+    map_mode: Literal["walk", "bike"] = Field(
+        default="bike", description="mode of the chain map and the family guide's selection")
+    actor_mode: Literal["walk", "bike"] = Field(
+        default="bike", description="mode of the travel times between Familienzentren")
+    actor_near_min: float = Field(
+        default=15.0, gt=0,
+        description="Familienzentren at most this far apart (minutes, actor mode) are close")
+    actor_link_max_min: float = Field(
+        default=30.0, gt=0,
+        description="pairs of Familienzentren at most this far apart (minutes) or with touching "
+        "catchments are links of the network (GraphML, GeoJSON, map)")
+    partner_categories: tuple[str, ...] = Field(
+        default=("kita", "grundschule", "schule", "fruehe_hilfen", "beratung",
+                 "familienbildung", "gesundheit"),
+        description="categories of potential partners of a Familienzentrum")
+    guide_max_min: float = Field(
+        default=90.0, gt=0,
+        description="the family guide's minutes from the main place are searched this far; "
+        "longer trips read 'über N min'")
+
+
 class ApiSettings(BaseModel):
     """The query API (``erreichbar serve``, :mod:`api.main`)."""
 
@@ -475,6 +579,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     report: ReportSettings = ReportSettings()
     limits: LimitSettings = LimitSettings()
+    chain: ChainSettings = ChainSettings()
 
     @property
     def raw_dir(self) -> Path:

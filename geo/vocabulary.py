@@ -107,6 +107,14 @@ LABELS: Final[dict[str, dict[str, dict[str, str]]]] = {
                    "families_with_minors": "Familien mit minderjährigen Kindern",
                    "single_parent_families": "Alleinerziehende mit minderjährigen Kindern",
                    "foreign_nationals": "Personen mit ausländischer Staatsangehörigkeit"},
+        "stage": {"fruehe_hilfen": "Schwangerschaft und erstes Lebensjahr",
+                  "krippe": "1 bis 3 Jahre (Krippe)",
+                  "kindergarten": "3 bis 6 Jahre (Kindergarten)",
+                  "uebergang": "Übergang Kita → Grundschule",
+                  "grundschule": "6 bis 10 Jahre (Grundschule, Hort)",
+                  "alle": "Alle Altersstufen (Familienzentrum, Beratung, Familienbildung)"},
+        "age_source": {"offer": "Angabe des Angebots", "name": "aus dem Namen",
+                       "category": "Standard der Kategorie"},
     },
     "en": {
         "category": {
@@ -124,6 +132,13 @@ LABELS: Final[dict[str, dict[str, dict[str, str]]]] = {
                    "families_with_minors": "families with minors",
                    "single_parent_families": "single-parent families",
                    "foreign_nationals": "foreign nationals"},
+        "stage": {"fruehe_hilfen": "Pregnancy and first year", "krippe": "Ages 1 to 3 (crèche)",
+                  "kindergarten": "Ages 3 to 6 (kindergarten)",
+                  "uebergang": "Day care → primary school transition",
+                  "grundschule": "Ages 6 to 10 (primary school, after-school care)",
+                  "alle": "All ages (family centre, counselling, family education)"},
+        "age_source": {"offer": "given by the offer", "name": "from the name",
+                       "category": "category default"},
     },
 }
 
