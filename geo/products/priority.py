@@ -1,0 +1,110 @@
+"""Where need and distance meet: a per-Gemeinde priority table ("Wo Bedarf und Entfernung
+zusammenkommen").
+
+For every Gemeinde: its children under 10 and families with minors, its single-parent
+families (the family type with by far the highest SGB II rate), their share, the walk and
+bike coverage of Kita, Grundschule and Familienzentrum weighted by children and by
+single-parent families, and a rank.
+
+The rank formula (documented in the reports)::
+
+    unerreicht(G) = 1/|K×M| · Σ_{k∈K, m∈M} Σ_{Zellen z in G} w_z · [t_z,k,m > T]
+
+with K = the core categories (:data:`CORE_CATEGORIES`), M = walk and bike, T = the
+white-spot threshold (``AccessSettings.white_spot_min``, 15 minutes) and w_z = the
+single-parent families of cell z: the number of single-parent families that, on average
+over the three offers and two modes, have no such offer within T. Rank 1 is the largest;
+ties go to the Gemeinde with more unreached children. It combines need (how many families)
+with distance (which share lives beyond T) in one count of families, so it can be read and
+checked by hand; the shares beside it show how much of it is distance.
+
+Caveats stated with the table: the 100 m family counts are SAFE-perturbed and cells with
+fewer than 3 families are suppressed (counted as 0 here, so sums are lower bounds); the
+share of single-parent families divides two such sums and is approximate.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from geo.engine.access import Accessibility
+from geo.vocabulary import Weight
+
+#: Offers of the prevention chain whose reach decides the rank.
+CORE_CATEGORIES: Final = ("kita", "grundschule", "familienzentrum")
+#: Modes without a car: the families this table is about have none.
+CORE_MODES: Final = ("walk", "bike")
+#: Weights of the coverage columns: children and single-parent families.
+TABLE_WEIGHTS: Final = (Weight.children_under_10, Weight.single_parent_families)
+
+
+def _beyond(acc: Accessibility, category: str, mode: str, weight: Weight,
+            minutes: float) -> pd.DataFrame:
+    """Weight per Gemeinde in total and beyond ``minutes`` of the nearest offer.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``gemeinde_ags``: ``total`` and ``beyond`` (persons or families; not
+        connected and unreachable cells count as beyond).
+    """
+    cells = acc.cells(category, mode, weight=weight)
+    w = cells[weight.value].fillna(0.0).to_numpy(dtype=float)
+    far = ~(cells["minutes"].to_numpy() <= minutes)
+    frame = pd.DataFrame({"gemeinde_ags": cells["gemeinde_ags"].to_numpy(), "total": w,
+                          "beyond": np.where(far, w, 0.0)})
+    return frame.groupby("gemeinde_ags").sum()
+
+
+def priority_table(acc: Accessibility) -> pd.DataFrame:
+    """The priority table of the engine's region, one row per Gemeinde, rank 1 first.
+
+    Parameters
+    ----------
+    acc
+        The engine (walk and bike networks, the children and need grids).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rank``, ``ags``, ``name``, ``unit_ags``, ``children_under_10``,
+        ``families_with_minors``, ``single_parent_families`` (families),
+        ``single_parent_share`` (0–1, approximate), per category and mode
+        ``<category>_<mode>_<weight>_share`` (0–1 of the weight within
+        ``white_spot_min`` minutes), ``unreached_single_parent_families`` and
+        ``unreached_children`` (mean over categories × modes, see the module docstring).
+    """
+    limit = acc.settings.access.white_spot_min
+    gemeinden = acc.units("gemeinde")
+    table = pd.DataFrame({"ags": gemeinden["ags"].to_numpy(),
+                          "name": gemeinden["name"].to_numpy(),
+                          "unit_ags": gemeinden["unit_ags"].to_numpy()}).set_index("ags",
+                                                                                    drop=False)
+    need = acc.cell_frame("need").groupby("gemeinde_ags")
+    children = acc.cell_frame("children").groupby("gemeinde_ags")["children_under_10"].sum()
+    table["children_under_10"] = children.reindex(table.index).fillna(0).astype(np.int64)
+    for column in ("families_with_minors", "single_parent_families"):
+        table[column] = need[column].sum().reindex(table.index).fillna(0.0)
+    table["single_parent_share"] = (table["single_parent_families"]
+                                    / table["families_with_minors"].where(
+                                        table["families_with_minors"] > 0))
+    unreached = {w: np.zeros(len(table)) for w in TABLE_WEIGHTS}
+    for category in CORE_CATEGORIES:
+        for mode in CORE_MODES:
+            for weight in TABLE_WEIGHTS:
+                part = _beyond(acc, category, mode, weight, limit).reindex(table.index)
+                part = part.fillna(0.0)
+                share = 1 - part["beyond"] / part["total"].where(part["total"] > 0)
+                table[f"{category}_{mode}_{weight.value}_share"] = share
+                unreached[weight] += part["beyond"].to_numpy()
+    runs = len(CORE_CATEGORIES) * len(CORE_MODES)
+    table["unreached_single_parent_families"] = (
+        unreached[Weight.single_parent_families] / runs)
+    table["unreached_children"] = unreached[Weight.children_under_10] / runs
+    table = table.sort_values(["unreached_single_parent_families", "unreached_children"],
+                              ascending=False, kind="stable")
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    return table.reset_index(drop=True)
