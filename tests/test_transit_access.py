@@ -21,13 +21,13 @@ import pandas as pd
 import pytest
 
 from geo.cli import main
-from geo.engine import access
 from geo.engine.access import Accessibility
 from geo.engine.transit_access import TransitAccess
 from geo.errors import DataError
+from geo.products.compute import compute
 from geo.settings import Settings, TransitSettings
 from geo.sources import gtfs, offers
-from geo.transit import transit, trip
+from geo.transit import quality, trip
 
 FIXTURE = Path(__file__).parent / "fixtures" / "offers_enzkreis_fixture.csv"
 TUESDAY = dt.date(2025, 3, 11)  # service 0 (school-day weekday timetable) runs
@@ -180,7 +180,7 @@ def test_compute_skips_transit_without_timetable(settings: Settings, networks: d
     folder = settings.data_dir / settings.region
     schools = offers.to_frame(offers.school_offers(folder / offers.SCHOOLS_FILE))
     engine = Accessibility(settings, offers=schools[schools["category"] == "grundschule"])
-    out = access.compute(settings, engine)
+    out = compute(settings, engine)
     assert "no public-transport timetable is loaded" in out["skipped_modes"]["transit"]
     assert out["surfaces"] == 3 and set(out["coverage"]["grundschule"]) == {"walk", "bike", "car"}
 
@@ -276,8 +276,8 @@ def test_cli_there_and_back(data_dir: Path, feed: gtfs.Feed,
 
 
 def test_gueteklassen_per_gemeinde(feed: gtfs.Feed, engine: Accessibility) -> None:
-    klassen = transit.gueteklassen(feed, TUESDAY)
-    table = transit.gueteklassen_shares(klassen, engine.cell_frame("children"),
+    klassen = quality.gueteklassen(feed, TUESDAY)
+    table = quality.gueteklassen_shares(klassen, engine.cell_frame("children"),
                                         engine.units("gemeinde"))
     assert len(table) == 28
     shares = table.filter(like="share_")

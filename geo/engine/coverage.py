@@ -24,10 +24,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.errors import ErreichbarError
+from geo.errors import AccessInputError
 from geo.vocabulary import Level
-
-#: Area levels coverage is reported for.
 
 
 def area_keys(cells: pd.DataFrame, level: str, areas: gpd.GeoDataFrame) -> np.ndarray:
@@ -50,9 +48,10 @@ def area_keys(cells: pd.DataFrame, level: str, areas: gpd.GeoDataFrame) -> np.nd
         return np.full(len(cells), areas["ags"].iloc[0], dtype=object)
     if level == "youth_office":
         excluded = str(areas["excluded_ags"].iloc[0]).split(",")
-        inside = ~cells["gemeinde_ags"].isin(excluded).to_numpy()
-        return np.where(inside, areas["ags"].iloc[0], None)
-    raise ErreichbarError(f"unknown level {level!r}; levels: {', '.join(Level)}")
+        keys = np.full(len(cells), None, dtype=object)
+        keys[~cells["gemeinde_ags"].isin(excluded).to_numpy()] = areas["ags"].iloc[0]
+        return keys
+    raise AccessInputError(f"unknown level {level!r}; levels: {', '.join(Level)}")
 
 
 def _weighted_quantiles(frame: pd.DataFrame, qs: Sequence[float]) -> pd.DataFrame:

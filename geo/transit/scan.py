@@ -1,0 +1,119 @@
+"""The connection scan: earliest arrival with a bound on vehicle legs, compiled with numba.
+
+A Connection Scan (Dibbelt et al. 2013) makes one pass over a day's connections sorted by
+departure (:class:`~geo.transit.timetable.Timetable`). Labels ``T[k, s]`` are the earliest
+arrival at stop ``s`` (seconds since midnight) using at most ``k`` vehicles. Boarding needs
+``slack`` seconds at the stop before departure (r5: 60 s); after leaving a vehicle one walk
+transfer (the timetable's ``fp_*`` arrays) may follow. :func:`scan_window` runs one
+independent scan per origin and departure in parallel (R5's time-window method).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+#: "not reached" time of the labels (int32 seconds); ``inf`` at the public surface
+NEVER = np.int32(2**31 - 1)
+
+
+@numba.njit(cache=True, nogil=True)
+def scan(dep: np.ndarray, arr: np.ndarray, frm: np.ndarray, to: np.ndarray,
+         trip: np.ndarray, board: np.ndarray, alight: np.ndarray, fp_ptr: np.ndarray,
+         fp_to: np.ndarray, fp_s: np.ndarray, src: np.ndarray, src_t: np.ndarray, start: int,
+         horizon: int, legs: int, slack: int, n_trips: int, record: bool, T: np.ndarray,
+         Tv: np.ndarray, lab_exit: np.ndarray, lab_enter: np.ndarray
+         ) -> None:  # pragma: no cover - compiled
+    """Connection Scan with at most ``legs`` vehicles; fills ``T`` (legs+1, n_stops).
+
+    ``dep`` … ``fp_s`` are the :class:`~geo.transit.timetable.Timetable` arrays; the
+    origin reaches stops ``src`` at ``src_t`` (seconds since midnight); the scan starts at
+    connection ``start`` and stops after departures later than ``horizon`` (seconds since
+    midnight); boarding needs ``slack`` seconds.
+    ``T[k, s]``: earliest arrival at ``s`` with at most ``k`` vehicles (walks included);
+    ``Tv[k, s]``: the same but arriving by vehicle (walk transfers start only from those).
+    With ``record``, ``lab_exit``/``lab_enter`` keep, per label, the connection left and the
+    connection where that trip was boarded (−1: reached from the origin by walking).
+    """
+    T[:, :] = NEVER
+    Tv[:, :] = NEVER
+    trip_k = np.full(n_trips, legs + 1, np.int32)
+    trip_enter = np.full(n_trips, -1, np.int32)
+    for i in range(src.shape[0]):
+        s = src[i]
+        for k in range(legs + 1):
+            if src_t[i] < T[k, s]:
+                T[k, s] = src_t[i]
+                if record:
+                    lab_exit[k, s] = -1
+                    lab_enter[k, s] = -1
+    for c in range(start, dep.shape[0]):
+        d = dep[c]
+        if d > horizon:
+            break
+        t = trip[c]
+        kk = trip_k[t]
+        if board[c]:
+            u = frm[c]
+            for j in range(min(kk - 1, legs)):
+                if T[j, u] <= d - slack:
+                    kk = j + 1
+                    trip_k[t] = kk
+                    trip_enter[t] = c
+                    break
+        if kk > legs or not alight[c]:
+            continue
+        a = arr[c]
+        v = to[c]
+        if a >= Tv[kk, v]:
+            continue
+        for k in range(kk, legs + 1):
+            if a >= Tv[k, v]:
+                break
+            Tv[k, v] = a
+            if a < T[k, v]:
+                T[k, v] = a
+                if record:
+                    lab_exit[k, v] = c
+                    lab_enter[k, v] = trip_enter[t]
+        for p in range(fp_ptr[v], fp_ptr[v + 1]):
+            w = fp_to[p]
+            aw = a + fp_s[p]
+            for k in range(kk, legs + 1):
+                if aw >= T[k, w]:
+                    break
+                T[k, w] = aw
+                if record:
+                    lab_exit[k, w] = c
+                    lab_enter[k, w] = trip_enter[t]
+
+
+@numba.njit(cache=True, parallel=True)
+def scan_window(dep: np.ndarray, arr: np.ndarray, frm: np.ndarray, to: np.ndarray,
+                trip: np.ndarray, board: np.ndarray, alight: np.ndarray, fp_ptr: np.ndarray,
+                fp_to: np.ndarray, fp_s: np.ndarray, src_ptr: np.ndarray, src: np.ndarray,
+                src_t: np.ndarray, minutes: np.ndarray, starts: np.ndarray, max_travel: int,
+                legs: int, slack: int, n_trips: int, record: bool, out: np.ndarray
+                ) -> None:  # pragma: no cover - compiled
+    """Travel times ``out[o, m, s]`` (float seconds, inf unreachable) for every origin ``o``
+    (sources ``src[src_ptr[o]:src_ptr[o+1]]`` at offsets ``src_t``, seconds) and departure
+    ``minutes[m]`` (seconds since midnight; its first connection ``starts[m]``), one
+    independent scan per (origin, minute) in parallel; longer than ``max_travel`` seconds
+    is inf. ``record`` is False; passed in so that :func:`scan` is compiled once for both
+    callers.
+    """
+    n_orig, n_min, n_stops = out.shape
+    dummy = np.empty((1, 1), np.int32)
+    for job in numba.prange(n_orig * n_min):
+        o = job // n_min
+        m = job % n_min
+        T = np.empty((legs + 1, n_stops), np.int32)
+        Tv = np.empty((legs + 1, n_stops), np.int32)
+        t0 = minutes[m]
+        scan(dep, arr, frm, to, trip, board, alight, fp_ptr, fp_to, fp_s,
+             src[src_ptr[o]:src_ptr[o + 1]].copy(), src_t[src_ptr[o]:src_ptr[o + 1]] + t0,
+             starts[m], t0 + max_travel, legs, slack, n_trips, record, T, Tv, dummy, dummy)
+        for s in range(n_stops):
+            tt = T[legs, s] - t0
+            out[o, m, s] = tt if T[legs, s] != NEVER and tt <= max_travel else np.inf
+
