@@ -40,52 +40,69 @@ def scan(dep: np.ndarray, arr: np.ndarray, frm: np.ndarray, to: np.ndarray,
     trip_k = np.full(n_trips, legs + 1, np.int32)
     trip_enter = np.full(n_trips, -1, np.int32)
     for i in range(src.shape[0]):
-        s = src[i]
-        for k in range(legs + 1):
-            if src_t[i] < T[k, s]:
-                T[k, s] = src_t[i]
-                if record:
-                    lab_exit[k, s] = -1
-                    lab_enter[k, s] = -1
+        _label(T, 0, legs, src[i], src_t[i], -1, -1, record, lab_exit, lab_enter)
     for c in range(start, dep.shape[0]):
         d = dep[c]
         if d > horizon:
             break
         t = trip[c]
-        kk = trip_k[t]
         if board[c]:
-            u = frm[c]
-            for j in range(min(kk - 1, legs)):
-                if T[j, u] <= d - slack:
-                    kk = j + 1
-                    trip_k[t] = kk
-                    trip_enter[t] = c
-                    break
-        if kk > legs or not alight[c]:
-            continue
+            kk = _board(T, frm[c], d - slack, trip_k[t], legs)
+            if kk < trip_k[t]:
+                trip_k[t] = kk
+                trip_enter[t] = c
+        kk = trip_k[t]
         a = arr[c]
         v = to[c]
-        if a >= Tv[kk, v]:
+        if kk > legs or not alight[c] or a >= Tv[kk, v]:
             continue
-        for k in range(kk, legs + 1):
-            if a >= Tv[k, v]:
-                break
-            Tv[k, v] = a
-            if a < T[k, v]:
-                T[k, v] = a
-                if record:
-                    lab_exit[k, v] = c
-                    lab_enter[k, v] = trip_enter[t]
+        _arrive(T, Tv, kk, legs, v, a, c, trip_enter[t], record, lab_exit, lab_enter)
         for p in range(fp_ptr[v], fp_ptr[v + 1]):
-            w = fp_to[p]
-            aw = a + fp_s[p]
-            for k in range(kk, legs + 1):
-                if aw >= T[k, w]:
-                    break
-                T[k, w] = aw
-                if record:
-                    lab_exit[k, w] = c
-                    lab_enter[k, w] = trip_enter[t]
+            _label(T, kk, legs, fp_to[p], a + fp_s[p], c, trip_enter[t], record, lab_exit,
+                   lab_enter)
+
+
+@numba.njit(cache=True, nogil=True)
+def _board(T: np.ndarray, u: int, latest: int, kk: int, legs: int
+           ) -> int:  # pragma: no cover - compiled
+    """Vehicles used after boarding at stop ``u``: one more than the fewest ``j`` < ``kk - 1``
+    whose label is at ``u`` by ``latest`` (departure − slack, seconds); else ``kk``."""
+    for j in range(min(kk - 1, legs)):
+        if T[j, u] <= latest:
+            return j + 1
+    return kk
+
+
+@numba.njit(cache=True, nogil=True)
+def _arrive(T: np.ndarray, Tv: np.ndarray, kk: int, legs: int, v: int, a: int, c: int,
+            enter: int, record: bool, lab_exit: np.ndarray, lab_enter: np.ndarray
+            ) -> None:  # pragma: no cover - compiled
+    """Arrive at stop ``v`` at ``a`` (seconds) by vehicle (connection ``c``, boarded at
+    ``enter``) with ``kk`` or more vehicles: lower ``Tv`` while it improves, and ``T``."""
+    for k in range(kk, legs + 1):
+        if a >= Tv[k, v]:
+            break
+        Tv[k, v] = a
+        if a < T[k, v]:
+            T[k, v] = a
+            if record:
+                lab_exit[k, v] = c
+                lab_enter[k, v] = enter
+
+
+@numba.njit(cache=True, nogil=True)
+def _label(T: np.ndarray, k0: int, legs: int, s: int, t: int, c: int, enter: int,
+           record: bool, lab_exit: np.ndarray, lab_enter: np.ndarray
+           ) -> None:  # pragma: no cover - compiled
+    """Lower ``T[k0:, s]`` to ``t`` (seconds) while it improves; with ``record`` keep the
+    connection left (``c``) and boarded (``enter``), −1 for the origin's walks."""
+    for k in range(k0, legs + 1):
+        if t >= T[k, s]:
+            break
+        T[k, s] = t
+        if record:
+            lab_exit[k, s] = c
+            lab_enter[k, s] = enter
 
 
 @numba.njit(cache=True, parallel=True)
