@@ -90,9 +90,10 @@ def test_cell_time_is_walk_plus_bus(engine: Accessibility, feed: gtfs.Feed,
 
     Walk to Ellmendingen Pforzheimer Str. (de:08236:1507:0:2): ≈51 crow-fly m × 1.3 at
     4.8 km/h = 50 s (computed below from the coordinates), rounded up to the whole minute:
-    at the stop 07:01. stop_times.txt line 161: trip de:vpe:04720_:2319 (route 720, service 0) leaves
-    there at 07:04:00 (60 s boarding slack: needs to be there by 07:03); line 165: it is at
-    Dietlingen Rathaus (de:08236:1504:0:2) at 07:09:00, where the offer is (egress 0 m).
+    at the stop 07:01. stop_times.txt line 161: trip de:vpe:04720_:2319 (route 720,
+    service 0) leaves there at 07:04:00 (60 s boarding slack: needs to be there by 07:03);
+    line 165: it is at Dietlingen Rathaus (de:08236:1504:0:2) at 07:09:00, where the offer
+    is (egress 0 m).
     The same trip passes the nearer stops 1522:0:2 at 07:01 and 1521:0:2 at 07:05, both
     too far to reach in time. Travel time: 07:00 → 07:09 = 9 min; walking the whole way
     is far longer (> 30 min).

@@ -1,0 +1,1 @@
+"""The accessibility engine: one engine per travel mode behind a facade (``access``)."""

@@ -79,7 +79,7 @@ class Accessibility:
         self._engines: dict[str, ModeEngine] = {**streets, self._transit.mode: self._transit}
 
     def engine(self, mode: str) -> ModeEngine:
-        """The engine of ``mode`` (AccessInputError for an unknown mode)."""
+        """Return the engine of ``mode`` (AccessInputError for an unknown mode)."""
         check_choice("mode", mode, MODES)
         return self._engines[mode]
 
@@ -105,7 +105,7 @@ class Accessibility:
     # ------------------------------------------------------------------ per mode
 
     def network(self, mode: str) -> Network:
-        """The street network of ``mode`` (loaded once)."""
+        """Return the street network of ``mode`` (loaded once)."""
         return self.engine(mode).network()
 
     def transit(self) -> TransitAccess:
@@ -119,9 +119,11 @@ class Accessibility:
         return self._transit.access()
 
     def transit_cells(self, category: str, grid: str = "children") -> TransitCells:
-        """Walk + transit times of every cell of ``grid`` (``children``, ``inhabitants``
-        or ``raster``: every 100 m cell of the county) to the nearest ``category`` offer
-        (:meth:`geo.engine.transit_access.TransitAccess.cell_times`)."""
+        """Walk + transit times of every cell of ``grid`` to the nearest ``category`` offer.
+
+        ``grid`` is ``children``, ``inhabitants`` or ``raster`` (every 100 m cell of the
+        county); see :meth:`geo.engine.transit_access.TransitAccess.cell_times`.
+        """
         check_choice("category", category, CATEGORIES)
         return self._transit.cell_times(category, grid)
 
@@ -138,8 +140,10 @@ class Accessibility:
         return self.engine(mode).offer_set(category)
 
     def snap(self, lon: np.ndarray, lat: np.ndarray, mode: str) -> Snap:
-        """Join WGS84 points (degrees) to the network of ``mode``: node, metres, access
-        seconds (node -1 / inf seconds beyond the snap cut-off).
+        """Join WGS84 points (degrees) to the network of ``mode``.
+
+        The snap gives node, metres and access seconds per point (node -1 / inf seconds
+        beyond the snap cut-off).
 
         Raises
         ------
@@ -195,9 +199,11 @@ class Accessibility:
         return engine.cells(category, grid)
 
     def raster_minutes(self, category: str, mode: str) -> pd.DataFrame:
-        """Minutes to the nearest offer for every 100 m cell of the region (``x``, ``y``
-        EPSG:3035 centres, ``minutes``; NaN = not connected or unreachable; mode
-        ``transit``: the window median)."""
+        """Minutes to the nearest offer for every 100 m cell of the region.
+
+        Columns ``x``, ``y`` (EPSG:3035 centres) and ``minutes`` (NaN = not connected or
+        unreachable; mode ``transit``: the window median).
+        """
         engine = self.engine(mode)
         check_choice("category", category, CATEGORIES)
         minutes = to_minutes(engine.raster_seconds(category))
@@ -208,7 +214,7 @@ class Accessibility:
     # ------------------------------------------------------------------ nearest
 
     def _point_query(self, category: str, mode: str, k: int) -> ModeEngine:
-        """The engine of ``mode`` after checking ``category`` and ``k`` (1 … ``k_max``)."""
+        """Check ``category`` and ``k`` (1 … ``k_max``) and return the engine of ``mode``."""
         engine = self.engine(mode)
         check_choice("category", category, CATEGORIES)
         if not 1 <= k <= self.settings.access.k_max:
@@ -217,7 +223,7 @@ class Accessibility:
 
     def nearest_many(self, lon: np.ndarray, lat: np.ndarray, category: str, mode: str,
                      k: int = 3) -> pd.DataFrame:
-        """The ``k`` nearest offers of many points (no routes), vectorised.
+        """Find the ``k`` nearest offers of many points (no routes), vectorised.
 
         Parameters
         ----------
@@ -253,8 +259,9 @@ class Accessibility:
 
     def nearest_routes(self, lon: float, lat: float, category: str, mode: str,
                        k: int = 3) -> NearestRoutes:
-        """The ``k`` nearest offers of one point with their routes, as plain arrays (the
-        API's fast path; :meth:`nearest` turns it into a GeoDataFrame).
+        """Find the ``k`` nearest offers of one point with their routes, as plain arrays.
+
+        This is the API's fast path; :meth:`nearest` turns it into a GeoDataFrame.
 
         Street modes: one forward Dijkstra from the point's node, bounded by the k-th offer
         when the nearest-offer table of (category, mode) is cached (well under a
@@ -286,7 +293,7 @@ class Accessibility:
 
     def nearest(self, lon: float, lat: float, category: str, mode: str,
                 k: int = 3) -> gpd.GeoDataFrame:
-        """The ``k`` nearest offers of one point with their routes.
+        """Find the ``k`` nearest offers of one point with their routes.
 
         Parameters
         ----------
@@ -415,8 +422,9 @@ class Accessibility:
         return self.engine(mode).what_if(category, add, remove)
 
     def supply(self, category: str = "kita", mode: str = "walk") -> Supply:
-        """E2SFCA supply per child of ``category`` by ``mode`` (street modes; see
-        :func:`geo.engine.supply.street_supply`).
+        """E2SFCA supply per child of ``category`` by ``mode`` (street modes).
+
+        See :func:`geo.engine.supply.street_supply`.
 
         Returns
         -------

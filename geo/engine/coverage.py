@@ -29,7 +29,7 @@ from geo.vocabulary import Level
 
 
 def area_keys(cells: pd.DataFrame, level: str, areas: gpd.GeoDataFrame) -> np.ndarray:
-    """The area ``ags`` of every cell at ``level`` (None where the cell is in no area).
+    """Give every cell the ``ags`` of its area at ``level`` (None where in no area).
 
     Parameters
     ----------
@@ -124,8 +124,10 @@ def summarise(minutes: np.ndarray, connected: np.ndarray, weight: np.ndarray,
 
 def table(areas: gpd.GeoDataFrame, level: str, parts: Sequence[pd.DataFrame]
           ) -> gpd.GeoDataFrame:
-    """Areas (``ags``, ``name``, ``level``, geometry) joined with summaries by ``ags``;
-    areas without cells get zero weights and NaN figures."""
+    """Join areas (``ags``, ``name``, ``level``, geometry) with summaries by ``ags``.
+
+    Areas without cells get zero weights and NaN figures.
+    """
     out = areas[["ags", "name", "geometry"]].copy()
     out.insert(2, "level", level)
     for part in parts:

@@ -132,7 +132,7 @@ class ModeEngine(Protocol):
         """Load the mode's data (network or timetable); raise DataError if it is missing."""
 
     def network(self) -> Network:
-        """The mode's street network."""
+        """Return the mode's street network."""
 
     def offer_set(self, category: str) -> OfferSet:
         """Active offers of ``category`` joined to the network."""
@@ -154,13 +154,13 @@ class ModeEngine(Protocol):
 
     def nearest_many(self, lon: np.ndarray, lat: np.ndarray, category: str,
                      k: int) -> pd.DataFrame:
-        """The ``k`` nearest offers of many points: point, rank, offer_id, minutes."""
+        """Find the ``k`` nearest offers of many points: point, rank, offer_id, minutes."""
 
     def nearest_routes(self, lon: float, lat: float, category: str, k: int) -> NearestRoutes:
-        """The ``k`` nearest offers of one point with their routes."""
+        """Find the ``k`` nearest offers of one point with their routes."""
 
     def nearest(self, lon: float, lat: float, category: str, k: int) -> gpd.GeoDataFrame:
-        """The ``k`` nearest offers of one point as a GeoDataFrame with routes."""
+        """Find the ``k`` nearest offers of one point: a GeoDataFrame with routes."""
 
     def isochrones(self, lon: float, lat: float, budgets: Sequence[float]
                    ) -> gpd.GeoDataFrame:
@@ -174,4 +174,4 @@ class ModeEngine(Protocol):
         """E2SFCA supply per child of ``category``."""
 
     def not_connected(self, categories: Sequence[str]) -> dict[str, Any] | None:
-        """Counts of cells and offers beyond the network's reach (None: not applicable)."""
+        """Count cells and offers beyond the network's reach (None: not applicable)."""

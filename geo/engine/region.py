@@ -97,7 +97,7 @@ class RegionData:
         return self.offers[self.offers["status"] == "active"]
 
     def active_offers(self, category: str) -> gpd.GeoDataFrame:
-        """The active offers of ``category``, rows 0..m-1.
+        """Return the active offers of ``category``, rows 0..m-1.
 
         Raises
         ------
@@ -133,7 +133,7 @@ class RegionData:
             return frame
 
     def points(self, grid: str) -> pd.DataFrame:
-        """The cells of ``grid`` or of :data:`RASTER` (``x``, ``y``: EPSG:3035 centres)."""
+        """Return the cells of ``grid`` or of :data:`RASTER` (``x``, ``y``: EPSG:3035 centres)."""
         check_choice("grid", grid, [*GRIDS, RASTER])
         return self.raster_grid() if grid == RASTER else self.cell_frame(grid)
 
@@ -146,8 +146,11 @@ class RegionData:
             return self._units[level]
 
     def raster_grid(self) -> pd.DataFrame:
-        """Centres (``x``, ``y``, EPSG:3035 metres) of every 100 m INSPIRE cell whose centre
-        lies in the county: the pixels of the minute rasters."""
+        """Centres of the pixels of the minute rasters.
+
+        Every 100 m INSPIRE cell whose centre lies in the county: ``x``, ``y`` (EPSG:3035
+        metres).
+        """
         with self.lock:
             if self._grid is None:
                 county = self.units("county").geometry.iloc[0]
@@ -231,8 +234,11 @@ class RegionData:
         return cov.table(areas, level, parts)
 
     def cell_table(self, grid: str, columns: dict[str, object]) -> pd.DataFrame:
-        """The long-form cell table of ``grid``: ``cell_id`` and ``columns`` (mode-specific
-        times), then the weight, ``unit_ags``, ``gemeinde_ags``, ``x``, ``y`` (EPSG:3035)."""
+        """Build the long-form cell table of ``grid`` around mode-specific ``columns``.
+
+        Columns: ``cell_id``, ``columns`` (times), then the weight, ``unit_ags``,
+        ``gemeinde_ags``, ``x``, ``y`` (EPSG:3035 metres).
+        """
         frame = self.cell_frame(grid)
         return pd.DataFrame({
             "cell_id": frame["cell_id"].to_numpy(), **columns,

@@ -99,7 +99,7 @@ class StreetEngine:
         self.graph  # noqa: B018 - loads on first access
 
     def network(self) -> Network:
-        """The network of the mode."""
+        """Return the network of the mode."""
         return self.graph.net
 
     def offer_set(self, category: str) -> OfferSet:
@@ -142,8 +142,11 @@ class StreetEngine:
             return self._snaps[grid]
 
     def snap(self, lon: np.ndarray, lat: np.ndarray) -> Snap:
-        """Join WGS84 points (degrees) to the network: node, metres, access seconds (node -1
-        / inf seconds beyond the snap cut-off); RegionError for a point outside the region."""
+        """Join WGS84 points (degrees) to the network.
+
+        Node, metres and access seconds per point (node -1 / inf seconds beyond the snap
+        cut-off); RegionError for a point outside the region.
+        """
         return self.graph.index.snap_xy(*self.data.check_points(lon, lat))
 
     def snap_point(self, lon: float, lat: float) -> tuple[Snap, float, float]:
@@ -195,8 +198,10 @@ class StreetEngine:
         return self.surface_minutes(self.surface(category), grid)
 
     def cells(self, category: str, grid: str) -> pd.DataFrame:
-        """Minutes from every cell of ``grid`` to the nearest offer, long form (see
-        :meth:`geo.engine.access.Accessibility.cells`)."""
+        """Minutes from every cell of ``grid`` to the nearest offer, long form.
+
+        See :meth:`geo.engine.access.Accessibility.cells`.
+        """
         surface = self.surface(category)
         snap = self.cell_snap(grid)
         seconds, offer = surface.at(snap)
@@ -212,8 +217,10 @@ class StreetEngine:
     # ------------------------------------------------------------------ nearest
 
     def table(self, category: str) -> tuple[np.ndarray, np.ndarray]:
-        """Per node the ``k_max`` nearest offers within ``nearest_max_min``: seconds and
-        offer row (n × k), cached."""
+        """Nearest-offer table: per node the ``k_max`` nearest offers (cached).
+
+        Offers within ``nearest_max_min`` only; seconds and offer row, n × k each.
+        """
         offers = self.offer_set(category)
         with self.data.lock:
             if category not in self._tables:
@@ -231,9 +238,11 @@ class StreetEngine:
 
     def nearest_many(self, lon: np.ndarray, lat: np.ndarray, category: str,
                      k: int) -> pd.DataFrame:
-        """The ``k`` nearest offers of many points from the cached nearest-offer table:
-        ``point``, ``rank``, ``offer_id``, ``minutes`` (points beyond the snap cut-off have
-        no rows)."""
+        """Find the ``k`` nearest offers of many points in the nearest-offer table.
+
+        Columns ``point``, ``rank``, ``offer_id``, ``minutes``; points beyond the snap
+        cut-off have no rows.
+        """
         offers = self.offer_set(category)
         snap = self.snap(lon, lat)
         table_s, table_o = self.table(category)
@@ -248,9 +257,11 @@ class StreetEngine:
                              "minutes": to_minutes(seconds[found])})
 
     def nearest_routes(self, lon: float, lat: float, category: str, k: int) -> NearestRoutes:
-        """The ``k`` nearest offers of one point with their routes: one forward Dijkstra
-        from the point's node, bounded by the k-th offer when the nearest-offer table is
-        cached, else by ``nearest_max_min`` (no table is built)."""
+        """Find the ``k`` nearest offers of one point with their routes.
+
+        One forward Dijkstra from the point's node, bounded by the k-th offer when the
+        nearest-offer table is cached, else by ``nearest_max_min`` (no table is built).
+        """
         offers = self.offer_set(category)
         snap, _, _ = self.snap_point(lon, lat)
         node = int(snap.node[0])
@@ -277,8 +288,10 @@ class StreetEngine:
 
     def _routes(self, pred: np.ndarray, start: tuple[float, float], targets: np.ndarray,
                 ends: np.ndarray) -> list[np.ndarray]:
-        """Lon/lat vertices point → streets → offer of each target node, following the
-        predecessors of a forward run from the point's node."""
+        """Lon/lat vertices point → streets → offer of each target node.
+
+        The streets follow the predecessors ``pred`` of a forward run from the point's node.
+        """
         with self.data.lock:
             if self._edges is None:
                 self._edges = routing.EdgeLookup(self.graph.net)
@@ -288,9 +301,11 @@ class StreetEngine:
                 for t, end in zip(targets, ends, strict=True)]
 
     def nearest(self, lon: float, lat: float, category: str, k: int) -> gpd.GeoDataFrame:
-        """:meth:`nearest_routes` as a GeoDataFrame: ``rank``, ``offer_id``, ``name``,
-        ``category``, ``mode``, ``minutes``, ``access_m`` (metres) and the route
-        (LineString, EPSG:4326)."""
+        """Find the ``k`` nearest offers of one point: :meth:`nearest_routes` as a frame.
+
+        Columns ``rank``, ``offer_id``, ``name``, ``category``, ``mode``, ``minutes``,
+        ``access_m`` (metres) and the route (LineString, EPSG:4326).
+        """
         found = self.nearest_routes(lon, lat, category, k)
         return gpd.GeoDataFrame({
             "rank": np.arange(1, len(found.offer_ids) + 1), "offer_id": found.offer_ids,
@@ -302,8 +317,11 @@ class StreetEngine:
 
     def isochrones(self, lon: float, lat: float, budgets: Sequence[float]
                    ) -> gpd.GeoDataFrame:
-        """Street-following areas reachable from a point within each budget (minutes,
-        largest first): ``minutes``, ``mode``, ``area_km2``, polygons in EPSG:4326."""
+        """Street-following areas reachable from a point within each budget.
+
+        ``budgets`` are minutes, largest first; columns ``minutes``, ``mode``, ``area_km2``,
+        polygons in EPSG:4326.
+        """
         snap, x, y = self.snap_point(lon, lat)
         with self.data.lock:
             if self._cutter is None:
@@ -330,8 +348,7 @@ class StreetEngine:
         return e2sfca.street_supply(self, category)
 
     def not_connected(self, categories: Sequence[str]) -> dict[str, Any]:
-        """Children cells, inhabitant cells and offers per category beyond the snap
-        cut-off of the network."""
+        """Count children cells, inhabitant cells and offers beyond the snap cut-off."""
         return {"children_cells": int((~self.cell_snap("children").connected).sum()),
                 "inhabitant_cells": int((~self.cell_snap("inhabitants").connected).sum()),
                 "offers": {c: int((~self.offer_set(c).snap.connected).sum())

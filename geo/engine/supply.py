@@ -37,8 +37,10 @@ log = logging.getLogger(__name__)
 
 def zone_weights(minutes: np.ndarray, zones: Sequence[float],
                  weights: Sequence[float]) -> np.ndarray:
-    """E2SFCA weight of each travel time (minutes): the weight of its zone, 0 beyond the
-    last zone or where unreachable (inf)."""
+    """E2SFCA weight of each travel time (minutes).
+
+    The weight of its zone; 0 beyond the last zone or where unreachable (inf).
+    """
     if len(zones) != len(weights):
         raise ValueError(f"{len(zones)} zones but {len(weights)} weights")
     w = np.append(np.asarray(weights, float), 0.0)

@@ -126,7 +126,7 @@ class TransitAccess:
     # ------------------------------------------------------------------ building blocks
 
     def offer_rows(self, category: str) -> gpd.GeoDataFrame:
-        """The active offers of ``category`` (raises EmptyResultError if none)."""
+        """Return the active offers of ``category`` (EmptyResultError if none)."""
         rows = self.offers[self.offers["category"] == category].reset_index(drop=True)
         if rows.empty:
             raise EmptyResultError(f"no active {category!r} offers")
@@ -185,8 +185,9 @@ class TransitAccess:
 
     def cell_times(self, category: str, xy: np.ndarray,
                    walk_only_s: np.ndarray | None = None, chunk: int = 4096) -> TransitCells:
-        """Median, best and worst walk + transit time from many points to the nearest
-        offer over the window's departures (see the module notes on minute rounding).
+        """Median, best and worst walk + transit time from many points to the nearest offer.
+
+        Over the window's departures; see the module notes on minute rounding.
 
         Parameters
         ----------
@@ -250,8 +251,9 @@ class TransitAccess:
 
     def nearest(self, x: float, y: float, category: str, k: int = 3,
                 max_minutes: float = np.inf) -> gpd.GeoDataFrame:
-        """The ``k`` offers of ``category`` with the shortest median walk + transit time
-        from one point, each with the connections of its median departure.
+        """Find the ``k`` offers with the shortest median walk + transit time from a point.
+
+        Each with the connections of its median departure.
 
         Parameters
         ----------
@@ -266,11 +268,11 @@ class TransitAccess:
         Returns
         -------
         geopandas.GeoDataFrame
-            ``rank``, ``offer_id``, ``name``, ``category``, ``minutes`` (median), ``best_minutes``, ``walk_minutes`` (walking the whole
-            way), ``departure`` / ``arrival`` (ISO local times of the median departure's
-            journey) and ``legs`` (:func:`geo.transit.query.describe_legs`: line, stops,
-            departure, arrival; walks have route ``walk``); a LineString through the
-            stops (EPSG:4326).
+            ``rank``, ``offer_id``, ``name``, ``category``, ``minutes`` (median),
+            ``best_minutes``, ``walk_minutes`` (walking the whole way), ``departure`` /
+            ``arrival`` (ISO local times of the median departure's journey) and ``legs``
+            (:func:`geo.transit.query.describe_legs`: line, stops, departure, arrival;
+            walks have route ``walk``); a LineString through the stops (EPSG:4326).
         """
         rows = self.offer_rows(category)
         origin = np.array([[x, y]], float)
@@ -357,8 +359,9 @@ class TransitAccess:
 
     def isochrones(self, x: float, y: float, minutes: tuple[float, ...] = (15, 30, 45)
                    ) -> gpd.GeoDataFrame:
-        """Area reachable from a point by walking and public transport within each budget,
-        for the window median.
+        """Area reachable from a point by walking and public transport within each budget.
+
+        For the window median.
 
         Per stop the median travel time over the window's departures; from each stop
         reached with time left, a walk of the remaining time (crow-fly discs of radius

@@ -86,9 +86,11 @@ class TransitEngine:
         self.access()
 
     def cell_times(self, category: str, grid: str) -> TransitCells:
-        """Walk + transit times of every cell of ``grid`` (``children``, ``inhabitants`` or
-        ``raster``) to the nearest ``category`` offer (cached; see
-        :meth:`~geo.engine.transit_access.TransitAccess.cell_times`)."""
+        """Walk + transit times of every cell of ``grid`` to the nearest ``category`` offer.
+
+        ``grid``: ``children``, ``inhabitants`` or ``raster``; cached; see
+        :meth:`~geo.engine.transit_access.TransitAccess.cell_times`.
+        """
         with self.data.lock:
             key = (category, grid)
             if key not in self._cells:
@@ -106,9 +108,12 @@ class TransitEngine:
         return to_minutes(t.median_s), np.isfinite(t.median_s)
 
     def cells(self, category: str, grid: str) -> pd.DataFrame:
-        """Long-form cell table: ``minutes`` (window median), ``best_minutes``,
-        ``walk_minutes``, the offer reached at the median departure, ``connected`` =
-        reachable at all, ``access_m`` NaN."""
+        """Minutes from every cell of ``grid`` to the nearest offer, long form.
+
+        ``minutes`` is the window median, ``best_minutes`` and ``walk_minutes`` are added,
+        ``offer_id`` is the offer reached at the median departure, ``connected`` =
+        reachable at all, ``access_m`` NaN.
+        """
         t = self.cell_times(category, grid)
         ids = self.access().offer_rows(category)["id"].to_numpy()
         return self.data.cell_table(grid, {
@@ -122,9 +127,11 @@ class TransitEngine:
         return self.cell_times(category, RASTER).median_s
 
     def nearest(self, lon: float, lat: float, category: str, k: int) -> gpd.GeoDataFrame:
-        """The ``k`` offers with the shortest median time from one point, with the
-        connections of the median departure
-        (:meth:`~geo.engine.transit_access.TransitAccess.nearest` and ``mode``)."""
+        """Find the ``k`` offers with the shortest median time from one point.
+
+        Each with the connections of the median departure
+        (:meth:`~geo.engine.transit_access.TransitAccess.nearest`) and ``mode``.
+        """
         x, y = self.data.check_points(lon, lat)
         found = self.access().nearest(float(x[0]), float(y[0]), category, k,
                                       self.settings.access.nearest_max_min)
@@ -132,8 +139,10 @@ class TransitEngine:
         return found
 
     def nearest_routes(self, lon: float, lat: float, category: str, k: int) -> NearestRoutes:
-        """:meth:`nearest` as arrays (no details of the connections); routes run through
-        the stops."""
+        """Find the ``k`` nearest offers of one point: :meth:`nearest` as arrays.
+
+        No details of the connections; routes run through the stops.
+        """
         frame = self.nearest(lon, lat, category, k)
         return NearestRoutes(frame["offer_id"].to_numpy(object), frame["name"].to_numpy(object),
                              frame["minutes"].to_numpy(float) * 60.0, np.nan,
@@ -141,8 +150,10 @@ class TransitEngine:
 
     def nearest_many(self, lon: np.ndarray, lat: np.ndarray, category: str,
                      k: int) -> pd.DataFrame:
-        """The ``k`` nearest offers of many points: one :meth:`nearest` per point (window
-        median, seconds per point; there is no table)."""
+        """Find the ``k`` nearest offers of many points, one :meth:`nearest` per point.
+
+        Window median; there is no table, each point takes about a second.
+        """
         px, py = self.data.check_points(lon, lat)
         access, columns = self.access(), ["point", "rank", "offer_id", "minutes"]
         found = [access.nearest(float(xi), float(yi), category, k,
@@ -153,8 +164,11 @@ class TransitEngine:
 
     def isochrones(self, lon: float, lat: float, budgets: Sequence[float]
                    ) -> gpd.GeoDataFrame:
-        """Reach by walking and public transport per budget (minutes, largest first), window
-        median (:meth:`~geo.engine.transit_access.TransitAccess.isochrones` and ``mode``)."""
+        """Reach by walking and public transport per budget, window median.
+
+        ``budgets`` are minutes, largest first;
+        :meth:`~geo.engine.transit_access.TransitAccess.isochrones` with ``mode``.
+        """
         px, py = self.data.check_points(lon, lat)
         out = self.access().isochrones(float(px[0]), float(py[0]), tuple(budgets))
         out.insert(1, "mode", self.mode)

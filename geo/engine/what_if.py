@@ -68,7 +68,7 @@ def what_if(engine: StreetEngine, category: str, add: Sequence[tuple[float, floa
 
 def _changed_surface(engine: StreetEngine, base: Surface, offers: OfferSet,
                      add: Sequence[tuple[float, float]], remove: Sequence[str]) -> Surface:
-    """``base`` without the offers ``remove`` and with new offers at ``add`` (lon, lat)."""
+    """Change ``base``: without the offers ``remove``, with new offers at ``add`` (lon, lat)."""
     graph_t = engine.graph.graph_t
     seconds, offer, ids = base.node_seconds, base.node_offer, offers.ids
     if remove:

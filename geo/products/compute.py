@@ -1,5 +1,8 @@
-"""The batch job behind ``erreichbar access compute``: every surface, cell table, coverage
-table and minute raster of a region, written atomically beside the other derived data."""
+"""The batch job behind ``erreichbar access compute``.
+
+Every surface, cell table, coverage table and minute raster of a region, written
+atomically beside the other derived data.
+"""
 
 from __future__ import annotations
 
@@ -101,7 +104,7 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
 
 
 def _modes(acc: Accessibility) -> tuple[list[str], dict[str, str]]:
-    """The modes whose data loads, and the reason per optional mode that is skipped."""
+    """Load every mode; return those that load and the reason per optional mode skipped."""
     modes: list[str] = []
     skipped: dict[str, str] = {}
     for mode in MODES:
@@ -119,8 +122,10 @@ def _modes(acc: Accessibility) -> tuple[list[str], dict[str, str]]:
 
 
 def _supply(acc: Accessibility, available: list[str], folder: Path) -> dict[str, str]:
-    """Write ``supply_kita.parquet`` (E2SFCA per street mode) when there are Kitas; the
-    basis of the supply figures per mode."""
+    """Write ``supply_kita.parquet`` (E2SFCA per street mode) when there are Kitas.
+
+    Returns the basis of the supply figures per mode.
+    """
     if "kita" not in available:
         return {}
     supplies = [acc.supply("kita", mode) for mode in STREET_MODES]

@@ -1,0 +1,1 @@
+"""Public transport on GTFS feeds: walks, timetables, the connection scan, queries, quality."""

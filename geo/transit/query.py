@@ -1,5 +1,7 @@
-"""Transit queries on a compiled timetable: earliest arrival with journeys, time-window
-profiles (median and best), egress to points and journeys described for people.
+"""Transit queries on a compiled timetable.
+
+Earliest arrival with journeys, time-window profiles (median and best), egress to points
+and journeys described for people.
 
 Origins are stop/station ids (a station = all its platforms) or points, arrays (n, 2) of
 EPSG:3035 metres that reach stops by a walk model (:mod:`geo.transit.walk`). Time windows
@@ -218,8 +220,10 @@ class WindowResult:
 
 def egress(values_s: np.ndarray, tt: Timetable, points: np.ndarray,
            walk: WalkModel) -> np.ndarray:
-    """From stops on to points: per point the minimum over stops within walking distance
-    of (value at the stop + walk seconds).
+    """Carry values at stops on to points by the egress walk.
+
+    Per point the minimum over stops within walking distance of (value at the stop + walk
+    seconds).
 
     Parameters
     ----------
@@ -282,9 +286,10 @@ def window_travel_times(feed: Feed, origins: Sequence[str] | np.ndarray, date: d
     WindowResult
     """
     s = settings or TransitSettings()
+    tt, minutes, chunks = _profile_chunks(feed, origins, date, start_s, end_s, s,
+                                          max_transfers, walk, destinations, chunk)
     median_parts, best_parts = [], []
-    for tt, minutes, out in _profile_chunks(feed, origins, date, start_s, end_s, s,
-                                            max_transfers, walk, destinations, chunk):
+    for out in chunks:
         median_parts.append(np.median(out, axis=1))
         best_parts.append(out.min(axis=1))
     median, best = np.concatenate(median_parts), np.concatenate(best_parts)
@@ -314,17 +319,24 @@ def departure_profiles(feed: Feed, origins: Sequence[str] | np.ndarray, date: dt
         ``compile_timetable(...).stop_ids``) or the ``destinations`` points.
     """
     s = settings or TransitSettings()
-    parts = [(minutes, out) for _, minutes, out in _profile_chunks(
-        feed, origins, date, start_s, end_s, s, max_transfers, walk, destinations, chunk)]
-    return parts[0][0], np.concatenate([out for _, out in parts])
+    _, minutes, chunks = _profile_chunks(feed, origins, date, start_s, end_s, s,
+                                         max_transfers, walk, destinations, chunk)
+    return minutes, np.concatenate(list(chunks))
 
 
 def _profile_chunks(feed: Feed, origins: Sequence[str] | np.ndarray, date: dt.date,
                     start_s: int | None, end_s: int | None, s: TransitSettings,
                     max_transfers: int | None, walk: WalkModel | None,
                     destinations: np.ndarray | None, chunk: int
-                    ) -> Iterator[tuple[Timetable, np.ndarray, np.ndarray]]:
-    """Per batch of ``chunk`` origins: (timetable, departures, travel seconds (o, m, d))."""
+                    ) -> tuple[Timetable, np.ndarray, Iterator[np.ndarray]]:
+    """Compile the timetable and scan the window, ``chunk`` origins at a time.
+
+    Returns
+    -------
+    timetable, departures, chunks
+        The compiled timetable, the departures (seconds since midnight) and, lazily per
+        batch of origins, travel seconds (origins × departures × destinations).
+    """
     walk = walk or CrowFlyWalk.from_settings(s)
     start_s = s.window_start_s if start_s is None else start_s
     end_s = s.window_end_s if end_s is None else end_s
@@ -336,18 +348,22 @@ def _profile_chunks(feed: Feed, origins: Sequence[str] | np.ndarray, date: dt.da
     minutes = np.arange(start_s, end_s, s.window_step_s, dtype=np.int64)
     starts = np.searchsorted(tt.dep, minutes).astype(np.int64)
     n_orig, n_stops = len(ptr) - 1, len(tt.stop_ids)
-    for lo in range(0, max(n_orig, 1), chunk):
-        hi = min(lo + chunk, n_orig)
-        out = np.empty((hi - lo, len(minutes), n_stops))
-        sub = ptr[lo:hi + 1]
-        scan_window(tt.dep, tt.arr, tt.frm, tt.to, tt.trip, tt.board, tt.alight, tt.fp_ptr,
-                    tt.fp_to, tt.fp_s, sub - sub[0], src[sub[0]:sub[-1]],
-                    src_s[sub[0]:sub[-1]], minutes, starts,
-                    s.max_travel_s, legs, s.board_slack_s, len(tt.trip_ids), False, out)
-        if destinations is not None:
-            out = egress(out, tt, destinations, walk)
-            out[out > s.max_travel_s] = np.inf
-        yield tt, minutes, out
+
+    def batches() -> Iterator[np.ndarray]:
+        for lo in range(0, max(n_orig, 1), chunk):
+            hi = min(lo + chunk, n_orig)
+            out = np.empty((hi - lo, len(minutes), n_stops))
+            sub = ptr[lo:hi + 1]
+            scan_window(tt.dep, tt.arr, tt.frm, tt.to, tt.trip, tt.board, tt.alight,
+                        tt.fp_ptr, tt.fp_to, tt.fp_s, sub - sub[0], src[sub[0]:sub[-1]],
+                        src_s[sub[0]:sub[-1]], minutes, starts, s.max_travel_s, legs,
+                        s.board_slack_s, len(tt.trip_ids), False, out)
+            if destinations is not None:
+                out = egress(out, tt, destinations, walk)
+                out[out > s.max_travel_s] = np.inf
+            yield out
+
+    return tt, minutes, batches()
 
 
 def journey_to_point(arrivals: Arrivals, point_xy: np.ndarray, walk: WalkModel,
@@ -399,8 +415,10 @@ def journey_to_point(arrivals: Arrivals, point_xy: np.ndarray, walk: WalkModel,
 
 def describe_legs(legs: Sequence[dict[str, object]], feed: Feed, date: dt.date
                   ) -> list[dict[str, object]]:
-    """Legs for people and JSON: ``route`` (``walk`` for walks), ``trip``, ``from``/``to``
-    (stop ids, ``origin``/``destination``) with ``from_name``/``to_name``, ``departure`` and
+    """Describe legs for people and JSON.
+
+    Each leg: ``route`` (``walk`` for walks), ``trip``, ``from``/``to`` (stop ids,
+    ``origin``/``destination``) with ``from_name``/``to_name``, ``departure`` and
     ``arrival`` as ISO local date-times (``YYYY-MM-DDTHH:MM:SS``; past midnight = next day).
     """
     names = feed.stops.set_index("stop_id")["stop_name"]

@@ -24,7 +24,7 @@ def scan(dep: np.ndarray, arr: np.ndarray, frm: np.ndarray, to: np.ndarray,
          horizon: int, legs: int, slack: int, n_trips: int, record: bool, T: np.ndarray,
          Tv: np.ndarray, lab_exit: np.ndarray, lab_enter: np.ndarray
          ) -> None:  # pragma: no cover - compiled
-    """Connection Scan with at most ``legs`` vehicles; fills ``T`` (legs+1, n_stops).
+    """Run a Connection Scan with at most ``legs`` vehicles; fill ``T`` (legs+1, n_stops).
 
     ``dep`` … ``fp_s`` are the :class:`~geo.transit.timetable.Timetable` arrays; the
     origin reaches stops ``src`` at ``src_t`` (seconds since midnight); the scan starts at
@@ -65,8 +65,11 @@ def scan(dep: np.ndarray, arr: np.ndarray, frm: np.ndarray, to: np.ndarray,
 @numba.njit(cache=True, nogil=True)
 def _board(T: np.ndarray, u: int, latest: int, kk: int, legs: int
            ) -> int:  # pragma: no cover - compiled
-    """Vehicles used after boarding at stop ``u``: one more than the fewest ``j`` < ``kk - 1``
-    whose label is at ``u`` by ``latest`` (departure − slack, seconds); else ``kk``."""
+    """Count the vehicles used after boarding at stop ``u``.
+
+    One more than the fewest ``j`` < ``kk - 1`` whose label is at ``u`` by ``latest``
+    (departure − slack, seconds); else ``kk``.
+    """
     for j in range(min(kk - 1, legs)):
         if T[j, u] <= latest:
             return j + 1
@@ -77,8 +80,11 @@ def _board(T: np.ndarray, u: int, latest: int, kk: int, legs: int
 def _arrive(T: np.ndarray, Tv: np.ndarray, kk: int, legs: int, v: int, a: int, c: int,
             enter: int, record: bool, lab_exit: np.ndarray, lab_enter: np.ndarray
             ) -> None:  # pragma: no cover - compiled
-    """Arrive at stop ``v`` at ``a`` (seconds) by vehicle (connection ``c``, boarded at
-    ``enter``) with ``kk`` or more vehicles: lower ``Tv`` while it improves, and ``T``."""
+    """Arrive at stop ``v`` at ``a`` (seconds) by vehicle with ``kk`` or more vehicles.
+
+    Lower ``Tv`` while it improves, and ``T``; the vehicle is connection ``c``, boarded at
+    connection ``enter``.
+    """
     for k in range(kk, legs + 1):
         if a >= Tv[k, v]:
             break
@@ -94,8 +100,11 @@ def _arrive(T: np.ndarray, Tv: np.ndarray, kk: int, legs: int, v: int, a: int, c
 def _label(T: np.ndarray, k0: int, legs: int, s: int, t: int, c: int, enter: int,
            record: bool, lab_exit: np.ndarray, lab_enter: np.ndarray
            ) -> None:  # pragma: no cover - compiled
-    """Lower ``T[k0:, s]`` to ``t`` (seconds) while it improves; with ``record`` keep the
-    connection left (``c``) and boarded (``enter``), −1 for the origin's walks."""
+    """Lower ``T[k0:, s]`` to ``t`` (seconds) while it improves.
+
+    With ``record`` keep the connection left (``c``) and boarded (``enter``), −1 for the
+    origin's walks.
+    """
     for k in range(k0, legs + 1):
         if t >= T[k, s]:
             break
@@ -112,12 +121,13 @@ def scan_window(dep: np.ndarray, arr: np.ndarray, frm: np.ndarray, to: np.ndarra
                 src_t: np.ndarray, minutes: np.ndarray, starts: np.ndarray, max_travel: int,
                 legs: int, slack: int, n_trips: int, record: bool, out: np.ndarray
                 ) -> None:  # pragma: no cover - compiled
-    """Travel times ``out[o, m, s]`` (float seconds, inf unreachable) for every origin ``o``
-    (sources ``src[src_ptr[o]:src_ptr[o+1]]`` at offsets ``src_t``, seconds) and departure
-    ``minutes[m]`` (seconds since midnight; its first connection ``starts[m]``), one
-    independent scan per (origin, minute) in parallel; longer than ``max_travel`` seconds
-    is inf. ``record`` is False; passed in so that :func:`scan` is compiled once for both
-    callers.
+    """Fill travel times ``out[o, m, s]`` (seconds, inf unreachable) for every origin.
+
+    Origin ``o`` reaches the stops ``src[src_ptr[o]:src_ptr[o+1]]`` after ``src_t``
+    seconds; departure ``m`` is ``minutes[m]`` (seconds since midnight; its first
+    connection ``starts[m]``). One independent scan per (origin, minute) in parallel;
+    longer than ``max_travel`` seconds is inf. ``record`` is False; passed in so that
+    :func:`scan` is compiled once for both callers.
     """
     n_orig, n_min, n_stops = out.shape
     dummy = np.empty((1, 1), np.int32)

@@ -75,7 +75,7 @@ class Timetable:
     stop_pos: dict[str, int]
 
     def stop_index(self, stop_or_station_ids: Sequence[str]) -> np.ndarray:
-        """Internal stop numbers of stop ids; a station id stands for all its platforms.
+        """Give the internal stop numbers of stop ids; a station id stands for its platforms.
 
         Raises
         ------
@@ -152,8 +152,10 @@ def _route_names(feed: Feed) -> pd.Series:
 
 
 def _runs(feed: Feed, date: dt.date) -> tuple[np.ndarray, np.ndarray]:
-    """Trip runs touching ``date``: trip ids of the previous and of the day itself and
-    their time offsets (seconds: −86,400 for the previous day, 0).
+    """List the trip runs touching ``date``.
+
+    Trip ids of the previous day and of the day itself, and their time offsets (seconds:
+    −86,400 for the previous day, 0).
     """
     trips = feed.tables.trips
     parts, offsets = [], []
@@ -166,9 +168,11 @@ def _runs(feed: Feed, date: dt.date) -> tuple[np.ndarray, np.ndarray]:
 
 def _connections(feed: Feed, run_ids: np.ndarray, run_offset: np.ndarray,
                  stop_no: pd.Series) -> dict[str, np.ndarray]:
-    """The connections of the trip runs sorted by departure: the ``dep``, ``arr``, ``frm``,
-    ``to``, ``trip``, ``board`` and ``alight`` fields of :class:`Timetable` (connections
-    arriving before midnight of the previous day are left out).
+    """Build the connections of the trip runs, sorted by departure.
+
+    The ``dep``, ``arr``, ``frm``, ``to``, ``trip``, ``board`` and ``alight`` fields of
+    :class:`Timetable` (connections arriving before midnight of the previous day are left
+    out).
     """
     st = feed.stop_times
     st = st[st["trip_id"].isin(run_ids)]
@@ -201,8 +205,9 @@ def _connections(feed: Feed, run_ids: np.ndarray, run_offset: np.ndarray,
 
 
 def _transfers(walk: WalkModel, xy: np.ndarray) -> dict[str, np.ndarray]:
-    """Walk transfers between distinct stops at ``xy`` (EPSG:3035 metres) in CSR form: the
-    ``fp_ptr``, ``fp_to`` and ``fp_s`` (seconds) fields of :class:`Timetable`.
+    """Walk transfers between distinct stops at ``xy`` (EPSG:3035 metres), CSR form.
+
+    The ``fp_ptr``, ``fp_to`` and ``fp_s`` (seconds) fields of :class:`Timetable`.
     """
     fi, fj, fs = walk(xy, xy)
     other = fi != fj
@@ -213,9 +218,10 @@ def _transfers(walk: WalkModel, xy: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def default_date(feed: Feed, weekday: int = 1) -> dt.date:
-    """A regular service day of the feed: the first ``weekday`` (0 = Monday, 1 = Tuesday)
-    of the service period on which as many trips run as on the busiest such weekday
-    (a school-day timetable, not a holiday).
+    """Pick a regular service day of the feed.
+
+    The first ``weekday`` (0 = Monday, 1 = Tuesday) of the service period on which as many
+    trips run as on the busiest such weekday (a school-day timetable, not a holiday).
 
     Raises
     ------

@@ -1,5 +1,7 @@
-"""There and back within opening hours: can one reach an offer by walking and public
-transport before it opens and get home after it closes, the same day?
+"""There and back within opening hours.
+
+Can one reach an offer by walking and public transport before it opens and get home after
+it closes, the same day?
 
 The outbound journey is the **latest** departure from home (every ``window_step_s``,
 60 s) that still arrives at the offer by the start time; the return journey is the
@@ -32,7 +34,7 @@ from geo.transit.walk import CrowFlyWalk, WalkModel, direct_walk_s
 
 
 def opening_interval(opening_hours: str, date: dt.date) -> tuple[int, int]:
-    """The first opening interval of an OSM ``opening_hours`` value on ``date``.
+    """Find the first opening interval of an OSM ``opening_hours`` value on ``date``.
 
     Returns
     -------
@@ -84,9 +86,10 @@ class ThereAndBack:
     reason: str
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready: ``possible``, ``date``, ``arrive_by``, ``leave_after`` (HH:MM),
-        ``outbound`` and ``back`` (``departure``, ``arrival``, ``minutes``, ``legs``) and
-        ``reason``.
+        """Summarise as JSON-ready values.
+
+        ``possible``, ``date``, ``arrive_by``, ``leave_after`` (HH:MM), ``outbound`` and
+        ``back`` (``departure``, ``arrival``, ``minutes``, ``legs``) and ``reason``.
         """
         def journey(legs: list[dict[str, object]] | None) -> dict[str, Any] | None:
             if legs is None:

@@ -40,7 +40,7 @@ class CrowFlyWalk:
 
     @classmethod
     def from_settings(cls, s: TransitSettings) -> CrowFlyWalk:
-        """The walk model the settings describe."""
+        """Build the walk model the settings describe."""
         return cls(s.walk_speed_kmh / 3.6, s.detour_factor, s.max_walk_m)
 
     def __call__(self, from_xy: np.ndarray, to_xy: np.ndarray
@@ -70,7 +70,7 @@ class NetworkWalk:
 
     @classmethod
     def from_settings(cls, net: Network, settings: Settings) -> NetworkWalk:
-        """The walk model for ``net`` with the transit and access settings."""
+        """Build the walk model for ``net`` with the transit and access settings."""
         t = settings.transit
         return cls(net, NodeIndex(net, settings), t.max_walk_m,
                    t.max_walk_m * t.detour_factor / (t.walk_speed_kmh / 3.6))
@@ -117,7 +117,7 @@ def _pairs_within(from_xy: np.ndarray, to_xy: np.ndarray, max_m: float
 
 def direct_walk_s(from_xy: np.ndarray, to_xy: np.ndarray, settings: TransitSettings
                   ) -> np.ndarray:
-    """Walking the whole way: crow-fly metres × detour factor at walking speed, no limit.
+    """Time walking the whole way: crow-fly metres × detour at walking speed, no limit.
 
     Parameters
     ----------
