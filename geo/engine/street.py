@@ -110,11 +110,10 @@ class StreetEngine:
         EmptyResultError
             No active offer of the category, or none within reach of the network.
         """
-        frame = self.data.active_offers(category)
-        index = self.graph.index
         with self.data.lock:
             if category not in self._offer_sets:
-                snap = index.snap(frame["lon"].to_numpy(), frame["lat"].to_numpy())
+                frame = self.data.active_offers(category)
+                snap = self.graph.index.snap(frame["lon"].to_numpy(), frame["lat"].to_numpy())
                 lost = frame.loc[~snap.connected, "name"].tolist()
                 if len(lost) == len(frame):
                     raise EmptyResultError(f"no {category!r} offer lies within "
@@ -128,11 +127,10 @@ class StreetEngine:
 
     def cell_snap(self, grid: str) -> Snap:
         """Snap of the cells of ``grid`` (or ``raster``: every 100 m cell of the region)."""
-        frame = self.data.points(grid)
-        index = self.graph.index
         with self.data.lock:
             if grid not in self._snaps:
-                snap = index.snap_xy(frame["x"].to_numpy(), frame["y"].to_numpy())
+                frame = self.data.points(grid)
+                snap = self.graph.index.snap_xy(frame["x"].to_numpy(), frame["y"].to_numpy())
                 if grid != RASTER and not snap.connected.all():
                     log.warning("%d %s cells (%d persons) are farther than %g m from the %s "
                                 "network: not connected", (~snap.connected).sum(), grid,
