@@ -26,6 +26,7 @@ import pandas as pd
 
 from geo.engine.protocol import Supply
 from geo.engine.region import to_minutes
+from geo.errors import AccessInputError
 from geo.networks import routing
 from geo.vocabulary import METRIC_CRS
 
@@ -42,7 +43,7 @@ def zone_weights(minutes: np.ndarray, zones: Sequence[float],
     The weight of its zone; 0 beyond the last zone or where unreachable (inf).
     """
     if len(zones) != len(weights):
-        raise ValueError(f"{len(zones)} zones but {len(weights)} weights")
+        raise AccessInputError(f"{len(zones)} zones but {len(weights)} weights")
     w = np.append(np.asarray(weights, float), 0.0)
     return w[np.searchsorted(np.asarray(zones, float), minutes, side="left")]
 
