@@ -83,9 +83,8 @@ class StreetEngine:
 
     # ------------------------------------------------------------------ data (cached)
 
-    @property
-    def graph(self) -> StreetGraph:
-        """The network with its CSR graphs and node index (loaded once)."""
+    def _loaded(self) -> StreetGraph:
+        """Load the network and its structures once; the loaded ones from then on."""
         with self.data.lock:
             if self._graph is None:
                 net = load_network(self.settings, self.mode)
@@ -94,9 +93,14 @@ class StreetEngine:
                                           NodeIndex(net, self.settings))
             return self._graph
 
+    @property
+    def graph(self) -> StreetGraph:
+        """The network with its CSR graphs and node index (loaded on first use)."""
+        return self._loaded()
+
     def load(self) -> None:
         """Load the network (DataError if it has not been built)."""
-        self.graph  # noqa: B018 - loads on first access
+        self._loaded()
 
     def network(self) -> Network:
         """Return the network of the mode."""
