@@ -19,7 +19,10 @@ import numpy as np
 
 from geo.settings import Settings
 from geo.sources import gtfs
-from geo.transit import transit
+from geo.transit.query import origin_stops, window_travel_times
+from geo.transit.timetable import compile_timetable
+from geo.transit.walk import CrowFlyWalk
+from tests.reference_router import reference_arrivals, reference_graph
 
 T = TypeVar("T")
 DATE = dt.date(2025, 3, 11)
@@ -39,19 +42,19 @@ def run() -> dict[str, Any]:
     settings = Settings()
     ts = settings.transit
     feed = gtfs.load_feed(settings.data_dir / "germany/gtfs/vpe_enzkreis_2025.zip", settings)
-    tt = transit.compile_timetable(feed, DATE, ts)
-    transit.window_travel_times(feed, [ORIGIN], DATE, START, START + 60, settings=ts)  # JIT
+    tt = compile_timetable(feed, DATE, ts)
+    window_travel_times(feed, [ORIGIN], DATE, START, START + 60, settings=ts)  # JIT
 
-    t_fast, fast = _best_of(lambda: transit.window_travel_times(feed, [ORIGIN], DATE, START,
-                                                                END, settings=ts))
+    t_fast, fast = _best_of(lambda: window_travel_times(feed, [ORIGIN], DATE, START, END,
+                                                        settings=ts))
 
     t0 = time.perf_counter()
-    graph = transit.reference_graph(tt, ts.max_transfers, ts.board_slack_s, START,
-                                    END + ts.max_travel_s)
+    graph = reference_graph(tt, ts.max_transfers, ts.board_slack_s, START,
+                            END + ts.max_travel_s)
     t_graph = time.perf_counter() - t0
-    _, src, src_s, _ = transit._sources(tt, [ORIGIN], transit.CrowFlyWalk.from_settings(ts))
+    _, src, src_s, _ = origin_stops(tt, [ORIGIN], CrowFlyWalk.from_settings(ts))
     t0 = time.perf_counter()
-    ref = np.array([transit.reference_arrivals(graph, tt, src, src_s, int(m), ts.max_travel_s)
+    ref = np.array([reference_arrivals(graph, tt, src, src_s, int(m), ts.max_travel_s)
                     - m for m in fast.departures_s])
     t_ref = time.perf_counter() - t0
     ref[ref > ts.max_travel_s] = np.inf
@@ -59,8 +62,8 @@ def run() -> dict[str, Any]:
                 and np.array_equal(np.median(ref, axis=0), fast.median_s[0]))
 
     n = len(tt.stop_ids)
-    t_all, _ = _best_of(lambda: transit.window_travel_times(feed, list(tt.stop_ids), DATE,
-                                                            START, END, settings=ts))
+    t_all, _ = _best_of(lambda: window_travel_times(feed, list(tt.stop_ids), DATE, START, END,
+                                                    settings=ts))
     scans = n * len(fast.departures_s)
     per_scan = t_all / scans
     cores = os.cpu_count() or 1

@@ -201,7 +201,7 @@ def transit_earliest(
     import datetime as dt
 
     from geo.errors import DataError
-    from geo.transit import transit
+    from geo.transit.query import describe_legs, earliest_arrival
 
     settings = make_settings(data_dir, region)
     try:
@@ -209,9 +209,9 @@ def transit_earliest(
     except ValueError:
         raise DataError(f"--depart {depart!r} is not YYYY-MM-DDTHH:MM") from None
     feed = _feed(feed_path, settings, region)
-    result = transit.earliest_arrival(feed, [from_stop], when.hour * 3600 + when.minute * 60,
-                                      when.date(), max_transfers, settings=settings.transit)
-    legs = transit.describe_legs(result.journey(to_stop), feed, when.date())
+    result = earliest_arrival(feed, [from_stop], when.hour * 3600 + when.minute * 60,
+                              when.date(), max_transfers, settings=settings.transit)
+    legs = describe_legs(result.journey(to_stop), feed, when.date())
     arrival = legs[-1]["arrival"] if legs else when.isoformat(timespec="seconds")
     emit({"arrival": arrival, "legs": legs})
 
@@ -298,14 +298,14 @@ def transit_quality(
     from geo._io import atomic_path
     from geo.sources.boundaries import load_units
     from geo.sources.population import load_children_100m
-    from geo.transit import transit
+    from geo.transit.quality import gueteklassen, gueteklassen_shares
 
     settings = make_settings(data_dir, region)
     day = _day(date, "--date")
     feed = _feed(feed_path, settings, region)
-    klassen = transit.gueteklassen(feed, day)
+    klassen = gueteklassen(feed, day)
     gemeinden = load_units(settings, "gemeinde")
-    table = transit.gueteklassen_shares(klassen, load_children_100m(settings), gemeinden)
+    table = gueteklassen_shares(klassen, load_children_100m(settings), gemeinden)
     folder = settings.processed_dir / region / "transit"
     folder.mkdir(parents=True, exist_ok=True)
     areas, shares = folder / "gueteklassen.parquet", folder / "gueteklassen_gemeinden.parquet"
@@ -366,10 +366,10 @@ def access_compute(
     region: RegionOpt = "goettingen",
 ) -> None:
     """Nearest-offer times for every category and mode: GeoTIFFs, coverage and cell tables."""
-    from geo.engine import access
+    from geo.products.compute import compute
 
     settings = make_settings(data_dir, region)
-    emit(access.compute(settings))
+    emit(compute(settings))
 
 
 @maps_app.command("build")

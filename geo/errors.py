@@ -18,6 +18,10 @@ class RegionError(ErreichbarError):
     """Unknown region, or a point/feature outside the region."""
 
 
+class AccessInputError(ErreichbarError, ValueError):
+    """A request names an unknown category, mode, level or offer, or has unusable values."""
+
+
 class EmptyResultError(ErreichbarError):
     """A computation produced nothing (e.g. no streets in the region)."""
 

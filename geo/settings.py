@@ -298,7 +298,7 @@ class TransitSettings(BaseModel):
     date: dt.date | None = Field(
         default=None,
         description="service day of transit surfaces and coverage; None = the feed's first "
-        "Tuesday with the full weekday timetable (geo.transit.transit.default_date)",
+        "Tuesday with the full weekday timetable (geo.transit.timetable.default_date)",
     )
     window_start_s: int = Field(default=7 * 3600, description="default window start, "
                                 "seconds after midnight (07:00)")

@@ -30,6 +30,7 @@ def networks(settings: Settings) -> dict:
     """The county walk/bike/car networks built from the real tiles into the temp work dir
     (≈20 s once per session), loaded back from their stored arrays."""
     from geo.networks import network
+    from geo.vocabulary import STREET_MODES
 
     network.build_networks(settings)
     return {mode: network.load_network(settings, mode) for mode in STREET_MODES}

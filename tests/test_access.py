@@ -17,7 +17,7 @@ import rasterio
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
-from geo.engine.access import Accessibility, AccessInputError, compute
+from geo.engine.access import Accessibility, AccessInputError
 from geo.engine.coverage import summarise
 from geo.engine.isochrones import EdgeCutter
 from geo.engine.supply import e2sfca, zone_weights
@@ -25,6 +25,7 @@ from geo.errors import EmptyResultError, RegionError
 from geo.networks import routing
 from geo.networks.network import Network, to_networkx
 from geo.networks.snap import to_lonlat, to_metric
+from geo.products.compute import compute
 from geo.settings import Settings
 from geo.sources import offers as of
 
@@ -249,7 +250,7 @@ def test_k_nearest_equals_per_offer_brute_force(engine: Accessibility) -> None:
     order = np.argsort(single, axis=0, kind="stable")[:k + 1].T  # nodes × (k + 1)
     ranked = np.take_along_axis(single.T, order, axis=1)
     expect, order = ranked[:, :k], order[:, :k]
-    table_s, table_o = engine._table(category, mode)
+    table_s, table_o = engine.engine(mode).table(category)
     np.testing.assert_allclose(table_s, expect, rtol=0, atol=1e-6)  # inf where inf
     # the same offers wherever the ranks are not tied
     reached = np.isfinite(expect)
@@ -259,7 +260,7 @@ def test_k_nearest_equals_per_offer_brute_force(engine: Accessibility) -> None:
         clear = reached & (after - expect > 1e-6) & (expect - before > 1e-6)
     assert reached.sum() > 100_000 and clear[reached].mean() > 0.9
     np.testing.assert_array_equal(table_o[clear], seeds[order][clear])
-    grid = engine._raster_grid()
+    grid = engine.data.raster_grid()
     pick = np.random.default_rng(11).choice(len(grid), 400, replace=False)
     lon, lat = to_lonlat(grid["x"].to_numpy()[pick], grid["y"].to_numpy()[pick])
     snap = engine.snap(lon, lat, mode)
@@ -299,12 +300,12 @@ def test_what_if_add_and_remove_equal_full_recomputation(engine: Accessibility) 
     site = (9.75, 51.42)  # a village in the south-west
     result = engine.what_if("familienzentrum", "bike", add=[site], remove=[offers.ids[0]])
     assert result.seconds < 1.0
-    graph_t = engine._mode("bike").graph_t
+    graph_t = engine.engine("bike").graph.graph_t
     snap = engine.snap(*site, "bike")
     keep = offers.seeds[1:]
     full = routing.multi_source(graph_t, np.append(offers.snap.node[keep], snap.node),
                                 np.append(offers.snap.seconds[keep], snap.seconds))
-    candidates = engine._mode("bike").index.candidates
+    candidates = engine.engine("bike").graph.index.candidates
     np.testing.assert_allclose(result.surface.node_seconds[candidates],
                                full.seconds[candidates], atol=1e-6)
     gained = result.gemeinden["children_within_15min_change"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from reference_router import reference_arrivals, reference_graph
 
 from geo.cli import main
 from geo.errors import DataError, EmptyResultError
@@ -20,7 +21,8 @@ from geo.networks.network import Network
 from geo.networks.snap import to_metric
 from geo.settings import GOETTINGEN, Settings, TransitSettings
 from geo.sources import gtfs, tiles
-from geo.transit import transit
+from geo.transit import quality, query, timetable
+from geo.transit.walk import CrowFlyWalk, NetworkWalk
 
 TUESDAY = dt.date(2025, 3, 11)  # service 0 (school-day weekday timetable) runs
 ZOB = "de:08231:11_Parent"  # Pforzheim ZOB / Hbf (station; platforms :0:5 and :0:99)
@@ -49,7 +51,7 @@ def test_hand_checked_trip(feed: gtfs.Feed, ts: TransitSettings) -> None:
     de:08215:34875:1:1 at 09:17:00 (its last stop). The 07:33 trip 2380 has gone; the
     trips 2399 and 2416 at 08:33 run on services 1 and 2, not on this Tuesday.
     """
-    r = transit.earliest_arrival(feed, [ZOB], hms(8, 20), TUESDAY, settings=ts)
+    r = query.earliest_arrival(feed, [ZOB], hms(8, 20), TUESDAY, settings=ts)
     assert r.arrival(BECKER_GOERING) == hms(9, 17)
     assert r.journey(BECKER_GOERING) == [
         {"mode": "transit", "route": "720", "trip": "de:vpe:04720_:2381",
@@ -61,25 +63,25 @@ def test_trip_of_previous_day_after_midnight(feed: gtfs.Feed, ts: TransitSetting
     """Sunday trip de:vpe:04720_:2434 (service 2) runs past midnight: line 4004 leaves
     de:08236:1508:0:2 at 24:07:00, line 4020 reaches Becker-Göring-Str. at 24:25:00; on
     Monday 2025-03-17 that is 00:07 → 00:25."""
-    r = transit.earliest_arrival(feed, ["de:08236:1508:0:2"], hms(0, 3),
-                                 dt.date(2025, 3, 17), settings=ts)
+    r = query.earliest_arrival(feed, ["de:08236:1508:0:2"], hms(0, 3),
+                               dt.date(2025, 3, 17), settings=ts)
     assert r.arrival(BECKER_GOERING) == hms(0, 25)
     assert r.journey(BECKER_GOERING)[0]["trip"] == "de:vpe:04720_:2434"
-    sunday = transit.earliest_arrival(feed, [ZOB], hms(23, 30), dt.date(2025, 3, 16),
-                                      settings=ts)
+    sunday = query.earliest_arrival(feed, [ZOB], hms(23, 30), dt.date(2025, 3, 16),
+                                    settings=ts)
     assert sunday.arrival(BECKER_GOERING) == hms(24, 25)
 
 
 def test_max_transfers_bound(feed: gtfs.Feed, ts: TransitSettings) -> None:
     # ZOB → Weiler Gartenstraße on 720, then 725 on to de:08235:5310: needs one change
     target = "de:08235:5310:0:4"
-    direct = transit.earliest_arrival(feed, ["de:08231:11:0:5"], hms(6, 0), TUESDAY, 0,
-                                      settings=ts)
+    direct = query.earliest_arrival(feed, ["de:08231:11:0:5"], hms(6, 0), TUESDAY, 0,
+                                    settings=ts)
     assert direct.arrival(target) == np.inf
     with pytest.raises(EmptyResultError, match="with at most 0 transfers"):
         direct.journey(target)
-    one = transit.earliest_arrival(feed, ["de:08231:11:0:5"], hms(6, 0), TUESDAY, 1,
-                                   settings=ts)
+    one = query.earliest_arrival(feed, ["de:08231:11:0:5"], hms(6, 0), TUESDAY, 1,
+                                 settings=ts)
     legs = one.journey(target)
     assert [leg["trip"] for leg in legs] == ["de:vpe:04720_:2315", "de:vpe:04725_:1633"]
     assert one.arrival(target) == hms(8, 46)
@@ -87,7 +89,7 @@ def test_max_transfers_bound(feed: gtfs.Feed, ts: TransitSettings) -> None:
     rng = np.random.default_rng(7)
     stops = one.stop_ids
     for origin in rng.choice(stops, 15, replace=False):
-        by_k = [transit.earliest_arrival(feed, [origin], hms(7, 0), TUESDAY, k, settings=ts)
+        by_k = [query.earliest_arrival(feed, [origin], hms(7, 0), TUESDAY, k, settings=ts)
                 for k in range(4)]
         for a, b in pairwise(by_k):
             assert (b.arrival_s <= a.arrival_s).all()
@@ -100,14 +102,14 @@ def test_max_transfers_bound(feed: gtfs.Feed, ts: TransitSettings) -> None:
 
 def test_window_median_between_best_and_worst(feed: gtfs.Feed, ts: TransitSettings) -> None:
     start, end = hms(7, 0), hms(9, 0)
-    w = transit.window_travel_times(feed, [ZOB], TUESDAY, start, end, settings=ts)
+    w = query.window_travel_times(feed, [ZOB], TUESDAY, start, end, settings=ts)
     assert len(w.departures_s) == 120 and w.median_s.shape == (1, len(w.stop_ids))
     per_minute = np.array([
-        transit.earliest_arrival(feed, [ZOB], int(t), TUESDAY, settings=ts).arrival_s - t
+        query.earliest_arrival(feed, [ZOB], int(t), TUESDAY, settings=ts).arrival_s - t
         for t in w.departures_s])
     per_minute[per_minute > ts.max_travel_s] = np.inf
-    departures, profile = transit.departure_profiles(feed, [ZOB], TUESDAY, start, end,
-                                                     settings=ts)
+    departures, profile = query.departure_profiles(feed, [ZOB], TUESDAY, start, end,
+                                                   settings=ts)
     assert np.array_equal(departures, w.departures_s)
     assert np.array_equal(profile[0], per_minute)
     worst = per_minute.max(axis=0)
@@ -124,23 +126,23 @@ def test_window_median_between_best_and_worst(feed: gtfs.Feed, ts: TransitSettin
 def test_point_origins_walk_to_stops(feed: gtfs.Feed, ts: TransitSettings) -> None:
     zob5 = feed.stops.set_index("stop_id").loc["de:08231:11:0:5", ["x", "y"]].to_numpy(float)
     point = (zob5 + [300.0, 0.0]).reshape(1, 2)  # 300 m east of the platform
-    r = transit.earliest_arrival(feed, point, hms(8, 20), TUESDAY, settings=ts)
+    r = query.earliest_arrival(feed, point, hms(8, 20), TUESDAY, settings=ts)
     walk_s = int(np.ceil(300 * ts.detour_factor / (ts.walk_speed_kmh / 3.6)))
     assert hms(8, 20) + walk_s <= hms(8, 33) - ts.board_slack_s
     assert r.arrival(BECKER_GOERING) == hms(9, 17)
     first = r.journey(BECKER_GOERING)[0]
     assert first["mode"] == "walk" and first["from"] == "origin"
-    w = transit.window_travel_times(feed, np.vstack([point, point]), TUESDAY,
-                                    hms(8, 0), hms(8, 30), settings=ts)
+    w = query.window_travel_times(feed, np.vstack([point, point]), TUESDAY,
+                                  hms(8, 0), hms(8, 30), settings=ts)
     assert np.array_equal(w.best_s[0], w.best_s[1])
     # on to a point 200 m north of Becker-Göring-Str. platform 1
     dest = feed.stops.set_index("stop_id").loc[BECKER_GOERING, ["x", "y"]].to_numpy(float)
     dest = (dest + [0.0, 200.0]).reshape(1, 2)
-    one = transit.window_travel_times(feed, point, TUESDAY, hms(8, 20), hms(8, 21),
-                                      settings=ts, destinations=dest)
+    one = query.window_travel_times(feed, point, TUESDAY, hms(8, 20), hms(8, 21),
+                                    settings=ts, destinations=dest)
     assert one.stop_ids is None and one.best_s.shape == (1, 1)
-    walk = transit.CrowFlyWalk.from_settings(ts)
-    expected = transit.egress(r.arrival_s - hms(8, 20), r.timetable, dest, walk)[0]
+    walk = CrowFlyWalk.from_settings(ts)
+    expected = query.egress(r.arrival_s - hms(8, 20), r.timetable, dest, walk)[0]
     assert one.best_s[0, 0] == expected
     assert expected <= hms(9, 17) - hms(8, 20) + np.ceil(200 * ts.detour_factor
                                                          / (ts.walk_speed_kmh / 3.6))
@@ -150,25 +152,25 @@ def test_router_equals_time_expanded_reference(feed: gtfs.Feed) -> None:
     """200 random (origin, departure 06:00–10:00) queries: every stop's arrival equals a
     networkx Dijkstra on the time-expanded graph (max. 2 transfers, 90 min travel)."""
     ts = TransitSettings(max_travel_s=5400)
-    tt = transit.compile_timetable(feed, TUESDAY, ts)
+    tt = timetable.compile_timetable(feed, TUESDAY, ts)
     first, last = hms(6, 0), hms(10, 0)
-    g = transit.reference_graph(tt, 2, ts.board_slack_s, first, last + ts.max_travel_s)
-    walk = transit.CrowFlyWalk.from_settings(ts)
+    g = reference_graph(tt, 2, ts.board_slack_s, first, last + ts.max_travel_s)
+    walk = CrowFlyWalk.from_settings(ts)
     rng = np.random.default_rng(2025)
     compared = 0
     for _ in range(200):
         origin = str(rng.choice(tt.stop_ids))
         depart = int(rng.integers(first, last))
-        _, src, src_s, _ = transit._sources(tt, [origin], walk)
-        ref = transit.reference_arrivals(g, tt, src, src_s, depart, ts.max_travel_s)
-        got = transit.earliest_arrival(feed, [origin], depart, TUESDAY, 2, settings=ts)
+        _, src, src_s, _ = query.origin_stops(tt, [origin], walk)
+        ref = reference_arrivals(g, tt, src, src_s, depart, ts.max_travel_s)
+        got = query.earliest_arrival(feed, [origin], depart, TUESDAY, 2, settings=ts)
         np.testing.assert_array_equal(got.arrival_s, ref, err_msg=f"{origin} at {depart}")
         compared += int(np.isfinite(ref).sum() - len(src))
     assert compared > 200 * 5  # stops reached by bus, not only by the first walk
 
 
 def test_service_level(feed: gtfs.Feed) -> None:
-    level = transit.service_level(feed, TUESDAY, hms(7, 0), hms(9, 0)).set_index("stop_id")
+    level = quality.service_level(feed, TUESDAY, hms(7, 0), hms(9, 0)).set_index("stop_id")
     # hand count: stop_times.txt rows at ZOB platform 5 leaving 07:00–08:59 on service-0,
     # -16, -28, -29 or -6 trips, not being the trip's last stop, boarding allowed
     st = feed.stop_times
@@ -180,26 +182,26 @@ def test_service_level(feed: gtfs.Feed) -> None:
               & st.departure_s.between(hms(7, 0), hms(9, 0) - 1)]
     assert level.loc["de:08231:11:0:5", "departures"] == len(mine) > 0
     assert level.loc["de:08231:11:0:5", "per_hour"] == len(mine) / 2
-    stations = transit.service_level(feed, TUESDAY, hms(7, 0), hms(9, 0), by_station=True)
+    stations = quality.service_level(feed, TUESDAY, hms(7, 0), hms(9, 0), by_station=True)
     assert stations.departures.sum() == level.departures.sum()
     assert stations.crs.to_epsg() == level.crs.to_epsg() == 3035
 
 
 def test_gueteklassen(feed: gtfs.Feed) -> None:
-    cats = transit.station_categories(feed, TUESDAY).set_index("stop_id")
+    cats = quality.station_categories(feed, TUESDAY).set_index("stop_id")
     zob = cats.loc[ZOB]
     # buses only (group C): interval = 840 min / (departures / 2)
     assert zob.group == "C"
     assert zob.interval_min == pytest.approx(840 / (zob.departures / 2))
-    band = int(np.searchsorted(transit.INTERVAL_BOUNDS_MIN, zob.interval_min, side="right"))
-    assert zob.category == transit.CATEGORY["C"][band]
-    areas = transit.gueteklassen(feed, TUESDAY)
+    band = int(np.searchsorted(quality.INTERVAL_BOUNDS_MIN, zob.interval_min, side="right"))
+    assert zob.category == quality.CATEGORY["C"][band]
+    areas = quality.gueteklassen(feed, TUESDAY)
     assert list(areas.klasse) == sorted(areas.klasse) and set(areas.klasse) <= set("ABCDEF")
     union = areas.geometry.union_all()
     assert areas.area.sum() == pytest.approx(union.area, rel=1e-6)  # no overlaps
     assert union.contains(cats.loc[ZOB].geometry)
     with pytest.raises(EmptyResultError, match="no ÖV-Güteklasse"):
-        transit.gueteklassen(feed, dt.date(2025, 3, 16), hms(2, 0), hms(3, 0))
+        quality.gueteklassen(feed, dt.date(2025, 3, 16), hms(2, 0), hms(3, 0))
 
 
 def test_cli_transit_earliest(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -234,9 +236,9 @@ def test_cli_transit_earliest(data_dir: Path, tmp_path: Path, capsys: pytest.Cap
 
 
 def test_walk_model_is_a_parameter(feed: gtfs.Feed, ts: TransitSettings) -> None:
-    no_walks = transit.CrowFlyWalk(speed_mps=ts.walk_speed_kmh / 3.6, detour=1.3, max_m=0.0)
-    r = transit.earliest_arrival(feed, ["de:08231:11:0:5"], hms(6, 0), TUESDAY, 1,
-                                 settings=ts, walk=no_walks)
+    no_walks = CrowFlyWalk(speed_mps=ts.walk_speed_kmh / 3.6, detour=1.3, max_m=0.0)
+    r = query.earliest_arrival(feed, ["de:08231:11:0:5"], hms(6, 0), TUESDAY, 1,
+                               settings=ts, walk=no_walks)
     assert r.arrival("de:08235:5310:0:4") == hms(8, 46)
     assert r.arrival("de:08235:5310:0:3") > hms(8, 46, 42)  # the 42 s walk is gone
 
@@ -269,7 +271,7 @@ def test_network_walk_on_goettingen_streets(city_walk: Network, data_dir: Path,
     stops = [s for s in stops if 9.90 <= s["lon"] <= 9.96 and 51.52 <= s["lat"] <= 51.55]
     xy = np.column_stack(to_metric(np.array([s["lon"] for s in stops]),
                                    np.array([s["lat"] for s in stops])))
-    walk = transit.NetworkWalk.from_settings(city_walk, settings)
+    walk = NetworkWalk.from_settings(city_walk, settings)
     i, j, secs = walk(xy, xy)
     other = i != j
     d = np.hypot(*(xy[i[other]] - xy[j[other]]).T)
@@ -285,6 +287,6 @@ def test_network_walk_on_goettingen_streets(city_walk: Network, data_dir: Path,
 def test_clear_errors(feed: gtfs.Feed, ts: TransitSettings) -> None:
     with pytest.raises(DataError, match=r"2026-01-01 is outside the service period .*"
                        r"\(2024-12-15..2025-12-12\)"):
-        transit.earliest_arrival(feed, [ZOB], hms(8, 0), dt.date(2026, 1, 1), settings=ts)
+        query.earliest_arrival(feed, [ZOB], hms(8, 0), dt.date(2026, 1, 1), settings=ts)
     with pytest.raises(DataError, match="stop 'de:nowhere' is not a stop or station"):
-        transit.earliest_arrival(feed, ["de:nowhere"], hms(8, 0), TUESDAY, settings=ts)
+        query.earliest_arrival(feed, ["de:nowhere"], hms(8, 0), TUESDAY, settings=ts)

@@ -21,13 +21,13 @@ import pandas as pd
 import pytest
 
 from geo.cli import main
-from geo.engine import access
 from geo.engine.access import Accessibility
 from geo.engine.transit_access import TransitAccess
 from geo.errors import DataError
+from geo.products.compute import compute
 from geo.settings import Settings, TransitSettings
 from geo.sources import gtfs, offers
-from geo.transit import transit, trip
+from geo.transit import quality, trip
 
 FIXTURE = Path(__file__).parent / "fixtures" / "offers_enzkreis_fixture.csv"
 TUESDAY = dt.date(2025, 3, 11)  # service 0 (school-day weekday timetable) runs
@@ -90,9 +90,10 @@ def test_cell_time_is_walk_plus_bus(engine: Accessibility, feed: gtfs.Feed,
 
     Walk to Ellmendingen Pforzheimer Str. (de:08236:1507:0:2): ≈51 crow-fly m × 1.3 at
     4.8 km/h = 50 s (computed below from the coordinates), rounded up to the whole minute:
-    at the stop 07:01. stop_times.txt line 161: trip de:vpe:04720_:2319 (route 720, service 0) leaves
-    there at 07:04:00 (60 s boarding slack: needs to be there by 07:03); line 165: it is at
-    Dietlingen Rathaus (de:08236:1504:0:2) at 07:09:00, where the offer is (egress 0 m).
+    at the stop 07:01. stop_times.txt line 161: trip de:vpe:04720_:2319 (route 720,
+    service 0) leaves there at 07:04:00 (60 s boarding slack: needs to be there by 07:03);
+    line 165: it is at Dietlingen Rathaus (de:08236:1504:0:2) at 07:09:00, where the offer
+    is (egress 0 m).
     The same trip passes the nearer stops 1522:0:2 at 07:01 and 1521:0:2 at 07:05, both
     too far to reach in time. Travel time: 07:00 → 07:09 = 9 min; walking the whole way
     is far longer (> 30 min).
@@ -180,7 +181,7 @@ def test_compute_skips_transit_without_timetable(settings: Settings, networks: d
     folder = settings.data_dir / settings.region
     schools = offers.to_frame(offers.school_offers(folder / offers.SCHOOLS_FILE))
     engine = Accessibility(settings, offers=schools[schools["category"] == "grundschule"])
-    out = access.compute(settings, engine)
+    out = compute(settings, engine)
     assert "no public-transport timetable is loaded" in out["skipped_modes"]["transit"]
     assert out["surfaces"] == 3 and set(out["coverage"]["grundschule"]) == {"walk", "bike", "car"}
 
@@ -276,8 +277,8 @@ def test_cli_there_and_back(data_dir: Path, feed: gtfs.Feed,
 
 
 def test_gueteklassen_per_gemeinde(feed: gtfs.Feed, engine: Accessibility) -> None:
-    klassen = transit.gueteklassen(feed, TUESDAY)
-    table = transit.gueteklassen_shares(klassen, engine.cell_frame("children"),
+    klassen = quality.gueteklassen(feed, TUESDAY)
+    table = quality.gueteklassen_shares(klassen, engine.cell_frame("children"),
                                         engine.units("gemeinde"))
     assert len(table) == 28
     shares = table.filter(like="share_")

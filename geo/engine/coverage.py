@@ -24,14 +24,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.errors import ErreichbarError
+from geo.errors import AccessInputError
 from geo.vocabulary import Level
-
-#: Area levels coverage is reported for.
 
 
 def area_keys(cells: pd.DataFrame, level: str, areas: gpd.GeoDataFrame) -> np.ndarray:
-    """The area ``ags`` of every cell at ``level`` (None where the cell is in no area).
+    """Give every cell the ``ags`` of its area at ``level`` (None where in no area).
 
     Parameters
     ----------
@@ -50,9 +48,10 @@ def area_keys(cells: pd.DataFrame, level: str, areas: gpd.GeoDataFrame) -> np.nd
         return np.full(len(cells), areas["ags"].iloc[0], dtype=object)
     if level == "youth_office":
         excluded = str(areas["excluded_ags"].iloc[0]).split(",")
-        inside = ~cells["gemeinde_ags"].isin(excluded).to_numpy()
-        return np.where(inside, areas["ags"].iloc[0], None)
-    raise ErreichbarError(f"unknown level {level!r}; levels: {', '.join(Level)}")
+        keys = np.full(len(cells), None, dtype=object)
+        keys[~cells["gemeinde_ags"].isin(excluded).to_numpy()] = areas["ags"].iloc[0]
+        return keys
+    raise AccessInputError(f"unknown level {level!r}; levels: {', '.join(Level)}")
 
 
 def _weighted_quantiles(frame: pd.DataFrame, qs: Sequence[float]) -> pd.DataFrame:
@@ -125,8 +124,10 @@ def summarise(minutes: np.ndarray, connected: np.ndarray, weight: np.ndarray,
 
 def table(areas: gpd.GeoDataFrame, level: str, parts: Sequence[pd.DataFrame]
           ) -> gpd.GeoDataFrame:
-    """Areas (``ags``, ``name``, ``level``, geometry) joined with summaries by ``ags``;
-    areas without cells get zero weights and NaN figures."""
+    """Join areas (``ags``, ``name``, ``level``, geometry) with summaries by ``ags``.
+
+    Areas without cells get zero weights and NaN figures.
+    """
     out = areas[["ags", "name", "geometry"]].copy()
     out.insert(2, "level", level)
     for part in parts:

@@ -48,8 +48,10 @@ class EdgeCutter:
         self.share[off[1:] - 1] = 1.0
 
     def _cut(self, node_seconds: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
-        """Vertices (k × 2, EPSG:3035) of the reached pieces and the piece of each vertex
-        (ordered piece by piece, along the edge)."""
+        """Vertices (k × 2, EPSG:3035 metres) of the reached pieces and each one's piece.
+
+        Ordered piece by piece, along the edge.
+        """
         net, off = self.net, self.net.geom_offsets
         edges = np.flatnonzero(node_seconds[net.u] < limit)
         frac = np.minimum((limit - node_seconds[net.u[edges]]) / net.travel_time[edges], 1.0)
@@ -75,7 +77,7 @@ class EdgeCutter:
         return np.column_stack([xs[order], ys[order]]), which[order]
 
     def pieces(self, node_seconds: np.ndarray, limit: float) -> np.ndarray:
-        """The reached part of every edge whose start is reached before ``limit``.
+        """Cut the reached part of every edge whose start is reached before ``limit``.
 
         Parameters
         ----------

@@ -16,17 +16,34 @@ which basis it used.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
+
+from geo.engine.protocol import Supply
+from geo.engine.region import to_minutes
+from geo.errors import AccessInputError
+from geo.networks import routing
+from geo.vocabulary import METRIC_CRS
+
+if TYPE_CHECKING:
+    from geo.engine.street import StreetEngine
+
+log = logging.getLogger(__name__)
 
 
 def zone_weights(minutes: np.ndarray, zones: Sequence[float],
                  weights: Sequence[float]) -> np.ndarray:
-    """E2SFCA weight of each travel time (minutes): the weight of its zone, 0 beyond the
-    last zone or where unreachable (inf)."""
+    """E2SFCA weight of each travel time (minutes).
+
+    The weight of its zone; 0 beyond the last zone or where unreachable (inf).
+    """
     if len(zones) != len(weights):
-        raise ValueError(f"{len(zones)} zones but {len(weights)} weights")
+        raise AccessInputError(f"{len(zones)} zones but {len(weights)} weights")
     w = np.append(np.asarray(weights, float), 0.0)
     return w[np.searchsorted(np.asarray(zones, float), minutes, side="left")]
 
@@ -58,3 +75,56 @@ def e2sfca(minutes: np.ndarray, demand: np.ndarray, supply: np.ndarray,
         ratio = np.where(weighted_demand > 0, supply / weighted_demand, np.nan)
     access = w @ np.nan_to_num(ratio)
     return access, ratio
+
+
+def street_supply(engine: StreetEngine, category: str) -> Supply:
+    """E2SFCA supply per child of ``category`` by the engine's street mode.
+
+    Supply is each offer's ``capacity`` (places) when every offer of the category has
+    one; otherwise every offer counts 1 and the index is offers per child — capacities
+    are never invented. Travel times: children cells → each offer within the last
+    E2SFCA zone (per-offer bounded Dijkstra runs, seconds → minutes).
+
+    Parameters
+    ----------
+    engine
+        The street engine of the mode.
+    category
+        Offer category.
+
+    Returns
+    -------
+    Supply
+        Cells (``access`` per child and ``access_per_1000`` children), offers
+        (``supply``, ``ratio``) and the ``basis`` of the supply figures.
+    """
+    offers = engine.offer_set(category)
+    a = engine.settings.access
+    children = engine.data.cell_frame("children")
+    snap = engine.cell_snap("children")
+    conn = np.flatnonzero(snap.connected)
+    seeds = offers.seeds
+    minutes = np.full((len(children), len(offers.frame)), np.inf)
+    limit = max(a.e2sfca_zones_min) * 60.0
+    for part, dist in routing.per_source(engine.graph.graph_t, offers.snap.node[seeds],
+                                         offers.snap.seconds[seeds], limit):
+        minutes[np.ix_(conn, seeds[part])] = to_minutes(
+            dist[:, snap.node[conn]].T + snap.seconds[conn, None])
+    capacity = offers.frame["capacity"]
+    if capacity.notna().all():
+        supply, basis = capacity.to_numpy(dtype=float), "capacity (places)"
+    else:
+        supply = np.ones(len(offers.frame))
+        basis = (f"offers (capacity unknown for {capacity.isna().sum()} of "
+                 f"{len(capacity)} offers; each offer counts 1)")
+        log.warning("%s: %s", category, basis)
+    access, ratio = e2sfca(minutes, children["children_under_10"].to_numpy(), supply,
+                           a.e2sfca_zones_min, a.e2sfca_weights)
+    cells = gpd.GeoDataFrame({
+        "cell_id": children["cell_id"], "category": category, "mode": engine.mode,
+        "children_under_10": children["children_under_10"],
+        "access": access, "access_per_1000": access * 1000, "connected": snap.connected,
+        "gemeinde_ags": children["gemeinde_ags"]}, geometry=children.geometry, crs=METRIC_CRS)
+    table = pd.DataFrame({"offer_id": offers.ids, "name": offers.frame["name"],
+                          "supply": supply, "ratio": ratio})
+    return Supply(cells, table, basis)

@@ -1,10 +1,11 @@
 """Public transport as an access mode: walk + bus/train to the nearest offers, per cell.
 
 A trip is: home → walk to a stop (street walk network where we hold one,
-:class:`~geo.transit.transit.NetworkWalk`, else crow-fly × detour factor,
-:class:`~geo.transit.transit.CrowFlyWalk`) → connection scan (:mod:`geo.transit.transit`) → walk from a stop
-to the offer. For a date and a departure window (default: settings' 07:00–09:00 on
-:func:`geo.transit.transit.default_date`, a regular Tuesday of the feed), every departure minute is
+:class:`~geo.transit.walk.NetworkWalk`, else crow-fly × detour factor,
+:class:`~geo.transit.walk.CrowFlyWalk`) → connection scan (:mod:`geo.transit.scan`) → walk
+from a stop to the offer. For a date and a departure window (default: settings' 07:00–09:00
+on :func:`geo.transit.timetable.default_date`, a regular Tuesday of the feed), every
+departure minute is
 routed (R5's time-window method) and per home the **median** and the **best** travel time
 are reported, in minutes, waiting at home included.
 
@@ -24,9 +25,9 @@ those seconds is missed, so times are never optimistic (upper bounds, at most on
 later). The stop profiles cover the window plus the longest access walk.
 
 There is no timetable in the default data for Landkreis Göttingen: :class:`TransitAccess`
-needs a loaded feed (``erreichbar gtfs load PATH|URL --region R``), and the engine raises
-the loader's "no public-transport timetable is loaded" error otherwise — times are never
-guessed.
+needs a loaded feed (``erreichbar gtfs load PATH|URL --region R``), and the transit engine
+(:mod:`geo.engine.transit_engine`) raises the loader's "no public-transport timetable is
+loaded" error otherwise — times are never guessed.
 """
 
 from __future__ import annotations
@@ -46,12 +47,18 @@ from geo.errors import DataError, EmptyResultError
 from geo.networks.snap import to_metric
 from geo.settings import Settings
 from geo.sources.gtfs import Feed
-from geo.transit import transit
+from geo.transit.query import (
+    departure_profiles,
+    describe_legs,
+    earliest_arrival,
+    journey_to_point,
+)
+from geo.transit.timetable import compile_timetable, default_date
 from geo.transit.trip import ThereAndBack, there_and_back
-from geo.vocabulary import METRIC_CRS, Mode
+from geo.transit.walk import CrowFlyWalk, WalkModel, direct_walk_s
+from geo.vocabulary import METRIC_CRS
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -91,25 +98,25 @@ class TransitAccess:
     offers : geopandas.GeoDataFrame
         Active offers (EPSG:4326, ``id``, ``name``, ``category``, ``lon``, ``lat``).
     date : datetime.date, optional
-        Service day; default :func:`geo.transit.transit.default_date` (a regular Tuesday).
+        Service day; default :func:`geo.transit.timetable.default_date` (a regular Tuesday).
     start_s, end_s : int, optional
         Departure window, seconds since midnight (default ``settings.transit``:
         07:00–09:00).
     walk : WalkModel, optional
-        Access, egress and transfer walks (default :class:`~geo.transit.transit.CrowFlyWalk`).
+        Access, egress and transfer walks (default :class:`~geo.transit.walk.CrowFlyWalk`).
     """
 
     def __init__(self, feed: Feed, settings: Settings, offers: gpd.GeoDataFrame, *,
                  date: dt.date | None = None, start_s: int | None = None,
-                 end_s: int | None = None, walk: transit.WalkModel | None = None) -> None:
+                 end_s: int | None = None, walk: WalkModel | None = None) -> None:
         t = settings.transit
         self.feed = feed
         self.settings = t
         self.offers = offers.reset_index(drop=True)
-        self.date = date or transit.default_date(feed)
+        self.date = date or default_date(feed)
         self.start_s = t.window_start_s if start_s is None else start_s
         self.end_s = t.window_end_s if end_s is None else end_s
-        self.walk = walk or transit.CrowFlyWalk.from_settings(t)
+        self.walk = walk or CrowFlyWalk.from_settings(t)
         self.minutes = np.arange(self.start_s, self.end_s, t.window_step_s, dtype=np.int64)
         if not len(self.minutes):
             raise EmptyResultError(f"departure window {self.start_s}..{self.end_s} s is empty")
@@ -119,7 +126,7 @@ class TransitAccess:
     # ------------------------------------------------------------------ building blocks
 
     def offer_rows(self, category: str) -> gpd.GeoDataFrame:
-        """The active offers of ``category`` (raises EmptyResultError if none)."""
+        """Return the active offers of ``category`` (EmptyResultError if none)."""
         rows = self.offers[self.offers["category"] == category].reset_index(drop=True)
         if rows.empty:
             raise EmptyResultError(f"no active {category!r} offers")
@@ -151,7 +158,7 @@ class TransitAccess:
         with self._lock:
             if not self._profiles:
                 t0 = time.perf_counter()
-                tt = transit.compile_timetable(self.feed, self.date, self.settings, self.walk)
+                tt = compile_timetable(self.feed, self.date, self.settings, self.walk)
                 step = self.settings.window_step_s
                 reach = int(np.ceil(self.settings.max_walk_m * self.settings.detour_factor
                                     / (self.settings.walk_speed_kmh / 3.6) / step)) + 1
@@ -159,7 +166,7 @@ class TransitAccess:
                 columns = {c: np.flatnonzero(kinds == c) for c in np.unique(kinds)}
                 parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {c: [] for c in columns}
                 for lo in range(0, len(tt.stop_ids), chunk):
-                    deps, prof = transit.departure_profiles(
+                    deps, prof = departure_profiles(
                         self.feed, list(tt.stop_ids[lo:lo + chunk]), self.date,
                         self.start_s, self.end_s + reach * step, settings=self.settings,
                         walk=self.walk, destinations=self._xy(self.offers), chunk=chunk)
@@ -178,8 +185,9 @@ class TransitAccess:
 
     def cell_times(self, category: str, xy: np.ndarray,
                    walk_only_s: np.ndarray | None = None, chunk: int = 4096) -> TransitCells:
-        """Median, best and worst walk + transit time from many points to the nearest
-        offer over the window's departures (see the module notes on minute rounding).
+        """Median, best and worst walk + transit time from many points to the nearest offer.
+
+        Over the window's departures; see the module notes on minute rounding.
 
         Parameters
         ----------
@@ -209,10 +217,10 @@ class TransitAccess:
                  ) -> tuple[np.ndarray, ...]:
         """:meth:`cell_times` of one chunk: median, best, worst, walk-only seconds, offer."""
         dest = self._xy(self.offer_rows(category))
-        direct = transit.direct_walk_s(xy, dest, self.settings)
+        direct = direct_walk_s(xy, dest, self.settings)
         walk_only_s = direct.min(axis=1) if walk_only_s is None else walk_only_s
         _, prof, prof_offer = self.stop_profiles(category)
-        tt = transit.compile_timetable(self.feed, self.date, self.settings, self.walk)
+        tt = compile_timetable(self.feed, self.date, self.settings, self.walk)
         step = self.settings.window_step_s
         n_min = len(self.minutes)
         cell, stop, w = self.walk(xy, tt.stop_xy)
@@ -243,8 +251,9 @@ class TransitAccess:
 
     def nearest(self, x: float, y: float, category: str, k: int = 3,
                 max_minutes: float = np.inf) -> gpd.GeoDataFrame:
-        """The ``k`` offers of ``category`` with the shortest median walk + transit time
-        from one point, each with the connections of its median departure.
+        """Find the ``k`` offers with the shortest median walk + transit time from a point.
+
+        Each with the connections of its median departure.
 
         Parameters
         ----------
@@ -259,43 +268,41 @@ class TransitAccess:
         Returns
         -------
         geopandas.GeoDataFrame
-            ``rank``, ``offer_id``, ``name``, ``category``, ``mode`` (``transit``),
-            ``minutes`` (median), ``best_minutes``, ``walk_minutes`` (walking the whole
-            way), ``departure`` / ``arrival`` (ISO local times of the median departure's
-            journey) and ``legs`` (:func:`geo.transit.transit.describe_legs`: line, stops,
-            departure, arrival; walks have route ``walk``); a LineString through the
-            stops (EPSG:4326).
+            ``rank``, ``offer_id``, ``name``, ``category``, ``minutes`` (median),
+            ``best_minutes``, ``walk_minutes`` (walking the whole way), ``departure`` /
+            ``arrival`` (ISO local times of the median departure's journey) and ``legs``
+            (:func:`geo.transit.query.describe_legs`: line, stops, departure, arrival;
+            walks have route ``walk``); a LineString through the stops (EPSG:4326).
         """
         rows = self.offer_rows(category)
         origin = np.array([[x, y]], float)
         dest = self._xy(rows)
-        direct = transit.direct_walk_s(origin, dest, self.settings)[0]
-        _, prof = transit.departure_profiles(
+        direct = direct_walk_s(origin, dest, self.settings)[0]
+        _, prof = departure_profiles(
             self.feed, origin, self.date, self.start_s, self.end_s, settings=self.settings,
             walk=self.walk, destinations=dest)
         per_dep = np.minimum(prof[0], direct[None, :])            # (departures, offers)
         median = np.median(per_dep, axis=0)
         order = np.argsort(median, kind="stable")[:k]
         order = order[median[order] <= max_minutes * 60.0]
-        records, lines = [], []
+        records: list[dict[str, object]] = []
+        lines: list[shapely.LineString] = []
         for row in order.tolist():
             m = int(np.argsort(per_dep[:, row], kind="stable")[(len(self.minutes) - 1) // 2])
-            arrivals = transit.earliest_arrival(self.feed, origin, int(self.minutes[m]),
-                                                self.date, settings=self.settings,
-                                                walk=self.walk)
-            _, legs = transit.journey_to_point(arrivals, dest[row], self.walk,
-                                               float(direct[row]))
-            described = transit.describe_legs(legs, self.feed, self.date)
+            arrivals = earliest_arrival(self.feed, origin, int(self.minutes[m]), self.date,
+                                        settings=self.settings, walk=self.walk)
+            _, legs = journey_to_point(arrivals, dest[row], self.walk, float(direct[row]))
+            described = describe_legs(legs, self.feed, self.date)
             records.append({
                 "rank": len(records) + 1, "offer_id": rows.at[row, "id"],
-                "name": rows.at[row, "name"], "category": category, "mode": Mode.transit,
+                "name": rows.at[row, "name"], "category": category,
                 "minutes": median[row] / 60.0, "best_minutes": per_dep[:, row].min() / 60.0,
                 "walk_minutes": direct[row] / 60.0,
                 "departure": described[0]["departure"], "arrival": described[-1]["arrival"],
                 "legs": described})
             lines.append(self._line(origin[0], legs, dest[row]))
         return gpd.GeoDataFrame(records, columns=[
-            "rank", "offer_id", "name", "category", "mode", "minutes", "best_minutes",
+            "rank", "offer_id", "name", "category", "minutes", "best_minutes",
             "walk_minutes", "departure", "arrival", "legs"], geometry=lines, crs=METRIC_CRS
         ).to_crs("EPSG:4326")
 
@@ -352,8 +359,9 @@ class TransitAccess:
 
     def isochrones(self, x: float, y: float, minutes: tuple[float, ...] = (15, 30, 45)
                    ) -> gpd.GeoDataFrame:
-        """Area reachable from a point by walking and public transport within each budget,
-        for the window median.
+        """Area reachable from a point by walking and public transport within each budget.
+
+        For the window median.
 
         Per stop the median travel time over the window's departures; from each stop
         reached with time left, a walk of the remaining time (crow-fly discs of radius
@@ -370,14 +378,14 @@ class TransitAccess:
         Returns
         -------
         geopandas.GeoDataFrame
-            ``minutes``, ``mode`` (``transit``), ``area_km2``, ``stops`` (stops reached)
+            ``minutes``, ``area_km2``, ``stops`` (stops reached)
             and a (Multi)Polygon per budget, EPSG:4326, largest first.
         """
         budgets = sorted({float(m) for m in minutes}, reverse=True)
         if not budgets or budgets[-1] <= 0:
             raise EmptyResultError(f"minutes must be positive numbers, got {list(minutes)!r}")
-        tt = transit.compile_timetable(self.feed, self.date, self.settings, self.walk)
-        _, prof = transit.departure_profiles(
+        tt = compile_timetable(self.feed, self.date, self.settings, self.walk)
+        _, prof = departure_profiles(
             self.feed, np.array([[x, y]], float), self.date, self.start_s, self.end_s,
             settings=self.settings, walk=self.walk)
         median = np.median(prof[0], axis=0)
@@ -391,7 +399,7 @@ class TransitAccess:
             polys.append(shapely.union_all(
                 [shapely.Point(x, y).buffer(b * 60.0 * speed, 32), *discs]))
             counts.append(len(reached))
-        out = gpd.GeoDataFrame({"minutes": budgets, "mode": Mode.transit,
+        out = gpd.GeoDataFrame({"minutes": budgets,
                                 "area_km2": [p.area / 1e6 for p in polys], "stops": counts},
                                geometry=polys, crs=METRIC_CRS)
         return out.to_crs("EPSG:4326")

@@ -20,6 +20,7 @@ from pyproj import Transformer
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from geo.errors import AccessInputError
 from geo.networks.network import Network
 from geo.settings import Settings
 from geo.vocabulary import METRIC_CRS
@@ -51,7 +52,7 @@ def access_speed_kmh(settings: Settings, mode: str) -> float:
     try:
         return speeds[mode]
     except KeyError:
-        raise ValueError(f"unknown mode {mode!r}; modes: {', '.join(speeds)}") from None
+        raise AccessInputError(f"unknown mode {mode!r}; modes: {', '.join(speeds)}") from None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 A :class:`Feed` is a validated GTFS feed: the raw tables (read with gtfs-kit) plus stop
 times in seconds since midnight of the service day (may exceed 86,400 for trips running
-past midnight) and stop coordinates in EPSG:3035 metres. ``geo.transit.transit`` routes on it.
+past midnight) and stop coordinates in EPSG:3035 metres. ``geo.transit`` routes on it.
 
 Errors name the file, the line (line 1 is the header), the field and the value, e.g.
 ``stop_times.txt line 119: arrival_time '25:61' is not HH:MM:SS``.
@@ -89,7 +89,7 @@ class Feed:
     stop_times: pd.DataFrame
     first_day: dt.date
     last_day: dt.date
-    #: compiled per-date timetables (``geo.transit.transit``), filled lazily
+    #: compiled per-date timetables (``geo.transit.timetable``), filled lazily
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def summary(self) -> dict[str, Any]:

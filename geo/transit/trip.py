@@ -1,10 +1,12 @@
-"""There and back within opening hours: can one reach an offer by walking and public
-transport before it opens and get home after it closes, the same day?
+"""There and back within opening hours.
+
+Can one reach an offer by walking and public transport before it opens and get home after
+it closes, the same day?
 
 The outbound journey is the **latest** departure from home (every ``window_step_s``,
 60 s) that still arrives at the offer by the start time; the return journey is the
 **earliest** arrival home leaving the offer at the end time, before midnight. Walks follow
-the walk model (:mod:`geo.transit.transit`); walking the whole way counts when it takes at most
+the walk model (:mod:`geo.transit.walk`); walking the whole way counts when it takes at most
 ``max_travel_s`` (3 h). Start and end come from the caller or from the offer's OSM
 ``opening_hours`` on that date (its first opening interval), read with opening-hours-py,
 the library that checks them on import (:mod:`geo.sources.offers`).
@@ -17,16 +19,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from opening_hours import OpeningHours, ParserError, State
+from opening_hours import (  # type: ignore[attr-defined]  # the stub lacks ParserError
+    OpeningHours,
+    ParserError,
+    State,
+)
 
 from geo.errors import DataError
 from geo.settings import TransitSettings
 from geo.sources.gtfs import Feed
-from geo.transit import transit
+from geo.transit.query import departure_profiles, describe_legs, earliest_arrival, journey_to_point
+from geo.transit.timetable import DAY_S, hhmm
+from geo.transit.walk import CrowFlyWalk, WalkModel, direct_walk_s
 
 
 def opening_interval(opening_hours: str, date: dt.date) -> tuple[int, int]:
-    """The first opening interval of an OSM ``opening_hours`` value on ``date``.
+    """Find the first opening interval of an OSM ``opening_hours`` value on ``date``.
 
     Returns
     -------
@@ -64,7 +72,7 @@ class ThereAndBack:
     arrive_by_s, leave_after_s : int
         Start and end of the visit, seconds since midnight.
     outbound, back : list of dict or None
-        Legs (:func:`geo.transit.transit.describe_legs`), None when there is no such journey.
+        Legs (:func:`geo.transit.query.describe_legs`), None when there is no such journey.
     reason : str
         Why not (empty when possible).
     """
@@ -78,9 +86,11 @@ class ThereAndBack:
     reason: str
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready: ``possible``, ``date``, ``arrive_by``, ``leave_after`` (HH:MM),
-        ``outbound`` and ``back`` (``departure``, ``arrival``, ``minutes``, ``legs``) and
-        ``reason``."""
+        """Summarise as JSON-ready values.
+
+        ``possible``, ``date``, ``arrive_by``, ``leave_after`` (HH:MM), ``outbound`` and
+        ``back`` (``departure``, ``arrival``, ``minutes``, ``legs``) and ``reason``.
+        """
         def journey(legs: list[dict[str, object]] | None) -> dict[str, Any] | None:
             if legs is None:
                 return None
@@ -90,8 +100,8 @@ class ThereAndBack:
                     "minutes": round((arr - dep).total_seconds() / 60, 1), "legs": legs}
 
         return {"possible": self.possible, "date": self.date.isoformat(),
-                "arrive_by": transit.hhmm(self.arrive_by_s),
-                "leave_after": transit.hhmm(self.leave_after_s),
+                "arrive_by": hhmm(self.arrive_by_s),
+                "leave_after": hhmm(self.leave_after_s),
                 "outbound": journey(self.outbound), "back": journey(self.back),
                 "reason": self.reason}
 
@@ -100,7 +110,7 @@ def there_and_back(feed: Feed, home_xy: np.ndarray, offer_xy: np.ndarray, date: 
                    arrive_by_s: int | None = None, leave_after_s: int | None = None, *,
                    opening_hours: str | None = None,
                    settings: TransitSettings | None = None,
-                   walk: transit.WalkModel | None = None) -> ThereAndBack:
+                   walk: WalkModel | None = None) -> ThereAndBack:
     """Arrive at an offer by a start time and get home after an end time, the same day.
 
     Parameters
@@ -115,7 +125,7 @@ def there_and_back(feed: Feed, home_xy: np.ndarray, offer_xy: np.ndarray, date: 
         The offer's OSM ``opening_hours``.
     settings : TransitSettings, optional
     walk : WalkModel, optional
-        Access, egress and transfer walks (default :class:`~geo.transit.transit.CrowFlyWalk`).
+        Access, egress and transfer walks (default :class:`~geo.transit.walk.CrowFlyWalk`).
 
     Returns
     -------
@@ -128,7 +138,7 @@ def there_and_back(feed: Feed, home_xy: np.ndarray, offer_xy: np.ndarray, date: 
         end lies before the start.
     """
     s = settings or TransitSettings()
-    walk = walk or transit.CrowFlyWalk.from_settings(s)
+    walk = walk or CrowFlyWalk.from_settings(s)
     if arrive_by_s is None or leave_after_s is None:
         if opening_hours is None:
             raise DataError("give the arrival and departure times or the offer's "
@@ -137,35 +147,34 @@ def there_and_back(feed: Feed, home_xy: np.ndarray, offer_xy: np.ndarray, date: 
         arrive_by_s = opens if arrive_by_s is None else arrive_by_s
         leave_after_s = closes if leave_after_s is None else leave_after_s
     if leave_after_s < arrive_by_s:
-        raise DataError(f"leave after {transit.hhmm(leave_after_s)} lies before arriving by "
-                        f"{transit.hhmm(arrive_by_s)}")
+        raise DataError(f"leave after {hhmm(leave_after_s)} lies before arriving by "
+                        f"{hhmm(arrive_by_s)}")
     home, offer = (np.asarray(p, float).reshape(1, 2) for p in (home_xy, offer_xy))
-    direct = float(transit.direct_walk_s(home, offer, s)[0, 0])
+    direct = float(direct_walk_s(home, offer, s)[0, 0])
     direct = direct if direct <= s.max_travel_s else np.inf
     outbound = _latest_arriving_by(feed, home, offer, date, arrive_by_s, direct, s, walk)
-    arrivals = transit.earliest_arrival(feed, offer, leave_after_s, date,
-                                        settings=s, walk=walk)
-    home_at, back_legs = transit.journey_to_point(arrivals, home[0], walk, direct)
-    back = back_legs if home_at < transit.DAY_S else None
+    arrivals = earliest_arrival(feed, offer, leave_after_s, date, settings=s, walk=walk)
+    home_at, back_legs = journey_to_point(arrivals, home[0], walk, direct)
+    back = back_legs if home_at < DAY_S else None
     reasons = [text for legs, text in (
-        (outbound, f"no journey arrives by {transit.hhmm(arrive_by_s)}"),
-        (back, f"no journey home after {transit.hhmm(leave_after_s)} arrives before 24:00"),
+        (outbound, f"no journey arrives by {hhmm(arrive_by_s)}"),
+        (back, f"no journey home after {hhmm(leave_after_s)} arrives before 24:00"),
     ) if legs is None]
     return ThereAndBack(
         not reasons, date, arrive_by_s, leave_after_s,
-        None if outbound is None else transit.describe_legs(outbound, feed, date),
-        None if back is None else transit.describe_legs(back, feed, date), "; ".join(reasons))
+        None if outbound is None else describe_legs(outbound, feed, date),
+        None if back is None else describe_legs(back, feed, date), "; ".join(reasons))
 
 
 def _latest_arriving_by(feed: Feed, home: np.ndarray, offer: np.ndarray, date: dt.date,
                         arrive_by_s: int, direct_s: float, s: TransitSettings,
-                        walk: transit.WalkModel) -> list[dict[str, object]] | None:
+                        walk: WalkModel) -> list[dict[str, object]] | None:
     """Legs of the latest departure (whole steps) arriving at ``offer`` by ``arrive_by_s``."""
     start = max(arrive_by_s - s.max_travel_s, 0)
     if arrive_by_s <= start:
         return None
-    deps, prof = transit.departure_profiles(feed, home, date, start, arrive_by_s,
-                                            settings=s, walk=walk, destinations=offer)
+    deps, prof = departure_profiles(feed, home, date, start, arrive_by_s,
+                                    settings=s, walk=walk, destinations=offer)
     arrival = deps + np.minimum(prof[0, :, 0], direct_s)
     ok = np.flatnonzero(arrival <= arrive_by_s)
     if not len(ok):
@@ -175,5 +184,5 @@ def _latest_arriving_by(feed: Feed, home: np.ndarray, offer: np.ndarray, date: d
         leave = int(arrive_by_s - direct_s)
         return [{"mode": "walk", "from": "origin", "departure": leave, "to": "destination",
                  "arrival": int(leave + direct_s)}]
-    arrivals = transit.earliest_arrival(feed, home, depart, date, settings=s, walk=walk)
-    return transit.journey_to_point(arrivals, offer[0], walk)[1]
+    arrivals = earliest_arrival(feed, home, depart, date, settings=s, walk=walk)
+    return journey_to_point(arrivals, offer[0], walk)[1]

@@ -1,0 +1,212 @@
+"""The transit engine: walk + public transport on the region's stored GTFS feed.
+
+Times are the window median over the departures of a date and a departure window
+(:class:`~geo.engine.transit_access.TransitAccess`). Walks use the region's street walk
+network when it has been built (:class:`~geo.transit.walk.NetworkWalk`), else crow-fly ×
+detour factor; walking the whole way is the street walk surface there. The engine answers
+cells, coverage inputs, the raster, nearest (with the connections) and isochrones once a
+timetable is loaded for the region (``erreichbar gtfs load PATH|URL --region R``); without
+one they raise the loader's "no public-transport timetable is loaded" error. It has no
+street network of its own: surfaces, snapping, what-if and supply raise
+:class:`~geo.errors.AccessInputError` naming the mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NoReturn
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.engine.protocol import NearestRoutes, OfferSet, Supply, Surface, WhatIf
+from geo.engine.region import RASTER, RegionData, to_minutes
+from geo.engine.street import StreetEngine
+from geo.engine.transit_access import TransitAccess, TransitCells
+from geo.errors import AccessInputError
+from geo.networks.network import Network, network_dir
+from geo.networks.snap import Snap
+from geo.vocabulary import STREET_MODES
+
+
+class TransitEngine:
+    """Walk + public transport to the offers of a region (cached, loads on first use).
+
+    Parameters
+    ----------
+    mode
+        The mode's name (``transit``).
+    data
+        The region's shared inputs.
+    walk
+        The street engine of walking: its network (when built) carries the walks.
+    """
+
+    #: without a timetable the mode is skipped by batch jobs
+    optional = True
+
+    def __init__(self, mode: str, data: RegionData, walk: StreetEngine) -> None:
+        self.mode = mode
+        self.data = data
+        self.settings = data.settings
+        self.walk = walk
+        self._access: TransitAccess | None = None
+        self._cells: dict[tuple[str, str], TransitCells] = {}
+
+    def _has_walk_network(self) -> bool:
+        """Whether the region's street walk network has been built."""
+        return (network_dir(self.settings) / f"{self.walk.mode}.npz").exists()
+
+    def access(self) -> TransitAccess:
+        """Walk + public transport on the region's stored feed (loaded once).
+
+        Date: ``settings.transit.date`` or a regular Tuesday of the feed.
+
+        Raises
+        ------
+        DataError
+            No timetable is loaded for the region; the message says how to load one.
+        """
+        with self.data.lock:
+            if self._access is None:
+                from geo.sources import gtfs
+                from geo.transit.walk import NetworkWalk
+
+                feed = gtfs.load_region_feed(self.settings)
+                walk = (NetworkWalk.from_settings(self.walk.network(), self.settings)
+                        if self._has_walk_network() else None)
+                self._access = TransitAccess(feed, self.settings, self.data.active,
+                                             date=self.settings.transit.date, walk=walk)
+            return self._access
+
+    def load(self) -> None:
+        """Load the timetable (DataError naming how to load one if there is none)."""
+        self.access()
+
+    def cell_times(self, category: str, grid: str) -> TransitCells:
+        """Walk + transit times of every cell of ``grid`` to the nearest ``category`` offer.
+
+        ``grid``: ``children``, ``inhabitants`` or ``raster``; cached; see
+        :meth:`~geo.engine.transit_access.TransitAccess.cell_times`.
+        """
+        with self.data.lock:
+            key = (category, grid)
+            if key not in self._cells:
+                access = self.access()
+                frame = self.data.points(grid)
+                walk_s = (self.walk.surface(category).at(self.walk.cell_snap(grid))[0]
+                          if self._has_walk_network() else None)
+                self._cells[key] = access.cell_times(
+                    category, frame[["x", "y"]].to_numpy(float), walk_s)
+            return self._cells[key]
+
+    def cell_minutes(self, category: str, grid: str) -> tuple[np.ndarray, np.ndarray]:
+        """Window-median minutes (inf = none) and reachable flag per cell of ``grid``."""
+        t = self.cell_times(category, grid)
+        return to_minutes(t.median_s), np.isfinite(t.median_s)
+
+    def cells(self, category: str, grid: str) -> pd.DataFrame:
+        """Minutes from every cell of ``grid`` to the nearest offer, long form.
+
+        ``minutes`` is the window median, ``best_minutes`` and ``walk_minutes`` are added,
+        ``offer_id`` is the offer reached at the median departure, ``connected`` =
+        reachable at all, ``access_m`` NaN.
+        """
+        t = self.cell_times(category, grid)
+        ids = self.access().offer_rows(category)["id"].to_numpy()
+        return self.data.cell_table(grid, {
+            "category": category, "mode": self.mode, "minutes": to_minutes(t.median_s),
+            "best_minutes": to_minutes(t.best_s), "walk_minutes": to_minutes(t.walk_s),
+            "offer_id": np.where(t.offer >= 0, ids[np.maximum(t.offer, 0)], None),
+            "connected": np.isfinite(t.median_s), "access_m": np.nan})
+
+    def raster_seconds(self, category: str) -> np.ndarray:
+        """Window-median seconds to the nearest offer per raster cell (inf = none)."""
+        return self.cell_times(category, RASTER).median_s
+
+    def nearest(self, lon: float, lat: float, category: str, k: int) -> gpd.GeoDataFrame:
+        """Find the ``k`` offers with the shortest median time from one point.
+
+        Each with the connections of the median departure
+        (:meth:`~geo.engine.transit_access.TransitAccess.nearest`) and ``mode``.
+        """
+        x, y = self.data.check_points(lon, lat)
+        found = self.access().nearest(float(x[0]), float(y[0]), category, k,
+                                      self.settings.access.nearest_max_min)
+        found.insert(4, "mode", self.mode)
+        return found
+
+    def nearest_routes(self, lon: float, lat: float, category: str, k: int) -> NearestRoutes:
+        """Find the ``k`` nearest offers of one point: :meth:`nearest` as arrays.
+
+        No details of the connections; routes run through the stops.
+        """
+        frame = self.nearest(lon, lat, category, k)
+        return NearestRoutes(frame["offer_id"].to_numpy(object), frame["name"].to_numpy(object),
+                             frame["minutes"].to_numpy(float) * 60.0, np.nan,
+                             [shapely.get_coordinates(g) for g in frame.geometry])
+
+    def nearest_many(self, lon: np.ndarray, lat: np.ndarray, category: str,
+                     k: int) -> pd.DataFrame:
+        """Find the ``k`` nearest offers of many points, one :meth:`nearest` per point.
+
+        Window median; there is no table, each point takes about a second.
+        """
+        px, py = self.data.check_points(lon, lat)
+        access, columns = self.access(), ["point", "rank", "offer_id", "minutes"]
+        found = [access.nearest(float(xi), float(yi), category, k,
+                                self.settings.access.nearest_max_min).assign(point=i)
+                 for i, (xi, yi) in enumerate(zip(px, py, strict=True))]
+        return (pd.DataFrame(pd.concat(found, ignore_index=True)[columns]) if found
+                else pd.DataFrame(columns=columns))
+
+    def isochrones(self, lon: float, lat: float, budgets: Sequence[float]
+                   ) -> gpd.GeoDataFrame:
+        """Reach by walking and public transport per budget, window median.
+
+        ``budgets`` are minutes, largest first;
+        :meth:`~geo.engine.transit_access.TransitAccess.isochrones` with ``mode``.
+        """
+        px, py = self.data.check_points(lon, lat)
+        out = self.access().isochrones(float(px[0]), float(py[0]), tuple(budgets))
+        out.insert(1, "mode", self.mode)
+        return out
+
+    # ------------------------------------------------------------------ street-only
+
+    def _street_only(self, what: str) -> NoReturn:
+        raise AccessInputError(
+            f"mode {self.mode!r} has no street network of its own: {what} is "
+            f"{'/'.join(STREET_MODES)} only; for {self.mode} use cells, coverage, nearest, "
+            "isochrones or raster_minutes")
+
+    def network(self) -> Network:
+        """Refuse: no street network (AccessInputError)."""
+        self._street_only("the network")
+
+    def offer_set(self, category: str) -> OfferSet:
+        """Refuse: offers are not snapped to a network (AccessInputError)."""
+        self._street_only("snapping offers")
+
+    def snap(self, lon: np.ndarray, lat: np.ndarray) -> Snap:
+        """Refuse: no network to snap to (AccessInputError)."""
+        self._street_only("snapping")
+
+    def surface(self, category: str) -> Surface:
+        """Refuse: no node surface (AccessInputError); times are per cell."""
+        self._street_only("a surface")
+
+    def what_if(self, category: str, add: Sequence[tuple[float, float]],
+                remove: Sequence[str]) -> WhatIf:
+        """Refuse: what-if is street-only (AccessInputError)."""
+        self._street_only("what-if")
+
+    def supply(self, category: str) -> Supply:
+        """Refuse: supply is street-only (AccessInputError)."""
+        self._street_only("supply")
+
+    def not_connected(self, categories: Sequence[str]) -> None:
+        """None: cells are reachable or not; there is no snap cut-off to report."""
+        return None
