@@ -45,8 +45,11 @@ def to_lonlat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def access_speed_kmh(settings: Settings, mode: str) -> float:
-    """Speed of the access leg (km/h): walk and bike at their default speed, car at the
-    urban ``service`` road speed (driveways, parking lanes)."""
+    """Speed of the access leg (km/h) of ``mode``.
+
+    Walk and bike at their default speed, car at the urban ``service`` road speed
+    (driveways, parking lanes); AccessInputError for an unknown mode.
+    """
     speeds = {"walk": settings.walk.default, "bike": settings.bike.default,
               "car": settings.car.urban["service"]}
     try:
