@@ -17,6 +17,7 @@ import typer
 
 from geo.errors import ErreichbarError
 from geo.settings import Settings
+from geo.vocabulary import Category, StreetMode, Weight
 
 app = typer.Typer(help="Erreichbar: who can reach the family offers of a county, and how fast.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -44,13 +45,15 @@ DataDir = Annotated[
     typer.Option("--data-dir", envvar="ERREICHBAR_DATA_DIR",
                  help="folder with the input data [default: ../shared/data beside the repo]"),
 ]
-RegionOpt = Annotated[str, typer.Option("--region", envvar="ERREICHBAR_REGION",
-                                        help="study region")]
+RegionOpt = Annotated[str | None, typer.Option(
+    "--region", help="study region [default: ERREICHBAR_REGION or the settings' default]")]
 
 
-def make_settings(data_dir: Path | None, region: str) -> Settings:
-    """Settings from the environment, overridden by the CLI options."""
-    overrides: dict[str, Any] = {"region": region}
+def make_settings(data_dir: Path | None, region: str | None) -> Settings:
+    """Settings from the environment, overridden by the CLI options that were given."""
+    overrides: dict[str, Any] = {}
+    if region is not None:
+        overrides["region"] = region
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     return Settings(**overrides)
@@ -64,7 +67,7 @@ def emit(summary: dict[str, Any]) -> None:
 @network_app.command("build")
 def network_build(
     data_dir: DataDir = None,
-    region: RegionOpt = "goettingen",
+    region: RegionOpt = None,
     source: Annotated[str, typer.Option(
         help="'tiles' (county vector tiles), 'city-tiles' or a path to an .osm.pbf/.osm")] = "tiles",
     force: Annotated[bool, typer.Option(help="rebuild even when inputs are unchanged")] = False,
@@ -79,7 +82,7 @@ def network_build(
 @network_app.command("download")
 def network_download(
     data_dir: DataDir = None,
-    region: RegionOpt = "goettingen",
+    region: RegionOpt = None,
     via: Annotated[str, typer.Option(
         help="'geofabrik' (PBF clipped to the region) or 'overpass' (.osm XML)")] = "geofabrik",
     force: Annotated[bool, typer.Option(help="download even when the cache is current")] = False,
@@ -94,7 +97,7 @@ def network_download(
 @layers_app.command("build")
 def layers_build(
     data_dir: DataDir = None,
-    region: RegionOpt = "goettingen",
+    region: RegionOpt = None,
     offers: Annotated[Path | None, typer.Option(
         help="the county's own offer list (.csv/.xlsx/.geojson, see "
              "geo/sources/data/offer_template.csv), added to the default offers")] = None,
@@ -116,7 +119,7 @@ def layers_build(
 def layers_check_population(
     path: Annotated[Path, typer.Argument(help="population table (.csv/.xlsx)")],
     data_dir: DataDir = None,
-    region: RegionOpt = "goettingen",
+    region: RegionOpt = None,
 ) -> None:
     """Check a population table row by row; print its areas, totals and dates, or every bad
     row."""
@@ -143,7 +146,7 @@ def layers_download(
     internet); use them with ERREICHBAR_CENSUS__NAME=zensus2022."""
     from geo.sources import census_download
 
-    settings = make_settings(data_dir, "goettingen")  # the grids cover all of Germany
+    settings = make_settings(data_dir, None)  # the grids cover all of Germany
     emit(census_download.download_census(settings, features=feature, force=force).summary())
 
 
@@ -151,7 +154,7 @@ def layers_download(
 def layers_check_offers(
     path: Annotated[Path, typer.Argument(help="offer file (.csv/.xlsx/.geojson)")],
     data_dir: DataDir = None,
-    region: RegionOpt = "goettingen",
+    region: RegionOpt = None,
     out: Annotated[Path | None, typer.Option(
         help="also write the checked offers (.geojson/.parquet/.csv)")] = None,
 ) -> None:
@@ -179,7 +182,7 @@ def gtfs_load(
     """Validate a GTFS feed, clip it to the region and store it in data/processed/."""
     from geo.sources import gtfs
 
-    settings = make_settings(data_dir, region or "goettingen")
+    settings = make_settings(data_dir, region)
     feed = gtfs.load_feed(source, settings, region=region)
     gtfs.store_feed(feed, settings, region)
     emit(feed.summary())
@@ -194,7 +197,7 @@ def transit_earliest(
         "--feed", help="GTFS feed (default: the feed loaded for --region)")] = None,
     max_transfers: Annotated[int | None, typer.Option(
         help="changes of vehicle (default: transit.max_transfers, 3)")] = None,
-    region: RegionOpt = "goettingen",
+    region: RegionOpt = None,
     data_dir: DataDir = None,
 ) -> None:
     """Earliest arrival from one stop to another, with the legs of the journey."""
@@ -261,7 +264,7 @@ def transit_there_and_back(
         help="the offer's OSM opening_hours, e.g. 'Tu 09:00-11:00'")] = None,
     feed_path: Annotated[Path | None, typer.Option(
         "--feed", help="GTFS feed (default: the feed loaded for --region)")] = None,
-    region: RegionOpt = "goettingen",
+    region: RegionOpt = None,
     data_dir: DataDir = None,
 ) -> None:
     """Reach an offer by walk and public transport before it opens and get home after it
@@ -288,7 +291,7 @@ def transit_quality(
     date: Annotated[str, typer.Option(help="service day, YYYY-MM-DD (a weekday: ARE)")],
     feed_path: Annotated[Path | None, typer.Option(
         "--feed", help="GTFS feed (default: the feed loaded for --region)")] = None,
-    region: RegionOpt = "goettingen",
+    region: RegionOpt = None,
     data_dir: DataDir = None,
 ) -> None:
     """ÖV-Güteklassen A–F (ARE, 06:00–20:00) as areas and the share of children under 10
@@ -334,7 +337,7 @@ def report(
     out: Annotated[Path | None, typer.Option(
         help="output folder [default: data/reports]")] = None,
     data_dir: DataDir = None,
-    region: RegionOpt = "goettingen",
+    region: RegionOpt = None,
 ) -> None:
     """Mobility report per unit: population, offers, coverage, maps, white spots, transition."""
     from geo.products import report as report_mod
@@ -345,25 +348,44 @@ def report(
 
 @app.command("sites")
 def sites(
-    category: Annotated[str, typer.Option(help="offer category, e.g. familienzentrum")],
-    mode: Annotated[str, typer.Option(help="walk, bike or car")] = "bike",
+    category: Annotated[Category, typer.Option(help="offer category, e.g. familienzentrum")],
+    mode: Annotated[StreetMode, typer.Option(help="travel mode")] = StreetMode.bike,
     minutes: Annotated[float, typer.Option(help="time budget, minutes")] = 15.0,
     k: Annotated[int, typer.Option(help="number of new sites")] = 3,
+    weight: Annotated[Weight, typer.Option(
+        help="what to bring within reach: children, or a need layer")] = Weight.children_under_10,
     data_dir: DataDir = None,
-    region: RegionOpt = "goettingen",
+    region: RegionOpt = None,
 ) -> None:
-    """Best new sites: the k places that bring the most children within the time (greedy)."""
+    """Best new sites: the k places that bring the most children (or families) within reach."""
     from geo.engine.access import Accessibility
     from geo.products import siting
 
     settings = make_settings(data_dir, region)
-    emit(siting.best_sites(Accessibility(settings), category, mode, minutes, k).summary())
+    emit(siting.best_sites(Accessibility(settings), category, mode, minutes, k,
+                           weight=weight).summary())
+
+
+@app.command("priority")
+def priority(
+    data_dir: DataDir = None,
+    region: RegionOpt = None,
+) -> None:
+    """Where need and distance meet: Gemeinden ranked by single-parent families out of reach.
+
+    Writes data/processed/<region>/priority/priority.{parquet,csv}; prints the top five.
+    """
+    from geo.engine.access import Accessibility
+    from geo.products import priority as priority_mod
+
+    settings = make_settings(data_dir, region)
+    emit(priority_mod.write_priority(Accessibility(settings)))
 
 
 @access_app.command("compute")
 def access_compute(
     data_dir: DataDir = None,
-    region: RegionOpt = "goettingen",
+    region: RegionOpt = None,
 ) -> None:
     """Nearest-offer times for every category and mode: GeoTIFFs, coverage and cell tables."""
     from geo.products.compute import compute
@@ -375,7 +397,7 @@ def access_compute(
 @maps_app.command("build")
 def maps_build(
     data_dir: DataDir = None,
-    region: RegionOpt = "goettingen",
+    region: RegionOpt = None,
     category: Annotated[list[str] | None, typer.Option(
         help="category to map (repeatable) [default: MapSettings.categories]")] = None,
     mode: Annotated[list[str] | None, typer.Option(
@@ -397,7 +419,7 @@ def chain(
         help="walk, bike or transit (repeatable) [default: ChainSettings.modes; transit only "
              "with a loaded timetable]")] = None,
     data_dir: DataDir = None,
-    region: RegionOpt = "goettingen",
+    region: RegionOpt = None,
 ) -> None:
     """Prevention chain: per Gemeinde and stage, the children who reach an offer in time.
 
@@ -412,7 +434,7 @@ def chain(
 @app.command("actors")
 def actors(
     data_dir: DataDir = None,
-    region: RegionOpt = "goettingen",
+    region: RegionOpt = None,
 ) -> None:
     """Network of the Familienzentren: catchments, partners, travel times, planned centres.
 
@@ -431,7 +453,7 @@ def guide(
     out: Annotated[Path | None, typer.Option(
         help="output folder [default: data/reports]")] = None,
     data_dir: DataDir = None,
-    region: RegionOpt = "goettingen",
+    region: RegionOpt = None,
 ) -> None:
     """Family guide of a Gemeinde: per stage the offers families reach, nearest first."""
     from geo.products import guide as guide_mod
@@ -448,7 +470,7 @@ def serve(
     workers: Annotated[int | None, typer.Option(
         help="worker processes [default: ApiSettings.workers, 1]")] = None,
     data_dir: DataDir = None,
-    region: RegionOpt = "goettingen",
+    region: RegionOpt = None,
 ) -> None:
     """Serve the API, the family page and the maps (uvicorn, no access log)."""
     import os

@@ -33,7 +33,14 @@ import numpy as np
 import pandas as pd
 
 from geo.engine.protocol import ModeEngine, NearestRoutes, OfferSet, Supply, Surface, WhatIf
-from geo.engine.region import GRIDS, RegionData, check_choice, to_minutes
+from geo.engine.region import (
+    GRIDS,
+    RegionData,
+    check_choice,
+    coverage_weights,
+    to_minutes,
+    weight_grid,
+)
 from geo.engine.street import StreetEngine
 from geo.engine.transit_access import TransitAccess, TransitCells
 from geo.engine.transit_engine import TransitEngine
@@ -91,7 +98,7 @@ class Accessibility:
         return self.data.offers
 
     def cell_frame(self, grid: str) -> gpd.GeoDataFrame:
-        """Zensus cells of ``grid`` (``children``: 100 m, ``inhabitants``: 1 km)."""
+        """Census cells of ``grid`` (see :meth:`RegionData.cell_frame`)."""
         return self.data.cell_frame(grid)
 
     def units(self, level: str) -> gpd.GeoDataFrame:
@@ -172,29 +179,37 @@ class Accessibility:
         """
         return self.engine(mode).surface(category)
 
-    def cells(self, category: str, mode: str, grid: str = "children") -> pd.DataFrame:
-        """Minutes from every Zensus cell to the nearest offer, long form.
+    def cells(self, category: str, mode: str, grid: str = "children",
+              weight: str | None = None) -> pd.DataFrame:
+        """Minutes from every census cell to the nearest offer, long form.
 
         Parameters
         ----------
         category, mode
             As in :meth:`surface`, or mode ``transit``.
         grid
-            ``children`` (100 m cells, under-10s) or ``inhabitants`` (1 km cells).
+            ``children`` (100 m cells, under-10s), ``inhabitants`` (1 km cells) or
+            ``need`` (100 m cells of the need layers).
+        weight
+            A :class:`~geo.vocabulary.Weight`: the cells that carry it (overrides
+            ``grid``; ``children_under_10`` → ``children``, the others → ``need``).
 
         Returns
         -------
         pandas.DataFrame
             ``cell_id``, ``category``, ``mode``, ``minutes`` (inf = unreachable or not
             connected), ``offer_id`` (None there), ``connected`` (within the snap cut-off),
-            ``access_m`` (metres to the network), the weight column (``children_under_10``
-            or ``inhabitants``), ``unit_ags``, ``gemeinde_ags``, ``x``, ``y`` (EPSG:3035).
+            ``access_m`` (metres to the network), the grid's weight columns
+            (``children_under_10``; ``inhabitants``; ``families_with_minors``,
+            ``single_parent_families``, ``foreign_nationals``: NaN = suppressed),
+            ``unit_ags``, ``gemeinde_ags``, ``x``, ``y`` (EPSG:3035).
             Mode ``transit``: ``minutes`` is the window median, plus ``best_minutes`` and
             ``walk_minutes`` (walking the whole way); ``offer_id`` is the offer reached at
             the median departure; ``connected`` = reachable at all; ``access_m`` is NaN.
         """
         engine = self.engine(mode)
         check_choice("category", category, CATEGORIES)
+        grid = weight_grid(weight) if weight is not None else grid
         check_choice("grid", grid, list(GRIDS))
         return engine.cells(category, grid)
 
@@ -358,7 +373,8 @@ class Accessibility:
     # ------------------------------------------------------------------ coverage
 
     def coverage(self, level: str, category: str, mode: str,
-                 minutes: Sequence[int] | None = None) -> gpd.GeoDataFrame:
+                 minutes: Sequence[int] | None = None,
+                 weight: str | None = None) -> gpd.GeoDataFrame:
         """Coverage of ``category`` by ``mode`` per area of ``level``.
 
         Parameters
@@ -370,12 +386,16 @@ class Accessibility:
         minutes
             Thresholds, minutes (default ``AccessSettings.thresholds_min``: 5, 10, 15,
             20, 30).
+        weight
+            A :class:`~geo.vocabulary.Weight` reported besides children and inhabitants
+            (e.g. ``single_parent_families``: columns ``single_parent_families_*``).
 
         Returns
         -------
         geopandas.GeoDataFrame
             One row per area: ``ags``, ``name``, ``level``, ``category``, ``mode``, then
-            for ``children`` (100 m, under-10s) and ``inhabitants`` (1 km): the weight,
+            for ``children`` (100 m, under-10s), ``inhabitants`` (1 km) and ``weight``:
+            the weight,
             ``*_within_<m>min_share``, ``*_mean_minutes``, ``*_median_minutes``,
             ``*_p90_minutes``, ``*_beyond_<white_spot_min>min`` and ``*_not_connected``
             (see :mod:`geo.engine.coverage`); area polygons, EPSG:3035. The cells behind the
@@ -385,7 +405,7 @@ class Accessibility:
         engine = self.engine(mode)
         check_choice("category", category, CATEGORIES)
         out = self.data.coverage(level, lambda grid: engine.cell_minutes(category, grid),
-                                 self.data.thresholds(minutes))
+                                 self.data.thresholds(minutes), coverage_weights(weight))
         out.insert(3, "category", category)
         out.insert(4, "mode", mode)
         return out

@@ -21,10 +21,43 @@ from geo.errors import AccessInputError, EmptyResultError, RegionError
 from geo.networks.snap import to_metric
 from geo.settings import Settings, get_region
 from geo.sources.boundaries import load_units
-from geo.vocabulary import CATEGORIES, LEVELS
+from geo.vocabulary import CATEGORIES, LEVELS, Weight
 
-#: Cell grids: Zensus 100 m cells with children under 10, 1 km cells with inhabitants.
-GRIDS: dict[str, str] = {"children": "children_under_10", "inhabitants": "inhabitants"}
+#: Cell grids and their main weight: census 100 m cells with children under 10, 1 km cells
+#: with inhabitants, 100 m cells of the need layers (families with minors, …).
+GRIDS: dict[str, str] = {"children": "children_under_10", "inhabitants": "inhabitants",
+                         "need": "families_with_minors"}
+#: Every weight column of each grid (the need grid has three, see geo.sources.need).
+GRID_WEIGHTS: dict[str, tuple[str, ...]] = {
+    "children": ("children_under_10",), "inhabitants": ("inhabitants",),
+    "need": ("families_with_minors", "single_parent_families", "foreign_nationals")}
+#: Coverage weights by name: (grid, column). ``children`` and ``inhabitants`` keep their
+#: grid names as column prefixes; every :class:`~geo.vocabulary.Weight` has its own.
+WEIGHTS: dict[str, tuple[str, str]] = {
+    "children": ("children", "children_under_10"),
+    "inhabitants": ("inhabitants", "inhabitants"),
+    **{w.value: (grid, w.value) for w in Weight
+       for grid, columns in GRID_WEIGHTS.items() if w.value in columns
+       and w != Weight.children_under_10}}
+
+
+def weight_key(weight: str) -> str:
+    """Coverage weight name of a :class:`~geo.vocabulary.Weight` (children → ``children``)."""
+    check_choice("weight", weight, [w.value for w in Weight])
+    return "children" if weight == Weight.children_under_10 else weight
+
+
+def coverage_weights(weight: str | None) -> list[str]:
+    """Weights of a coverage table: children, inhabitants and ``weight`` if another."""
+    names = ["children", "inhabitants"]
+    if weight is not None and weight_key(weight) not in names:
+        names.append(weight_key(weight))
+    return names
+
+
+def weight_grid(weight: str) -> str:
+    """Return the grid whose cells carry ``weight`` (a :class:`~geo.vocabulary.Weight`)."""
+    return WEIGHTS[weight_key(weight)][0]
 #: Every 100 m cell of the county (the pixels of the minute rasters), besides :data:`GRIDS`.
 RASTER = "raster"
 
@@ -75,8 +108,8 @@ class RegionData:
         self.region = get_region(settings.region)
         self.lock = threading.RLock()
         self._offers = offers
-        self._cells: dict[str, gpd.GeoDataFrame | None] = {"children": children,
-                                                           "inhabitants": inhabitants}
+        self._cells: dict[str, gpd.GeoDataFrame | None] = {
+            "children": children, "inhabitants": inhabitants, "need": None}
         self._units: dict[str, gpd.GeoDataFrame] = {}
         self._area: shapely.Geometry | None = None
         self._grid: pd.DataFrame | None = None
@@ -120,15 +153,17 @@ class RegionData:
         return [c for c in CATEGORIES if (active == c).any()]
 
     def cell_frame(self, grid: str) -> gpd.GeoDataFrame:
-        """Zensus cells of ``grid`` (``children``: 100 m, ``inhabitants``: 1 km)."""
+        """Census cells of ``grid`` (``children``, ``need``: 100 m; ``inhabitants``: 1 km)."""
         check_choice("grid", grid, list(GRIDS))
         with self.lock:
             frame = self._cells[grid]
             if frame is None:
                 from geo.sources import population
 
-                frame = (population.load_children_100m(self.settings) if grid == "children"
-                         else population.load_inhabitants_1km(self.settings))
+                loaders = {"children": population.load_children_100m,
+                           "inhabitants": population.load_inhabitants_1km,
+                           "need": population.load_need_100m}
+                frame = loaders[grid](self.settings)
                 self._cells[grid] = frame
             return frame
 
@@ -203,7 +238,7 @@ class RegionData:
         return values
 
     def coverage(self, level: str, cell_minutes: CellMinutes, thresholds: Sequence[int],
-                 grids: Sequence[str] = tuple(GRIDS)) -> gpd.GeoDataFrame:
+                 weights: Sequence[str] = ("children", "inhabitants")) -> gpd.GeoDataFrame:
         """Coverage table per area of ``level`` of the times ``cell_minutes(grid)`` gives.
 
         Parameters
@@ -214,8 +249,9 @@ class RegionData:
             Per grid: minutes (inf = none) and connected flag per cell of the grid.
         thresholds
             Minutes of the ``_within_`` shares.
-        grids
-            The weights to report (keys of :data:`GRIDS`).
+        weights
+            The weights to report (keys of :data:`WEIGHTS`); each names its columns.
+            Suppressed need counts (NaN) weigh 0, so need sums are lower bounds.
 
         Returns
         -------
@@ -225,24 +261,27 @@ class RegionData:
         """
         areas = self.units(level)
         parts = []
-        for grid in grids:
+        for name in weights:
+            grid, column = WEIGHTS[name]
             frame = self.cell_frame(grid)
             minutes, connected = cell_minutes(grid)
-            parts.append(cov.summarise(minutes, connected, frame[GRIDS[grid]].to_numpy(),
-                                       cov.area_keys(frame, level, areas), grid, thresholds,
+            weight = np.nan_to_num(frame[column].to_numpy(dtype=float), nan=0.0)
+            parts.append(cov.summarise(minutes, connected, weight,
+                                       cov.area_keys(frame, level, areas), name, thresholds,
                                        self.settings.access.white_spot_min))
         return cov.table(areas, level, parts)
 
     def cell_table(self, grid: str, columns: dict[str, object]) -> pd.DataFrame:
         """Build the long-form cell table of ``grid`` around mode-specific ``columns``.
 
-        Columns: ``cell_id``, ``columns`` (times), then the weight, ``unit_ags``,
-        ``gemeinde_ags``, ``x``, ``y`` (EPSG:3035 metres).
+        Columns: ``cell_id``, ``columns`` (times), then the grid's weights
+        (:data:`GRID_WEIGHTS`), ``unit_ags``, ``gemeinde_ags``, ``x``, ``y`` (EPSG:3035
+        metres).
         """
         frame = self.cell_frame(grid)
         return pd.DataFrame({
             "cell_id": frame["cell_id"].to_numpy(), **columns,
-            GRIDS[grid]: frame[GRIDS[grid]].to_numpy(),
+            **{w: frame[w].to_numpy() for w in GRID_WEIGHTS[grid]},
             "unit_ags": frame["unit_ags"].to_numpy(),
             "gemeinde_ags": frame["gemeinde_ags"].to_numpy(),
             "x": frame["x"].to_numpy(), "y": frame["y"].to_numpy(),

@@ -29,7 +29,8 @@ from geo.networks.snap import NodeIndex
 from geo.products import report
 from geo.products.chain import ChainData, find_gemeinde, stage_label
 from geo.settings import Settings
-from geo.vocabulary import data_sources, label, population_label
+from geo.sources.population import population_basis
+from geo.vocabulary import data_sources, label
 
 GUIDE_MODES = ("walk", "bike")
 
@@ -131,7 +132,7 @@ def guide_context(data: ChainData, ags: str, now: dt.datetime) -> dict[str, Any]
             "place": place, "mode": label("mode", cs.map_mode), "stages": stages,
             "modes": [label("mode_short", m) for m in GUIDE_MODES],
             "region": data.acc.region.title, "date": now.strftime("%d.%m.%Y, %H:%M UTC"),
-            "sources": data_sources(data.settings), "census": population_label(data.settings),
+            "sources": data_sources(data.settings), "census": population_basis(data.settings),
             "parameters": report._parameters(data.settings)}
 
 

@@ -1,10 +1,9 @@
-"""Where need and distance meet: a per-Gemeinde priority table ("Wo Bedarf und Entfernung
-zusammenkommen").
+"""Where need and distance meet: a priority table per Gemeinde.
 
-For every Gemeinde: its children under 10 and families with minors, its single-parent
-families (the family type with by far the highest SGB II rate), their share, the walk and
-bike coverage of Kita, Grundschule and Familienzentrum weighted by children and by
-single-parent families, and a rank.
+"Wo Bedarf und Entfernung zusammenkommen": for every Gemeinde its children under 10 and
+families with minors, its single-parent families (the family type with by far the highest
+SGB II rate), their share, the walk and bike coverage of Kita, Grundschule and
+Familienzentrum weighted by children and by single-parent families, and a rank.
 
 The rank formula (documented in the reports)::
 
@@ -25,13 +24,19 @@ share of single-parent families divides two such sums and is approximate.
 
 from __future__ import annotations
 
-from typing import Final
+import logging
+import time
+from pathlib import Path
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
+from geo._io import atomic_path, neutralise_frame
 from geo.engine.access import Accessibility
 from geo.vocabulary import Weight
+
+log = logging.getLogger(__name__)
 
 #: Offers of the prevention chain whose reach decides the rank.
 CORE_CATEGORIES: Final = ("kita", "grundschule", "familienzentrum")
@@ -39,6 +44,11 @@ CORE_CATEGORIES: Final = ("kita", "grundschule", "familienzentrum")
 CORE_MODES: Final = ("walk", "bike")
 #: Weights of the coverage columns: children and single-parent families.
 TABLE_WEIGHTS: Final = (Weight.children_under_10, Weight.single_parent_families)
+#: The rank formula in German, as the reports print it.
+FORMULA: Final = (
+    "Rang nach der Zahl der Alleinerziehenden-Familien, die ein Angebot nicht in "
+    "höchstens 15 Minuten erreichen – gemittelt über Kita, Grundschule und Familienzentrum, "
+    "zu Fuß und mit dem Rad (bei Gleichstand: mehr Kinder unter 10 ohne Angebot zuerst)")
 
 
 def _beyond(acc: Accessibility, category: str, mode: str, weight: Weight,
@@ -60,7 +70,7 @@ def _beyond(acc: Accessibility, category: str, mode: str, weight: Weight,
 
 
 def priority_table(acc: Accessibility) -> pd.DataFrame:
-    """The priority table of the engine's region, one row per Gemeinde, rank 1 first.
+    """Rank the Gemeinden of the engine's region by need and distance, rank 1 first.
 
     Parameters
     ----------
@@ -108,3 +118,41 @@ def priority_table(acc: Accessibility) -> pd.DataFrame:
                               ascending=False, kind="stable")
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     return table.reset_index(drop=True)
+
+
+def priority_dir(acc: Accessibility) -> Path:
+    """Folder of the priority table of the engine's region."""
+    return acc.settings.processed_dir / acc.region.name / "priority"
+
+
+def write_priority(acc: Accessibility) -> dict[str, Any]:
+    """Compute and store the priority table (``priority.parquet`` and a formula-safe CSV).
+
+    Returns
+    -------
+    dict
+        JSON summary: ``gemeinden``, ``top`` (the first five rows: rank, name, families
+        and shares), ``formula``, ``outputs``, ``seconds``.
+    """
+    t0 = time.perf_counter()
+    table = priority_table(acc)
+    out = priority_dir(acc)
+    with atomic_path(out / "priority.parquet") as tmp:
+        table.to_parquet(tmp, index=False)
+    with atomic_path(out / "priority.csv") as tmp:
+        neutralise_frame(table).to_csv(tmp, index=False)
+    log.info("priority table of %d Gemeinden written to %s", len(table), out)
+    top = table.head(5)
+    return {
+        "gemeinden": len(table),
+        "top": [{"rank": int(r["rank"]), "name": r["name"],
+                 "single_parent_families": round(float(r["single_parent_families"])),
+                 "single_parent_share": round(float(r["single_parent_share"]), 3),
+                 "children_under_10": int(r["children_under_10"]),
+                 "unreached_single_parent_families":
+                     round(float(r["unreached_single_parent_families"]), 1)}
+                for _, r in top.iterrows()],
+        "formula": FORMULA,
+        "outputs": [str(out / "priority.parquet"), str(out / "priority.csv")],
+        "seconds": round(time.perf_counter() - t0, 2),
+    }

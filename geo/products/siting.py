@@ -29,17 +29,24 @@ from scipy.sparse import csr_matrix
 from geo.engine.access import Accessibility, AccessInputError
 from geo.networks import routing
 from geo.networks.snap import to_lonlat, to_metric
+from geo.vocabulary import Weight
+
+
+def weight_prefix(weight: str) -> str:
+    """Prefix of the result columns of ``weight``: ``children`` for the under-10s."""
+    return "children" if weight == Weight.children_under_10 else str(weight)
 
 
 @dataclass(frozen=True)
 class Demand:
-    """The uncovered children cells of a category and mode, joined to the network."""
+    """The uncovered cells of a category and mode with their weight, joined to the network."""
 
     cells: pd.DataFrame  #: rows of :meth:`Accessibility.cells` (uncovered, connected)
     node: np.ndarray  #: int64 network node per cell
     seconds: np.ndarray  #: float64 access-leg seconds per cell
-    covered: float  #: children already within the time of an existing offer
-    total: float  #: children in the demand area
+    covered: float  #: weight already within the time of an existing offer
+    total: float  #: weight in the demand area
+    weight: np.ndarray  #: float64 weight per uncovered cell (suppressed counts = 0)
 
 
 @dataclass(frozen=True)
@@ -50,16 +57,19 @@ class Sites:
     category: str
     mode: str
     minutes: float
-    covered_before: float  #: children within ``minutes`` of an existing offer
-    total_children: float  #: children in the demand area
+    covered_before: float  #: weight within ``minutes`` of an existing offer
+    total_children: float  #: weight in the demand area (children by default)
     candidates: int  #: candidates considered
     seconds: float  #: wall time, seconds
+    weight: str = Weight.children_under_10.value  #: what the sites are chosen for
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready result (for the CLI and the API's scenarios endpoint)."""
+        prefix = weight_prefix(self.weight)
         return {
             "category": self.category, "mode": self.mode, "minutes": self.minutes,
-            "children_total": self.total_children, "children_covered_before": self.covered_before,
+            "weight": self.weight, f"{prefix}_total": self.total_children,
+            f"{prefix}_covered_before": self.covered_before,
             "candidates": self.candidates, "seconds": round(self.seconds, 3),
             "sites": [{k: (v.item() if isinstance(v, np.generic) else v)
                        for k, v in row.items() if k != "geometry"}
@@ -68,23 +78,31 @@ class Sites:
 
 
 def demand(acc: Accessibility, category: str, mode: str, minutes: float,
-           unit_ags: str | None = None) -> Demand:
-    """Children cells beyond ``minutes`` of the nearest active offer (connected ones only),
-    joined to the network by the engine's :meth:`~geo.engine.access.Accessibility.snap`.
+           unit_ags: str | None = None,
+           weight: str = Weight.children_under_10.value) -> Demand:
+    """Find the weighted cells beyond ``minutes`` of the nearest active offer.
+
+    Only connected cells count as demand; they are joined to the network by the engine's
+    :meth:`~geo.engine.access.Accessibility.snap`.
 
     Parameters
     ----------
     unit_ags
         Restrict demand to the cells of this municipal unit (default: the whole region).
+    weight
+        A :class:`~geo.vocabulary.Weight`: children under 10 (default) or a need layer
+        (suppressed counts weigh 0).
     """
-    cells = acc.cells(category, mode)
+    cells = acc.cells(category, mode, weight=weight)
     if unit_ags is not None:
         cells = cells[cells["unit_ags"] == unit_ags]
-    weight = cells["children_under_10"].to_numpy(float)
+    w = np.nan_to_num(cells[str(weight)].to_numpy(float), nan=0.0)
     within = cells["minutes"].to_numpy() <= minutes
-    todo = cells[~within & cells["connected"].to_numpy()].reset_index(drop=True)
+    todo_mask = ~within & cells["connected"].to_numpy()
+    todo = cells[todo_mask].reset_index(drop=True)
     snap = acc.snap(*to_lonlat(todo["x"].to_numpy(), todo["y"].to_numpy()), mode)
-    return Demand(todo, snap.node, snap.seconds, float(weight[within].sum()), float(weight.sum()))
+    return Demand(todo, snap.node, snap.seconds, float(w[within].sum()), float(w.sum()),
+                  w[todo_mask])
 
 
 def node_candidates(acc: Accessibility, mode: str, need: Demand, minutes: float,
@@ -166,8 +184,9 @@ def greedy(matrix: csr_matrix, weight: np.ndarray, k: int) -> tuple[np.ndarray, 
 
 def best_sites(acc: Accessibility, category: str, mode: str, minutes: float, k: int,
                candidates: tuple[np.ndarray, np.ndarray] | None = None,
-               unit_ags: str | None = None) -> Sites:
-    """The ``k`` new sites adding the most children within ``minutes`` (greedy MCLP).
+               unit_ags: str | None = None,
+               weight: str = Weight.children_under_10.value) -> Sites:
+    """Find the ``k`` new sites adding the most weight within ``minutes`` (greedy MCLP).
 
     Parameters
     ----------
@@ -184,20 +203,23 @@ def best_sites(acc: Accessibility, category: str, mode: str, minutes: float, k: 
         outside the region raise RegionError; points beyond the snap cut-off are skipped);
         default: network nodes (see :func:`node_candidates`).
     unit_ags
-        Count only the children of this municipal unit (default: the whole region).
+        Count only the cells of this municipal unit (default: the whole region).
+    weight
+        What to bring within reach (:class:`~geo.vocabulary.Weight`; default children
+        under 10, e.g. ``single_parent_families``).
 
     Returns
     -------
     Sites
         One row per proposed site: ``rank``, ``lon``, ``lat``, ``candidate`` (index into
-        the given candidates, or the node), ``node``, ``children_gained``,
-        ``children_covered`` (cumulative incl. the existing offers), ``share_covered``.
+        the given candidates, or the node), ``<w>_gained``, ``<w>_covered`` (cumulative
+        incl. the existing offers; ``<w>`` = ``children`` or the weight), ``share_covered``.
     """
     if minutes <= 0 or k < 1:
         raise AccessInputError(f"minutes must be > 0 and k >= 1, got {minutes} and {k}")
     t0 = time.perf_counter()
     net = acc.network(mode)
-    need = demand(acc, category, mode, minutes, unit_ags)
+    need = demand(acc, category, mode, minutes, unit_ags, weight)
     if candidates is None:
         nodes = node_candidates(acc, mode, need, minutes,
                                 acc.settings.report.site_candidate_spacing_m)
@@ -210,16 +232,17 @@ def best_sites(acc: Accessibility, category: str, mode: str, minutes: float, k: 
         nodes, access_s, lon, lat = snap.node[keep], snap.seconds[keep], lon[keep], lat[keep]
         given = np.flatnonzero(keep)
     matrix = coverage_matrix(acc, mode, need, nodes, access_s, minutes)
-    picks, gains = greedy(matrix, need.cells["children_under_10"].to_numpy(float), k)
+    picks, gains = greedy(matrix, need.weight, k)
     covered = need.covered + np.cumsum(gains)
+    prefix = weight_prefix(weight)
     frame = pd.DataFrame({
         "rank": np.arange(1, len(picks) + 1), "lon": lon[picks], "lat": lat[picks],
         "candidate": nodes[picks] if candidates is None else given[picks],
-        "node": nodes[picks], "children_gained": gains, "children_covered": covered,
+        "node": nodes[picks], f"{prefix}_gained": gains, f"{prefix}_covered": covered,
         "share_covered": covered / need.total if need.total else np.nan,
     })
     sites = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
                              crs="EPSG:4326")
     return Sites(sites, category, mode, float(minutes), need.covered, need.total, len(nodes),
-                 time.perf_counter() - t0)
+                 time.perf_counter() - t0, str(weight))
 

@@ -248,6 +248,18 @@ def load_inhabitants_1km(settings: Settings) -> gpd.GeoDataFrame:
     return _scale_to_own_table(settings, cells, "inhabitants")
 
 
+def load_need_100m(settings: Settings) -> gpd.GeoDataFrame:
+    """Need layers per 100 m cell of the settings' region (see
+    :func:`geo.sources.need.read_need_100m`).
+
+    Census counts as published (SAFE-perturbed, cells under 3 suppressed = NaN); they are
+    not scaled to an own population table, which has no family counts.
+    """
+    from geo.sources.need import read_need_100m
+
+    return read_need_100m(census_dir(settings), load_units(settings, "gemeinde"))
+
+
 def _scale_to_own_table(settings: Settings, cells: gpd.GeoDataFrame,
                         value: str) -> gpd.GeoDataFrame:
     """``cells`` scaled to the settings' own population table (unchanged without one)."""
