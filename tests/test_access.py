@@ -344,6 +344,17 @@ def test_compute_writes_outputs_and_skips_empty_categories(engine: Accessibility
     children = cells[(cells["grid"] == "children") & (cells["category"] == "grundschule")
                      & (cells["mode"] == "car")]
     assert children["children_under_10"].sum() == 24735 and cells.crs.to_epsg() == 3035
+    need = cells[(cells["grid"] == "need") & (cells["category"] == "grundschule")
+                 & (cells["mode"] == "car")]
+    assert need["single_parent_families"].sum() == 3_889
+    # the county's single-parent coverage in the summary is the stored cells' share
+    within = need.loc[need["minutes"] <= 15, "single_parent_families"].sum()
+    assert summary["coverage"]["grundschule"]["car"][
+        "single_parent_families_within_15min_share"] == round(within / 3_889, 4)
+    # the manifest lists every output with its hash; a later reader can trust the folder
+    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    assert {"cells.parquet", "coverage.parquet", "minutes_grundschule_walk.tif"} <= \
+        set(manifest["outputs"])
 
 
 def test_bad_input_names_the_value(engine: Accessibility) -> None:

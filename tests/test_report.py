@@ -157,6 +157,25 @@ def test_every_number_is_the_engines(acc: Accessibility, html: str) -> None:
             expect[f"site|{c}|{s.rank}|gained"] = (s.children_gained, "int")
             expect[f"site|{c}|{s.rank}|share"] = (s.share_covered, "pct")
 
+    # priority rows of the unit's Gemeinden, from the engine's need-weighted coverage
+    gemeinden = acc.units("gemeinde")
+    need = acc.cell_frame("need")
+    for ags in gemeinden.loc[gemeinden["unit_ags"] == UNIT, "ags"]:
+        mine = need[need["gemeinde_ags"] == ags]
+        single, families = mine["single_parent_families"].sum(), \
+            mine["families_with_minors"].sum()
+        expect[f"prio|{ags}|children"] = (row("kita", "walk", "unit")["children"], "int")
+        expect[f"prio|{ags}|single_parents"] = (single, "int")
+        expect[f"prio|{ags}|single_parent_share"] = (single / families, "pct")
+        beyond = 0.0
+        for c in ("kita", "grundschule", "familienzentrum"):
+            for m in ("walk", "bike"):
+                t = acc.coverage("gemeinde", c, m, minutes=[15],
+                                 weight="single_parent_families").set_index("ags").loc[ags]
+                expect[f"prio|{ags}|{c}|{m}"] = (
+                    t["single_parent_families_within_15min_share"], "pct")
+                beyond += t["single_parent_families_beyond_15min"]
+        expect[f"prio|{ags}|unreached"] = (beyond / 6, "int")
     ws_keys = {k for k in found if k.startswith("ws|") and not k.endswith("|total")}
     assert set(found) - ws_keys == set(expect)
     for key, (value, kind) in expect.items():
@@ -257,6 +276,29 @@ def test_overview_rows_are_the_unit_tables(acc: Accessibility, data: report.Repo
     assert total == acc.cell_frame("inhabitants")["inhabitants"].sum()
     assert sum(float(found[f"ov|{a}|children"][0]) for a in units["ags"]) == 24_735
     assert 'src="data:image/png;base64,' in html and "th.sort" in html
+
+
+def test_priority_section_is_the_table(acc: Accessibility, data: report.ReportData) -> None:
+    """The overview lists every Gemeinde with its priority figures; a unit report lists its
+    own Gemeinden with their rank among all."""
+    from geo.products.priority import priority_table
+
+    table = priority_table(acc).set_index("ags")
+    overview = report.environment().get_template("overview.html").render(
+        report.overview_context(data, NOW))
+    found = numbers(overview)
+    assert "Wo Bedarf und Entfernung zusammenkommen" in overview
+    for ags, r in table.iterrows():
+        assert float(found[f"prio|{ags}|single_parents"][0]) == r["single_parent_families"]
+        assert float(found[f"prio|{ags}|unreached"][0]) == pytest.approx(
+            r["unreached_single_parent_families"])
+    assert sum(float(found[f"prio|{a}|single_parents"][0]) for a in table.index) == 3_889
+    unit = report.environment().get_template("unit.html").render(
+        report.unit_context(data, UNIT, NOW))
+    own = table[table["unit_ags"] == UNIT]
+    assert len(own) == 1  # Rosdorf is one Gemeinde
+    assert f'<td class="n">{int(own["rank"].iloc[0])}</td><td>Rosdorf</td>' in unit
+    assert f"Rang unter {len(table)} Gemeinden" in unit
 
 
 def test_find_units_and_cli_errors(data: report.ReportData, settings: Settings,

@@ -374,7 +374,7 @@ class Accessibility:
 
     def coverage(self, level: str, category: str, mode: str,
                  minutes: Sequence[int] | None = None,
-                 weight: str | None = None) -> gpd.GeoDataFrame:
+                 weight: str | Sequence[str] | None = None) -> gpd.GeoDataFrame:
         """Coverage of ``category`` by ``mode`` per area of ``level``.
 
         Parameters
@@ -387,8 +387,8 @@ class Accessibility:
             Thresholds, minutes (default ``AccessSettings.thresholds_min``: 5, 10, 15,
             20, 30).
         weight
-            A :class:`~geo.vocabulary.Weight` reported besides children and inhabitants
-            (e.g. ``single_parent_families``: columns ``single_parent_families_*``).
+            :class:`~geo.vocabulary.Weight` (one or several) reported besides children and
+            inhabitants (e.g. ``single_parent_families``: ``single_parent_families_*``).
 
         Returns
         -------

@@ -47,11 +47,11 @@ def weight_key(weight: str) -> str:
     return "children" if weight == Weight.children_under_10 else weight
 
 
-def coverage_weights(weight: str | None) -> list[str]:
-    """Weights of a coverage table: children, inhabitants and ``weight`` if another."""
+def coverage_weights(weight: str | Sequence[str] | None) -> list[str]:
+    """Weights of a coverage table: children, inhabitants and the other ``weight``(s)."""
+    extra = [weight] if isinstance(weight, str) else list(weight or ())
     names = ["children", "inhabitants"]
-    if weight is not None and weight_key(weight) not in names:
-        names.append(weight_key(weight))
+    names += [k for k in map(weight_key, extra) if k not in names]
     return names
 
 

@@ -15,15 +15,18 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo._io import atomic_path
+from geo._io import BuildManifest, atomic_path, clean_stray_tmp, files_digest
 from geo.engine.access import GRIDS, Accessibility
 from geo.errors import ErreichbarError
 from geo.networks.network import network_dir
 from geo.settings import Settings
 from geo.sources.population import write_cog
-from geo.vocabulary import CATEGORIES, LEVELS, METRIC_CRS, MODES, STREET_MODES
+from geo.vocabulary import CATEGORIES, LEVELS, METRIC_CRS, MODES, STREET_MODES, Weight
 
 log = logging.getLogger(__name__)
+
+#: Need weights of the coverage tables besides children and inhabitants.
+NEED_WEIGHTS: tuple[str, ...] = tuple(w.value for w in Weight if w != Weight.children_under_10)
 
 
 def access_dir(settings: Settings) -> Path:
@@ -37,8 +40,11 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
     Writes to :func:`access_dir`: ``minutes_<category>_<mode>.tif`` (COG, float32 minutes
     on the 100 m Zensus grid, EPSG:3035, nodata -1), ``cells.parquet`` (GeoParquet long
     form, the cells behind every coverage figure: :meth:`Accessibility.cells` of both
-    grids, ``grid`` = ``children`` (100 m) or ``inhabitants`` (1 km), centre points),
-    ``coverage.parquet`` (GeoParquet, every level × category × mode) and
+    grids, ``grid`` = ``children`` (100 m), ``inhabitants`` (1 km) or ``need`` (100 m),
+    centre points),
+    ``coverage.parquet`` (GeoParquet, every level × category × mode, weighted by children,
+    inhabitants and the need layers: families with minors, single-parent families,
+    foreign nationals) and
     ``supply_kita.parquet`` (E2SFCA per children cell and street mode). Every file is
     written to a temporary name and renamed: readers never see half a file.
 
@@ -65,6 +71,9 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
     acc = engine or Accessibility(settings)
     folder = access_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
+    manifest = BuildManifest(folder / "manifest.json")
+    manifest.invalidate()  # a killed run leaves no manifest: its outputs are not trusted
+    clean_stray_tmp(folder)
     available = acc.categories()
     skipped = {c: "no active offers" for c in CATEGORIES if c not in available}
     for c in skipped:
@@ -82,10 +91,12 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
             acc.engine(mode).cell_minutes(category, "children")
             t_surf += time.perf_counter() - t1
             cells += [acc.cells(category, mode, grid).assign(grid=grid) for grid in GRIDS]
-            tables += [acc.coverage(level, category, mode) for level in LEVELS]
+            tables += [acc.coverage(level, category, mode, weight=NEED_WEIGHTS)
+                       for level in LEVELS]
             county = tables[-len(LEVELS)].iloc[0]
             summary[category][mode] = {k: round(float(county[k]), 4) for k in county.index
-                                       if k.startswith(("children_", "inhabitants_within_"))}
+                                       if k.startswith(("children_", "inhabitants_within_",
+                                                        "single_parent_families_within_"))}
             write_cog(folder / f"minutes_{category}_{mode}.tif",
                       acc.raster_minutes(category, mode), "minutes", 100, bounds,
                       "float32", -1.0)
@@ -97,10 +108,16 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
                    folder / "coverage.parquet")
     not_connected = {mode: counts for mode in MODES
                      if (counts := acc.engine(mode).not_connected(available)) is not None}
-    return {"surfaces": len(available) * len(modes), "seconds": round(time.perf_counter() - t0, 2),
-            "surface_seconds": round(t_surf, 3), "coverage": summary, "skipped": skipped,
-            "skipped_modes": skipped_modes, "not_connected": not_connected,
-            "supply_basis": _supply(acc, available, folder), "outputs": str(folder)}
+    result = {"surfaces": len(available) * len(modes),
+              "seconds": round(time.perf_counter() - t0, 2),
+              "surface_seconds": round(t_surf, 3), "coverage": summary, "skipped": skipped,
+              "skipped_modes": skipped_modes, "not_connected": not_connected,
+              "supply_basis": _supply(acc, available, folder), "outputs": str(folder)}
+    digest = files_digest([network_dir(settings) / "manifest.json"],
+                          extra=settings.access.model_dump_json())
+    manifest.record(digest, sorted(p for p in folder.iterdir()
+                                   if p.is_file() and p != manifest.path), result)
+    return result
 
 
 def _modes(acc: Accessibility) -> tuple[list[str], dict[str, str]]:

@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import logging
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Final
 
+import folium
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -141,7 +144,10 @@ def write_priority(acc: Accessibility) -> dict[str, Any]:
         table.to_parquet(tmp, index=False)
     with atomic_path(out / "priority.csv") as tmp:
         neutralise_frame(table).to_csv(tmp, index=False)
-    log.info("priority table of %d Gemeinden written to %s", len(table), out)
+    target = acc.settings.maps.out_dir / "bedarf-und-entfernung.html"
+    with atomic_path(target) as tmp:
+        priority_map(acc, table).save(str(tmp))
+    log.info("priority table of %d Gemeinden written to %s, map %s", len(table), out, target)
     top = table.head(5)
     return {
         "gemeinden": len(table),
@@ -153,6 +159,63 @@ def write_priority(acc: Accessibility) -> dict[str, Any]:
                      round(float(r["unreached_single_parent_families"]), 1)}
                 for _, r in top.iterrows()],
         "formula": FORMULA,
-        "outputs": [str(out / "priority.parquet"), str(out / "priority.csv")],
+        "outputs": [str(out / "priority.parquet"), str(out / "priority.csv"), str(target)],
         "seconds": round(time.perf_counter() - t0, 2),
     }
+
+
+#: Colours of the map classes of unreached single-parent families (ColorBrewer Purples,
+#: deliberately not the green-to-red of the travel-time scale: this is need, not time).
+MAP_COLOURS: Final = ("#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f")
+
+
+def priority_map(acc: Accessibility, table: pd.DataFrame) -> folium.Map:
+    """Map the priority table: Gemeinden shaded by unreached single-parent families.
+
+    Parameters
+    ----------
+    acc
+        The engine (region, settings, Gemeinde polygons).
+    table
+        :func:`priority_table` of the same engine.
+    """
+    from geo.products import maps
+
+    gemeinden = acc.units("gemeinde").set_index("ags")
+    value = table.set_index("ags")["unreached_single_parent_families"]
+    edges = np.quantile(value, [0.2, 0.4, 0.6, 0.8])
+    colour = np.asarray(MAP_COLOURS)[np.searchsorted(edges, value.to_numpy(), side="right")]
+    shown = gpd.GeoDataFrame({
+        "Rang": table["rank"].to_numpy(), "Gemeinde": table["name"].to_numpy(),
+        "Alleinerziehende ohne Angebot ≤ 15 min (Mittel)":
+            table["unreached_single_parent_families"].round(1).to_numpy(),
+        "Alleinerziehende (Familien)": table["single_parent_families"].round().astype(int)
+        .to_numpy(),
+        "Kinder unter 10": table["children_under_10"].to_numpy(),
+        "colour": colour,
+    }, geometry=gemeinden.loc[table["ags"]].geometry.to_crs("EPSG:4326").to_numpy(),
+        crs="EPSG:4326")
+    legend = ("<b>Alleinerziehenden-Familien ohne Kita, Grundschule oder Familienzentrum in "
+              "15 min (zu Fuß/Rad, Mittel)</b>" + "".join(
+                  f'<div><i style="display:inline-block;width:14px;height:14px;'
+                  f'background:{c};margin-right:6px;vertical-align:middle"></i>'
+                  f"{label}</div>" for c, label in zip(MAP_COLOURS, _class_labels(edges),
+                                                       strict=True)))
+    m = maps._new_map(acc.settings, "Wo Bedarf und Entfernung zusammenkommen – "
+                      f"{acc.region.title}", legend)
+    fields = [c for c in shown.columns if c not in ("geometry", "colour")]
+    folium.GeoJson(
+        shown, name="Wo Bedarf und Entfernung zusammenkommen",
+        style_function=lambda f: {"color": "#252525", "weight": 1,
+                                  "fillColor": f["properties"]["colour"], "fillOpacity": 0.7},
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[f"{f}:" for f in fields],
+                                      sticky=True)).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    return m
+
+
+def _class_labels(edges: np.ndarray) -> list[str]:
+    """Labels of the five map classes bounded by ``edges`` (families, one decimal)."""
+    bounds = [f"{e:.1f}".replace(".", ",") for e in edges]
+    return ([f"bis {bounds[0]}"] + [f"{a} – {b}" for a, b in pairwise(bounds)]
+            + [f"über {bounds[-1]}"])

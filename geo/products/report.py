@@ -14,7 +14,8 @@ WeasyPrint) with
   (:mod:`geo.products.siting`);
 * data sources, vintages, licences, the date and the parameters used.
 
-Every figure is the engine's (:class:`geo.engine.access.Accessibility`, :mod:`geo.products.transition`,
+Every figure is the engine's (:class:`geo.engine.access.Accessibility`,
+:mod:`geo.products.transition`,
 :mod:`geo.products.siting`); this module only selects, formats and lays them out. Each number in the
 HTML carries ``data-key`` / ``data-value`` attributes with the unformatted value, so tests
 and other tools can read it back.
@@ -47,6 +48,7 @@ from geo.engine.access import Accessibility
 from geo.errors import DataError, RegionError
 from geo.networks.snap import to_metric
 from geo.products import siting, transition
+from geo.products.priority import CORE_CATEGORIES, CORE_MODES, FORMULA, priority_table
 from geo.settings import Settings
 from geo.sources import population
 from geo.sources.social import context_facts
@@ -154,6 +156,11 @@ class ReportData:
         return self._coverage[key]
 
     @cached_property
+    def priority(self) -> pd.DataFrame:
+        """:func:`geo.products.priority.priority_table` of the engine, indexed by ``ags``."""
+        return priority_table(self.acc).set_index("ags", drop=False)
+
+    @cached_property
     def units(self) -> gpd.GeoDataFrame:
         """Municipal units (EPSG:3035), indexed by ``ags``."""
         return self.acc.units("unit").set_index("ags", drop=False)
@@ -257,6 +264,31 @@ def _population(data: ReportData, ags: str) -> dict[str, Any]:
             "children": children}
 
 
+def _priority_rows(data: ReportData, table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of the priority table for the template (see :mod:`geo.products.priority`)."""
+    rows = []
+    for ags, r in table.iterrows():
+        rows.append({"rank": int(r["rank"]), "name": r["name"], "nums": [
+            _num(f"prio|{ags}|children", r["children_under_10"], "int"),
+            _num(f"prio|{ags}|single_parents", r["single_parent_families"], "int"),
+            _num(f"prio|{ags}|single_parent_share", r["single_parent_share"], "pct"),
+            *[_num(f"prio|{ags}|{c}|{m}", r[f"{c}_{m}_single_parent_families_share"], "pct")
+              for c in CORE_CATEGORIES for m in CORE_MODES],
+            _num(f"prio|{ags}|unreached", r["unreached_single_parent_families"], "int")]})
+    return rows
+
+
+def _priority(data: ReportData, ags: str | None = None) -> dict[str, Any]:
+    """The priority section: formula, column heads and rows (all Gemeinden, or a unit's)."""
+    table = data.priority
+    if ags is not None:
+        table = table[table["unit_ags"] == ags]
+    return {"formula": FORMULA, "of": len(data.priority),
+            "columns": [f"{label('category', c)} {label('mode_short', m)}"
+                        for c in CORE_CATEGORIES for m in CORE_MODES],
+            "rows": _priority_rows(data, table)}
+
+
 def _offers(data: ReportData, ags: str) -> list[dict[str, Any]]:
     """Offers in the unit per category and status (all categories of the catalogue)."""
     offers = data.acc.offers
@@ -282,7 +314,8 @@ def _coverage_section(data: ReportData, ags: str) -> list[dict[str, Any]]:
                 row = t.loc[ags] if level == "unit" else t.iloc[0]
                 prefix = f"cov|{category}|{mode}|{level}"
                 rows.append({
-                    "mode": label("mode_short", mode), "area": label("level", level), "first": level == "unit",
+                    "mode": label("mode_short", mode), "area": label("level", level),
+                    "first": level == "unit",
                     "nums": [_num(f"{prefix}|{m}", row[f"children_within_{m}min_share"], "pct")
                              for m in rs.thresholds_min]
                     + [_num(f"{prefix}|median", row["children_median_minutes"], "min")],
@@ -397,7 +430,8 @@ def _transition(data: ReportData, ags: str) -> dict[str, Any]:
     counts = {flag: float(weight[cells[flag]].sum())
               for flag in ("affected", "other_gemeinde", "far_apart")}
     return {
-        "kitas": kitas, "mode": label("mode_short", rs.transition_mode), "max_min": _de(rs.transition_max_min, 0),
+        "kitas": kitas, "mode": label("mode_short", rs.transition_mode),
+        "max_min": _de(rs.transition_max_min, 0),
         "children": {flag: _num(f"tr|children|{flag}", n, "int") for flag, n in counts.items()},
         "shares": {flag: _num(f"tr|share|{flag}", n / total if total else np.nan, "pct")
                    for flag, n in counts.items()},
@@ -431,7 +465,8 @@ def _cited_sources(data: ReportData, ags: str) -> list[dict[str, str]]:
     offers = data.acc.offers
     inside = offers[(data.offer_units.loc[offers["id"]] == ags).to_numpy()
                     & offers["id"].str.startswith("familie-").to_numpy()]
-    return [{"name": o.name, "category": label("category", o.category), "status": label("status", o.status),
+    return [{"name": o.name, "category": label("category", o.category),
+             "status": label("status", o.status),
              "source": o.source, "date": o.source_date or "–"}
             for o in inside.sort_values(["category", "name"]).itertuples()]
 
@@ -479,8 +514,9 @@ def unit_context(data: ReportData, ags: str, now: dt.datetime) -> dict[str, Any]
                   "white_spots": _white_spots(data, ags, c)} for c in rs.map_categories],
         "transition": _transition(data, ags), "sites": _sites(data, ags),
         "sources": data_sources(data.settings),
-        "census": population.population_basis(data.settings), "context": context_facts(data.settings),
-        "cited": _cited_sources(data, ags),
+        "census": population.population_basis(data.settings),
+        "context": context_facts(data.settings),
+        "priority": _priority(data, ags), "cited": _cited_sources(data, ags),
         "parameters": _parameters(data.settings),
     }
 
@@ -514,11 +550,13 @@ def overview_context(data: ReportData, now: dt.datetime) -> dict[str, Any]:
                                                                    "#7570b3"), strict=False)):
         share = data.coverage(category, rs.focus_mode, "unit").loc[
             units.index, f"children_within_{minutes}min_share"].to_numpy()
-        ax.barh(y + i * height, 100 * share, height, label=label("category", category), color=colour)
+        ax.barh(y + i * height, 100 * share, height, label=label("category", category),
+                color=colour)
     ax.set_yticks(y + height * (len(rs.map_categories) - 1) / 2, units["name"], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
-    ax.set_xlabel(f"Anteil der Kinder unter 10 mit ≤ {minutes} min ({label('mode_short', rs.focus_mode)}), %",
+    focus = label("mode_short", rs.focus_mode)
+    ax.set_xlabel(f"Anteil der Kinder unter 10 mit ≤ {minutes} min ({focus}), %",
                   fontsize=8)
     ax.tick_params(axis="x", labelsize=7)
     ax.legend(fontsize=7, loc="lower right")
@@ -530,10 +568,11 @@ def overview_context(data: ReportData, now: dt.datetime) -> dict[str, Any]:
         "focus_mode": label("mode_short", rs.focus_mode),
         "groups": [label("category", c) for c in rs.map_categories],
         "columns": [f"≤ {minutes} min {label('mode_short', m)}" for c, m in shares
-                    if c == rs.map_categories[0]] + [f"Median min {label('mode_short', rs.focus_mode)}"],
+                    if c == rs.map_categories[0]] + [f"Median min {focus}"],
         "rows": rows, "chart": _png(fig), "sources": data_sources(data.settings),
-        "census": population.population_basis(data.settings), "context": context_facts(data.settings),
-        "parameters": _parameters(data.settings),
+        "census": population.population_basis(data.settings),
+        "context": context_facts(data.settings),
+        "priority": _priority(data), "parameters": _parameters(data.settings),
     }
 
 
