@@ -549,6 +549,10 @@ class LimitSettings(BaseModel):
         default=8_000_000_000, gt=0,
         description="largest OSM extract download, bytes: Geofabrik's Germany is ≈4.5 GB, "
         "Lower Saxony ≈0.7 GB")
+    census_download_max_bytes: int = Field(
+        default=2_000_000_000, gt=0,
+        description="largest Zensus 2022 grid archive download (Destatis, ``erreichbar layers "
+        "download``), bytes; a generous cap, the transfer stops beyond it")
 
 
 class Settings(BaseSettings):

@@ -240,9 +240,13 @@ def _stream(client: httpx.Client, request: httpx.Request, target: Path, max_byte
 
 
 def _save(response: httpx.Response, target: Path, max_bytes: int,
-          check: Callable[[str], bool] | None) -> tuple[httpx.Headers, str]:
-    """Write a streamed 200 response (at most ``max_bytes`` bytes) to ``target``
-    atomically; its headers and MD5 (hex)."""
+          check: Callable[[str], bool] | None,
+          limit: str = "limits.osm_download_max_bytes") -> tuple[httpx.Headers, str]:
+    """Write a streamed 200 response (at most ``max_bytes`` bytes) to ``target`` atomically.
+
+    ``limit`` names the setting behind ``max_bytes`` in the LimitError message. Return the
+    response headers and the MD5 (hex) of the body.
+    """
     url = redact_url(str(response.request.url))
     digest = hashlib.md5(usedforsecurity=False)
     if response.status_code != 200:
@@ -251,14 +255,14 @@ def _save(response: httpx.Response, target: Path, max_bytes: int,
     total = int(response.headers.get("content-length", 0)) or None
     if total is not None and total > max_bytes:
         raise LimitError(f"{url}: the server announces {total:,} bytes, more than the "
-                         f"{max_bytes:,} allowed (limits.osm_download_max_bytes)")
+                         f"{max_bytes:,} allowed ({limit})")
     with atomic_path(target) as tmp:
         with open(tmp, "wb") as f, tqdm(total=total, unit="B", unit_scale=True,
                                         desc=target.name, disable=None) as bar:
             for block in response.iter_bytes(_BLOCK):
                 if f.tell() + len(block) > max_bytes:
                     raise LimitError(f"{url}: more than {max_bytes:,} bytes, stopped "
-                                     "(limits.osm_download_max_bytes)")
+                                     f"({limit})")
                 f.write(block)
                 digest.update(block)
                 bar.update(len(block))
@@ -334,16 +338,16 @@ def _select(src: Path, bbox: BBox) -> dict[str, set[int]]:
     relations: set[int] = set()
     member_ways: set[int] = set()  # of multipolygons touching the box
     for obj in osmium.FileProcessor(src):
-        if obj.is_node():
+        if isinstance(obj, osmium.osm.Node):
             loc = obj.location
             if x0 <= loc.x <= x1 and y0 <= loc.y <= y1:
                 inside.add(obj.id)
-        elif obj.is_way():
+        elif isinstance(obj, osmium.osm.Way):
             refs = [n.ref for n in obj.nodes]
             if not inside.isdisjoint(refs):
                 ways.add(obj.id)
                 nodes.update(refs)
-        else:
+        elif isinstance(obj, osmium.osm.Relation):
             members = [(m.type, m.ref) for m in obj.members]
             if any(ref in (inside if kind == "n" else ways if kind == "w" else relations)
                    for kind, ref in members):
@@ -353,7 +357,7 @@ def _select(src: Path, bbox: BBox) -> dict[str, set[int]]:
     missing = member_ways - ways
     if missing:  # complete the multipolygons: their other ways and those ways' nodes
         for way in osmium.FileProcessor(src, osmium.osm.WAY):
-            if way.id in missing:
+            if isinstance(way, osmium.osm.Way) and way.id in missing:
                 ways.add(way.id)
                 nodes.update(n.ref for n in way.nodes)
     return {"n": nodes | inside, "w": ways, "r": relations}

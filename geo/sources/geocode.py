@@ -152,7 +152,8 @@ def build_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
 
     region = get_region(settings.region)
     sources = [s for s in (region.city_tiles, region.tiles) if s is not None]
-    parts, covered = [], set()
+    parts = []
+    covered: set[tuple[int, int]] = set()
     for source in sources:  # newest first; older sets fill in around it
         parts.append(_read_source(source, settings, covered))
         covered |= set(open_tileset(settings.data_dir / source.path, source.zoom).tiles)

@@ -36,7 +36,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from opening_hours import OpeningHours, ParserError
+# opening_hours' __init__.pyi omits ParserError, which the extension module exports
+from opening_hours import OpeningHours, ParserError  # type: ignore[attr-defined]
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pyproj import Transformer
 

@@ -114,11 +114,14 @@ def read_extract(path: Path | str, bbox: BBox | None = None,
         if built_up:
             processor = processor.with_areas(osmium.filter.TagFilter(*built_up_tags))
         # Python sees only ways tagged highway and built-up areas (filtered in C++)
+        highways = osmium.filter.KeyFilter("highway")
+        highways.enable_for(osmium.osm.WAY)
+        built_up_areas = osmium.filter.TagFilter(*built_up_tags)
+        built_up_areas.enable_for(osmium.osm.AREA)
         processor = (processor
                      .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY | osmium.osm.AREA))
-                     .with_filter(osmium.filter.KeyFilter("highway").enable_for(osmium.osm.WAY))
-                     .with_filter(osmium.filter.TagFilter(*built_up_tags)
-                                  .enable_for(osmium.osm.AREA)))
+                     .with_filter(highways)
+                     .with_filter(built_up_areas))
         reader.run(processor, want_timestamps=not vintage)
     except RuntimeError as exc:  # libosmium: corrupt, truncated or unknown format
         raise DataError(f"{path}: not a readable OSM file ({exc})") from None
@@ -233,11 +236,13 @@ class _Reader:
         wkb = osmium.geom.WKBFactory()
         x, y, ref, rows = self._x, self._y, self._ref, self._rows
         for obj in processor:
-            if obj.is_area():
+            if isinstance(obj, osmium.osm.Area):
                 try:
                     self._areas.append(bytes.fromhex(wkb.create_multipolygon(obj)))
                 except RuntimeError:  # broken multipolygon: osmium cannot build it
                     pass
+                continue
+            if not isinstance(obj, osmium.osm.Way):  # the EntityFilter passes ways and areas
                 continue
             tags = obj.tags
             if omt_class(tags["highway"]) is None or tags.get("area") == "yes":
@@ -249,7 +254,7 @@ class _Reader:
                 y.append(loc.y)
                 ref.append(node.ref)
             self._count.append(len(ref) - n0)
-            rows.append(tuple(tags.get(k, "") for k in _TAGS))
+            rows.append(tuple(tags.get(k) or "" for k in _TAGS))
             if want_timestamps:
                 self._newest = max(self._newest, obj.timestamp.timestamp())
             if len(ref) >= _CHUNK:

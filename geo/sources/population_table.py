@@ -253,8 +253,10 @@ def _area_keys(text: pd.Series, units: gpd.GeoDataFrame,
     is_gem = digits & gem8.isin(set(gemeinden["ags"]))
     is_unit = digits & ~is_gem & unit9.isin(set(units["ags"]))
     named = match_unit_names(text.where(~digits, ""), units)
+    # None as a 0-d object array, as np.select makes it (numpy's stubs refuse a bare None)
+    unknown = np.asarray(None)
     area = pd.Series(np.select([is_gem, is_unit, named.notna()], [gem8, unit9, named],
-                               default=None), index=text.index)
+                               default=unknown), index=text.index)
     level = pd.Series(np.select([is_gem, is_unit | named.notna()], ["gemeinde", "unit"],
                                 default=""), index=text.index)
     return area, level
