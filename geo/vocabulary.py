@@ -79,7 +79,8 @@ class Weight(StrEnum):
     foreign_nationals = "foreign_nationals"
 
 
-#: Street modes as plain strings (not enum members: file layers and keys want str), in their fixed order (walk, bike, car).
+#: Street modes as plain strings (not enum members: file layers and keys want str), in their
+#: fixed order (walk, bike, car).
 STREET_MODES: Final[tuple[str, ...]] = tuple(m.value for m in StreetMode)
 #: Every mode, street modes first.
 MODES: Final[tuple[str, ...]] = tuple(m.value for m in Mode)

@@ -359,7 +359,7 @@ def to_networkx(net: Network, geometry: bool = True) -> nx.MultiDiGraph:
     edge length m, travel_time s, highway, oneway, and geometry if asked)."""
     g = nx.MultiDiGraph(crs="EPSG:4326", mode=net.mode, **net.meta)
     g.add_nodes_from((int(i), {"x": float(x), "y": float(y)})
-                     for i, x, y in zip(net.node_id, net.lon, net.lat))
+                     for i, x, y in zip(net.node_id, net.lon, net.lat, strict=True))
     geoms = net.edge_geometries() if geometry else [None] * net.n_edges
     names = np.asarray(CLASSES)[net.cls]
     ids = net.node_id

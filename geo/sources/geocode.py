@@ -175,7 +175,8 @@ def build_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
 
     pieces = names.explode(ignore_index=True)
     mid = shapely.line_interpolate_point(pieces.geometry.values, 0.5, normalized=True)
-    street_place, street_gem = _localities(gpd.GeoSeries(mid, crs=METRIC_CRS), settlements, gemeinden)
+    street_place, street_gem = _localities(gpd.GeoSeries(mid, crs=METRIC_CRS), settlements,
+                                           gemeinden)
     pieces = pd.DataFrame({"street": pieces["name"], "place": street_place,
                            "gemeinde": street_gem, "length": pieces.length.to_numpy(),
                            "geometry": mid})

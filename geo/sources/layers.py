@@ -62,8 +62,9 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
     settings
         Settings (region, data directory, work directory).
     offers_file
-        A county's own offer list (CSV/XLSX/GeoJSON, see :func:`geo.sources.offers.read_offer_file`),
-        added to the default catalogue. Any bad row stops the build with a full report.
+        A county's own offer list (CSV/XLSX/GeoJSON, see
+        :func:`geo.sources.offers.read_offer_file`), added to the default catalogue. Any bad
+        row stops the build with a full report.
     force
         Rebuild even when inputs and settings are unchanged.
     population_file

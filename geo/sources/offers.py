@@ -36,6 +36,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+
 # opening_hours' __init__.pyi omits ParserError, which the extension module exports
 from opening_hours import OpeningHours, ParserError  # type: ignore[attr-defined]
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator

@@ -1,8 +1,9 @@
-"""Read an OSM extract (``.osm.pbf``, ``.osm``, ``.osm.bz2``/``.gz``) into :class:`geo.sources.ways.Ways`.
+"""Read an OSM extract (``.osm.pbf``, ``.osm``, ``.osm.bz2``/``.gz``) into transport lines.
 
-Streaming with pyosmium: only ways tagged ``highway`` (and, for the urban speed rule,
-``landuse`` areas) reach Python; node locations are kept by osmium's own index. The vertex
-``key`` is the OSM node id, so the network topology is exactly OSM's.
+The result is a :class:`geo.sources.ways.Ways`. Streaming with pyosmium: only ways tagged
+``highway`` (and, for the urban speed rule, ``landuse`` areas) reach Python; node locations are
+kept by osmium's own index. The vertex ``key`` is the OSM node id, so the network topology is
+exactly OSM's.
 
 Clipping (``bbox`` or ``polygon``) keeps every line with at least one vertex inside and cuts
 nothing: a street leaving the region keeps its outside part, so routes along the border stay

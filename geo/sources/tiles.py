@@ -170,13 +170,14 @@ def read_layers(tileset: TileSet, layers: tuple[str, ...], cache_dir: Path | Non
     todo = tuple(n for n in layers if n not in cached)
     if not todo:
         return cached
-    jobs = [(p, x, y, tileset.zoom, todo) for p, (x, y) in zip(tileset.paths, tileset.tiles)]
+    jobs = [(p, x, y, tileset.zoom, todo)
+            for p, (x, y) in zip(tileset.paths, tileset.tiles, strict=True)]
     geoms: dict[str, list[np.ndarray]] = {n: [] for n in todo}
     props: dict[str, list[dict]] = {n: [] for n in todo}
     tile_xy: dict[str, list[tuple[int, int, int]]] = {n: [] for n in todo}
     with ProcessPoolExecutor(max_workers=workers) as pool:
         results = pool.map(_decode_tile, jobs, chunksize=16)
-        for (x, y), res in tqdm(zip(tileset.tiles, results), total=len(jobs),
+        for (x, y), res in tqdm(zip(tileset.tiles, results, strict=True), total=len(jobs),
                                 desc=f"decoding {tileset.root.name}", unit="tile",
                                 disable=len(jobs) < 50):
             if isinstance(res, str):

@@ -1,9 +1,9 @@
 """The common form every OSM reader produces: transport lines as ragged arrays.
 
-Readers (``geo.sources.tiles`` for vector tiles, ``geo.sources.osm`` for .osm.pbf/.osm extracts) return a
-:class:`Ways`; ``geo.networks.network`` turns it into routable graphs. The vertex ``key`` carries the
-topology: two vertices with the same key are the same network node (an OSM node id for
-extracts; a stitched cluster id for tiles, where ids are lost).
+Readers (``geo.sources.tiles`` for vector tiles, ``geo.sources.osm`` for .osm.pbf/.osm
+extracts) return a :class:`Ways`; ``geo.networks.network`` turns it into routable graphs. The
+vertex ``key`` carries the topology: two vertices with the same key are the same network node
+(an OSM node id for extracts; a stitched cluster id for tiles, where ids are lost).
 """
 
 from __future__ import annotations
