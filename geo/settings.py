@@ -168,8 +168,10 @@ class CensusSettings(BaseModel):
 
     @property
     def folder(self) -> Path:
-        """Folder of the Germany-wide grids, relative to the data directory (offline) or the
-        download cache (online)."""
+        """Folder of the Germany-wide grids.
+
+        Relative to the data directory (offline) or the download cache (online).
+        """
         return Path("germany") / self.name
 
     @property
@@ -327,8 +329,11 @@ class DownloadSettings(BaseModel):
 
 
 class ReportSettings(BaseModel):
-    """What the mobility reports (``erreichbar report``), the Kita → Grundschule transition
-    view and the best-new-site search show and assume."""
+    """Settings of the reports, the transition view and the site search.
+
+    What the mobility reports (``erreichbar report``), the Kita → Grundschule transition
+    view and the best-new-site search show and assume.
+    """
 
     thresholds_min: tuple[int, ...] = Field(
         default=(10, 15, 20, 30), description="coverage thresholds of the reports, minutes")
@@ -504,8 +509,10 @@ class ApiSettings(BaseModel):
 
 
 class LimitSettings(BaseModel):
-    """Size limits on user-supplied files and downloads: hostile or broken inputs are refused
-    with a message before they can exhaust memory or disk (zip bombs, a cell at XFD1048576).
+    """Size limits on user-supplied files and downloads.
+
+    Hostile or broken inputs are refused with a message before they can exhaust memory or
+    disk (zip bombs, a cell at XFD1048576).
 
     Every limit can be raised through the environment, e.g.
     ``ERREICHBAR_LIMITS__OFFER_MAX_ROWS=500000``.
@@ -614,5 +621,5 @@ def get_region(name: str) -> Region:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (environment read once)."""
+    """Return the process-wide settings (environment read once)."""
     return Settings()

@@ -123,8 +123,11 @@ class _Html(MacroElement):
 
 
 def _new_map(settings: Settings, title: str, legend: str = "") -> folium.Map:
-    """An empty German map of the region: no tiles (the OSM base map is an optional layer,
-    off), scale bar, title, legend and attributions, assets inlined."""
+    """Return an empty German map of the region.
+
+    No tiles (the OSM base map is an optional layer, off), scale bar, title, legend and
+    attributions, assets inlined.
+    """
     region = get_region(settings.region)
     x0, y0, x1, y1 = region.bbox
     m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=10, tiles=None,
@@ -224,8 +227,10 @@ def offer_popup(offer: pd.Series) -> str:
 
 
 class _Popup(MacroElement):
-    """A popup bound to its parent layer from an HTML string (folium's Popup needs jQuery,
-    which the offline maps do not carry)."""
+    """A popup bound to its parent layer from an HTML string.
+
+    folium's Popup needs jQuery, which the offline maps do not carry.
+    """
 
     _template = Template("""
         {% macro script(this, kwargs) %}
@@ -303,8 +308,11 @@ def travel_time_map(engine: Accessibility, category: str, mode: str) -> folium.M
 
 
 def white_spot_map(engine: Accessibility, categories: Sequence[str], mode: str) -> folium.Map:
-    """Children under 10 living more than ``white_spot_min`` minutes from the nearest offer,
-    one layer per category (100 m cells, darker = more children), Gemeinden with counts."""
+    """Map the children under 10 living more than ``white_spot_min`` minutes from an offer.
+
+    Measured to the nearest offer; one layer per category (100 m cells, darker = more
+    children), Gemeinden with counts.
+    """
     settings = engine.settings
     limit = settings.access.white_spot_min
     title = (f"Weiße Flecken {label('mode', mode)}: Kinder unter 10, die mehr als {limit} "

@@ -313,7 +313,7 @@ def convert_archive(archive: Path, feature: GridFeature, folder: Path, url: str)
 
 
 def _member(zipped: zipfile.ZipFile, feature: GridFeature, url: str) -> str:
-    """The archive's CSV of the feature's resolution."""
+    """Return the archive's CSV of the feature's resolution."""
     csvs = [n for n in zipped.namelist() if n.lower().endswith(".csv")]
     tagged = [n for n in csvs if feature.resolution in n.lower().replace(" ", "")]
     if len(tagged) == 1:
@@ -339,7 +339,7 @@ def _parse_member(zipped: zipfile.ZipFile, member: str, feature: GridFeature,
 
 
 def _value_columns(columns: list[str], feature: GridFeature, where: str) -> list[str]:
-    """The value columns of a chunk (ids, centres, flags and totals left out), checked."""
+    """Return the value columns of a chunk (ids, centres, flags and totals left out), checked."""
     skip = ("gitter_id", "x_mp", "y_mp", "werterlaeuternde", "insgesamt")
     values = [c for c in columns if not c.strip().lower().startswith(skip)]
     expected = 1 if feature.kind == "continuous" else feature.categories

@@ -67,7 +67,7 @@ class Download:
 
 
 def make_client(settings: Settings) -> httpx.Client:
-    """An HTTP client with the configured timeout and an identifying User-Agent."""
+    """Make an HTTP client with the configured timeout and an identifying User-Agent."""
     return httpx.Client(timeout=settings.download.timeout_s, follow_redirects=True,
                         headers={"User-Agent": settings.download.user_agent})
 
@@ -178,7 +178,7 @@ def _is_current(client: httpx.Client, url: str, meta: dict[str, str]) -> bool:
 
 
 def _remote_md5(client: httpx.Client, url: str) -> str | None:
-    """The MD5 Geofabrik publishes beside ``url`` (``<url>.md5``), or None if there is none."""
+    """Return the MD5 Geofabrik publishes beside ``url`` (``<url>.md5``), or None if none."""
     response = client.get(url + ".md5")
     if response.status_code != 200:
         return None
@@ -190,8 +190,9 @@ def _remote_md5(client: httpx.Client, url: str) -> str | None:
 
 def _fetch_pbf(client: httpx.Client, url: str, target: Path, max_bytes: int
                ) -> dict[str, str]:
-    """Stream ``url`` to ``target`` (at most ``max_bytes`` bytes) and check it against the
-    server's MD5.
+    """Stream ``url`` to ``target`` and check it against the server's MD5.
+
+    At most ``max_bytes`` bytes are accepted.
 
     Returns
     -------
@@ -364,7 +365,7 @@ def _select(src: Path, bbox: BBox) -> dict[str, set[int]]:
 
 
 def _suffix(path: Path) -> str:
-    """The OSM format ending of ``path`` (``.osm.pbf``, ``.osm``, ``.osm.bz2`` …)."""
+    """Return the OSM format ending of ``path`` (``.osm.pbf``, ``.osm``, ``.osm.bz2`` …)."""
     name = path.name.lower()
     for ending in (".osm.pbf", ".osm.bz2", ".osm.gz", ".osm", ".pbf", ".o5m"):
         if name.endswith(ending):
@@ -373,7 +374,7 @@ def _suffix(path: Path) -> str:
 
 
 def _replication_timestamp(path: Path) -> str:
-    """The header's ``osmosis_replication_timestamp`` ('' if none)."""
+    """Return the header's ``osmosis_replication_timestamp`` ('' if none)."""
     reader = osmium.io.Reader(str(path), osmium.osm.NOTHING)
     try:
         return reader.header().get("osmosis_replication_timestamp") or ""

@@ -68,8 +68,11 @@ class AddressNotFoundError(ErreichbarError):
 
 
 def normalise(text: str) -> str:
-    """Comparable form of a name: lower case, ß → ss, "str."/"str" → "strasse", hyphens
-    and repeated blanks → one blank (``"Weender-Landstr."`` → ``"weender landstrasse"``)."""
+    """Return the comparable form of a name.
+
+    Lower case, ß → ss, "str."/"str" → "strasse", hyphens and repeated blanks → one blank
+    (``"Weender-Landstr."`` → ``"weender landstrasse"``).
+    """
     t = text.strip().lower().replace("ß", "ss")
     t = re.sub(r"str\b\.?", "strasse", t)
     return re.sub(r"[\s\-,.]+", " ", t).strip()
@@ -96,8 +99,10 @@ def _name_column(frame: pd.DataFrame) -> pd.Series:
 
 def _read_source(source: TileSource, settings: Settings, skip_tiles: set[tuple[int, int]]
                  ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Named street lines, house-number points and places of one tile set (EPSG:3035),
-    leaving out the tiles in ``skip_tiles`` (covered by a newer set)."""
+    """Read the named street lines, house-number points and places of one tile set.
+
+    EPSG:3035; the tiles in ``skip_tiles`` (covered by a newer set) are left out.
+    """
     from geo.sources.tiles import open_tileset, read_layers
 
     tileset = open_tileset(settings.data_dir / source.path, source.zoom)
@@ -337,7 +342,7 @@ class Geocoder:
                                    [self._display[c] for c in close])
 
     def locate(self, query: str) -> Location:
-        """The one location of ``query`` (see :meth:`search`).
+        """Return the one location of ``query`` (see :meth:`search`).
 
         Raises
         ------

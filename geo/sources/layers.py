@@ -141,8 +141,11 @@ def _write_boundaries(levels: dict[str, gpd.GeoDataFrame], out: Path) -> None:
 
 def _read_population(settings: Settings, levels: dict[str, gpd.GeoDataFrame],
                      table: PopulationTable | None) -> dict[str, Any]:
-    """The census cells (1 km with indicators, 100 m children, 100 m need), scaled to the own
-    table if there is one; their bases and the scaling reports."""
+    """Read the census cells (1 km with indicators, 100 m children, 100 m need).
+
+    They are scaled to the own table if there is one. Return them with their bases and the
+    scaling reports.
+    """
     from geo.sources import need
     from geo.sources import population as pop
     from geo.sources import population_table as pt

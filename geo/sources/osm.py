@@ -305,7 +305,7 @@ class _Reader:
         return datetime.fromtimestamp(self._newest, UTC).strftime("%Y-%m-%d")
 
     def ways(self, source: str, vintage: str) -> Ways:
-        """The kept lines as :class:`Ways` (attrs parsed, built-up areas clipped)."""
+        """Return the kept lines as :class:`Ways` (attrs parsed, built-up areas clipped)."""
         lengths = np.concatenate(self._len) if self._len else np.zeros(0, np.int64)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
@@ -392,7 +392,7 @@ def parse_oneway(oneway: np.ndarray, highway: np.ndarray, junction: np.ndarray) 
 
 
 def parse_maxspeed(value: str) -> float:
-    """A ``maxspeed`` tag in km/h; NaN for no limit, unknown words and empty values.
+    """Parse a ``maxspeed`` tag to km/h; NaN for no limit, unknown words and empty values.
 
     Numbers with an optional unit (``50``, ``30 mph``, ``10 knots``), the words in
     :data:`MAXSPEED_WORDS`, ``XX:zone30``/``XX:zone:30``; several values separated by
