@@ -186,7 +186,7 @@ class BuildManifest:
         return self.path.parent
 
     def read(self) -> dict[str, Any] | None:
-        """The stored manifest, or None if there is none or it is unreadable."""
+        """Return the stored manifest, or None if there is none or it is unreadable."""
         try:
             doc = json.loads(self.path.read_text("utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
@@ -229,7 +229,7 @@ class BuildManifest:
 
     def is_current(self, digest: str | None,
                    verify: Literal["sha256", "size"] = "sha256") -> dict[str, Any] | None:
-        """The stored summary if the last build finished with these inputs, else None.
+        """Return the stored summary if the last build finished with these inputs, else None.
 
         Parameters
         ----------
@@ -261,7 +261,7 @@ class BuildManifest:
         return doc.get("summary")
 
     def _key(self, path: Path) -> str:
-        """An output's name in the manifest: relative to the folder where possible."""
+        """Return an output's name in the manifest: relative to the folder where possible."""
         try:
             return path.resolve().relative_to(self.folder.resolve()).as_posix()
         except ValueError:
@@ -351,7 +351,9 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise_cell(value: Any) -> Any:
-    """A text value safe for spreadsheets: a leading ``= + - @ TAB CR`` gets a ``'`` before it.
+    """Make a text value safe for spreadsheets.
+
+    A leading ``= + - @ TAB CR`` gets a ``'`` before it.
 
     Excel, LibreOffice and Google Sheets run ``=HYPERLINK(…)``, ``@SUM(…)`` or
     ``=cmd|' /C calc'!A0`` from a CSV cell; with the apostrophe they show the text.
@@ -370,7 +372,7 @@ def unneutralise_cell(value: str) -> str:
 
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` with :func:`neutralise_cell` applied to every text cell.
+    """Return a copy of ``frame`` with :func:`neutralise_cell` applied to every text cell.
 
     Use it in every CSV/XLSX writer of data that users or OSM contributors typed
     (names, addresses, contacts): ``neutralise_frame(df).to_csv(tmp, index=False)``.
@@ -399,7 +401,7 @@ REDACTED = "***"
 
 
 def is_http_url(text: str) -> bool:
-    """True if ``text`` is an http(s) URL; the scheme is matched case-insensitively."""
+    """Return True if ``text`` is an http(s) URL; the scheme is matched case-insensitively."""
     try:
         parts = urlsplit(text.strip())
     except ValueError:
@@ -475,8 +477,11 @@ def _looks_like_url(value: Any) -> bool:
 
 
 def redact_http_logs(*names: str) -> None:
-    """Install :class:`RedactingFilter` on the loggers ``names`` (default ``httpx`` and
-    ``httpcore``) once; modules that send requests call it at import."""
+    """Install :class:`RedactingFilter` on the loggers ``names`` once.
+
+    ``names`` defaults to ``httpx`` and ``httpcore``; modules that send requests call it at
+    import.
+    """
     for name in names or ("httpx", "httpcore"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):

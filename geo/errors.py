@@ -31,8 +31,10 @@ class DownloadError(ErreichbarError):
 
 
 class LimitError(DataError):
-    """An input exceeds a size limit of ``settings.limits`` (file size, unpacked size, rows,
-    columns, download size): refused before it can exhaust memory or disk.
+    """An input exceeds a size limit of ``settings.limits``.
+
+    File size, unpacked size, rows, columns or download size: the input is refused before it
+    can exhaust memory or disk.
 
     The message names the file, what is too large, the limit and the setting to raise.
     """

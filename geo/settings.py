@@ -168,8 +168,10 @@ class CensusSettings(BaseModel):
 
     @property
     def folder(self) -> Path:
-        """Folder of the Germany-wide grids, relative to the data directory (offline) or the
-        download cache (online)."""
+        """Folder of the Germany-wide grids.
+
+        Relative to the data directory (offline) or the download cache (online).
+        """
         return Path("germany") / self.name
 
     @property
@@ -327,8 +329,11 @@ class DownloadSettings(BaseModel):
 
 
 class ReportSettings(BaseModel):
-    """What the mobility reports (``erreichbar report``), the Kita → Grundschule transition
-    view and the best-new-site search show and assume."""
+    """Settings of the reports, the transition view and the site search.
+
+    What the mobility reports (``erreichbar report``), the Kita → Grundschule transition
+    view and the best-new-site search show and assume.
+    """
 
     thresholds_min: tuple[int, ...] = Field(
         default=(10, 15, 20, 30), description="coverage thresholds of the reports, minutes")
@@ -504,8 +509,10 @@ class ApiSettings(BaseModel):
 
 
 class LimitSettings(BaseModel):
-    """Size limits on user-supplied files and downloads: hostile or broken inputs are refused
-    with a message before they can exhaust memory or disk (zip bombs, a cell at XFD1048576).
+    """Size limits on user-supplied files and downloads.
+
+    Hostile or broken inputs are refused with a message before they can exhaust memory or
+    disk (zip bombs, a cell at XFD1048576).
 
     Every limit can be raised through the environment, e.g.
     ``ERREICHBAR_LIMITS__OFFER_MAX_ROWS=500000``.
@@ -549,6 +556,10 @@ class LimitSettings(BaseModel):
         default=8_000_000_000, gt=0,
         description="largest OSM extract download, bytes: Geofabrik's Germany is ≈4.5 GB, "
         "Lower Saxony ≈0.7 GB")
+    census_download_max_bytes: int = Field(
+        default=2_000_000_000, gt=0,
+        description="largest Zensus 2022 grid archive download (Destatis, ``erreichbar layers "
+        "download``), bytes; a generous cap, the transfer stops beyond it")
 
 
 class Settings(BaseSettings):
@@ -610,5 +621,5 @@ def get_region(name: str) -> Region:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (environment read once)."""
+    """Return the process-wide settings (environment read once)."""
     return Settings()

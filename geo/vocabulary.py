@@ -30,8 +30,10 @@ class StreetMode(StrEnum):
 
 
 class Mode(StrEnum):
-    """Travel mode: walk, bike, car or transit (walk + public transport, window median;
-    needs a loaded timetable)."""
+    """Travel mode: walk, bike, car or transit.
+
+    Transit is walk + public transport (window median) and needs a loaded timetable.
+    """
 
     walk = "walk"
     bike = "bike"
@@ -79,7 +81,8 @@ class Weight(StrEnum):
     foreign_nationals = "foreign_nationals"
 
 
-#: Street modes as plain strings (not enum members: file layers and keys want str), in their fixed order (walk, bike, car).
+#: Street modes as plain strings (not enum members: file layers and keys want str), in their
+#: fixed order (walk, bike, car).
 STREET_MODES: Final[tuple[str, ...]] = tuple(m.value for m in StreetMode)
 #: Every mode, street modes first.
 MODES: Final[tuple[str, ...]] = tuple(m.value for m in Mode)
@@ -144,7 +147,7 @@ LABELS: Final[dict[str, dict[str, dict[str, str]]]] = {
 
 
 def label(kind: str, value: str, lang: str = "de") -> str:
-    """The label of ``value`` (a mode, category, …) of ``kind`` in ``lang``, else German."""
+    """Return the label of ``value`` (a mode, category, …) of ``kind`` in ``lang``, else German."""
     return LABELS.get(lang, {}).get(kind, {}).get(value) or LABELS["de"][kind][value]
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from geo.settings import Settings
-from geo.vocabulary import STREET_MODES
 
 
 @pytest.fixture(scope="session")

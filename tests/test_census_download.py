@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -20,8 +19,8 @@ import pytest
 from typer.testing import CliRunner
 
 from geo.cli import app
-from geo.errors import DataError
-from geo.settings import CensusSettings, Settings
+from geo.errors import DataError, LimitError
+from geo.settings import CensusSettings, LimitSettings, Settings
 from geo.sources import census_download
 from geo.sources.boundaries import load_units
 from geo.sources.census_download import FEATURES, download_census
@@ -172,6 +171,16 @@ def test_corrupt_zip_names_the_url(settings2022: Settings, answers) -> None:
     assert not (settings2022.raw_dir / "zensus2022" / "Zensus2022_Bevoelkerungszahl.zip").exists()
 
 
+def test_an_archive_over_the_size_cap_is_refused(settings2022: Settings, answers) -> None:
+    url = f"{BASE}/Zensus2022_Bevoelkerungszahl.zip"
+    size = len(answers[url])
+    capped = settings2022.model_copy(update={
+        "limits": LimitSettings(census_download_max_bytes=size - 1)})
+    with pytest.raises(LimitError, match=f"{size - 1:,} allowed .*census_download_max_bytes"):
+        download_census(capped, ["Einwohner"], client=Server(answers).client())
+    assert not (settings2022.raw_dir / "zensus2022" / "Zensus2022_Bevoelkerungszahl.zip").exists()
+
+
 def test_unexpected_layout_and_unknown_feature(settings2022: Settings, answers) -> None:
     url = f"{BASE}/Typ_der_Kernfamilie_nach_Kindern.zip"
     twelve = _zip({"Familien_100m-Gitter.csv":
@@ -200,7 +209,10 @@ def test_zensus2022_is_read_from_the_download(settings2022: Settings, answers,
 def test_cli_prints_the_summary(settings2022: Settings, answers,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     server = Server(answers)
-    make: Callable[[Settings], httpx.Client] = lambda _settings: server.client()
+
+    def make(_settings: Settings) -> httpx.Client:
+        return server.client()
+
     monkeypatch.setattr(census_download, "make_client", make)
     monkeypatch.setenv("ERREICHBAR_WORK_DIR", str(settings2022.work_dir))
     result = CliRunner().invoke(app, ["layers", "download", "--feature", "Einwohner"])

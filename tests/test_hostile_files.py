@@ -151,7 +151,8 @@ def test_xlsx_long_cell_is_that_rows_error_and_reading_goes_on(run: Run,
     lines = _refused(run("layers", "check-offers", path), "2 of 3 rows are bad")
     assert "error: row 3, field 'Name': is 20,000 characters long, more than the 10,000 " \
            "allowed" in lines
-    assert any(line.startswith("error: row 4, field 'category': unknown category") for line in lines)
+    assert any(line.startswith("error: row 4, field 'category': unknown category")
+               for line in lines)
 
 
 def test_non_zip_xlsx_is_one_error_line(run: Run, tmp_path: Path) -> None:

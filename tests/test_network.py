@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import geopandas as gpd
@@ -117,14 +118,14 @@ def test_networkx_roundtrip_and_osmnx_routing_agree(small_walk: Network) -> None
     src = rng.integers(0, small_walk.n_nodes, 5)
     dst = rng.integers(0, small_walk.n_nodes, 5)
     times = dijkstra(small_walk.csr(), indices=src)
-    for i, (a, b) in enumerate(zip(src, dst)):
+    for i, (a, b) in enumerate(zip(src, dst, strict=True)):
         ida, idb = int(small_walk.node_id[a]), int(small_walk.node_id[b])
         route = ox.routing.shortest_path(g, ida, idb, weight="travel_time")
         if route is None:
             assert np.isinf(times[i, b])
             continue
         route_time = sum(min(d["travel_time"] for d in g[x][y].values())
-                         for x, y in zip(route[:-1], route[1:]))
+                         for x, y in pairwise(route))
         assert route_time == pytest.approx(times[i, b], abs=1e-6)
 
 

@@ -34,7 +34,7 @@ def _edges(ways: Ways, mode: str) -> dict[tuple[int, int], float]:
     net = build_graphs(ways, Settings(), modes=(mode,))[mode]
     speed = net.length / net.travel_time * 3.6
     return {(int(net.node_id[a]), int(net.node_id[b])): round(float(s), 3)
-            for a, b, s in zip(net.u, net.v, speed)}
+            for a, b, s in zip(net.u, net.v, speed, strict=True)}
 
 
 def test_walk_ignores_one_way_and_avoids_motorways(ways: Ways) -> None:

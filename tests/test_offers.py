@@ -176,7 +176,8 @@ def test_tile_pois_merged(catalogue, settings: Settings) -> None:
         poi = read_layer(settings.data_dir / "goettingen" / folder, "poi", cache_dir=cache)
         kita = poi[poi["subclass"] == "kindergarten"]
         if vintage == "2021-08":
-            outside = [(x, y) not in city_tiles for x, y in zip(kita.tile_x, kita.tile_y)]
+            outside = [(x, y) not in city_tiles
+                       for x, y in zip(kita.tile_x, kita.tile_y, strict=True)]
             kita = kita[outside]
         n = len(gpd.sjoin(kita, county, predicate="within"))
         assert (pois.loc[pois["category"] == "kita", "source_date"] == vintage).sum() == n

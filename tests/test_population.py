@@ -64,8 +64,8 @@ def test_totals_match_county_extracts(inhabitants, children, data_dir: Path) -> 
     one_km = one_km[one_km["einwohner"] > 0]
     assert len(inhabitants) == len(one_km) == 782
     assert inhabitants["inhabitants"].sum() == one_km["einwohner"].sum() == 322_185
-    assert set(zip(inhabitants["x"], inhabitants["y"])) == set(
-        zip(one_km["x_3035"], one_km["y_3035"]))
+    assert set(zip(inhabitants["x"], inhabitants["y"], strict=True)) == set(
+        zip(one_km["x_3035"], one_km["y_3035"], strict=True))
     hundred = pd.read_csv(data_dir / "goettingen" / "zensus2011_alter_10jg_1_100m.csv")
     assert len(children) == len(hundred) == 5_348
     assert children["children_under_10"].sum() == hundred["alter_10jg_1"].sum() == 24_735
@@ -141,7 +141,7 @@ def test_geotiffs(settings: Settings, inhabitants, children, tmp_path: Path) -> 
             assert band.count() == len(cells)
             assert band.sum() == cells[value].sum()
             # the pixel under each cell centre holds that cell's value
-            sample = np.array([v[0] for v in src.sample(zip(cells.x, cells.y))])
+            sample = np.array([v[0] for v in src.sample(zip(cells.x, cells.y, strict=True))])
             assert (sample == cells[value].to_numpy()).all()
 
 

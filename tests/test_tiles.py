@@ -58,7 +58,7 @@ def pair(data_dir: Path) -> tiles.TileSet:
 def test_open_tileset_counts_the_county_tiles(data_dir: Path) -> None:
     ts = tiles.open_tileset(data_dir / COUNTY)
     assert len(ts.tiles) == 1624
-    xs, ys = zip(*ts.tiles)
+    xs, ys = zip(*ts.tiles, strict=True)
     assert (min(xs), max(xs), min(ys), max(ys)) == (8626, 8678, 5423, 5463)
     assert ts.name == "Tilemaker to OpenMapTiles schema"
 
@@ -123,7 +123,7 @@ def test_bridge_is_not_joined_to_the_road_below(county_ways: Ways) -> None:
     bi, gi = tree.query(lines[bridge], predicate="crosses")
     assert len(bi) >= 50  # roads and paths passing under bridges in the county
     joined_inside = 0
-    for b, g in zip(bridge[bi], ground[gi]):
+    for b, g in zip(bridge[bi], ground[gi], strict=True):
         keys_b = w.key[w.offsets[b]:w.offsets[b + 1]]
         common = np.isin(keys_b, w.key[w.offsets[g]:w.offsets[g + 1]])
         # a bridge may meet a ground road only at its own ends (the approach), never on

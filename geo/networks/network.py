@@ -112,8 +112,11 @@ class Network:
         return len(self.u)
 
     def csr(self, weight: str = "travel_time") -> csr_matrix:
-        """Adjacency as a CSR matrix of the fastest parallel edge (``travel_time`` seconds)
-        or, with ``weight="length"``, the shortest one (metres)."""
+        """Return the adjacency as a CSR matrix, one edge per node pair.
+
+        That edge is the fastest parallel edge (``travel_time`` seconds) or, with
+        ``weight="length"``, the shortest one (metres).
+        """
         if weight == "travel_time" and self._csr is not None:
             return self._csr
         w = getattr(self, weight)
@@ -138,8 +141,11 @@ class Network:
         return float(np.bincount(labels).max() / self.n_nodes) if self.n_nodes else 0.0
 
     def summary(self) -> dict[str, Any]:
-        """Counts for the CLI summary: nodes, edges, length_km (ways, each direction
-        once), largest_component_share, and km per class."""
+        """Return the counts for the CLI summary.
+
+        nodes, edges, length_km (ways, each direction once), largest_component_share, and
+        km per class.
+        """
         undirected = self.length.copy()
         undirected[~self.oneway] /= 2.0  # two directed edges per two-way street
         per_class = pd.Series(undirected).groupby(np.asarray(CLASSES)[self.cls]).sum() / 1000
@@ -246,7 +252,7 @@ def _mode_rules(ways: Ways, segs: _Segments, mode: str, settings: Settings
 
 
 def _directed(ways: Ways, segs: _Segments, mode: str, settings: Settings) -> Network:
-    """The directed network of one mode from the undirected edges."""
+    """Build the directed network of one mode from the undirected edges."""
     fwd, bwd, speed = _mode_rules(ways, segs, mode, settings)
     f, b = np.flatnonzero(fwd), np.flatnonzero(bwd)
     idx = np.concatenate([f, b])
@@ -304,16 +310,19 @@ _ARRAYS = ("node_id", "lon", "lat", "u", "v", "length", "travel_time", "cls", "o
 
 
 def saved_files(mode: str, folder: Path) -> list[Path]:
-    """The files :func:`save` writes for ``mode``: ``.npz``, nodes and edges GeoParquet."""
+    """Return the files :func:`save` writes for ``mode``: ``.npz``, nodes and edges GeoParquet."""
     folder = Path(folder)
     return [folder / f"{mode}.npz", folder / f"{mode}_nodes.parquet",
             folder / f"{mode}_edges.parquet"]
 
 
 def save(net: Network, folder: Path) -> Path:
-    """Write ``<mode>.npz`` (arrays for the engine) and ``<mode>_nodes.parquet`` /
-    ``<mode>_edges.parquet`` (GeoParquet, EPSG:4326, for QGIS) atomically
-    (:func:`saved_files`). Returns the ``.npz``."""
+    """Write the network's arrays and GeoParquet layers atomically; return the ``.npz``.
+
+    ``<mode>.npz`` holds the arrays for the engine, ``<mode>_nodes.parquet`` /
+    ``<mode>_edges.parquet`` the GeoParquet layers (EPSG:4326, for QGIS); see
+    :func:`saved_files`.
+    """
     target, nodes_path, edges_path = saved_files(net.mode, folder)
     with atomic_path(target) as tmp, open(tmp, "wb") as f:
         np.savez(f, mode=net.mode, meta=json.dumps(net.meta),
@@ -355,11 +364,14 @@ def to_gdfs(net: Network) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
 
 
 def to_networkx(net: Network, geometry: bool = True) -> nx.MultiDiGraph:
-    """The network as an osmnx-style ``MultiDiGraph`` (crs EPSG:4326, node x/y lon/lat,
-    edge length m, travel_time s, highway, oneway, and geometry if asked)."""
+    """Return the network as an osmnx-style ``MultiDiGraph``.
+
+    crs EPSG:4326, node x/y lon/lat, edge length m, travel_time s, highway, oneway, and
+    geometry if asked.
+    """
     g = nx.MultiDiGraph(crs="EPSG:4326", mode=net.mode, **net.meta)
     g.add_nodes_from((int(i), {"x": float(x), "y": float(y)})
-                     for i, x, y in zip(net.node_id, net.lon, net.lat))
+                     for i, x, y in zip(net.node_id, net.lon, net.lat, strict=True))
     geoms = net.edge_geometries() if geometry else [None] * net.n_edges
     names = np.asarray(CLASSES)[net.cls]
     ids = net.node_id
@@ -373,9 +385,11 @@ def to_networkx(net: Network, geometry: bool = True) -> nx.MultiDiGraph:
 
 
 def from_networkx(g: nx.MultiDiGraph, mode: str) -> Network:
-    """A Network from an osmnx-style ``MultiDiGraph`` (node x/y in lon/lat; edge
-    ``length`` m and ``travel_time`` s required — e.g. after ``osmnx.add_edge_speeds``/
-    ``add_edge_travel_times``)."""
+    """Build a Network from an osmnx-style ``MultiDiGraph``.
+
+    Node x/y in lon/lat; edge ``length`` m and ``travel_time`` s required — e.g. after
+    ``osmnx.add_edge_speeds``/``add_edge_travel_times``.
+    """
     node_id = np.fromiter(g.nodes, dtype=np.int64, count=g.number_of_nodes())
     index = {n: i for i, n in enumerate(node_id)}
     lon = np.array([g.nodes[n]["x"] for n in node_id], dtype=float)
@@ -437,8 +451,11 @@ def load_network(settings: Settings, mode: str) -> Network:
 
 def _source(settings: Settings, region: Region, source: str
             ) -> tuple[list[Path], Callable[[], Ways]]:
-    """The input files of a source ('tiles', 'city-tiles' or an extract path), whose
-    content decides whether a rebuild is needed, and a reader for its Ways."""
+    """Return the input files of a source and a reader for its Ways.
+
+    ``source`` is 'tiles', 'city-tiles' or an extract path; the content of its input files
+    decides whether a rebuild is needed.
+    """
     if source in ("tiles", "city-tiles"):
         from geo.sources import tiles  # imported when used, to keep start-up light
 

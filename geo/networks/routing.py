@@ -24,7 +24,7 @@ CHUNK = 64
 
 
 def transpose(graph: csr_matrix) -> csr_matrix:
-    """The graph with every edge reversed, as CSR (edge u→v becomes v→u)."""
+    """Return the graph with every edge reversed, as CSR (edge u→v becomes v→u)."""
     return graph.T.tocsr()
 
 
@@ -93,7 +93,7 @@ def multi_source(graph_t: csr_matrix, nodes: np.ndarray, seconds: np.ndarray,
 
 def per_source(graph_t: csr_matrix, nodes: np.ndarray, seconds: np.ndarray,
                limit: float) -> Iterator[tuple[slice, np.ndarray]]:
-    """Times from every node to each seed separately, ``CHUNK`` seeds per Dijkstra call.
+    """Yield times from every node to each seed separately, ``CHUNK`` seeds per Dijkstra call.
 
     Yields
     ------
@@ -111,8 +111,9 @@ def per_source(graph_t: csr_matrix, nodes: np.ndarray, seconds: np.ndarray,
 
 def top_k(graph_t: csr_matrix, nodes: np.ndarray, seconds: np.ndarray, k: int,
           limit: float) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest seeds of every node within ``limit`` seconds (exact), in ``k``
-    multi-source Dijkstra runs however many seeds there are.
+    """Find the ``k`` nearest seeds of every node within ``limit`` seconds (exact).
+
+    It takes ``k`` multi-source Dijkstra runs however many seeds there are.
 
     Level 1 is :func:`multi_source`. For level ``j`` > 1: the ``j``-th nearest seed of node
     ``v`` is the best, over ``v``'s forward edges ``v → w`` of ``c`` seconds (seeds are
@@ -178,9 +179,11 @@ def top_k(graph_t: csr_matrix, nodes: np.ndarray, seconds: np.ndarray, k: int,
 
 def _labelled_run(graph: csr_matrix, nodes: np.ndarray, seconds: np.ndarray,
                   labels: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
-    """Multi-source Dijkstra on ``graph`` (seconds) from ``nodes`` started at ``seconds``:
-    time per node and the ``labels`` entry of the start it came from (-1: none within
-    ``limit``)."""
+    """Run a multi-source Dijkstra on ``graph`` (seconds) from ``nodes`` at ``seconds``.
+
+    Return the time per node and the ``labels`` entry of the start it came from (-1: none
+    within ``limit``).
+    """
     n = graph.shape[0]
     if len(nodes) == 0:
         return np.full(n, np.inf), np.full(n, -1, np.int64)

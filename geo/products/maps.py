@@ -27,13 +27,13 @@ import time
 from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.plugins import MarkerCluster
 from jinja2 import Template
 from pyproj import Transformer
@@ -76,6 +76,15 @@ def class_labels(breaks: Sequence[int]) -> list[str]:
     return [f"≤ {breaks[0]}"] + [f"{a}–{b}" for a, b in pairwise(breaks)] + [f"> {breaks[-1]}"]
 
 
+def _header(m: folium.Map) -> Element:
+    """Return the ``<head>`` element of the map's HTML page.
+
+    A folium map's root is always a branca :class:`~branca.element.Figure`; branca types
+    :meth:`get_root` as returning a plain Element, hence the cast.
+    """
+    return cast(Figure, m.get_root()).header
+
+
 def _inline_assets(m: folium.Map) -> None:
     """Replace folium's CDN links by the bundled Leaflet and markercluster, inlined.
 
@@ -90,7 +99,7 @@ def _inline_assets(m: folium.Map) -> None:
                           text))
     js = [(LEAFLET_DIR / n).read_text("utf-8")
           for n in ("leaflet.min.js", "leaflet.markercluster.min.js")]
-    header = m.get_root().header
+    header = _header(m)
     header.add_child(Element("<style>" + "\n".join(css) + "</style>"), name="leaflet_css")
     header.add_child(Element("".join(f"<script>{code}</script>" for code in js)),
                      name="leaflet_js")
@@ -114,8 +123,11 @@ class _Html(MacroElement):
 
 
 def _new_map(settings: Settings, title: str, legend: str = "") -> folium.Map:
-    """An empty German map of the region: no tiles (the OSM base map is an optional layer,
-    off), scale bar, title, legend and attributions, assets inlined."""
+    """Return an empty German map of the region.
+
+    No tiles (the OSM base map is an optional layer, off), scale bar, title, legend and
+    attributions, assets inlined.
+    """
     region = get_region(settings.region)
     x0, y0, x1, y1 = region.bbox
     m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=10, tiles=None,
@@ -133,8 +145,8 @@ def _new_map(settings: Settings, title: str, legend: str = "") -> folium.Map:
     if legend:
         body += f'<div id="map-legend" style="{box};bottom:30px;left:10px">{legend}</div>'
     m.add_child(_Html(body, attribution(settings)))
-    m.get_root().header.add_child(Element('<meta http-equiv="Content-Language" content="de">'),
-                                  name="lang")
+    _header(m).add_child(Element('<meta http-equiv="Content-Language" content="de">'),
+                         name="lang")
     _inline_assets(m)
     return m
 
@@ -215,8 +227,10 @@ def offer_popup(offer: pd.Series) -> str:
 
 
 class _Popup(MacroElement):
-    """A popup bound to its parent layer from an HTML string (folium's Popup needs jQuery,
-    which the offline maps do not carry)."""
+    """A popup bound to its parent layer from an HTML string.
+
+    folium's Popup needs jQuery, which the offline maps do not carry.
+    """
 
     _template = Template("""
         {% macro script(this, kwargs) %}
@@ -294,8 +308,11 @@ def travel_time_map(engine: Accessibility, category: str, mode: str) -> folium.M
 
 
 def white_spot_map(engine: Accessibility, categories: Sequence[str], mode: str) -> folium.Map:
-    """Children under 10 living more than ``white_spot_min`` minutes from the nearest offer,
-    one layer per category (100 m cells, darker = more children), Gemeinden with counts."""
+    """Map the children under 10 living more than ``white_spot_min`` minutes from an offer.
+
+    Measured to the nearest offer; one layer per category (100 m cells, darker = more
+    children), Gemeinden with counts.
+    """
     settings = engine.settings
     limit = settings.access.white_spot_min
     title = (f"Weiße Flecken {label('mode', mode)}: Kinder unter 10, die mehr als {limit} "

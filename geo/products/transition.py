@@ -41,7 +41,7 @@ def offer_gemeinden(acc: Accessibility) -> pd.Series:
 
 def kita_schools(acc: Accessibility, modes: tuple[str, ...] = ("walk", "bike", "car")
                  ) -> pd.DataFrame:
-    """The nearest Grundschule of every active Kita, per mode.
+    """Find the nearest Grundschule of every active Kita, per mode.
 
     The time is the engine's: Kita → its network node (access leg) + streets + the
     school's access leg, i.e. :meth:`Surface.at <geo.engine.access.Surface.at>` of the Grundschule

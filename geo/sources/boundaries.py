@@ -44,7 +44,7 @@ VG5000_DIR: Final = Path("germany") / "vg5000"
 
 
 def vg5000_files(data_dir: Path) -> list[Path]:
-    """The VG5000 files the boundaries are read from (for cache keys).
+    """Return the VG5000 files the boundaries are read from (for cache keys).
 
     Parameters
     ----------
@@ -121,7 +121,9 @@ def read_vg5000(data_dir: Path, county_ars: str, level: str) -> gpd.GeoDataFrame
 
 def youth_office_area(county: gpd.GeoDataFrame, gemeinden: gpd.GeoDataFrame,
                       own_youth_office: list[str]) -> gpd.GeoDataFrame:
-    """The county's youth-office area: the county minus municipalities with their own Jugendamt.
+    """Return the county's youth-office area.
+
+    That is the county minus the municipalities with their own Jugendamt.
 
     Parameters
     ----------

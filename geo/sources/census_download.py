@@ -165,6 +165,8 @@ def download_census(settings: Settings, features: list[str] | None = None,
         (the message names the URL).
     DownloadError
         The server refused or the transfer failed.
+    LimitError
+        An archive is larger than ``settings.limits.census_download_max_bytes``.
     """
     t0 = time.perf_counter()
     names = list(features or FEATURES)
@@ -183,7 +185,8 @@ def download_census(settings: Settings, features: list[str] | None = None,
             feature = FEATURES[name]
             url = f"{settings.census.download_url.rstrip('/')}/{feature.archive}"
             archive = folder / feature.archive
-            cached[name] = fetch_archive(client, url, archive, force)
+            cached[name] = fetch_archive(client, url, archive, force,
+                                         max_bytes=settings.limits.census_download_max_bytes)
             paths[name] = convert_archive(archive, feature, folder, url)
             sizes[name] = archive.stat().st_size
     finally:
@@ -198,7 +201,8 @@ def _meta_path(archive: Path, kind: str) -> Path:
     return archive.with_name(f"{archive.name}.{kind}.json")
 
 
-def fetch_archive(client: httpx.Client, url: str, target: Path, force: bool = False) -> bool:
+def fetch_archive(client: httpx.Client, url: str, target: Path, force: bool = False, *,
+                  max_bytes: int) -> bool:
     """Download ``url`` to ``target`` unless the cached copy is current (conditional GET).
 
     Parameters
@@ -211,6 +215,9 @@ def fetch_archive(client: httpx.Client, url: str, target: Path, force: bool = Fa
         Cache path; ``<target>.meta.json`` keeps the ETag, Last-Modified and MD5.
     force
         Download without asking whether the cached copy is current.
+    max_bytes
+        Largest archive accepted, bytes (``settings.limits.census_download_max_bytes``); the
+        transfer stops beyond it with a LimitError and nothing is kept.
 
     Returns
     -------
@@ -221,6 +228,8 @@ def fetch_archive(client: httpx.Client, url: str, target: Path, force: bool = Fa
     ------
     DownloadError
         The server answered neither 200 nor 304, or the transfer failed.
+    LimitError
+        The archive is larger than ``max_bytes``.
     """
     meta_path = _meta_path(target, "meta")
     meta = json.loads(meta_path.read_text("utf-8")) if meta_path.is_file() else {}
@@ -241,7 +250,8 @@ def fetch_archive(client: httpx.Client, url: str, target: Path, force: bool = Fa
         if response.status_code == 304 and headers:
             log.info("%s is current (304 Not Modified)", target)
             return True
-        answer, md5 = _save(response, target, None)
+        answer, md5 = _save(response, target, max_bytes, None,
+                            limit="limits.census_download_max_bytes")
     except httpx.TransportError as exc:
         raise DownloadError(f"{url}: download failed ({exc})") from None
     finally:
@@ -303,7 +313,7 @@ def convert_archive(archive: Path, feature: GridFeature, folder: Path, url: str)
 
 
 def _member(zipped: zipfile.ZipFile, feature: GridFeature, url: str) -> str:
-    """The archive's CSV of the feature's resolution."""
+    """Return the archive's CSV of the feature's resolution."""
     csvs = [n for n in zipped.namelist() if n.lower().endswith(".csv")]
     tagged = [n for n in csvs if feature.resolution in n.lower().replace(" ", "")]
     if len(tagged) == 1:
@@ -329,7 +339,7 @@ def _parse_member(zipped: zipfile.ZipFile, member: str, feature: GridFeature,
 
 
 def _value_columns(columns: list[str], feature: GridFeature, where: str) -> list[str]:
-    """The value columns of a chunk (ids, centres, flags and totals left out), checked."""
+    """Return the value columns of a chunk (ids, centres, flags and totals left out), checked."""
     skip = ("gitter_id", "x_mp", "y_mp", "werterlaeuternde", "insgesamt")
     values = [c for c in columns if not c.strip().lower().startswith(skip)]
     expected = 1 if feature.kind == "continuous" else feature.categories

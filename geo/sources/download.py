@@ -67,7 +67,7 @@ class Download:
 
 
 def make_client(settings: Settings) -> httpx.Client:
-    """An HTTP client with the configured timeout and an identifying User-Agent."""
+    """Make an HTTP client with the configured timeout and an identifying User-Agent."""
     return httpx.Client(timeout=settings.download.timeout_s, follow_redirects=True,
                         headers={"User-Agent": settings.download.user_agent})
 
@@ -178,7 +178,7 @@ def _is_current(client: httpx.Client, url: str, meta: dict[str, str]) -> bool:
 
 
 def _remote_md5(client: httpx.Client, url: str) -> str | None:
-    """The MD5 Geofabrik publishes beside ``url`` (``<url>.md5``), or None if there is none."""
+    """Return the MD5 Geofabrik publishes beside ``url`` (``<url>.md5``), or None if none."""
     response = client.get(url + ".md5")
     if response.status_code != 200:
         return None
@@ -190,8 +190,9 @@ def _remote_md5(client: httpx.Client, url: str) -> str | None:
 
 def _fetch_pbf(client: httpx.Client, url: str, target: Path, max_bytes: int
                ) -> dict[str, str]:
-    """Stream ``url`` to ``target`` (at most ``max_bytes`` bytes) and check it against the
-    server's MD5.
+    """Stream ``url`` to ``target`` and check it against the server's MD5.
+
+    At most ``max_bytes`` bytes are accepted.
 
     Returns
     -------
@@ -240,9 +241,13 @@ def _stream(client: httpx.Client, request: httpx.Request, target: Path, max_byte
 
 
 def _save(response: httpx.Response, target: Path, max_bytes: int,
-          check: Callable[[str], bool] | None) -> tuple[httpx.Headers, str]:
-    """Write a streamed 200 response (at most ``max_bytes`` bytes) to ``target``
-    atomically; its headers and MD5 (hex)."""
+          check: Callable[[str], bool] | None,
+          limit: str = "limits.osm_download_max_bytes") -> tuple[httpx.Headers, str]:
+    """Write a streamed 200 response (at most ``max_bytes`` bytes) to ``target`` atomically.
+
+    ``limit`` names the setting behind ``max_bytes`` in the LimitError message. Return the
+    response headers and the MD5 (hex) of the body.
+    """
     url = redact_url(str(response.request.url))
     digest = hashlib.md5(usedforsecurity=False)
     if response.status_code != 200:
@@ -251,14 +256,14 @@ def _save(response: httpx.Response, target: Path, max_bytes: int,
     total = int(response.headers.get("content-length", 0)) or None
     if total is not None and total > max_bytes:
         raise LimitError(f"{url}: the server announces {total:,} bytes, more than the "
-                         f"{max_bytes:,} allowed (limits.osm_download_max_bytes)")
+                         f"{max_bytes:,} allowed ({limit})")
     with atomic_path(target) as tmp:
         with open(tmp, "wb") as f, tqdm(total=total, unit="B", unit_scale=True,
                                         desc=target.name, disable=None) as bar:
             for block in response.iter_bytes(_BLOCK):
                 if f.tell() + len(block) > max_bytes:
                     raise LimitError(f"{url}: more than {max_bytes:,} bytes, stopped "
-                                     "(limits.osm_download_max_bytes)")
+                                     f"({limit})")
                 f.write(block)
                 digest.update(block)
                 bar.update(len(block))
@@ -334,16 +339,16 @@ def _select(src: Path, bbox: BBox) -> dict[str, set[int]]:
     relations: set[int] = set()
     member_ways: set[int] = set()  # of multipolygons touching the box
     for obj in osmium.FileProcessor(src):
-        if obj.is_node():
+        if isinstance(obj, osmium.osm.Node):
             loc = obj.location
             if x0 <= loc.x <= x1 and y0 <= loc.y <= y1:
                 inside.add(obj.id)
-        elif obj.is_way():
+        elif isinstance(obj, osmium.osm.Way):
             refs = [n.ref for n in obj.nodes]
             if not inside.isdisjoint(refs):
                 ways.add(obj.id)
                 nodes.update(refs)
-        else:
+        elif isinstance(obj, osmium.osm.Relation):
             members = [(m.type, m.ref) for m in obj.members]
             if any(ref in (inside if kind == "n" else ways if kind == "w" else relations)
                    for kind, ref in members):
@@ -353,14 +358,14 @@ def _select(src: Path, bbox: BBox) -> dict[str, set[int]]:
     missing = member_ways - ways
     if missing:  # complete the multipolygons: their other ways and those ways' nodes
         for way in osmium.FileProcessor(src, osmium.osm.WAY):
-            if way.id in missing:
+            if isinstance(way, osmium.osm.Way) and way.id in missing:
                 ways.add(way.id)
                 nodes.update(n.ref for n in way.nodes)
     return {"n": nodes | inside, "w": ways, "r": relations}
 
 
 def _suffix(path: Path) -> str:
-    """The OSM format ending of ``path`` (``.osm.pbf``, ``.osm``, ``.osm.bz2`` …)."""
+    """Return the OSM format ending of ``path`` (``.osm.pbf``, ``.osm``, ``.osm.bz2`` …)."""
     name = path.name.lower()
     for ending in (".osm.pbf", ".osm.bz2", ".osm.gz", ".osm", ".pbf", ".o5m"):
         if name.endswith(ending):
@@ -369,7 +374,7 @@ def _suffix(path: Path) -> str:
 
 
 def _replication_timestamp(path: Path) -> str:
-    """The header's ``osmosis_replication_timestamp`` ('' if none)."""
+    """Return the header's ``osmosis_replication_timestamp`` ('' if none)."""
     reader = osmium.io.Reader(str(path), osmium.osm.NOTHING)
     try:
         return reader.header().get("osmosis_replication_timestamp") or ""

@@ -68,8 +68,11 @@ class AddressNotFoundError(ErreichbarError):
 
 
 def normalise(text: str) -> str:
-    """Comparable form of a name: lower case, ß → ss, "str."/"str" → "strasse", hyphens
-    and repeated blanks → one blank (``"Weender-Landstr."`` → ``"weender landstrasse"``)."""
+    """Return the comparable form of a name.
+
+    Lower case, ß → ss, "str."/"str" → "strasse", hyphens and repeated blanks → one blank
+    (``"Weender-Landstr."`` → ``"weender landstrasse"``).
+    """
     t = text.strip().lower().replace("ß", "ss")
     t = re.sub(r"str\b\.?", "strasse", t)
     return re.sub(r"[\s\-,.]+", " ", t).strip()
@@ -96,8 +99,10 @@ def _name_column(frame: pd.DataFrame) -> pd.Series:
 
 def _read_source(source: TileSource, settings: Settings, skip_tiles: set[tuple[int, int]]
                  ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Named street lines, house-number points and places of one tile set (EPSG:3035),
-    leaving out the tiles in ``skip_tiles`` (covered by a newer set)."""
+    """Read the named street lines, house-number points and places of one tile set.
+
+    EPSG:3035; the tiles in ``skip_tiles`` (covered by a newer set) are left out.
+    """
     from geo.sources.tiles import open_tileset, read_layers
 
     tileset = open_tileset(settings.data_dir / source.path, source.zoom)
@@ -152,7 +157,8 @@ def build_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
 
     region = get_region(settings.region)
     sources = [s for s in (region.city_tiles, region.tiles) if s is not None]
-    parts, covered = [], set()
+    parts = []
+    covered: set[tuple[int, int]] = set()
     for source in sources:  # newest first; older sets fill in around it
         parts.append(_read_source(source, settings, covered))
         covered |= set(open_tileset(settings.data_dir / source.path, source.zoom).tiles)
@@ -174,7 +180,8 @@ def build_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
 
     pieces = names.explode(ignore_index=True)
     mid = shapely.line_interpolate_point(pieces.geometry.values, 0.5, normalized=True)
-    street_place, street_gem = _localities(gpd.GeoSeries(mid, crs=METRIC_CRS), settlements, gemeinden)
+    street_place, street_gem = _localities(gpd.GeoSeries(mid, crs=METRIC_CRS), settlements,
+                                           gemeinden)
     pieces = pd.DataFrame({"street": pieces["name"], "place": street_place,
                            "gemeinde": street_gem, "length": pieces.length.to_numpy(),
                            "geometry": mid})
@@ -335,7 +342,7 @@ class Geocoder:
                                    [self._display[c] for c in close])
 
     def locate(self, query: str) -> Location:
-        """The one location of ``query`` (see :meth:`search`).
+        """Return the one location of ``query`` (see :meth:`search`).
 
         Raises
         ------

@@ -93,7 +93,7 @@ class Feed:
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def summary(self) -> dict[str, Any]:
-        """Counts and service period: the JSON that ``erreichbar gtfs load`` prints."""
+        """Return counts and service period: the JSON that ``erreichbar gtfs load`` prints."""
         return {
             "stops": len(self.stops),
             "routes": len(self.tables.routes),
@@ -260,8 +260,10 @@ def download(url: str, settings: Settings, *, client: httpx.Client | None = None
 
 def _stream_zip(resp: httpx.Response, target: Path, safe_url: str, max_bytes: int,
                 manifest: BuildManifest) -> int:
-    """Write a streamed response atomically to ``target``; it must be a zip of at most
-    ``max_bytes`` bytes. The old cache entry stays valid until the new file is complete.
+    """Write a streamed response atomically to ``target``.
+
+    It must be a zip of at most ``max_bytes`` bytes. The old cache entry stays valid until
+    the new file is complete.
 
     Returns
     -------
@@ -327,7 +329,7 @@ def store_feed(feed: Feed, settings: Settings, region: str | None) -> Path:
 
 
 def load_region_feed(settings: Settings, region: str | None = None) -> Feed:
-    """The feed stored for ``region`` (default ``settings.region``).
+    """Load the feed stored for ``region`` (default ``settings.region``).
 
     Raises
     ------
@@ -483,7 +485,7 @@ def _stop_times(t: Any, source: str) -> pd.DataFrame:
 
 
 def _flag(st: pd.DataFrame, column: str) -> np.ndarray:
-    """An optional 0/1 pickup/drop-off column as int8 (empty = 0, regular)."""
+    """Return an optional 0/1 pickup/drop-off column as int8 (empty = 0, regular)."""
     if column not in st.columns:
         return np.zeros(len(st), np.int8)
     return pd.to_numeric(st[column], errors="coerce").fillna(0).astype(np.int8).to_numpy()

@@ -62,8 +62,9 @@ def build_layers(settings: Settings, offers_file: Path | None = None,
     settings
         Settings (region, data directory, work directory).
     offers_file
-        A county's own offer list (CSV/XLSX/GeoJSON, see :func:`geo.sources.offers.read_offer_file`),
-        added to the default catalogue. Any bad row stops the build with a full report.
+        A county's own offer list (CSV/XLSX/GeoJSON, see
+        :func:`geo.sources.offers.read_offer_file`), added to the default catalogue. Any bad
+        row stops the build with a full report.
     force
         Rebuild even when inputs and settings are unchanged.
     population_file
@@ -140,8 +141,11 @@ def _write_boundaries(levels: dict[str, gpd.GeoDataFrame], out: Path) -> None:
 
 def _read_population(settings: Settings, levels: dict[str, gpd.GeoDataFrame],
                      table: PopulationTable | None) -> dict[str, Any]:
-    """The census cells (1 km with indicators, 100 m children, 100 m need), scaled to the own
-    table if there is one; their bases and the scaling reports."""
+    """Read the census cells (1 km with indicators, 100 m children, 100 m need).
+
+    They are scaled to the own table if there is one. Return them with their bases and the
+    scaling reports.
+    """
     from geo.sources import need
     from geo.sources import population as pop
     from geo.sources import population_table as pt

@@ -71,7 +71,7 @@ def family_file(code: int) -> str:
 
 
 def need_files(census: Path) -> list[Path]:
-    """The census files the need layers are read from (for cache keys).
+    """Return the census files the need layers are read from (for cache keys).
 
     Parameters
     ----------

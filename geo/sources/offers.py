@@ -36,7 +36,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from opening_hours import OpeningHours, ParserError
+
+# opening_hours' __init__.pyi omits ParserError, which the extension module exports
+from opening_hours import OpeningHours, ParserError  # type: ignore[attr-defined]
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pyproj import Transformer
 
@@ -166,8 +168,10 @@ class Offer(BaseModel):
 
 @lru_cache(maxsize=1024)
 def _opening_hours_problem(value: str) -> str | None:
-    """Why ``value`` is not OSM opening_hours syntax (None if it is); cached, since offer
-    lists repeat the same hours on many rows."""
+    """Say why ``value`` is not OSM opening_hours syntax (None if it is).
+
+    Cached, since offer lists repeat the same hours on many rows.
+    """
     try:
         OpeningHours(value)
     except ParserError as exc:
@@ -198,8 +202,11 @@ class OfferFileError(DataError):
         super().__init__(f"{lines[0]}: {'; '.join(lines[1:])}")
 
     def lines(self) -> list[str]:
-        """A headline (file, bad rows of all rows) and one line per problem (at most
-        :data:`MAX_LISTED`, then how many more there are)."""
+        """Return a headline and one line per problem.
+
+        The headline names the file and the bad rows of all rows; at most
+        :data:`MAX_LISTED` problems are listed, then how many more there are.
+        """
         bad = len({row for row, _, _ in self.problems})
         head = (f"{self.path}: {bad} of {self.n_rows} {self.unit}s are bad, nothing "
                 "imported")
@@ -280,7 +287,7 @@ class _Rows:
             self.cells.append(values)
 
     def table(self) -> _Table:
-        """The collected rows."""
+        """Return the collected rows."""
         return _Table(self.columns, self.index, self.cells, self.problems, self.n_rows)
 
 
@@ -321,14 +328,14 @@ def _read_table(path: Path, limits: LimitSettings) -> _Table:
 
 
 def _delimiter(line: str) -> str:
-    """The separator of a CSV header line: the most frequent of ``;`` ``,`` TAB ``|``."""
+    """Return the separator of a CSV header line: the most frequent of ``;`` ``,`` TAB ``|``."""
     counts = {sep: line.count(sep) for sep in (";", ",", "\t", "|")}
     best = max(counts, key=lambda sep: counts[sep])
     return best if counts[best] else ","
 
 
 def _read_csv(path: Path, limits: LimitSettings) -> _Table:
-    """A CSV (UTF-8, comma/semicolon/TAB): a malformed row is that row's problem."""
+    """Read a CSV (UTF-8, comma/semicolon/TAB): a malformed row is that row's problem."""
     csv.field_size_limit(max(csv.field_size_limit(), limits.offer_file_max_bytes))
     row = 0
     try:
@@ -379,7 +386,7 @@ def _first_non_utf8(path: Path) -> str:
 
 
 def _cell_text(value: Any) -> str:
-    """An Excel cell value as the text a CSV would hold (integral numbers without ``.0``)."""
+    """Return an Excel cell value as a CSV would hold it (integral numbers without ``.0``)."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
@@ -392,8 +399,10 @@ def _cell_text(value: Any) -> str:
 
 
 def _read_xlsx(path: Path, limits: LimitSettings) -> _Table:
-    """The first sheet of an .xlsx, streamed (openpyxl read-only) after the zip and the
-    sheet's dimension were checked against ``limits``."""
+    """Read the first sheet of an .xlsx, streamed (openpyxl read-only).
+
+    The zip and the sheet's dimension are checked against ``limits`` first.
+    """
     import openpyxl
 
     guard_zip(path, max_members=limits.zip_max_members,
@@ -451,8 +460,10 @@ def _check_dimension(sheet: Any, path: Path, limits: LimitSettings) -> None:
 
 
 def _read_geojson(path: Path, limits: LimitSettings) -> _Table:
-    """GeoJSON features as rows: properties plus ``lon``/``lat`` of Point geometries; a
-    feature that is not a Point Feature object is that feature's problem."""
+    """Read GeoJSON features as rows: properties plus ``lon``/``lat`` of Point geometries.
+
+    A feature that is not a Point Feature object is that feature's problem.
+    """
     try:
         doc = json.loads(path.read_bytes().decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
@@ -495,7 +506,7 @@ def _json_kind(value: Any) -> str:
 
 
 def _json_text(value: Any) -> str:
-    """A property value as cell text (null → empty, objects and arrays as JSON)."""
+    """Return a property value as cell text (null → empty, objects and arrays as JSON)."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -655,8 +666,11 @@ def read_offer_file(path: Path, settings: Settings | None = None) -> gpd.GeoData
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: building 200,000 rows of small lists and dicts
-    otherwise triggers full collections again and again (≈30 % of the import time)."""
+    """Pause the cyclic garbage collector.
+
+    Building 200,000 rows of small lists and dicts otherwise triggers full collections again
+    and again (≈30 % of the import time).
+    """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -815,7 +829,7 @@ def family_offers(path: Path) -> tuple[list[Offer], list[str]]:
 
 
 def _poi_frame(source: TileSource, settings: Settings) -> gpd.GeoDataFrame:
-    """The tile set's POIs that are offers, with category, label and a name (EPSG:3035)."""
+    """Return the tile set's POIs that are offers, with category, label and a name (EPSG:3035)."""
     from geo.sources.tiles import feature_names, read_layer
 
     pois = read_layer(settings.data_dir / source.path, "poi", workers=settings.offers.workers,
@@ -937,7 +951,7 @@ def poi_offers(settings: Settings) -> tuple[list[Offer], pd.DataFrame]:
 
 
 def build_catalogue(settings: Settings) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
-    """The region's default catalogue from the data directory, with a build report.
+    """Build the region's default catalogue from the data directory, with a build report.
 
     Returns
     -------
@@ -971,8 +985,10 @@ def build_catalogue(settings: Settings) -> tuple[gpd.GeoDataFrame, dict[str, Any
 
 
 def load_offers(settings: Settings) -> gpd.GeoDataFrame:
-    """The region's offer catalogue (EPSG:4326): the real default offers plus the county's
-    own list where ``settings.offers.own_file`` names one.
+    """Load the region's offer catalogue (EPSG:4326).
+
+    The real default offers plus the county's own list where ``settings.offers.own_file``
+    names one.
 
     Columns: :data:`COLUMNS` (the :class:`Offer` fields, incl. ``status``,
     ``geocode_precision``, ``source``, ``source_date``) and Point geometry. Planned and
@@ -983,8 +999,10 @@ def load_offers(settings: Settings) -> gpd.GeoDataFrame:
 
 def add_own_offers(catalogue: gpd.GeoDataFrame, settings: Settings,
                    own_file: Path | None = None) -> gpd.GeoDataFrame:
-    """The catalogue plus the county's own offer list (``own_file``, else
-    ``settings.offers.own_file``; unchanged when neither is set).
+    """Return the catalogue plus the county's own offer list.
+
+    The list is ``own_file``, else ``settings.offers.own_file``; the catalogue is returned
+    unchanged when neither is set.
 
     Raises OfferFileError for bad rows and DataError when an id is already taken.
     """

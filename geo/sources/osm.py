@@ -1,8 +1,9 @@
-"""Read an OSM extract (``.osm.pbf``, ``.osm``, ``.osm.bz2``/``.gz``) into :class:`geo.sources.ways.Ways`.
+"""Read an OSM extract (``.osm.pbf``, ``.osm``, ``.osm.bz2``/``.gz``) into transport lines.
 
-Streaming with pyosmium: only ways tagged ``highway`` (and, for the urban speed rule,
-``landuse`` areas) reach Python; node locations are kept by osmium's own index. The vertex
-``key`` is the OSM node id, so the network topology is exactly OSM's.
+The result is a :class:`geo.sources.ways.Ways`. Streaming with pyosmium: only ways tagged
+``highway`` (and, for the urban speed rule, ``landuse`` areas) reach Python; node locations are
+kept by osmium's own index. The vertex ``key`` is the OSM node id, so the network topology is
+exactly OSM's.
 
 Clipping (``bbox`` or ``polygon``) keeps every line with at least one vertex inside and cuts
 nothing: a street leaving the region keeps its outside part, so routes along the border stay
@@ -114,11 +115,14 @@ def read_extract(path: Path | str, bbox: BBox | None = None,
         if built_up:
             processor = processor.with_areas(osmium.filter.TagFilter(*built_up_tags))
         # Python sees only ways tagged highway and built-up areas (filtered in C++)
+        highways = osmium.filter.KeyFilter("highway")
+        highways.enable_for(osmium.osm.WAY)
+        built_up_areas = osmium.filter.TagFilter(*built_up_tags)
+        built_up_areas.enable_for(osmium.osm.AREA)
         processor = (processor
                      .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY | osmium.osm.AREA))
-                     .with_filter(osmium.filter.KeyFilter("highway").enable_for(osmium.osm.WAY))
-                     .with_filter(osmium.filter.TagFilter(*built_up_tags)
-                                  .enable_for(osmium.osm.AREA)))
+                     .with_filter(highways)
+                     .with_filter(built_up_areas))
         reader.run(processor, want_timestamps=not vintage)
     except RuntimeError as exc:  # libosmium: corrupt, truncated or unknown format
         raise DataError(f"{path}: not a readable OSM file ({exc})") from None
@@ -233,11 +237,13 @@ class _Reader:
         wkb = osmium.geom.WKBFactory()
         x, y, ref, rows = self._x, self._y, self._ref, self._rows
         for obj in processor:
-            if obj.is_area():
+            if isinstance(obj, osmium.osm.Area):
                 try:
                     self._areas.append(bytes.fromhex(wkb.create_multipolygon(obj)))
                 except RuntimeError:  # broken multipolygon: osmium cannot build it
                     pass
+                continue
+            if not isinstance(obj, osmium.osm.Way):  # the EntityFilter passes ways and areas
                 continue
             tags = obj.tags
             if omt_class(tags["highway"]) is None or tags.get("area") == "yes":
@@ -249,7 +255,7 @@ class _Reader:
                 y.append(loc.y)
                 ref.append(node.ref)
             self._count.append(len(ref) - n0)
-            rows.append(tuple(tags.get(k, "") for k in _TAGS))
+            rows.append(tuple(tags.get(k) or "" for k in _TAGS))
             if want_timestamps:
                 self._newest = max(self._newest, obj.timestamp.timestamp())
             if len(ref) >= _CHUNK:
@@ -299,7 +305,7 @@ class _Reader:
         return datetime.fromtimestamp(self._newest, UTC).strftime("%Y-%m-%d")
 
     def ways(self, source: str, vintage: str) -> Ways:
-        """The kept lines as :class:`Ways` (attrs parsed, built-up areas clipped)."""
+        """Return the kept lines as :class:`Ways` (attrs parsed, built-up areas clipped)."""
         lengths = np.concatenate(self._len) if self._len else np.zeros(0, np.int64)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
@@ -386,7 +392,7 @@ def parse_oneway(oneway: np.ndarray, highway: np.ndarray, junction: np.ndarray) 
 
 
 def parse_maxspeed(value: str) -> float:
-    """A ``maxspeed`` tag in km/h; NaN for no limit, unknown words and empty values.
+    """Parse a ``maxspeed`` tag to km/h; NaN for no limit, unknown words and empty values.
 
     Numbers with an optional unit (``50``, ``30 mph``, ``10 knots``), the words in
     :data:`MAXSPEED_WORDS`, ``XX:zone30``/``XX:zone:30``; several values separated by

@@ -80,7 +80,7 @@ def census_dir(settings: Settings) -> Path:
 
 
 def population_files(census: Path) -> list[Path]:
-    """The census files the population layers are read from (for cache keys)."""
+    """Return the census files the population layers are read from (for cache keys)."""
     return [census / f for f in (INHABITANTS_FILE, UNDER18_FILE, CHILDREN_FILE)]
 
 
@@ -249,8 +249,9 @@ def load_inhabitants_1km(settings: Settings) -> gpd.GeoDataFrame:
 
 
 def load_need_100m(settings: Settings) -> gpd.GeoDataFrame:
-    """Need layers per 100 m cell of the settings' region (see
-    :func:`geo.sources.need.read_need_100m`).
+    """Load the need layers per 100 m cell of the settings' region.
+
+    See :func:`geo.sources.need.read_need_100m`.
 
     Census counts as published (SAFE-perturbed, cells under 3 suppressed = NaN); they are
     not scaled to an own population table, which has no family counts.
@@ -274,7 +275,7 @@ def _scale_to_own_table(settings: Settings, cells: gpd.GeoDataFrame,
 
 
 def population_basis(settings: Settings, value: str | None = None) -> str:
-    """The German description of the population figures, for reports, maps and the API.
+    """Describe the population figures in German, for reports, maps and the API.
 
     Parameters
     ----------
@@ -320,7 +321,9 @@ def aggregate(cells: gpd.GeoDataFrame, value: str, key: str) -> pd.Series:
 def unit_table(settings: Settings, inhabitants: gpd.GeoDataFrame,
                children: gpd.GeoDataFrame, level: str = "unit",
                need: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
-    """Population per unit or Gemeinde; for units with an official 2019 figure, grid vs official.
+    """Tabulate the population per unit or Gemeinde.
+
+    For units with an official 2019 figure: grid vs official.
 
     Parameters
     ----------
@@ -405,7 +408,7 @@ UNIT_DESIGNATIONS: Final = r"^(Flecken|Gemeinde|Stadt|Samtgemeinde|Einheitsgemei
 
 
 def match_unit_names(names: pd.Series, units: gpd.GeoDataFrame) -> pd.Series:
-    """The unit ARS each name means: the VG5000 name with or without its designation.
+    """Return the unit ARS each name means: the VG5000 name with or without its designation.
 
     Parameters
     ----------

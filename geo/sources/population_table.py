@@ -146,7 +146,7 @@ def _key(text: str) -> str:
 
 
 def _cell_text(value: Any) -> str:
-    """A spreadsheet cell as text: integral floats without ``.0``, dates as ISO days."""
+    """Return a spreadsheet cell as text: integral floats without ``.0``, dates as ISO days."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -157,7 +157,7 @@ def _cell_text(value: Any) -> str:
 
 
 def _read_xlsx(path: Path) -> pd.DataFrame:
-    """The first sheet as strings (header in row 1), after checking its size."""
+    """Read the first sheet as strings (header in row 1), after checking its size."""
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -187,7 +187,7 @@ def _read_xlsx(path: Path) -> pd.DataFrame:
 
 
 def _read_rows(path: Path) -> pd.DataFrame:
-    """The table as strings, indexed by spreadsheet line (header = 1), size checked."""
+    """Read the table as strings, indexed by spreadsheet line (header = 1), size checked."""
     if not path.is_file():
         raise DataError(f"{path}: population table not found")
     suffix = path.suffix.lower()
@@ -253,8 +253,10 @@ def _area_keys(text: pd.Series, units: gpd.GeoDataFrame,
     is_gem = digits & gem8.isin(set(gemeinden["ags"]))
     is_unit = digits & ~is_gem & unit9.isin(set(units["ags"]))
     named = match_unit_names(text.where(~digits, ""), units)
+    # None as a 0-d object array, as np.select makes it (numpy's stubs refuse a bare None)
+    unknown = np.asarray(None)
     area = pd.Series(np.select([is_gem, is_unit, named.notna()], [gem8, unit9, named],
-                               default=None), index=text.index)
+                               default=unknown), index=text.index)
     level = pd.Series(np.select([is_gem, is_unit | named.notna()], ["gemeinde", "unit"],
                                 default=""), index=text.index)
     return area, level
@@ -276,7 +278,7 @@ def _numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Reference days per cell text and the reason ('' if fine) for each bad one."""
+    """Parse the reference day per cell text; give the reason ('' if fine) for each bad one."""
     day = pd.to_datetime(text, format="%d.%m.%Y", errors="coerce").fillna(
         pd.to_datetime(text, format="%Y-%m-%d", errors="coerce"))
     future = day > pd.Timestamp(dt.date.today())
@@ -414,7 +416,7 @@ def scale_cells(cells: gpd.GeoDataFrame, table: PopulationTable,
 
 def describe_basis(census: CensusSettings, table: PopulationTable | None,
                    value: str | None = None) -> str:
-    """The German description of the population basis, e.g. for a report's source line.
+    """Describe the population basis in German, e.g. for a report's source line.
 
     Parameters
     ----------

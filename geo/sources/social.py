@@ -71,7 +71,7 @@ def _area(region: str) -> str:
 
 
 def read_city_series(settings: Settings) -> pd.DataFrame:
-    """The city-only indicator series of the region, latest year first.
+    """Read the city-only indicator series of the region, latest year first.
 
     Returns
     -------
@@ -106,7 +106,7 @@ def read_city_series(settings: Settings) -> pd.DataFrame:
 
 
 def context_facts(settings: Settings) -> list[ContextFact]:
-    """The county facts of the settings' region and the latest value of each city series.
+    """Return the county facts of the settings' region and the latest value of each city series.
 
     City values carry the area ``nur <city>`` so that nobody reads them as county figures;
     the Land's values in the file are marked as comparison.

@@ -110,8 +110,11 @@ def metres_per_pixel(lat: float, zoom: int, extent: int = 4096) -> float:
 
 def _decode_tile(args: tuple[Path, int, int, int, tuple[str, ...]]
                  ) -> dict[str, tuple[np.ndarray, list[dict]]] | str:
-    """Worker: decode one tile's layers, clip to the tile square, return global-pixel
-    geometries and properties per layer — or an error string naming the tile."""
+    """Decode one tile's layers and clip them to the tile square (a worker's job).
+
+    Return global-pixel geometries and properties per layer — or an error string naming the
+    tile.
+    """
     path, x, y, zoom, layers = args
     try:
         data = path.read_bytes()
@@ -170,13 +173,14 @@ def read_layers(tileset: TileSet, layers: tuple[str, ...], cache_dir: Path | Non
     todo = tuple(n for n in layers if n not in cached)
     if not todo:
         return cached
-    jobs = [(p, x, y, tileset.zoom, todo) for p, (x, y) in zip(tileset.paths, tileset.tiles)]
+    jobs = [(p, x, y, tileset.zoom, todo)
+            for p, (x, y) in zip(tileset.paths, tileset.tiles, strict=True)]
     geoms: dict[str, list[np.ndarray]] = {n: [] for n in todo}
     props: dict[str, list[dict]] = {n: [] for n in todo}
     tile_xy: dict[str, list[tuple[int, int, int]]] = {n: [] for n in todo}
     with ProcessPoolExecutor(max_workers=workers) as pool:
         results = pool.map(_decode_tile, jobs, chunksize=16)
-        for (x, y), res in tqdm(zip(tileset.tiles, results), total=len(jobs),
+        for (x, y), res in tqdm(zip(tileset.tiles, results, strict=True), total=len(jobs),
                                 desc=f"decoding {tileset.root.name}", unit="tile",
                                 disable=len(jobs) < 50):
             if isinstance(res, str):
@@ -215,8 +219,11 @@ def read_layer(tile_dir: Path, layer: str, workers: int | None = None,
 
 
 def feature_names(frame: pd.DataFrame) -> pd.Series:
-    """Feature names of a decoded layer in either schema: ``name`` (OpenMapTiles), then
-    ``name_de``, then ``name:latin`` (tilemaker); NA where a feature has none."""
+    """Return the feature names of a decoded layer in either schema.
+
+    ``name`` (OpenMapTiles), then ``name_de``, then ``name:latin`` (tilemaker); NA where a
+    feature has none.
+    """
     name = pd.Series(pd.NA, index=frame.index, dtype=object)
     for column in ("name", "name_de", "name:latin"):
         if column in frame:

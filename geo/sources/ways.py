@@ -1,9 +1,9 @@
 """The common form every OSM reader produces: transport lines as ragged arrays.
 
-Readers (``geo.sources.tiles`` for vector tiles, ``geo.sources.osm`` for .osm.pbf/.osm extracts) return a
-:class:`Ways`; ``geo.networks.network`` turns it into routable graphs. The vertex ``key`` carries the
-topology: two vertices with the same key are the same network node (an OSM node id for
-extracts; a stitched cluster id for tiles, where ids are lost).
+Readers (``geo.sources.tiles`` for vector tiles, ``geo.sources.osm`` for .osm.pbf/.osm
+extracts) return a :class:`Ways`; ``geo.networks.network`` turns it into routable graphs. The
+vertex ``key`` carries the topology: two vertices with the same key are the same network node
+(an OSM node id for extracts; a stitched cluster id for tiles, where ids are lost).
 """
 
 from __future__ import annotations
@@ -51,13 +51,15 @@ _OMT_CLASS: dict[str, tuple[str, bool]] = {
 
 
 def omt_class(highway: str) -> tuple[str, bool] | None:
-    """Map an OSM ``highway`` value to its OpenMapTiles (class, ramp); None if not a way
-    Erreichbar routes on (construction, proposed, platform, …)."""
+    """Map an OSM ``highway`` value to its OpenMapTiles (class, ramp).
+
+    None if not a way Erreichbar routes on (construction, proposed, platform, …).
+    """
     return _OMT_CLASS.get(highway)
 
 
 def empty_attrs(n: int) -> pd.DataFrame:
-    """An attrs table of ``n`` rows with every column at its neutral default."""
+    """Return an attrs table of ``n`` rows with every column at its neutral default."""
     return pd.DataFrame({
         "cls": pd.Series([""] * n, dtype=object),
         "subclass": pd.Series([""] * n, dtype=object),
@@ -99,6 +101,7 @@ class Ways:
         return len(self.offsets) - 1
 
     def __post_init__(self) -> None:
+        """Check that the vertex arrays, the offsets and the attrs rows agree."""
         if not (len(self.lon) == len(self.lat) == len(self.key) == self.offsets[-1]):
             raise ValueError("Ways: vertex arrays and offsets disagree")
         if len(self.attrs) != self.n_lines:
