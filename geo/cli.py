@@ -50,7 +50,7 @@ RegionOpt = Annotated[str | None, typer.Option(
 
 
 def make_settings(data_dir: Path | None, region: str | None) -> Settings:
-    """Settings from the environment, overridden by the CLI options that were given."""
+    """Read the settings from the environment, overridden by the CLI options given."""
     overrides: dict[str, Any] = {}
     if region is not None:
         overrides["region"] = region
@@ -69,7 +69,8 @@ def network_build(
     data_dir: DataDir = None,
     region: RegionOpt = None,
     source: Annotated[str, typer.Option(
-        help="'tiles' (county vector tiles), 'city-tiles' or a path to an .osm.pbf/.osm")] = "tiles",
+        help="'tiles' (county vector tiles), 'city-tiles' or a path to an .osm.pbf/.osm"),
+    ] = "tiles",
     force: Annotated[bool, typer.Option(help="rebuild even when inputs are unchanged")] = False,
 ) -> None:
     """Build walk, bike and car networks and store them in data/processed/."""
@@ -121,8 +122,10 @@ def layers_check_population(
     data_dir: DataDir = None,
     region: RegionOpt = None,
 ) -> None:
-    """Check a population table row by row; print its areas, totals and dates, or every bad
-    row."""
+    """Check a population table row by row.
+
+    Prints its areas, totals and dates, or every bad row.
+    """
     from geo.sources import population_table
     from geo.sources.boundaries import load_units
 
@@ -142,8 +145,10 @@ def layers_download(
     force: Annotated[bool, typer.Option(help="download even when the cache is current")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Download the Zensus 2022 grids from Destatis into data/raw/zensus2022/ (needs
-    internet); use them with ERREICHBAR_CENSUS__NAME=zensus2022."""
+    """Download the Zensus 2022 grids from Destatis into data/raw/zensus2022/.
+
+    Needs internet; use them with ERREICHBAR_CENSUS__NAME=zensus2022.
+    """
     from geo.sources import census_download
 
     settings = make_settings(data_dir, None)  # the grids cover all of Germany
@@ -219,13 +224,15 @@ def transit_earliest(
     emit({"arrival": arrival, "legs": legs})
 
 
-def _feed(feed_path: Path | None, settings: Settings, region: str) -> Any:
-    """The feed at ``--feed``, else the one loaded for the region (or the 'no timetable'
-    error saying how to load one)."""
+def _feed(feed_path: Path | None, settings: Settings, region: str | None) -> Any:
+    """Return the feed at ``--feed``, else the one loaded for the region.
+
+    Without either, the 'no timetable' error says how to load one.
+    """
     from geo.sources import gtfs
 
     return (gtfs.load_feed(feed_path, settings) if feed_path
-            else gtfs.load_region_feed(settings, region))
+            else gtfs.load_region_feed(settings, region or settings.region))
 
 
 def _day(text: str, option: str) -> Any:
@@ -267,8 +274,11 @@ def transit_there_and_back(
     region: RegionOpt = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Reach an offer by walk and public transport before it opens and get home after it
-    closes, the same day: outbound and return journeys with their legs."""
+    """Reach an offer by walk and public transport and get home the same day.
+
+    Arrive before it opens, leave after it closes: outbound and return journeys with
+    their legs.
+    """
     import numpy as np
 
     from geo.networks.snap import to_metric
@@ -294,8 +304,11 @@ def transit_quality(
     region: RegionOpt = None,
     data_dir: DataDir = None,
 ) -> None:
-    """ÖV-Güteklassen A–F (ARE, 06:00–20:00) as areas and the share of children under 10
-    per class and Gemeinde → data/processed/<region>/transit/."""
+    """Compute ÖV-Güteklassen A–F (ARE, 06:00–20:00) and children per class.
+
+    Class areas and the share of children under 10 per class and Gemeinde →
+    data/processed/<region>/transit/.
+    """
     import geopandas as gpd
 
     from geo._io import atomic_path
@@ -309,7 +322,7 @@ def transit_quality(
     klassen = gueteklassen(feed, day)
     gemeinden = load_units(settings, "gemeinde")
     table = gueteklassen_shares(klassen, load_children_100m(settings), gemeinden)
-    folder = settings.processed_dir / region / "transit"
+    folder = settings.processed_dir / settings.region / "transit"
     folder.mkdir(parents=True, exist_ok=True)
     areas, shares = folder / "gueteklassen.parquet", folder / "gueteklassen_gemeinden.parquet"
     with atomic_path(areas) as tmp:

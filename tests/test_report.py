@@ -96,6 +96,30 @@ def test_files_and_transition_csv(written: dict) -> None:
     assert children["affected"].all() and (children["unit_ags"] == UNIT).all()
 
 
+def _priority_expect(acc: Accessibility, unit_children: float) -> dict[str, tuple]:
+    """Priority rows of the unit's Gemeinden, from the engine's need-weighted coverage."""
+    expect: dict[str, tuple] = {}
+    gemeinden = acc.units("gemeinde")
+    need = acc.cell_frame("need")
+    for ags in gemeinden.loc[gemeinden["unit_ags"] == UNIT, "ags"]:
+        mine = need[need["gemeinde_ags"] == ags]
+        single, families = mine["single_parent_families"].sum(), \
+            mine["families_with_minors"].sum()
+        expect[f"prio|{ags}|children"] = (unit_children, "int")
+        expect[f"prio|{ags}|single_parents"] = (single, "int")
+        expect[f"prio|{ags}|single_parent_share"] = (single / families, "pct")
+        beyond = 0.0
+        for c in ("kita", "grundschule", "familienzentrum"):
+            for m in ("walk", "bike"):
+                t = acc.coverage("gemeinde", c, m, minutes=[15],
+                                 weight="single_parent_families").set_index("ags").loc[ags]
+                expect[f"prio|{ags}|{c}|{m}"] = (
+                    t["single_parent_families_within_15min_share"], "pct")
+                beyond += t["single_parent_families_beyond_15min"]
+        expect[f"prio|{ags}|unreached"] = (beyond / 6, "int")
+    return expect
+
+
 def test_every_number_is_the_engines(acc: Accessibility, html: str) -> None:
     found = numbers(html)
     settings = acc.settings
@@ -157,25 +181,7 @@ def test_every_number_is_the_engines(acc: Accessibility, html: str) -> None:
             expect[f"site|{c}|{s.rank}|gained"] = (s.children_gained, "int")
             expect[f"site|{c}|{s.rank}|share"] = (s.share_covered, "pct")
 
-    # priority rows of the unit's Gemeinden, from the engine's need-weighted coverage
-    gemeinden = acc.units("gemeinde")
-    need = acc.cell_frame("need")
-    for ags in gemeinden.loc[gemeinden["unit_ags"] == UNIT, "ags"]:
-        mine = need[need["gemeinde_ags"] == ags]
-        single, families = mine["single_parent_families"].sum(), \
-            mine["families_with_minors"].sum()
-        expect[f"prio|{ags}|children"] = (row("kita", "walk", "unit")["children"], "int")
-        expect[f"prio|{ags}|single_parents"] = (single, "int")
-        expect[f"prio|{ags}|single_parent_share"] = (single / families, "pct")
-        beyond = 0.0
-        for c in ("kita", "grundschule", "familienzentrum"):
-            for m in ("walk", "bike"):
-                t = acc.coverage("gemeinde", c, m, minutes=[15],
-                                 weight="single_parent_families").set_index("ags").loc[ags]
-                expect[f"prio|{ags}|{c}|{m}"] = (
-                    t["single_parent_families_within_15min_share"], "pct")
-                beyond += t["single_parent_families_beyond_15min"]
-        expect[f"prio|{ags}|unreached"] = (beyond / 6, "int")
+    expect |= _priority_expect(acc, row("kita", "walk", "unit")["children"])
     ws_keys = {k for k in found if k.startswith("ws|") and not k.endswith("|total")}
     assert set(found) - ws_keys == set(expect)
     for key, (value, kind) in expect.items():

@@ -29,7 +29,7 @@ import io
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -94,7 +94,7 @@ def fmt(value: Any, kind: str) -> str:
 
 
 def _num(key: str, value: Any, kind: str) -> dict[str, str]:
-    """A number for the template: its key, raw value (repr) and formatted text."""
+    """Return a number for the template: its key, raw value (repr) and formatted text."""
     raw = value.item() if isinstance(value, np.generic) else value
     return {"key": key, "value": repr(raw), "text": fmt(raw, kind)}
 
@@ -110,7 +110,7 @@ def _pyplot() -> Any:
 
 
 def _png(fig: Any) -> str:
-    """A matplotlib figure as a PNG data URI (the HTML stays one self-contained file)."""
+    """Encode a matplotlib figure as a PNG data URI (the HTML stays one file)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=150)
     _pyplot().close(fig)
@@ -218,8 +218,10 @@ class ReportData:
         return names[idx]
 
     def find_units(self, queries: Sequence[str]) -> list[str]:
-        """Unit ARS for names or keys: exact ARS, 8-digit Gemeinde AGS, or the name
-        (case-insensitive, exact first, else a unique prefix).
+        """Return the unit ARS for names or keys.
+
+        A query is an exact ARS, an 8-digit Gemeinde AGS, or the name (case-insensitive,
+        exact first, else a unique prefix).
 
         Raises
         ------
@@ -252,8 +254,10 @@ class ReportData:
 
 
 def _population(data: ReportData, ags: str) -> dict[str, Any]:
-    """Inhabitants of the unit; children under 10 of the unit, county and youth-office area
-    (the weights of the engine's coverage tables)."""
+    """Collect the unit's inhabitants and the children of unit, county and youth office.
+
+    The children are the weights of the engine's coverage tables.
+    """
     children = []
     for level in ("unit", "county", "youth_office"):
         table = data.coverage("kita", "walk", level)
@@ -279,7 +283,7 @@ def _priority_rows(data: ReportData, table: pd.DataFrame) -> list[dict[str, Any]
 
 
 def _priority(data: ReportData, ags: str | None = None) -> dict[str, Any]:
-    """The priority section: formula, column heads and rows (all Gemeinden, or a unit's)."""
+    """Build the priority section: formula, heads and rows (all Gemeinden, or a unit's)."""
     table = data.priority
     if ags is not None:
         table = table[table["unit_ags"] == ags]
@@ -472,7 +476,7 @@ def _cited_sources(data: ReportData, ags: str) -> list[dict[str, str]]:
 
 
 def _parameters(settings: Settings) -> list[tuple[str, str]]:
-    """The parameters a report rests on, as (label, value) in German."""
+    """List the parameters a report rests on, as (label, value) in German."""
     a, rs = settings.access, settings.report
     return [
         ("Gehgeschwindigkeit", f"{_de(settings.walk.default, 1)} km/h"),
@@ -493,7 +497,7 @@ def _parameters(settings: Settings) -> list[tuple[str, str]]:
 
 
 def environment() -> Environment:
-    """The Jinja environment of the report templates (``geo/products/templates``)."""
+    """Return the Jinja environment of the report templates (``geo/products/templates``)."""
     return Environment(loader=PackageLoader("geo.products", "templates"),
                        autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
                        trim_blocks=True, lstrip_blocks=True)
@@ -522,7 +526,7 @@ def unit_context(data: ReportData, ags: str, now: dt.datetime) -> dict[str, Any]
 
 
 def overview_context(data: ReportData, now: dt.datetime) -> dict[str, Any]:
-    """The county overview: one row per unit, and a bar chart."""
+    """Build the county overview: one row per unit, a bar chart, the priority table."""
     plt = _pyplot()
     rs = data.settings.report
     minutes = data.settings.access.white_spot_min
@@ -640,11 +644,14 @@ def write_reports(settings: Settings, units: Sequence[str] = (), every: bool = F
 
 
 def _transition_csv(data: ReportData, ags: str, stem: Path) -> list[Path]:
-    """The unit's transition tables as CSV: Kitas (long form) and affected children cells."""
+    """Write the unit's transition tables as CSV: Kitas and affected children cells."""
     ks = data.kita_schools
     ks = ks[(data.offer_units.loc[ks["kita_id"]] == ags).to_numpy()]
     cells = data.transition_cells
     cells = cells[(cells["unit_ags"] == ags) & cells["affected"]]
-    return [atomic_write(stem.with_name(f"{stem.name}_uebergang_{part}.csv"),
-                         lambda p, f=frame: neutralise_frame(f).to_csv(p, index=False))
+
+    def writer(frame: pd.DataFrame) -> Callable[[Path], None]:
+        return lambda p: neutralise_frame(frame).to_csv(p, index=False)
+
+    return [atomic_write(stem.with_name(f"{stem.name}_uebergang_{part}.csv"), writer(frame))
             for part, frame in (("kitas", ks), ("kinder", cells))]

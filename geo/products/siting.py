@@ -107,8 +107,11 @@ def demand(acc: Accessibility, category: str, mode: str, minutes: float,
 
 def node_candidates(acc: Accessibility, mode: str, need: Demand, minutes: float,
                     spacing_m: float) -> np.ndarray:
-    """Network nodes some uncovered cell reaches within ``minutes``, one per square of
-    ``spacing_m`` metres (EPSG:3035; the node listed first in each square)."""
+    """Pick network nodes some uncovered cell reaches within ``minutes``.
+
+    One per square of ``spacing_m`` metres (EPSG:3035; the node listed first in each
+    square).
+    """
     net = acc.network(mode)
     field = routing.multi_source(net.csr(), need.node, need.seconds, limit=minutes * 60.0)
     nodes = np.flatnonzero(np.isfinite(field.seconds))
