@@ -41,7 +41,7 @@ from rasterio.enums import Resampling
 from rasterio.transform import from_origin
 from rasterio.warp import calculate_default_transform, reproject
 
-from geo._io import atomic_path
+from geo._io import atomic_path, clean_stray_tmp
 from geo.engine.access import Accessibility
 from geo.settings import Settings, get_region
 from geo.vocabulary import METRIC_CRS, STREET_MODES, attribution, label
@@ -385,6 +385,7 @@ def build_maps(settings: Settings, engine: Accessibility | None = None,
     t0 = time.perf_counter()
     engine = engine or Accessibility(settings)
     out = settings.maps.out_dir
+    clean_stray_tmp(out)  # leftovers of a killed run; every map is written atomically
     wanted = list(categories or settings.maps.categories)
     available = engine.categories()
     skipped = {c: "no active offers" for c in wanted if c not in available}

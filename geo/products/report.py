@@ -42,12 +42,13 @@ import shapely
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from scipy.spatial import cKDTree
 
-from geo._io import atomic_write, neutralise_frame
+from geo._io import atomic_write, clean_stray_tmp, neutralise_frame
 from geo.engine import coverage as cov
 from geo.engine.access import Accessibility
 from geo.errors import DataError, RegionError
 from geo.networks.snap import to_metric
 from geo.products import siting, transition
+from geo.products.chain import ChainData, chain_section
 from geo.products.priority import CORE_CATEGORIES, CORE_MODES, FORMULA, priority_table
 from geo.settings import Settings
 from geo.sources import population
@@ -154,6 +155,11 @@ class ReportData:
                                       minutes=self.settings.report.thresholds_min)
             self._coverage[key] = table.set_index("ags", drop=False)
         return self._coverage[key]
+
+    @cached_property
+    def chain(self) -> ChainData:
+        """The prevention chain's figures of the engine (:mod:`geo.products.chain`)."""
+        return ChainData(self.acc)
 
     @cached_property
     def priority(self) -> pd.DataFrame:
@@ -521,6 +527,7 @@ def unit_context(data: ReportData, ags: str, now: dt.datetime) -> dict[str, Any]
         "census": population.population_basis(data.settings),
         "context": context_facts(data.settings),
         "priority": _priority(data, ags), "cited": _cited_sources(data, ags),
+        "chain": chain_section(data.chain, ags),
         "parameters": _parameters(data.settings),
     }
 
@@ -628,6 +635,7 @@ def write_reports(settings: Settings, units: Sequence[str] = (), every: bool = F
     data = ReportData(acc or Accessibility(settings))
     chosen = list(data.units.index) if every else data.find_units(units)
     out = Path(out) if out is not None else settings.work_dir / "reports"
+    clean_stray_tmp(out)  # leftovers of a killed run; every file is written atomically
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     env = environment()
     files = []
