@@ -362,6 +362,46 @@ class ApiSettings(BaseModel):
         description="compute every category × mode nearest table at startup in a background "
         "thread (≈2 s each) so that the first /nearest of each is fast too")
     max_scenario_sites: int = Field(default=20, ge=1, description="added sites per scenario")
+    max_body_bytes: int = Field(
+        default=65_536, ge=1024,
+        description="largest request body (bytes); larger bodies are refused with 413. 64 kB "
+        "holds 200 best-site candidates or 200 offer ids many times over")
+    echo_chars: int = Field(
+        default=200, ge=20,
+        description="error answers quote at most this many characters of the input")
+    heavy_slots: int = Field(
+        default=2, ge=1,
+        description="heavy requests (isochrones, coverage, scenarios, best sites, "
+        "there-and-back) computed at once per worker process, each in its own thread; "
+        "one more is refused at once with 503 and Retry-After instead of queueing. 2 = the "
+        "machine's cores: /nearest keeps the event loop and a share of the GIL")
+    retry_after_s: int = Field(
+        default=5, ge=1, description="Retry-After (seconds) of a 503 when every heavy slot "
+        "is busy: about the time of a county-wide car isochrone")
+    isochrone_simplify_m: float = Field(
+        default=25.0, ge=0,
+        description="isochrone outlines are simplified to this tolerance (metres, EPSG:3035; "
+        "half the street buffer AccessSettings.isochrone_buffer_m, so no reached street "
+        "leaves its polygon by more than this)")
+    isochrone_max_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"walk": 180.0, "bike": 120.0, "car": 90.0, "transit": 180.0},
+        description="per mode, the largest sum of the budgets of one /isochrones request "
+        "(minutes): each budget is its own polygon, and a car reaches the whole county in "
+        "about an hour, so six car budgets near 60 min cost six county-wide polygons. "
+        "Larger sums are refused with 422 naming minutes")
+    isochrone_max_bytes: int = Field(
+        default=8_000_000, ge=10_000,
+        description="largest /isochrones answer (bytes of JSON); a larger one is refused with "
+        "422 naming minutes (ask fewer or smaller budgets)")
+    best_sites_max_work: int = Field(
+        default=1000, ge=1,
+        description="/scenarios/best-sites: largest number of candidates × k (given "
+        "candidates); the default street-node candidates are bounded by "
+        "ReportSettings.site_candidate_spacing_m and best_sites_max_minutes")
+    best_sites_max_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"walk": 60.0, "bike": 30.0, "car": 15.0},
+        description="/scenarios/best-sites: largest time budget per mode (minutes); each "
+        "candidate's reach is one bounded Dijkstra, which grows with the reached area")
 
 
 class Settings(BaseSettings):

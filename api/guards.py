@@ -1,0 +1,147 @@
+"""Guards against hostile input and heavy load.
+
+Request-body limit, bounded heavy work, Content-Security-Policy of the HTML pages:
+
+* :class:`BodyLimit` answers 413 to a body larger than
+  :attr:`~geo.settings.ApiSettings.max_body_bytes`, by its ``Content-Length`` or, when
+  chunked, as soon as the bytes read pass the limit.
+* :class:`HeavySlots` lets :attr:`~geo.settings.ApiSettings.heavy_slots` heavy requests
+  compute at once (each in a worker thread, never on the event loop); one more is refused
+  at once with 503 and ``Retry-After`` rather than queued.
+* :data:`CSP` holds the policy of each kind of page.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import RequestError
+
+#: Content-Security-Policy per kind of HTML page. The family page runs only its own
+#: script file; the Leaflet maps (folium) inline their scripts and styles, so they need
+#: 'unsafe-inline' for both, and may show the online OpenStreetMap base map; Swagger UI
+#: starts from one inline script, ReDoc renders with inline styles and a blob: worker.
+CSP: dict[str, str] = {
+    "family": "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+              "img-src 'self' data: https://tile.openstreetmap.org; connect-src 'self'; "
+              "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "map": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+           "img-src data: https://tile.openstreetmap.org; base-uri 'none'; "
+           "form-action 'none'; frame-ancestors 'self'",
+    "docs": "default-src 'none'; script-src 'self' 'unsafe-inline'; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+            "worker-src 'self' blob:; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'none'",
+}
+
+
+def page_headers(kind: str) -> dict[str, str]:
+    """Headers of an HTML page of ``kind`` (see :data:`CSP`)."""
+    return {"Content-Security-Policy": CSP[kind], "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer"}
+
+
+class _TooLarge(Exception):
+    """The body grew past the limit while it was read."""
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for request bodies larger than ``max_bytes``.
+
+    Parameters
+    ----------
+    app
+        The wrapped application.
+    max_bytes
+        Largest body accepted, bytes.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check ``Content-Length``, then count the bytes as the app reads them."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"0")
+        if not length.isdigit() or int(length) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except _TooLarge:
+            if started:
+                raise
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps({"detail": [{
+            "loc": ["body"], "type": "too_large",
+            "msg": f"request body larger than {self.max_bytes} bytes"}],
+            "suggestions": []}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class HeavySlots:
+    """At most ``slots`` heavy computations at once; more are refused, not queued.
+
+    Parameters
+    ----------
+    slots
+        Heavy requests computed at once.
+    retry_after_s
+        Seconds a refused client is asked to wait.
+    """
+
+    def __init__(self, slots: int, retry_after_s: int) -> None:
+        self.slots, self.retry_after_s = slots, retry_after_s
+        self._free = threading.BoundedSemaphore(slots)
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Hold one slot for the enclosed work; 503 with ``Retry-After`` when none is free."""
+        if not self._free.acquire(blocking=False):
+            raise RequestError(
+                503, [], f"busy: {self.slots} heavy requests are being computed; retry in "
+                f"{self.retry_after_s} s", "busy",
+                headers={"Retry-After": str(self.retry_after_s)})
+        try:
+            yield
+        finally:
+            self._free.release()
+
+
+def heavy(request: Request) -> Iterator[None]:
+    """Hold one of the app's :class:`HeavySlots` for the whole request, or refuse with 503.
+
+    Dependency of the heavy endpoints (plain ``def``, run in a worker thread).
+    """
+    with request.app.state.heavy.hold():
+        yield
