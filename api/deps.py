@@ -16,7 +16,7 @@ from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from api.errors import RequestError, blame, echo
-from api.models import Origin
+from api.models import ErrorBody, Origin
 from api.services import Services
 from geo.cli import _clock
 from geo.errors import DataError
@@ -40,8 +40,9 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 #: 503 of the data-dependent endpoints, for the OpenAPI docs.
-NOT_READY: dict[int | str, dict[str, Any]] = {503: {"description": "derived data not built yet (detail says which and how "
-                                  "to build it), or every heavy slot busy (Retry-After)"}}
+NOT_READY: dict[int | str, dict[str, Any]] = {503: {"model": ErrorBody, "description": (
+    "derived data not built yet (detail says which and how to build it), or every heavy "
+    "slot busy (Retry-After)")}}
 
 
 def ready(services: ServicesDep) -> None:

@@ -8,6 +8,7 @@ Every answer but a 2xx is JSON with ``detail`` (``loc``, ``msg``, ``type``) and
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -23,8 +24,11 @@ from geo.sources.geocode import AddressNotFoundError
 log = logging.getLogger(__name__)
 
 
-class RequestError(Exception):
+class RequestError(StarletteHTTPException):
     """A refused request: HTTP status, the request field to blame, reason, suggestions.
+
+    An HTTP exception, so that it passes unchanged through FastAPI's body reading (see
+    :class:`api.guards.BodyLimit`).
 
     Parameters
     ----------
@@ -45,10 +49,9 @@ class RequestError(Exception):
     def __init__(self, status: int, loc: list[str], msg: str, kind: str,
                  suggestions: list[str] | None = None,
                  headers: dict[str, str] | None = None) -> None:
-        super().__init__(msg)
+        super().__init__(status, msg, headers)
         self.status, self.loc, self.msg, self.kind = status, loc, msg, kind
         self.suggestions = suggestions or []
-        self.headers = headers
 
 
 def echo(value: object, limit: int = 200) -> str:
@@ -89,18 +92,22 @@ def install(app: FastAPI, echo_chars: int) -> None:
     app
         The application.
     echo_chars
-        Longest piece of input a message may quote; messages written elsewhere (engine,
-        validation) are cut to this plus 200 characters of their own text.
+        Longest piece of input a message may quote: in messages written elsewhere
+        (engine, validation) every longer run of non-blanks is cut to this, and the whole
+        message to four times this.
     """
-    cap = echo_chars + 200
+    long_word = re.compile(r"\S{%d,}" % (echo_chars + 1))
+
+    def cut(text: str) -> str:
+        """Cut every run of more than ``echo_chars`` non-blanks, then the whole text."""
+        text = long_word.sub(lambda m: f"{m[0][:echo_chars]}… (cut)", text)
+        return text if len(text) <= 4 * echo_chars else f"{text[:4 * echo_chars]}… (cut)"
 
     def answer(status: int, problems: list[Problem], suggestions: list[str] | None = None,
                headers: Mapping[str, str] | None = None) -> JSONResponse:
         for p in problems:
-            p.msg = p.msg if len(p.msg) <= cap else f"{p.msg[:cap]}… (cut)"
-            p.loc = [part[:echo_chars] for part in p.loc]
-        body = ErrorBody(detail=problems, suggestions=[s[:echo_chars]
-                                                       for s in (suggestions or [])[:50]])
+            p.msg, p.loc = cut(p.msg), [cut(part) for part in p.loc]
+        body = ErrorBody(detail=problems, suggestions=[cut(s) for s in (suggestions or [])])
         return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
     @app.exception_handler(RequestError)

@@ -13,15 +13,16 @@ Request-body limit, bounded heavy work, Content-Security-Policy of the HTML page
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import RequestError
+from api.models import ErrorBody, Problem
 
 #: Content-Security-Policy per kind of HTML page. The family page runs only its own
 #: script file; the Leaflet maps (folium) inline their scripts and styles, so they need
@@ -47,12 +48,12 @@ def page_headers(kind: str) -> dict[str, str]:
             "Referrer-Policy": "no-referrer"}
 
 
-class _TooLarge(Exception):
-    """The body grew past the limit while it was read."""
-
-
 class BodyLimit:
     """ASGI middleware: 413 for request bodies larger than ``max_bytes``.
+
+    A ``Content-Length`` over the limit is refused before the body is read; a chunked
+    body is counted as the app reads it, and the read that passes the limit raises a
+    :class:`~api.errors.RequestError` (413), answered like every refused request.
 
     Parameters
     ----------
@@ -65,6 +66,10 @@ class BodyLimit:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
 
+    def _too_large(self) -> RequestError:
+        return RequestError(413, ["body"], f"request body larger than {self.max_bytes} bytes",
+                            "too_large")
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check ``Content-Length``, then count the bytes as the app reads them."""
         if scope["type"] != "http":
@@ -72,41 +77,22 @@ class BodyLimit:
             return
         length = dict(scope["headers"]).get(b"content-length", b"0")
         if not length.isdigit() or int(length) > self.max_bytes:
-            await self._refuse(send)
+            exc = self._too_large()
+            body = ErrorBody(detail=[Problem(loc=exc.loc, msg=exc.msg, type=exc.kind)])
+            await JSONResponse(body.model_dump(), status_code=413,
+                               headers={"Connection": "close"})(scope, receive, send)
             return
         seen = 0
-        started = False
 
         async def counted() -> Message:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise _TooLarge
+                raise self._too_large()
             return message
 
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, watched)
-        except _TooLarge:
-            if started:
-                raise
-            await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": [{
-            "loc": ["body"], "type": "too_large",
-            "msg": f"request body larger than {self.max_bytes} bytes"}],
-            "suggestions": []}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+        await self.app(scope, counted, send)
 
 
 class HeavySlots:

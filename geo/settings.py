@@ -390,7 +390,7 @@ class ApiSettings(BaseModel):
         "about an hour, so six car budgets near 60 min cost six county-wide polygons. "
         "Larger sums are refused with 422 naming minutes")
     isochrone_max_bytes: int = Field(
-        default=8_000_000, ge=10_000,
+        default=8_000_000, ge=1000,
         description="largest /isochrones answer (bytes of JSON); a larger one is refused with "
         "422 naming minutes (ask fewer or smaller budgets)")
     best_sites_max_work: int = Field(

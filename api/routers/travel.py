@@ -47,9 +47,9 @@ router = APIRouter(tags=["travel times"], dependencies=[Depends(ready)], respons
 
 #: Answer when mode transit is asked for but no timetable is loaded (the data's state, not
 #: the request, is at fault: 409 Conflict; the message says how to load one).
-NO_TIMETABLE: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody,
-                      "description": "mode transit, but no public-transport timetable is "
-                                     "loaded (detail names the field mode)"}}
+NO_TIMETABLE: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": (
+    "mode transit, but no public-transport timetable is loaded (detail names the field "
+    "mode)")}}
 
 
 def _nearest_results(s: Services, lon: float, lat: float, category: str, mode: str, k: int,
@@ -175,12 +175,12 @@ def there_and_back(
     From home (a point or an address, as /nearest takes it) by walking and public
     transport, the same day; with the connections (line, departure, arrival) of both ways.
     """
-    transit = timetable(s)
     start, end = clock_seconds(arrive_by, "arrive_by"), clock_seconds(leave_after,
                                                                       "leave_after")
     if start is not None and end is not None and end < start:
         raise RequestError(422, ["query", "leave_after"], f"leave_after {leave_after} "
                            f"lies before arrive_by {arrive_by}", "invalid")
+    transit = timetable(s)
     x, y = to_metric(np.array([point.lon]), np.array([point.lat]))
     with blame("query", "offer_id"):
         trip = transit.there_and_back(float(x[0]), float(y[0]), offer_id, date, start, end)
