@@ -157,7 +157,7 @@ def _check_work(query: BestSitesRequest, settings: SettingsDep) -> None:
              responses={422: {"model": ErrorBody, "description": (
                  "invalid input, or more work than one request may ask for: candidates × k "
                  "at most ApiSettings.best_sites_max_work (1000), minutes at most "
-                 "ApiSettings.best_sites_max_minutes (walk 60, bike 30, car 15)")}})
+                 "ApiSettings.best_sites_max_minutes (walk 30, bike 15, car 10)")}})
 def best_sites(s: ServicesDep, settings: SettingsDep,
                query: Annotated[BestSitesRequest, Body()]) -> Response:
     """Find the k new sites that bring the most children under 10 within the time.
