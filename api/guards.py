@@ -13,9 +13,12 @@ Request-body limit, bounded heavy work, Content-Security-Policy of the HTML page
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import cast
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -95,6 +98,26 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+def _load_trim() -> Callable[[int], int] | None:
+    """Return glibc's ``malloc_trim`` (None elsewhere)."""
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    return None if trim is None else cast(Callable[[int], int], trim)
+
+
+_MALLOC_TRIM = _load_trim()
+
+
+def _give_back_memory() -> None:
+    """Return the heap pages freed by a heavy request to the system (glibc).
+
+    A county-wide isochrone or a best-site search allocates hundreds of MB in its worker
+    thread's malloc arena; freed, they stay in the process unless trimmed.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
 class HeavySlots:
     """At most ``slots`` heavy computations at once; more are refused, not queued.
 
@@ -122,6 +145,7 @@ class HeavySlots:
             yield
         finally:
             self._free.release()
+            _give_back_memory()
 
 
 def heavy(request: Request) -> Iterator[None]:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from geo.vocabulary import Category, Level, Mode, StreetMode  # noqa: F401 (re-exported)
+from geo.vocabulary import Category, StreetMode
 
 
 class Problem(BaseModel):

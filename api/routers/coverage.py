@@ -30,8 +30,6 @@ from api.models import (
     CoverageTable,
     ErrorBody,
     Figures,
-    Level,
-    Mode,
     Scenario,
     ScenarioAnswer,
     ScenarioRow,
@@ -39,7 +37,7 @@ from api.models import (
 from api.routers.travel import NO_TIMETABLE
 from api.services import Services, plain
 from geo.products import siting
-from geo.vocabulary import Category
+from geo.vocabulary import Category, Level, Mode
 
 router = APIRouter(tags=["coverage"], dependencies=[Depends(ready), Depends(heavy)],
                    responses=NOT_READY)

@@ -34,14 +34,13 @@ from api.models import (
     ErrorBody,
     IsochroneCollection,
     LineGeometry,
-    Mode,
     NearestAnswer,
     NearestOffer,
     ThereAndBackAnswer,
 )
 from api.services import Services
 from geo.networks.snap import to_metric
-from geo.vocabulary import METRIC_CRS, Category
+from geo.vocabulary import METRIC_CRS, Category, Mode
 
 router = APIRouter(tags=["travel times"], dependencies=[Depends(ready)], responses=NOT_READY)
 
