@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.models import IsochroneCollection
 from api.services import Services
 from geo.networks.snap import to_metric
 from geo.products.transition import offer_gemeinden
@@ -110,6 +111,8 @@ def test_isochrones_are_simplified_and_their_size_is_capped(services, settings, 
         .get("/isochrones", params=params)
     simple = TestClient(_app(services, settings, map_dir)).get("/isochrones", params=params)
     assert exact.status_code == simple.status_code == 200
+    for answer in (exact, simple):
+        IsochroneCollection.model_validate(answer.json())
     assert len(simple.content) < 0.6 * len(exact.content)
     a, b = (r.json()["features"][0]["properties"]["area_km2"] for r in (exact, simple))
     assert a == b  # the area is the engine's, before simplification

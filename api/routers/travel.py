@@ -33,6 +33,7 @@ from api.guards import heavy
 from api.models import (
     ErrorBody,
     IsochroneCollection,
+    IsochroneProperties,
     LineGeometry,
     NearestAnswer,
     NearestOffer,
@@ -97,21 +98,28 @@ def nearest(
                          max_minutes=settings.access.nearest_max_min, results=results)
 
 
-def _simplified(polys: gpd.GeoDataFrame, tolerance_m: float) -> IsochroneCollection:
-    """Simplify isochrone polygons (GeoDataFrame, WGS84) to ``tolerance_m`` metres.
+def _geojson(polys: gpd.GeoDataFrame, tolerance_m: float) -> bytes:
+    """Write isochrone polygons (GeoDataFrame, WGS84) as a GeoJSON FeatureCollection.
 
-    Douglas-Peucker without topology preservation (GEOS' topology-preserving simplifier
+    Outlines are simplified to ``tolerance_m`` metres, coordinates rounded to 6 decimals
+    (≈ 0.1 m): Douglas-Peucker without topology preservation (GEOS' topology-preserving simplifier
     takes ≈ 25 s on a county-wide car polygon, this ≈ 1 s), repaired where it made a
-    polygon invalid; coordinates rounded to 6 decimals (≈ 0.1 m).
+    polygon invalid. The geometry is written by GEOS, not through Python objects: a
+    county-wide polygon would be millions of them, whose garbage collection would stall
+    every other request.
     """
     metric = shapely.simplify(polys.to_crs(METRIC_CRS).geometry.values, tolerance_m,
                               preserve_topology=False)
     bad = ~shapely.is_valid(metric)
     metric[bad] = shapely.make_valid(metric[bad])
-    frame = polys.set_geometry(gpd.GeoSeries(metric, index=polys.index, crs=METRIC_CRS)
-                               .to_crs("EPSG:4326"))
-    frame["geometry"] = shapely.transform(frame.geometry.values, lambda xy: np.round(xy, 6))
-    return IsochroneCollection.model_validate(frame.__geo_interface__)
+    lonlat = gpd.GeoSeries(metric, crs=METRIC_CRS).to_crs("EPSG:4326").values
+    geometries = shapely.to_geojson(shapely.transform(lonlat, lambda xy: np.round(xy, 6)))
+    features = [
+        '{"type":"Feature","geometry":%s,"properties":%s}' % (geometry, IsochroneProperties(
+            minutes=minutes, mode=mode, area_km2=area).model_dump_json())
+        for geometry, minutes, mode, area in zip(geometries, polys["minutes"], polys["mode"],
+                                                 polys["area_km2"], strict=True)]
+    return ('{"type":"FeatureCollection","features":[%s]}' % ",".join(features)).encode()
 
 
 @router.get("/isochrones", response_model=IsochroneCollection,
@@ -144,13 +152,13 @@ def isochrones(
         timetable(s)
     with blame("query", "lat"):
         polys = s.engine.isochrones(lon, lat, str(mode), budgets)
-    answer = json_answer(_simplified(polys, api.isochrone_simplify_m))
-    if len(answer.body) > api.isochrone_max_bytes:
+    body = _geojson(polys, api.isochrone_simplify_m)
+    if len(body) > api.isochrone_max_bytes:
         raise RequestError(422, ["query", "minutes"], f"the isochrones of {minutes} min would "
-                           f"be {len(answer.body) / 1e6:.1f} MB, more than the "
+                           f"be {len(body) / 1e6:.1f} MB, more than the "
                            f"{api.isochrone_max_bytes / 1e6:g} MB one answer may be: ask "
                            "fewer or smaller budgets", "too_large")
-    return answer
+    return Response(body, media_type="application/json")
 
 
 @router.get("/there-and-back", response_model=ThereAndBackAnswer, responses=NO_TIMETABLE,
