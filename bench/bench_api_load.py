@@ -14,7 +14,8 @@ is answered:
 * the rest ask ``/scenarios/best-sites`` (Familienzentrum by bike, 15 min, k = 3).
 
 Heavy clients that are refused (503) wait the ``Retry-After`` the server names, as a
-polite client does. Reported: ``/nearest`` latency percentiles overall and while a heavy
+polite client does (heavy clients run in a second process). Reported: ``/nearest`` latency
+percentiles alone (:data:`QUIET_S` before the mixed load), overall and while a heavy
 request that was answered 200 was being computed (goal p95 < 50 ms), the heavy requests'
 statuses (goal: no 5xx), the server's resident memory before the load, at its peak (goal
 < 3 GB) and one minute after the load (goal within 10 % of before).
@@ -46,6 +47,7 @@ ISOCHRONE_CLIENTS: Final = 5
 DURATION_S: Final = 60.0
 #: a family's pause between two searches, seconds (uniform): 40 clients ask ≈ 40 req/s
 NEAREST_PAUSE_S: Final = (0.5, 1.5)
+QUIET_S: Final = 20.0  #: /nearest clients alone first: the latency without heavy load
 SETTLE_S: Final = 60.0  #: wait after the load before the last memory reading
 STARTUP_TIMEOUT_S: Final = 300.0
 GOALS: Final = {"nearest_p95_ms_during_heavy": 50.0, "peak_rss_gb": 3.0,
@@ -102,10 +104,11 @@ async def _client(kind: str, client: httpx.AsyncClient, points: np.ndarray, log:
                                     max(end - stop, 0.0)))
 
 
-async def _clients(base: str, points: np.ndarray, kinds: list[str], seed: int) -> _Log:
-    """Run one closed-loop client per entry of ``kinds`` for :data:`DURATION_S`."""
+async def _clients(base: str, points: np.ndarray, kinds: list[str], seed: int,
+                   duration_s: float = DURATION_S) -> _Log:
+    """Run one closed-loop client per entry of ``kinds`` for ``duration_s``."""
     log = _Log()
-    end = time.perf_counter() + DURATION_S
+    end = time.perf_counter() + duration_s
     limits = httpx.Limits(max_connections=len(kinds), max_keepalive_connections=len(kinds))
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=300.0) as client:
         await asyncio.gather(*(_client(kind, client, points, log, end, seed + i)
@@ -185,6 +188,8 @@ def run() -> dict[str, Any]:
     try:
         startup = _wait_ready(base, server)
         _warm(base, points)
+        quiet = asyncio.run(_clients(base, points, ["nearest"] * NEAREST_CLIENTS, 0,
+                                     QUIET_S))
         before = _rss_kb(server.pid)
         log = _load(base, points)
         peak = _rss_kb(server.pid, "VmHWM")
@@ -202,6 +207,8 @@ def run() -> dict[str, Any]:
                     "best_sites": CLIENTS - NEAREST_CLIENTS - ISOCHRONE_CLIENTS},
         "duration_s": DURATION_S, "startup_s": round(startup, 1),
         "cores": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
+        "nearest_alone": {"requests": len(quiet.nearest),
+                          **_percentiles([ms for _, ms in quiet.nearest])},
         "nearest": {"requests": len(log.nearest),
                     **_percentiles([ms for _, ms in log.nearest])},
         "nearest_during_heavy": {"requests": len(during),

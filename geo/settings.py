@@ -370,11 +370,12 @@ class ApiSettings(BaseModel):
         default=200, ge=20,
         description="error answers quote at most this many characters of the input")
     heavy_slots: int = Field(
-        default=2, ge=1,
+        default=1, ge=1,
         description="heavy requests (isochrones, coverage, scenarios, best sites, "
         "there-and-back) computed at once per worker process, each in its own thread; "
-        "one more is refused at once with 503 and Retry-After instead of queueing. 2 = the "
-        "machine's cores: /nearest keeps the event loop and a share of the GIL")
+        "one more is refused at once with 503 and Retry-After instead of queueing. 1 on "
+        "2 cores leaves a core to /nearest (bench/bench_api_load.py: 2 slots gave no more "
+        "heavy answers per minute, a higher memory peak and slower /nearest)")
     retry_after_s: int = Field(
         default=5, ge=1, description="Retry-After (seconds) of a 503 when every heavy slot "
         "is busy: about the time of a county-wide car isochrone")
