@@ -26,18 +26,23 @@ if TYPE_CHECKING:
     from geo.engine.transit_access import TransitAccess
 
 
-def get_services(request: Request) -> Services:
-    """Return the app's loaded :class:`Services`."""
+async def get_services(request: Request) -> Services:
+    """Return the app's loaded :class:`Services`.
+
+    This and the other dependencies without work are ``async``: FastAPI runs a plain
+    ``def`` dependency in a worker thread, one hand-off (and one wait for the GIL) more
+    per request.
+    """
     return request.app.state.services
 
 
-def get_settings(request: Request) -> Settings:
+async def app_settings(request: Request) -> Settings:
     """Return the app's settings (maps folder, limits, budgets)."""
     return request.app.state.settings
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 #: 503 of the data-dependent endpoints, for the OpenAPI docs.
 NOT_READY: dict[int | str, dict[str, Any]] = {503: {"model": ErrorBody, "description": (
@@ -45,7 +50,7 @@ NOT_READY: dict[int | str, dict[str, Any]] = {503: {"model": ErrorBody, "descrip
     "slot busy (Retry-After)")}}
 
 
-def ready(services: ServicesDep) -> None:
+async def ready(services: ServicesDep) -> None:
     """Refuse with 503 while derived data is missing (router dependency).
 
     The answer names what is not built yet and how to build it, before any parameter

@@ -16,10 +16,11 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import cast
 
+import anyio
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -108,7 +109,7 @@ def _load_trim() -> Callable[[int], int] | None:
 _MALLOC_TRIM = _load_trim()
 
 
-def _give_back_memory() -> None:
+def give_back_memory() -> None:
     """Return the heap pages freed by a heavy request to the system (glibc).
 
     A county-wide isochrone or a best-site search allocates hundreds of MB in its worker
@@ -145,13 +146,17 @@ class HeavySlots:
             yield
         finally:
             self._free.release()
-            _give_back_memory()
 
 
-def heavy(request: Request) -> Iterator[None]:
+async def heavy(request: Request) -> AsyncIterator[None]:
     """Hold one of the app's :class:`HeavySlots` for the whole request, or refuse with 503.
 
-    Dependency of the heavy endpoints (plain ``def``, run in a worker thread).
+    Dependency of the heavy endpoints (plain ``def``, run in a worker thread); itself
+    ``async``, as taking or refusing a slot never waits; afterwards the memory the
+    request freed goes back to the system (:func:`give_back_memory`, in a thread).
     """
-    with request.app.state.heavy.hold():
-        yield
+    try:
+        with request.app.state.heavy.hold():
+            yield
+    finally:
+        await anyio.to_thread.run_sync(give_back_memory)

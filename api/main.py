@@ -45,9 +45,14 @@ DOCS_STATIC = Path(fastapi_offline.__file__).resolve().parent / "static"
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Load the services unless they were handed in; warm the nearest tables."""
+    """Load the services unless they were handed in; warm the nearest tables.
+
+    Also sets the size of the worker-thread pool of the plain-def endpoints
+    (ApiSettings.threads).
+    """
+    settings: Settings = app.state.settings
+    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api.threads
     if app.state.services is None:
-        settings: Settings = app.state.settings
         app.state.services = await anyio.to_thread.run_sync(Services.load, settings)
         if settings.api.warm_up and not app.state.services.missing():
             threading.Thread(target=app.state.services.warm_up, name="warm-up",

@@ -376,6 +376,12 @@ class ApiSettings(BaseModel):
         "one more is refused at once with 503 and Retry-After instead of queueing. 1 on "
         "2 cores leaves a core to /nearest (bench/bench_api_load.py: 2 slots gave no more "
         "heavy answers per minute, a higher memory peak and slower /nearest)")
+    threads: int = Field(
+        default=8, ge=2,
+        description="worker threads of the plain-def endpoints (/nearest and the heavy "
+        "ones; the server's default is 40): each new thread pays a one-time set-up of "
+        "≈ 50 ms in the engine's first coordinate transformation, so 40 of them at once "
+        "stalled /nearest for 2 s; 8 serve ≈ 800 /nearest per second at 10 ms each")
     retry_after_s: int = Field(
         default=5, ge=1, description="Retry-After (seconds) of a 503 when every heavy slot "
         "is busy: about the time of a county-wide car isochrone")
