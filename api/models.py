@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from geo.vocabulary import Category, Level, Mode, StreetMode
+from geo.vocabulary import Category, StreetMode
 
 
 class Problem(BaseModel):
@@ -29,9 +29,13 @@ class ErrorBody(BaseModel):
 
 
 class Health(BaseModel):
-    """What the service has loaded and from which data vintage."""
+    """Whether the service is ready, what it has loaded and from which data vintage."""
 
-    status: Literal["ok"] = "ok"
+    ready: bool = Field(description="every travel-time endpoint can answer; while false "
+                                    "they answer 503 naming what is missing")
+    missing: dict[str, str] = Field(description="derived data not built yet → how to build "
+                                                "it, e.g. network_walk → erreichbar network "
+                                                "build")
     region: str
     title: str
     vintages: dict[str, str] = Field(description="data set → date of the data")
@@ -186,7 +190,8 @@ class CoverageRow(BaseModel):
     ags: str
     name: str
     level: str
-    children: Figures = Field(description="census 100 m cells (the census named in /health), children under 10")
+    children: Figures = Field(description="census 100 m cells (the census named in /health), "
+                                          "children under 10")
     inhabitants: Figures = Field(description="census 1 km cells, all inhabitants")
 
 
@@ -242,7 +247,7 @@ class ScenarioAnswer(BaseModel):
 
 
 class BestSitesRequest(BaseModel):
-    """Where would ``k`` new offers of a category bring the most children within reach?"""
+    """Ask where ``k`` new offers of a category would bring the most children within reach."""
 
     category: Category = Field(description="offer category, e.g. familienzentrum")
     mode: StreetMode = Field(default=StreetMode.walk)
@@ -295,7 +300,7 @@ class Journey(BaseModel):
 
 
 class ThereAndBackAnswer(BaseModel):
-    """Can one be at the offer by its start and get home after its end, the same day?"""
+    """Whether one can be at the offer by its start and get home after its end, the same day."""
 
     possible: bool
     date: str

@@ -486,18 +486,9 @@ def serve(
     region: RegionOpt = None,
 ) -> None:
     """Serve the API, the family page and the maps (uvicorn, no access log)."""
-    import os
+    from api.server import serve as run_server
 
-    import uvicorn
-
-    settings = make_settings(data_dir, region)
-    host, port = host or settings.api.host, port or settings.api.port
-    if data_dir is not None:  # api.main reads the process settings from the environment
-        os.environ["ERREICHBAR_DATA_DIR"] = str(data_dir)
-    os.environ["ERREICHBAR_REGION"] = region
-    sys.stderr.write(f"Erreichbar: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)\n")
-    uvicorn.run("api.main:app", host=host, port=port, workers=workers or settings.api.workers,
-                access_log=False, log_level="info")
+    run_server(make_settings(data_dir, region), host, port, workers)
 
 
 def main() -> None:

@@ -506,6 +506,55 @@ class ApiSettings(BaseModel):
         description="compute every category × mode nearest table at startup in a background "
         "thread (≈2 s each) so that the first /nearest of each is fast too")
     max_scenario_sites: int = Field(default=20, ge=1, description="added sites per scenario")
+    max_body_bytes: int = Field(
+        default=65_536, ge=1024,
+        description="largest request body (bytes); larger bodies are refused with 413. 64 kB "
+        "holds 200 best-site candidates or 200 offer ids many times over")
+    echo_chars: int = Field(
+        default=200, ge=20,
+        description="error answers quote at most this many characters of the input")
+    heavy_slots: int = Field(
+        default=1, ge=1,
+        description="heavy requests (isochrones, coverage, scenarios, best sites, "
+        "there-and-back) computed at once per worker process, each in its own thread; "
+        "one more is refused at once with 503 and Retry-After instead of queueing. 1 on "
+        "2 cores leaves a core to /nearest (bench/bench_api_load.py: 2 slots gave no more "
+        "heavy answers per minute, a higher memory peak and slower /nearest)")
+    threads: int = Field(
+        default=8, ge=2,
+        description="worker threads of the plain-def endpoints (/nearest and the heavy "
+        "ones; the server's default is 40): each new thread pays a one-time set-up of "
+        "≈ 50 ms in the engine's first coordinate transformation, so 40 of them at once "
+        "stalled /nearest for 2 s; 8 serve ≈ 800 /nearest per second at 10 ms each")
+    retry_after_s: int = Field(
+        default=5, ge=1, description="Retry-After (seconds) of a 503 when every heavy slot "
+        "is busy: about the time of a county-wide car isochrone")
+    isochrone_simplify_m: float = Field(
+        default=25.0, ge=0,
+        description="isochrone outlines are simplified to this tolerance (metres, EPSG:3035; "
+        "half the street buffer AccessSettings.isochrone_buffer_m, so no reached street "
+        "leaves its polygon by more than this)")
+    isochrone_max_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"walk": 180.0, "bike": 120.0, "car": 90.0, "transit": 180.0},
+        description="per mode, the largest sum of the budgets of one /isochrones request "
+        "(minutes): each budget is its own polygon, and a car reaches the whole county in "
+        "about an hour, so six car budgets near 60 min cost six county-wide polygons. "
+        "Larger sums are refused with 422 naming minutes")
+    isochrone_max_bytes: int = Field(
+        default=8_000_000, ge=1000,
+        description="largest /isochrones answer (bytes of JSON); a larger one is refused with "
+        "422 naming minutes (ask fewer or smaller budgets)")
+    best_sites_max_work: int = Field(
+        default=1000, ge=1,
+        description="/scenarios/best-sites: largest number of candidates × k (given "
+        "candidates); the default street-node candidates are bounded by "
+        "ReportSettings.site_candidate_spacing_m and best_sites_max_minutes")
+    best_sites_max_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"walk": 30.0, "bike": 15.0, "car": 10.0},
+        description="/scenarios/best-sites: largest time budget per mode (minutes); each of "
+        "the ≈6,000–8,000 street-node candidates gets a bounded Dijkstra that grows with the "
+        "reached area: Frühe Hilfen (the sparsest category) at these budgets take 12–20 s, "
+        "bike 20 min 45 s, car 15 min 90 s (2 cores shared)")
 
 
 class LimitSettings(BaseModel):

@@ -1,9 +1,9 @@
-"""One loaded API :class:`~api.main.Services` per test session, shared by the API, map and
+"""One loaded API :class:`~api.services.Services` per test session, shared by the API, map and
 browser tests (loading the engine, offers and address index takes ≈30 s on a cold cache)."""
 
 from __future__ import annotations
 
-from api.main import Services
+from api.services import Services
 from geo.settings import Settings
 
 _LOADED: dict[str, Services] = {}

@@ -14,7 +14,8 @@ from _services import services_for
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.main import Services, create_app
+from api.main import create_app
+from api.services import Services
 from geo.errors import DataError
 from geo.products import siting
 from geo.settings import MapSettings, Settings

@@ -6,6 +6,8 @@ nothing (``--host-resolver-rules``), so the pages must work offline.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import shutil
 import socket
 import threading
@@ -23,6 +25,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from api.main import create_app
+from api.services import Services
 from geo.engine.access import Accessibility
 from geo.products.maps import travel_time_map
 from geo.settings import Settings
@@ -49,13 +52,12 @@ def browser() -> Iterator[webdriver.Chrome]:
     driver.quit()
 
 
-@pytest.fixture(scope="module")
-def server(settings: Settings, networks: dict) -> Iterator[str]:
-    """The API on a free loopback port, in a thread."""
+def _serve(services: Services) -> Iterator[str]:
+    """The API on ``services`` on a free loopback port, in a thread."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(services=services_for(settings)), host="127.0.0.1",
+    config = uvicorn.Config(create_app(services=services), host="127.0.0.1",
                             port=port, log_level="warning", access_log=False)
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -67,6 +69,30 @@ def server(settings: Settings, networks: dict) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(settings: Settings, networks: dict) -> Iterator[str]:
+    """The API on the real services."""
+    yield from _serve(services_for(settings))
+
+
+#: A stored-XSS attempt: an offer (and a Gemeinde) named with markup that would change the
+#: page title if the page inserted names as HTML.
+XSS = "<img src=x onerror=document.title='X'>"
+
+
+@pytest.fixture(scope="module")
+def hostile_server(settings: Settings, networks: dict) -> Iterator[str]:
+    """The API on the real services with every Grundschule and every Gemeinde renamed to
+    :data:`XSS` (a fixture: the catalogue on disk is untouched)."""
+    real = services_for(settings)
+    offers = real.offers.copy()
+    offers.loc[offers["category"] == "grundschule", "name"] = XSS
+    gemeinden = copy.deepcopy(real.gemeinden)
+    for feature in gemeinden["features"]:
+        feature["properties"]["name"] = XSS
+    yield from _serve(dataclasses.replace(real, offers=offers, gemeinden=gemeinden))
 
 
 def test_family_page_finds_the_nearest_grundschule_for_an_address(
@@ -93,6 +119,35 @@ def test_family_page_finds_the_nearest_grundschule_for_an_address(
     assert len(markers) == len(expected)
     browser.save_screenshot(str(tmp_path / "family-page.png"))
     assert (tmp_path / "family-page.png").stat().st_size > 10_000
+
+
+def test_family_page_shows_hostile_names_as_text(browser: webdriver.Chrome,
+                                                 hostile_server: str) -> None:
+    browser.get(hostile_server + "/")
+    title = browser.title
+    WebDriverWait(browser, 20).until(
+        lambda d: d.execute_script("return document.querySelectorAll("
+                                   "'.leaflet-overlay-pane path').length") > 0)
+    browser.find_element(By.ID, "address").send_keys(ADDRESS)
+    Select(browser.find_element(By.ID, "category")).select_by_value("grundschule")
+    browser.find_element(By.ID, "go").click()
+    first = WebDriverWait(browser, 30).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#results li")))
+    assert first.text.startswith(XSS)  # shown as the text it is
+    browser.execute_script(  # every popup and tooltip the page has, opened at once
+        "found.eachLayer(l => l.getPopup() && l.openPopup());"
+        "map.eachLayer(l => l.getTooltip && l.getTooltip() && l.openTooltip());")
+    WebDriverWait(browser, 10).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content"))
+    texts = browser.execute_script(
+        "return [...document.querySelectorAll('.leaflet-popup-content, .leaflet-tooltip')]"
+        ".map(e => e.textContent)")
+    assert any(t.startswith(XSS + ": ") for t in texts)  # the offer's popup
+    assert XSS in texts  # a Gemeinde's tooltip
+    time.sleep(1.0)  # an onerror handler would have run by now
+    assert browser.title == title
+    assert browser.execute_script("return document.querySelectorAll('img[src=\"x\"]').length"
+                                  ) == 0
 
 
 def test_family_page_answers_a_click_on_the_map(

@@ -1,0 +1,9 @@
+"""The API's routers, one per concern.
+
+:func:`api.main.create_app` includes them in the order of :data:`ROUTERS`.
+"""
+
+from api.routers import coverage, family, maps, offers, service, travel
+
+ROUTERS = (service.router, offers.router, travel.router, coverage.router, maps.router,
+           family.router)

@@ -1,0 +1,135 @@
+"""What the API loads once: the engine, the address index and the offer tables.
+
+:class:`Services` is built at startup (the app's lifespan) or handed in by tests and
+benchmarks; the routers reach it through :func:`api.deps.get_services`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from api.models import OfferProperties, PointGeometry
+from geo.engine.access import Accessibility
+from geo.errors import DataError, ErreichbarError
+from geo.networks.network import network_dir
+from geo.networks.snap import to_metric
+from geo.products.transition import offer_gemeinden
+from geo.settings import Settings, get_region
+from geo.sources.boundaries import vg5000_files
+from geo.sources.geocode import Geocoder
+from geo.vocabulary import STREET_MODES
+
+log = logging.getLogger(__name__)
+
+#: How to build each piece of derived data the travel-time endpoints need.
+BUILD_HINTS: dict[str, str] = {
+    f"network_{mode}": "run `erreichbar network build` (or `make build`)" for mode in STREET_MODES}
+
+
+def check_inputs(settings: Settings) -> None:
+    """Refuse a data directory without the region's inputs (boundaries, vector tiles).
+
+    Raises
+    ------
+    DataError
+        Naming the directory and the first missing files.
+    """
+    region = get_region(settings.region)
+    tiles = [settings.data_dir / t.path for t in (region.tiles,) if t is not None]
+    missing = [p for p in [*vg5000_files(settings.data_dir), *tiles] if not p.exists()]
+    if missing:
+        raise DataError(f"data directory {settings.data_dir} lacks {len(missing)} input(s) of "
+                        f"{region.title}, e.g. {missing[0]}; give --data-dir the folder with "
+                        "the real data (../shared/data)")
+
+
+def plain(value: Any) -> Any:
+    """NaN/None → None, numpy scalars → Python scalars (for pydantic)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    return None if isinstance(value, float) and not np.isfinite(value) else value
+
+
+@dataclass
+class Services:
+    """The engine, the address index and derived offer tables of one region."""
+
+    settings: Settings
+    engine: Accessibility
+    geocoder: Geocoder
+    offers: pd.DataFrame  #: catalogue with ``gemeinde`` (name) and ``gemeinde_ags``
+    gemeinden: dict[str, Any]  #: GeoJSON of the Gemeinden (ags, name), WGS84
+    by_id: dict[str, tuple[OfferProperties, PointGeometry]] = field(default_factory=dict)
+    warm: list[str] = field(default_factory=list)
+    region_area: shapely.Geometry = field(init=False)
+
+    def __post_init__(self) -> None:
+        """Index the offers by id; prepare the region polygon."""
+        self.by_id = {row["id"]: (self.offer_properties(row),
+                                  PointGeometry(coordinates=(row["lon"], row["lat"])))
+                      for _, row in self.offers.iterrows()}
+        county = self.engine.units("county").geometry.iloc[0]
+        self.region_area = shapely.buffer(county, self.settings.offers.region_tolerance_m)
+        shapely.prepare(self.region_area)
+
+    @classmethod
+    def load(cls, settings: Settings) -> Services:
+        """Load offers, boundaries and the address index (≈15 s; networks load lazily).
+
+        An offer's Gemeinde is the report's (:func:`geo.products.transition.offer_gemeinden`).
+        """
+        engine = Accessibility(settings)
+        gemeinden = engine.units("gemeinde")
+        table = pd.DataFrame(engine.offers.drop(columns="geometry"))
+        table["gemeinde_ags"] = table["id"].map(offer_gemeinden(engine))
+        table["gemeinde"] = table["gemeinde_ags"].map(gemeinden.set_index("ags")["name"])
+        outline = gemeinden[["ags", "name", "geometry"]].to_crs("EPSG:4326")
+        return cls(settings, engine, Geocoder(settings), table,
+                   json.loads(outline.to_json(drop_id=True)))
+
+    def missing(self) -> dict[str, str]:
+        """Return the derived data not built yet → how to build it (empty when ready)."""
+        folder = network_dir(self.settings)
+        return {need: hint for need, hint in BUILD_HINTS.items()
+                if not (folder / f"{need.removeprefix('network_')}.npz").is_file()}
+
+    def inside(self, lon: float, lat: float) -> bool:
+        """Whether a WGS84 point lies in the region.
+
+        Inside means within :attr:`~geo.settings.OfferSettings.region_tolerance_m` of the
+        county, as for offers and the engine's query points.
+        """
+        x, y = to_metric(np.array([lon]), np.array([lat]))
+        return bool(shapely.contains_xy(self.region_area, x[0], y[0]))
+
+    def warm_up(self) -> None:
+        """Build the nearest table of every category × street mode (background thread).
+
+        Transit has no table and, in most regions, no timetable.
+        """
+        active = self.offers[self.offers["status"] == "active"]
+        for category in self.engine.categories():
+            offers = active[active["category"] == category]
+            for mode in STREET_MODES:
+                try:
+                    self.engine.nearest_many(offers["lon"].to_numpy()[:1],
+                                             offers["lat"].to_numpy()[:1], category, mode, 1)
+                except ErreichbarError as exc:
+                    log.warning("warm-up %s/%s: %s", category, mode, exc)
+                    continue
+                self.warm.append(f"{category}/{mode}")
+        log.info("nearest tables ready: %d", len(self.warm))
+
+    def offer_properties(self, row: pd.Series, open_: bool | None = None) -> OfferProperties:
+        """Catalogue row → :class:`OfferProperties`."""
+        data = {k: plain(row.get(k)) for k in OfferProperties.model_fields if k != "open"}
+        return OfferProperties(**data, open=open_)
