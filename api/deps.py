@@ -63,6 +63,19 @@ async def ready(services: ServicesDep) -> None:
                            f"{'; '.join(hints)}", "not_ready", sorted(missing))
 
 
+def mode_ready(services: Services, mode: str) -> None:
+    """Load the engine of ``mode``; 409 naming ``mode`` when its data is not there.
+
+    Street networks are checked by the readiness dependency (503); here it is the mode's
+    own data, e.g. a region without a timetable for ``transit`` (the engine's message says
+    how to load one).
+    """
+    try:
+        services.engine.engine(mode).load()
+    except DataError as exc:
+        raise RequestError(409, ["query", "mode"], str(exc), "no_timetable") from exc
+
+
 def timetable(services: Services) -> TransitAccess:
     """Return the engine's walk + public transport.
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from geo.vocabulary import Category, StreetMode
+from geo.vocabulary import Category, StreetMode, Weight
 
 
 class Problem(BaseModel):
@@ -193,6 +193,9 @@ class CoverageRow(BaseModel):
     children: Figures = Field(description="census 100 m cells (the census named in /health), "
                                           "children under 10")
     inhabitants: Figures = Field(description="census 1 km cells, all inhabitants")
+    weighted: Figures | None = Field(
+        default=None, description="the requested weight's figures (need layers: families or "
+                                  "persons in published 100 m cells)")
 
 
 class CoverageTable(BaseModel):
@@ -201,6 +204,7 @@ class CoverageTable(BaseModel):
     category: str
     mode: str
     level: str
+    weight: Weight | None = Field(default=None, description="the weight of ``weighted``")
     white_spot_minutes: int
     rows: list[CoverageRow]
 
@@ -254,6 +258,9 @@ class BestSitesRequest(BaseModel):
     minutes: float = Field(default=15, gt=0, le=60, allow_inf_nan=False,
                            description="time budget, minutes")
     k: int = Field(default=3, ge=1, le=10, description="sites to propose")
+    weight: Weight = Field(default=Weight.children_under_10,
+                           description="bring these within reach: children under 10, or a need "
+                                       "layer (single_parent_families, …)")
     unit: str | None = Field(default=None, min_length=1, max_length=100,
                              description="count only the children of this municipal unit "
                                          "(name or 9-digit ARS, e.g. Rosdorf)")
@@ -271,9 +278,15 @@ class BestSite(BaseModel):
     lat: float
     candidate: int = Field(description="index into the given candidates, or the street node")
     node: int = Field(description="street node of the site")
-    children_gained: float = Field(description="children newly within the time")
-    children_covered: float = Field(description="children within the time with sites 1…rank")
-    share_covered: float | None = Field(description="the same as a share of the children")
+    gained: float = Field(description="weight (children, or the families/persons of a need "
+                                      "weight) newly within the time")
+    covered: float = Field(description="weight within the time with sites 1…rank")
+    children_gained: float | None = Field(
+        default=None, description="weight children_under_10 only: children newly within the time")
+    children_covered: float | None = Field(
+        default=None, description="weight children_under_10 only: children within the time "
+                                  "with sites 1…rank")
+    share_covered: float | None = Field(description="``covered`` as a share of the total")
 
 
 class BestSitesAnswer(BaseModel):
@@ -282,8 +295,13 @@ class BestSitesAnswer(BaseModel):
     category: str
     mode: str
     minutes: float
-    children_total: float = Field(description="children under 10 in the area")
-    children_covered_before: float = Field(description="children within the time today")
+    weight: Weight = Field(description="what the sites bring within reach")
+    total: float = Field(description="the weight in the area (children, families, persons)")
+    covered_before: float = Field(description="the weight within the time today")
+    children_total: float | None = Field(
+        default=None, description="weight children_under_10 only: children in the area")
+    children_covered_before: float | None = Field(
+        default=None, description="weight children_under_10 only: children within the time today")
     candidates: int = Field(description="candidates considered")
     seconds: float = Field(description="computation time, seconds")
     sites: list[BestSite] = Field(description="fewer than k when no site adds children")

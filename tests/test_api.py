@@ -234,6 +234,34 @@ def test_best_sites_equal_the_siting_module(client, services) -> None:
     assert body["sites"][1]["children_gained"] <= first["children_gained"]
 
 
+def test_weights_for_coverage_and_best_sites(client, services) -> None:
+    """?weight= and the best-sites weight answer what the engine and siting say."""
+    r = client.get("/coverage", params={"category": "familienzentrum", "mode": "walk",
+                                        "unit": "county", "minutes": "15",
+                                        "weight": "single_parent_families"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    table = services.engine.coverage("county", "familienzentrum", "walk", [15],
+                                     weight="single_parent_families").iloc[0]
+    row = body["rows"][0]
+    assert body["weight"] == "single_parent_families"
+    assert row["weighted"]["persons"] == table["single_parent_families"] == 3_889
+    assert row["weighted"]["within_share"]["15"] == \
+        table["single_parent_families_within_15min_share"]
+    assert client.get("/coverage", params={"category": "kita", "weight": "armut"}
+                      ).status_code == 422
+    query = {"category": "familienzentrum", "mode": "bike", "minutes": 15, "k": 1,
+             "weight": "single_parent_families"}
+    r = client.post("/scenarios/best-sites", json=query)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    expect = siting.best_sites(services.engine, "familienzentrum", "bike", 15, 1,
+                               weight="single_parent_families").summary()
+    assert got["weight"] == "single_parent_families" and got["children_total"] is None
+    assert got["total"] == expect["total"] and \
+        got["sites"][0]["gained"] == expect["sites"][0]["gained"] > 0
+
+
 @pytest.mark.parametrize(("query", "field", "kind"), [
     ({"category": "zoo"}, "category", "enum"),
     ({"category": "kita", "mode": "transit"}, "mode", "enum"),
@@ -296,3 +324,20 @@ def test_no_server_errors_over_the_openapi_schema(app: FastAPI) -> None:
 
         check()
     assert len(calls) > len(operations)
+
+
+def test_chain_of_a_gemeinde_is_the_products(client, services) -> None:
+    """GET /chain answers the chain module's figures; an unknown Gemeinde is a 4xx naming it."""
+    from geo.products.chain import ChainData, gemeinde_chain
+
+    r = client.get("/chain", params={"gemeinde": "Bad Grund", "mode": "bike"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    expect = gemeinde_chain(ChainData(services.engine), "Bad Grund", "bike")
+    assert body["gemeinde"]["ags"] == expect["gemeinde"]["ags"] == "03159002"
+    assert [st["stage"] for st in body["stages"]] == [st["stage"] for st in expect["stages"]]
+    assert [st["reach_share"] for st in body["stages"]] == \
+        [st["reach_share"] for st in expect["stages"]]
+    assert body["gaps"] == expect["gaps"]
+    r = client.get("/chain", params={"gemeinde": "Atlantis"})
+    assert 400 <= r.status_code < 500 and r.json()["detail"][0]["loc"] == ["query", "gemeinde"]

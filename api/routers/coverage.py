@@ -18,8 +18,8 @@ from api.deps import (
     SettingsDep,
     json_answer,
     minute_list,
+    mode_ready,
     ready,
-    timetable,
 )
 from api.errors import RequestError, blame, echo
 from api.guards import heavy
@@ -37,7 +37,7 @@ from api.models import (
 from api.routers.travel import NO_TIMETABLE
 from api.services import Services, plain
 from geo.products import siting
-from geo.vocabulary import Category, Level, Mode
+from geo.vocabulary import Category, Level, Mode, Weight
 
 router = APIRouter(tags=["coverage"], dependencies=[Depends(ready), Depends(heavy)],
                    responses=NOT_READY)
@@ -65,6 +65,9 @@ def coverage(
     minutes: Annotated[str | None, Query(
         max_length=60, description="comma-separated thresholds, whole minutes (default "
                                    "AccessSettings.thresholds_min: 5,10,15,20,30)")] = None,
+    weight: Annotated[Weight | None, Query(
+        description="also weigh by a need layer (single_parent_families, …): rows get "
+                    "`weighted`")] = None,
 ) -> Response:
     """Share of children (and inhabitants) per area reaching an offer in time.
 
@@ -77,17 +80,20 @@ def coverage(
         raise RequestError(422, ["query", "minutes"],
                            f"thresholds are whole minutes, got {echo(minutes)}", "invalid")
     thresholds = sorted({int(m) for m in values})
-    if mode == Mode.transit:
-        timetable(s)
+    mode_ready(s, str(mode))
     with blame("query", "category"):
-        table = s.engine.coverage(str(unit), str(category), str(mode), thresholds)
+        table = s.engine.coverage(str(unit), str(category), str(mode), thresholds,
+                                  weight=None if weight is None else str(weight))
     white = access.white_spot_min
+    prefix = None if weight is None else siting.weight_prefix(str(weight))
     rows = [CoverageRow(ags=r["ags"], name=r["name"], level=r["level"],
                         children=_figures(r, "children", thresholds, white),
-                        inhabitants=_figures(r, "inhabitants", thresholds, white))
+                        inhabitants=_figures(r, "inhabitants", thresholds, white),
+                        weighted=None if prefix is None
+                        else _figures(r, prefix, thresholds, white))
             for _, r in table.iterrows()]
     return json_answer(CoverageTable(category=str(category), mode=str(mode), level=str(unit),
-                                     white_spot_minutes=white, rows=rows))
+                                     weight=weight, white_spot_minutes=white, rows=rows))
 
 
 def _scenario_rows(gemeinden: pd.DataFrame, thresholds: list[int], white_spot: int
@@ -170,6 +176,7 @@ def best_sites(s: ServicesDep, settings: SettingsDep,
                    np.array([c.lat for c in query.candidates])))
     with blame("body", "category" if candidates is None else "candidates"):
         summary = siting.best_sites(s.engine, str(query.category), str(query.mode),
-                                    query.minutes, query.k, candidates, unit_ags).summary()
+                                    query.minutes, query.k, candidates, unit_ags,
+                                    weight=str(query.weight)).summary()
     summary["sites"] = [{k: plain(v) for k, v in site.items()} for site in summary["sites"]]
     return json_answer(BestSitesAnswer.model_validate(summary))

@@ -25,6 +25,7 @@ from api.deps import (
     clock_seconds,
     json_answer,
     minute_list,
+    mode_ready,
     ready,
     timetable,
 )
@@ -90,8 +91,7 @@ def nearest(
     if k > settings.access.k_max:
         raise RequestError(422, ["query", "k"], f"k must be at most {settings.access.k_max}",
                            "less_than_equal")
-    if mode == Mode.transit:
-        timetable(s)
+    mode_ready(s, str(mode))
     with blame(*blame_origin(point)):
         results = _nearest_results(s, point.lon, point.lat, str(category), str(mode), k, route)
     return NearestAnswer(origin=point, category=str(category), mode=str(mode),
@@ -148,8 +148,7 @@ def isochrones(
     api = settings.api
     budgets = minute_list(minutes, settings.access.nearest_max_min,
                           api.isochrone_max_minutes.get(str(mode)))
-    if mode == Mode.transit:
-        timetable(s)
+    mode_ready(s, str(mode))
     with blame("query", "lat"):
         polys = s.engine.isochrones(lon, lat, str(mode), budgets)
     body = _geojson(polys, api.isochrone_simplify_m)

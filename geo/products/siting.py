@@ -68,7 +68,8 @@ class Sites:
         prefix = weight_prefix(self.weight)
         return {
             "category": self.category, "mode": self.mode, "minutes": self.minutes,
-            "weight": self.weight, f"{prefix}_total": self.total_children,
+            "weight": self.weight, "total": self.total_children,
+            "covered_before": self.covered_before, f"{prefix}_total": self.total_children,
             f"{prefix}_covered_before": self.covered_before,
             "candidates": self.candidates, "seconds": round(self.seconds, 3),
             "sites": [{k: (v.item() if isinstance(v, np.generic) else v)
@@ -215,8 +216,9 @@ def best_sites(acc: Accessibility, category: str, mode: str, minutes: float, k: 
     -------
     Sites
         One row per proposed site: ``rank``, ``lon``, ``lat``, ``candidate`` (index into
-        the given candidates, or the node), ``<w>_gained``, ``<w>_covered`` (cumulative
-        incl. the existing offers; ``<w>`` = ``children`` or the weight), ``share_covered``.
+        the given candidates, or the node), ``gained``, ``covered`` (cumulative incl. the
+        existing offers), the same as ``<w>_gained``, ``<w>_covered`` (``<w>`` =
+        ``children`` or the weight), ``share_covered``.
     """
     if minutes <= 0 or k < 1:
         raise AccessInputError(f"minutes must be > 0 and k >= 1, got {minutes} and {k}")
@@ -241,7 +243,8 @@ def best_sites(acc: Accessibility, category: str, mode: str, minutes: float, k: 
     frame = pd.DataFrame({
         "rank": np.arange(1, len(picks) + 1), "lon": lon[picks], "lat": lat[picks],
         "candidate": nodes[picks] if candidates is None else given[picks],
-        "node": nodes[picks], f"{prefix}_gained": gains, f"{prefix}_covered": covered,
+        "node": nodes[picks], "gained": gains, "covered": covered,
+        f"{prefix}_gained": gains, f"{prefix}_covered": covered,
         "share_covered": covered / need.total if need.total else np.nan,
     })
     sites = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
