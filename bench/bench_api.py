@@ -122,9 +122,9 @@ def _serve(port: int, workers: int) -> subprocess.Popen:
     warms the one table it uses, without 26 other tables competing for the cores)."""
     env = {**os.environ, "ERREICHBAR_API__WARM_UP": "false"}
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host", "127.0.0.1", "--port",
-         str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning",
-         "--timeout-keep-alive", "60"],
+        [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+         "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", "60"],
         cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
