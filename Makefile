@@ -23,12 +23,15 @@ $(STAMP): pyproject.toml | $(PY) sysdeps
 ERR := $(VENV)/bin/erreichbar
 
 ## build: build every derived data set from the data directory (each step skips what is
-## up to date): networks, layers, travel-time surfaces, maps, reports
+## up to date): networks, layers, travel-time surfaces, maps, priority table, prevention
+## chain, reports
 build: $(STAMP)
 	$(ERR) network build
 	$(ERR) layers build
 	$(ERR) access compute
 	$(ERR) maps build
+	$(ERR) priority
+	$(ERR) chain
 	$(ERR) report --all --format html
 
 ## run: set up, build what is missing, serve maps and API on localhost
