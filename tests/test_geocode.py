@@ -63,7 +63,9 @@ def test_fold(text: str, expected: str) -> None:
 
 
 def test_index_holds_the_county(geocoder: Geocoder) -> None:
-    assert len(geocoder.addresses) > 50_000  # 88k house numbers in the 2021 tiles
+    # 55k of the tiles' 81k house numbers lie in the county (or within 1 km of VG5000)
+    assert len(geocoder.addresses) > 50_000
+    assert geocoder.addresses["gemeinde"].isna().mean() < 0.05  # just outside VG5000
     assert geocoder.addresses["gemeinde"].nunique() >= 35  # of 40 Gemeinden
     assert {"Göttingen", "Duderstadt", "Osterode am Harz"} <= set(geocoder.places["name"])
 
@@ -131,6 +133,12 @@ def test_the_town_restricts_the_candidates(geocoder: Geocoder) -> None:
         assert {loc.gemeinde for loc in geocoder.search(text)} == {"Walkenried"}, text
     # a street the town has: found there, although Gemeinden elsewhere have it too
     assert geocoder.locate("Kirchstraße 1, Rosdorf").gemeinde == "Rosdorf"
+    # the tiles reach beyond the county: Hohegeiß's Kirchstraße (Landkreis Goslar, 2 km
+    # beyond VG5000) is not in the index, so it is not named after Zorge, the nearest village
+    with pytest.raises(AddressNotFoundError, match="not found in Zorge"):
+        geocoder.locate("Kirchstraße 1, Zorge")
+    border = geocoder.locate("Kookweg 17, Friedland")  # 0.2 m beyond the generalised VG5000
+    assert border.precision == "address" and border.label == "Kookweg 17, Friedland"
 
 
 def test_a_missing_number_keeps_the_named_street(geocoder: Geocoder) -> None:

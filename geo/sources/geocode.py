@@ -81,7 +81,7 @@ AMBIGUOUS_M: Final[dict[str, float]] = {"address": 200.0, "street": 1500.0, "pla
 NUMBER_NOT_FOUND: Final = "Hausnummer nicht gefunden"
 
 #: Version of the address tables' layout and rules: part of their cache key.
-_TABLES_VERSION: Final = f"1/{HOUSENUMBER_STREET_MAX_M}"
+_TABLES_VERSION: Final = f"3/{HOUSENUMBER_STREET_MAX_M}"
 
 _POSTCODE = re.compile(r"\b\d{5}\b")
 _RANGE = re.compile(r"(\d+[a-zA-Z]?)\s*[-–/]\s*\d+[a-zA-Z]?\b")  #: "6-8" → "6"
@@ -234,6 +234,10 @@ def build_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
         ``streets``: one row per street name and settlement (``street``, ``place``,
         ``gemeinde``, ``lon``, ``lat`` of the point halfway along its longest piece);
         ``places``: ``name``, ``class``, ``gemeinde``, ``lon``, ``lat``. WGS84 degrees.
+        The tiles reach beyond the county: addresses farther than
+        ``settings.offers.region_tolerance_m`` from its Gemeinden are left out (else they
+        would be named after the nearest village inside it); nearer ones keep ``gemeinde``
+        None (VG5000 is generalised: houses at the border may lie just outside it).
     """
     from geo.sources.tiles import open_tileset
 
@@ -254,6 +258,8 @@ def build_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
                              max_distance=HOUSENUMBER_STREET_MAX_M)
     near = near[~near.index.duplicated()]
     numbers = near[near["name"].notna()].reset_index(drop=True)
+    numbers = numbers[numbers.distance(gemeinden.union_all())
+                      <= settings.offers.region_tolerance_m].reset_index(drop=True)
     num_place, num_gem = _localities(numbers.geometry, settlements, gemeinden)
     lon, lat = _to_lonlat(numbers.geometry)
     addresses = pd.DataFrame({"street": numbers["name"], "number": numbers["housenumber"],
@@ -285,8 +291,9 @@ def build_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
 def load_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """:func:`build_tables`, cached as Parquet under ``processed/<region>/geocode/<key>/``.
 
-    The key hashes the tile sets, the VG5000 files and :data:`_TABLES_VERSION`, so changed
-    data means a rebuild (≈12 s for the county), unchanged data a read (≈0.3 s).
+    The key hashes the tile sets, the VG5000 files, the border tolerance and
+    :data:`_TABLES_VERSION`, so changed data means a rebuild (≈12 s for the county),
+    unchanged data a read (≈0.3 s).
     """
     from geo.sources.tiles import open_tileset
 
@@ -294,7 +301,8 @@ def load_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     digests = [open_tileset(settings.data_dir / s.path, s.zoom).digest()
                for s in (region.city_tiles, region.tiles) if s is not None]
     key = files_digest(vg5000_files(settings.data_dir),
-                       extra="|".join([*digests, _TABLES_VERSION]))
+                       extra="|".join([*digests, _TABLES_VERSION,
+                                       str(settings.offers.region_tolerance_m)]))
     folder = settings.processed_dir / settings.region / "geocode" / key
     names = ("addresses", "streets", "places")
     if all((folder / f"{n}.parquet").is_file() for n in names):
@@ -356,16 +364,21 @@ class Geocoder:
         return _Town(key)
 
     def _splits(self, text: str, number: str | None, town: _Town | None) -> list[_Reading]:
-        """Read a folded name part as it is, else with a town after or before the name."""
+        """Read a folded name part as it is, else with a known town after or before the name.
+
+        A town guessed from the words of the name part must be a whole settlement or
+        Gemeinde name ("Weende Göttingen", not "Weende Gött").
+        """
         readings = [_Reading(text, number, town)]
         if town is not None:
             return readings
         tokens = text.split(" ")
-        readings += [_Reading(" ".join(tokens[:cut]), number, _Town(" ".join(tokens[cut:])))
-                     for cut in range(len(tokens) - 1, 0, -1)]
-        readings += [_Reading(" ".join(tokens[cut:]), number, _Town(" ".join(tokens[:cut])))
-                     for cut in range(1, len(tokens))
-                     if " ".join(tokens[:cut]) in self._town_keys]
+        cuts = [(" ".join(tokens[:cut]), " ".join(tokens[cut:]))
+                for cut in range(len(tokens) - 1, 0, -1)]
+        readings += [_Reading(head, number, _Town(tail)) for head, tail in cuts
+                     if tail in self._town_keys]
+        readings += [_Reading(tail, number, _Town(head)) for head, tail in reversed(cuts)
+                     if head in self._town_keys]
         return readings
 
     def _readings(self, query: str) -> list[_Reading]:
