@@ -226,6 +226,14 @@ class OfferSettings(BaseModel):
     #: a county's own offer list (CSV/XLSX/GeoJSON, see geo/sources/data/offer_template.csv) that
     #: every job adds to the default catalogue (environment: ERREICHBAR_OFFERS__OWN_FILE)
     own_file: Path | None = None
+    #: OSM tags a Hort (after-school care of primary-school children) as
+    #: ``amenity=kindergarten``: such a POI whose name matches this case-insensitive regular
+    #: expression ("Hort an der Hainbundschule", "Horte Brüder-Grimm-Schule", "Hortgruppe
+    #: GDA", "Kinderhort …"; not "Hortensienweg") is an offer of category ``hort``, not ``kita``
+    hort_pattern: str = r"\b(?:schul|kinder)?hort(?:e|gruppe)?\b"
+    #: … unless its name also matches this: a Kita with a Hort group ("Kindertagesstätte
+    #: Weende-Nord / AWO Hainbund-Hort") is a mixed house and stays a Kita
+    hort_unless: str = r"kita|kindergarten|kindertages|familienzentrum"
 
 
 class AccessSettings(BaseModel):
@@ -338,7 +346,7 @@ class ReportSettings(BaseModel):
     thresholds_min: tuple[int, ...] = Field(
         default=(10, 15, 20, 30), description="coverage thresholds of the reports, minutes")
     categories: tuple[str, ...] = Field(
-        default=("kita", "grundschule", "familienzentrum", "fruehe_hilfen", "beratung",
+        default=("kita", "grundschule", "hort", "familienzentrum", "fruehe_hilfen", "beratung",
                  "familienbildung"),
         description="offer categories of the coverage tables (the prevention chain's core)")
     map_categories: tuple[str, ...] = Field(
@@ -374,7 +382,7 @@ class MapSettings(BaseModel):
 
     out_dir: Path = Field(default=REPO_ROOT / "maps", description="folder of the HTML maps")
     categories: tuple[str, ...] = Field(
-        default=("kita", "grundschule", "familienzentrum", "fruehe_hilfen", "beratung",
+        default=("kita", "grundschule", "hort", "familienzentrum", "fruehe_hilfen", "beratung",
                  "familienbildung"),
         description="categories that get a map per mode (the child-specific ones; doctors "
         "and playgrounds are in the API)")
@@ -417,9 +425,10 @@ class ChainStage(BaseModel):
 class NameAgeRule(BaseModel):
     """Ages told by an offer's name where the catalogue has none.
 
-    OSM tags a Hort or a Krippe as ``amenity=kindergarten``: a name matching ``pattern``
+    OSM tags a Krippe as ``amenity=kindergarten``: a name matching ``pattern``
     (case-insensitive regular expression) and not ``unless`` gets ``[age_from, age_to]``
-    years (``age_source`` = ``name``).
+    years (``age_source`` = ``name``). (Horte are a category of their own, ``hort``:
+    :attr:`OfferSettings.hort_pattern`.)
     """
 
     category: str
@@ -445,7 +454,7 @@ class ChainSettings(BaseModel):
                    budget_min=15),
         ChainStage(key="uebergang", age_from=5, age_to=7, categories=("kita", "grundschule"),
                    budget_min=15, kind="transition"),
-        ChainStage(key="grundschule", age_from=6, age_to=10, categories=("grundschule", "kita"),
+        ChainStage(key="grundschule", age_from=6, age_to=10, categories=("grundschule", "hort"),
                    budget_min=15),
         ChainStage(key="alle", age_from=0, age_to=18,
                    categories=("familienzentrum", "beratung", "familienbildung"),
@@ -454,16 +463,15 @@ class ChainSettings(BaseModel):
     category_ages: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: {
             "fruehe_hilfen": (0.0, 3.0), "kita": (0.0, 6.0), "grundschule": (6.0, 10.0),
-            "schule": (10.0, 18.0), "familienzentrum": (0.0, 18.0), "beratung": (0.0, 18.0),
-            "familienbildung": (0.0, 18.0), "gesundheit": (0.0, 18.0),
+            "hort": (6.0, 10.0), "schule": (10.0, 18.0), "familienzentrum": (0.0, 18.0),
+            "beratung": (0.0, 18.0), "familienbildung": (0.0, 18.0), "gesundheit": (0.0, 18.0),
             "freizeit": (0.0, 18.0)},
         description="default age range [from, to] (years) of an offer without its own: Frühe "
         "Hilfen from pregnancy to 3 (NZFH), Krippe + Kindergarten to school entry, Grundschule "
-        "classes 1–4, the rest for all minors")
+        "and Hort classes 1–4, the rest for all minors")
     name_ages: tuple[NameAgeRule, ...] = Field(default=(
-        NameAgeRule(category="kita", pattern=r"\bhort", age_from=6.0, age_to=10.0),
         NameAgeRule(category="kita", pattern=r"krippe", age_from=0.0, age_to=3.0),
-    ), description="ages from offer names (Hort: school children; Krippe: under-threes)")
+    ), description="ages from offer names (Krippe: under-threes)")
     gap_share: float = Field(
         default=0.5, gt=0, le=1,
         description="a stage is a gap (broken link) of a Gemeinde when fewer than this share "
@@ -483,7 +491,7 @@ class ChainSettings(BaseModel):
         description="pairs of Familienzentren at most this far apart (minutes) or with touching "
         "catchments are links of the network (GraphML, GeoJSON, map)")
     partner_categories: tuple[str, ...] = Field(
-        default=("kita", "grundschule", "schule", "fruehe_hilfen", "beratung",
+        default=("kita", "grundschule", "hort", "schule", "fruehe_hilfen", "beratung",
                  "familienbildung", "gesundheit"),
         description="categories of potential partners of a Familienzentrum")
     guide_max_min: float = Field(

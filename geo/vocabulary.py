@@ -42,10 +42,17 @@ class Mode(StrEnum):
 
 
 class Category(StrEnum):
-    """Offer categories of the prevention chain (``schule`` = schools other than Grundschulen)."""
+    """Offer categories of the prevention chain.
+
+    ``kita`` = Krippe and Kindergarten (under school age), ``grundschule`` = primary schools,
+    ``hort`` = after-school care of primary-school children (OSM tags it as a kindergarten:
+    :attr:`geo.settings.OfferSettings.hort_pattern` tells it apart), ``schule`` = schools
+    other than Grundschulen. The three are kept apart everywhere.
+    """
 
     kita = "kita"
     grundschule = "grundschule"
+    hort = "hort"
     schule = "schule"
     familienzentrum = "familienzentrum"
     fruehe_hilfen = "fruehe_hilfen"
@@ -96,7 +103,8 @@ LEVELS: Final[tuple[str, ...]] = tuple(v.value for v in Level)
 LABELS: Final[dict[str, dict[str, dict[str, str]]]] = {
     "de": {
         "category": {
-            "kita": "Kita", "grundschule": "Grundschule", "schule": "Weiterführende Schule",
+            "kita": "Kita", "grundschule": "Grundschule", "hort": "Hort",
+            "schule": "Weiterführende Schule",
             "familienzentrum": "Familienzentrum", "fruehe_hilfen": "Frühe Hilfen",
             "beratung": "Beratungsstelle", "familienbildung": "Familienbildung",
             "gesundheit": "Arztpraxis", "freizeit": "Spielplatz / Bibliothek"},
@@ -121,7 +129,8 @@ LABELS: Final[dict[str, dict[str, dict[str, str]]]] = {
     },
     "en": {
         "category": {
-            "kita": "Day care", "grundschule": "Primary school", "schule": "Secondary school",
+            "kita": "Day care", "grundschule": "Primary school", "hort": "After-school care",
+            "schule": "Secondary school",
             "familienzentrum": "Family centre", "fruehe_hilfen": "Early help",
             "beratung": "Counselling", "familienbildung": "Family education",
             "gesundheit": "Doctor", "freizeit": "Playground / library"},

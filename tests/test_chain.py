@@ -174,10 +174,17 @@ def test_per_offer_reach_agrees_with_nearest_offer_surface(acc, data) -> None:
 def test_ages_come_from_offer_name_or_category(acc, data) -> None:
     ages = data.ages
     offers = acc.offers.set_index("id")
-    horte = offers.index[offers["name"].str.contains(r"\bHort", case=True)
-                         & (offers["category"] == "kita")]
-    assert len(horte) > 0
-    assert (ages.loc[horte, "age_source"] == "name").all()
+    krippen = offers.index[offers["name"].str.contains("krippe", case=False)
+                           & ~offers["name"].str.contains("kita|kindergarten|kindertages",
+                                                          case=False)
+                           & (offers["category"] == "kita")]
+    assert len(krippen) > 0
+    assert (ages.loc[krippen, "age_source"] == "name").all()
+    assert (ages.loc[krippen, ["age_from", "age_to"]].to_numpy() == [0.0, 3.0]).all()
+    # Horte are a category of their own now (6 in the catalogue), 6–10 by the category
+    horte = offers.index[offers["category"] == "hort"]
+    assert len(horte) == 6
+    assert (ages.loc[horte, "age_source"] == "category").all()
     assert (ages.loc[horte, ["age_from", "age_to"]].to_numpy() == [6.0, 10.0]).all()
     plain = offers.index[offers["category"] == "beratung"]
     assert (ages.loc[plain, "age_source"] == "category").all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,6 +17,7 @@ from geo.sources.offers import (
     Category,
     OfferFileError,
     build_catalogue,
+    is_hort,
     read_offer_file,
     write_offers,
 )
@@ -153,25 +155,16 @@ def test_family_offers_keep_status_and_precision(catalogue, data_dir: Path) -> N
     assert osm_only.sum() == source["source_url"].isna().sum() == 4
 
 
-def test_tile_pois_merged(catalogue, settings: Settings) -> None:
-    offers, report = catalogue
-    pois = offers[offers["geocode_precision"] == "poi"
-                  ].loc[lambda f: f["source"].str.startswith("OpenStreetMap vector tiles")]
-    assert set(pois["category"]) == {"kita", "freizeit", "gesundheit"}
-    assert not pois.loc[pois["category"] != "kita", "child_specific"].any()
-    assert set(pois["source_date"]) == {"2021-08", "2026-08"}
-    changes = report["changes"]
-    assert set(changes["change"]) == {"unchanged", "renamed", "only_old", "only_new"}
-    # independent count: 2021 kindergartens outside the city tiles + 2026 kindergartens,
-    # each inside the county polygon (geopandas sjoin)
+def _raw_kindergartens(settings: Settings) -> list[tuple[str, pd.Series]]:
+    """Names of the raw kindergarten POIs of the tiles, own code: 2021 ones outside the city
+    tiles and 2026 ones, each inside the county polygon (geopandas sjoin)."""
     from geo.sources.boundaries import load_units
     from geo.sources.tiles import open_tileset, read_layer
 
     county = load_units(settings, "county").to_crs("EPSG:4326")
     cache = settings.processed_dir / "tiles-cache"
-    city_dir = settings.data_dir / "goettingen" / "osm-tiles"
-    city_tiles = set(open_tileset(city_dir).tiles)
-    expected = 0
+    city_tiles = set(open_tileset(settings.data_dir / "goettingen" / "osm-tiles").tiles)
+    out = []
     for folder, vintage in (("osm-tiles-landkreis-2021", "2021-08"), ("osm-tiles", "2026-08")):
         poi = read_layer(settings.data_dir / "goettingen" / folder, "poi", cache_dir=cache)
         kita = poi[poi["subclass"] == "kindergarten"]
@@ -179,10 +172,65 @@ def test_tile_pois_merged(catalogue, settings: Settings) -> None:
             outside = [(x, y) not in city_tiles
                        for x, y in zip(kita.tile_x, kita.tile_y, strict=True)]
             kita = kita[outside]
-        n = len(gpd.sjoin(kita, county, predicate="within"))
-        assert (pois.loc[pois["category"] == "kita", "source_date"] == vintage).sum() == n
-        expected += n
-    assert (offers["category"] == "kita").sum() == expected > 150
+        kita = gpd.sjoin(kita, county, predicate="within")
+        # names: ``name`` in the OpenMapTiles tiles, ``name:latin`` in tilemaker's
+        out.append((vintage, kita["name" if "name" in kita else "name:latin"]))
+    return out
+
+
+def _names_a_hort(name: object, settings: Settings) -> bool:
+    """The Hort rule of the settings, applied with ``re`` (own code)."""
+    rule = settings.offers
+    return (isinstance(name, str) and re.search(rule.hort_pattern, name, re.I) is not None
+            and re.search(rule.hort_unless, name, re.I) is None)
+
+
+def test_tile_pois_merged(catalogue, settings: Settings) -> None:
+    offers, report = catalogue
+    pois = offers[offers["geocode_precision"] == "poi"
+                  ].loc[lambda f: f["source"].str.startswith("OpenStreetMap vector tiles")]
+    assert set(pois["category"]) == {"kita", "hort", "freizeit", "gesundheit"}
+    assert pois.loc[pois["category"].isin(["kita", "hort"]), "child_specific"].all()
+    assert not pois.loc[~pois["category"].isin(["kita", "hort"]), "child_specific"].any()
+    assert set(pois["source_date"]) == {"2021-08", "2026-08"}
+    changes = report["changes"]
+    assert set(changes["change"]) == {"unchanged", "renamed", "only_old", "only_new"}
+    # independent count: every kindergarten POI is a kita or (named as a Hort) a hort offer
+    expected = {"kita": 0, "hort": 0}
+    for vintage, names in _raw_kindergartens(settings):
+        n_hort = sum(_names_a_hort(n, settings) for n in names)
+        n_kita = len(names) - n_hort
+        for category, n in (("kita", n_kita), ("hort", n_hort)):
+            assert (pois.loc[pois["category"] == category, "source_date"] == vintage).sum() == n
+            expected[category] += n
+    # the 6 Horte (all from the 2026 city tiles) left the Kitas: 210 kita offers, 216 before
+    assert (offers["category"] == "hort").sum() == expected["hort"] == 6
+    assert (offers["category"] == "kita").sum() == expected["kita"] > 150
+
+
+def test_horte_are_not_kitas(catalogue, settings: Settings) -> None:
+    """OSM tags Horte as kindergartens: those named as a Hort are ``hort`` offers, and no
+    ``kita`` offer is named as one. Mixed houses ("Kindertagesstätte … / …-Hort") stay Kitas;
+    the school register (2017) has no Hort at all."""
+    offers, _ = catalogue
+    kita = offers[offers["category"] == "kita"]
+    hort = offers[offers["category"] == "hort"]
+    assert not any(_names_a_hort(n, settings) for n in kita["name"])
+    assert all(_names_a_hort(n, settings) for n in hort["name"])
+    raw = [n for _, names in _raw_kindergartens(settings) for n in names
+           if _names_a_hort(n, settings)]
+    assert len(hort) == len(raw) > 0
+    assert sorted(hort["name"]) == sorted(raw)
+    assert set(hort["subcategory"]) == {"kindergarten"} and hort["child_specific"].all()
+    assert "Hort an der Hainbundschule" in set(hort["name"])
+    mixed = kita["name"].str.contains("Hort", case=False)
+    assert all(re.search(settings.offers.hort_unless, n, re.I) for n in kita.loc[mixed, "name"])
+    # the 2021 tiles' mixed house (replaced by the 2026 tiles in the catalogue) and the rule
+    names = pd.Series(["Kindertagesstätte Weende-Nord / AWO Hainbund-Hort", "Hortgruppe GDA",
+                       "Kinderhort Sonnenschein", "Spielkreis Hortensienweg", None])
+    assert is_hort(names, settings).tolist() == [False, True, True, False, False]
+    schools = offers[offers["id"].str.startswith("NI-")]
+    assert set(schools["category"]) == {"grundschule", "schule"}
 
 
 def test_catalogue_is_complete_and_traceable(catalogue) -> None:

@@ -28,7 +28,7 @@ link is intact when its nearest Kita and nearest Grundschule lie in the same Gem
 at most the budget apart.
 
 Offer ages: the offer's own ``age_from``/``age_to`` where given (``age_source`` =
-``offer``), else a name rule (``name``: Hort, Krippe), else the category default
+``offer``), else a name rule (``name``: Krippe), else the category default
 (``category``); :func:`offer_ages`.
 
 Transit: cells come from the engine's transit mode; its offer counts are the distinct

@@ -11,18 +11,38 @@ whole county, and :attr:`Region.city_tiles`, newer, preferred inside their footp
 
 Every street and address also gets its *locality*: the nearest settlement ``place`` and the
 VG5000 Gemeinde it lies in, so that "Hauptstraße 5, Rosdorf" picks the right one of the
-county's many Hauptstraßen. Names are compared normalised (:func:`normalise`: case, ß/ss,
-"str."/"straße", hyphens); misses raise :class:`AddressNotFoundError` with close names
-(difflib) as suggestions. Coordinates are WGS84 degrees.
+county's many Hauptstraßen.
+
+Search rules (:meth:`Geocoder.search`, :meth:`Geocoder.locate`):
+
+* names are compared folded (:func:`fold`: case, ß/ss, "str."/"straße", hyphens, and umlauts
+  both ways, so "Goettingen", "Gottingen" and "Göttingen" are one name);
+* a town in the query ("Kirchstraße 1, Walkenried", "Göttingen, Weender Landstraße 2",
+  "Hauptstr. 5 Rosdorf") restricts every candidate, exact or close, to that settlement or
+  Gemeinde: a settlement of that name first, then the Gemeinde, then names containing it;
+* only exact (folded) names are results. A street without the house number asked for is
+  returned as the street (precision ``street``, note :data:`NUMBER_NOT_FOUND`), with the
+  close spellings of the same town that have the number as ``suggestions`` — never taken
+  in its place ("Marktstraße 1, Duderstadt" stays on the Marktstraße and suggests
+  "Markstraße 1, Duderstadt");
+* a name not found raises :class:`AddressNotFoundError` whose ``suggestions`` are close names
+  (inside the town when one was given, the town itself last); matches in several Gemeinden
+  or far apart make :meth:`Geocoder.locate` raise :class:`AmbiguousAddressError` with the
+  candidates ("Meinten Sie …?"). Every suggestion is a query that finds that candidate.
+
+Coordinates are WGS84 degrees.
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
+import math
 import re
+import unicodedata
 from dataclasses import dataclass
-from typing import Final
+from functools import lru_cache
+from typing import Final, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -46,17 +66,32 @@ SETTLEMENT_CLASSES: Final = frozenset({"city", "town", "village", "suburb", "ham
 #: Suggestions returned when nothing matches, and their least difflib similarity (0–1).
 SUGGESTIONS: Final = 5
 SUGGESTION_CUTOFF: Final = 0.7
-#: A house number missing on the typed street is searched on streets whose normalised name
-#: is at least this similar (difflib ratio; one letter in a 12-letter name ≈ 0.96).
+#: Inside a named town the names are few: close names down to this similarity are suggested
+#: ("Kirchstraße" → "Kirchberg" ≈ 0.6).
+TOWN_SUGGESTION_CUTOFF: Final = 0.55
+#: A house number missing on the typed street is looked for on streets of the same town
+#: whose folded name is at least this similar (difflib ratio; one letter in a 12-letter name
+#: ≈ 0.96: OSM spelling variants such as Markt-/Markstraße) — and only suggested.
 VARIANT_CUTOFF: Final = 0.9
+#: :meth:`Geocoder.locate`: matches of one precision further apart than this (metres) are
+#: different places, and the query is ambiguous. Two address points of one house lie within
+#: a few dozen metres; a street's pieces in two quarters of a town within a kilometre or so.
+AMBIGUOUS_M: Final[dict[str, float]] = {"address": 200.0, "street": 1500.0, "place": 1500.0}
+#: Note of a street returned without the house number asked for.
+NUMBER_NOT_FOUND: Final = "Hausnummer nicht gefunden"
 
 #: Version of the address tables' layout and rules: part of their cache key.
-_TABLES_VERSION: Final = f"1/{HOUSENUMBER_STREET_MAX_M}"
+_TABLES_VERSION: Final = f"3/{HOUSENUMBER_STREET_MAX_M}"
 
 _POSTCODE = re.compile(r"\b\d{5}\b")
 _RANGE = re.compile(r"(\d+[a-zA-Z]?)\s*[-–/]\s*\d+[a-zA-Z]?\b")  #: "6-8" → "6"
-_NUMBERED = re.compile(r"^(?P<street>.*?\D)\s*(?P<number>\d+(?:\s?[a-z](?![a-zäöü]))?)"
+#: A folded street part: name, house number ("2", "2a", "2 a"), optional town after it.
+_NUMBERED = re.compile(r"^(?P<street>.*?\D)\s*(?P<number>\d+(?:\s?[a-z](?![a-z]))?)"
                        r"(?:\s+(?P<locality>.+))?$")
+#: "Dramfeld (Rosdorf)": a settlement and its Gemeinde, as in the labels.
+_PLACE_IN_GEMEINDE = re.compile(r"^(?P<place>[^()]+?)\s*\((?P<gemeinde>.+)\)\s*$")
+#: Town tiers of a row (:meth:`Geocoder._tier`): settlement, Gemeinde, contains, outside.
+_OUTSIDE: Final = 3
 
 
 class AddressNotFoundError(ErreichbarError):
@@ -65,6 +100,18 @@ class AddressNotFoundError(ErreichbarError):
     def __init__(self, message: str, suggestions: list[str]) -> None:
         super().__init__(message)
         self.suggestions = suggestions
+
+
+class AmbiguousAddressError(AddressNotFoundError):
+    """A query matches several places ("Meinten Sie …?").
+
+    ``candidates`` are the matches (:class:`Location`), ``suggestions`` their labels, each a
+    query that finds that one candidate.
+    """
+
+    def __init__(self, message: str, candidates: list[Location]) -> None:
+        super().__init__(message, list(dict.fromkeys(c.label for c in candidates)))
+        self.candidates = candidates
 
 
 def normalise(text: str) -> str:
@@ -78,6 +125,22 @@ def normalise(text: str) -> str:
     return re.sub(r"[\s\-,.]+", " ", t).strip()
 
 
+@lru_cache(maxsize=65536)
+def fold(text: str) -> str:
+    """Return the search key of a name: :func:`normalise` with umlauts folded both ways.
+
+    ä/ae → a, ö/oe → o, ü/ue → u, other accents dropped, anything but letters and digits →
+    one blank: ``"Göttingen"``, ``"Goettingen"`` and ``"Gottingen"`` → ``"gottingen"``.
+    Index and query are folded alike, so the rare word with a real "ue" ("Feuerweg") still
+    finds itself.
+    """
+    t = normalise(text)
+    for digraph, vowel in (("ae", "a"), ("oe", "o"), ("ue", "u")):
+        t = t.replace(digraph, vowel)
+    t = "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
+    return re.sub(r"[^a-z0-9]+", " ", t).strip()
+
+
 @dataclass(frozen=True)
 class Location:
     """One search result."""
@@ -87,6 +150,25 @@ class Location:
     lat: float  #: WGS84 degrees
     precision: str  #: ``address`` (house number), ``street`` or ``place``
     gemeinde: str  #: the VG5000 Gemeinde the location lies in
+    #: what was not found, e.g. "Hausnummer nicht gefunden; Meinten Sie Markstraße 1, …?"
+    note: str | None = None
+    #: "Meinten Sie …?": queries that find close spellings with what was asked for
+    suggestions: tuple[str, ...] = ()
+
+
+class _Town(NamedTuple):
+    """A town of a query, folded: a settlement or Gemeinde, or a settlement in a Gemeinde."""
+
+    key: str
+    gemeinde: str | None = None
+
+
+class _Reading(NamedTuple):
+    """One reading of a query: folded street or place name, house number, town."""
+
+    name: str
+    number: str | None
+    town: _Town | None
 
 
 def _name_column(frame: pd.DataFrame) -> pd.Series:
@@ -152,6 +234,10 @@ def build_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
         ``streets``: one row per street name and settlement (``street``, ``place``,
         ``gemeinde``, ``lon``, ``lat`` of the point halfway along its longest piece);
         ``places``: ``name``, ``class``, ``gemeinde``, ``lon``, ``lat``. WGS84 degrees.
+        The tiles reach beyond the county: addresses farther than
+        ``settings.offers.region_tolerance_m`` from its Gemeinden are left out (else they
+        would be named after the nearest village inside it); nearer ones keep ``gemeinde``
+        None (VG5000 is generalised: houses at the border may lie just outside it).
     """
     from geo.sources.tiles import open_tileset
 
@@ -172,6 +258,8 @@ def build_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
                              max_distance=HOUSENUMBER_STREET_MAX_M)
     near = near[~near.index.duplicated()]
     numbers = near[near["name"].notna()].reset_index(drop=True)
+    numbers = numbers[numbers.distance(gemeinden.union_all())
+                      <= settings.offers.region_tolerance_m].reset_index(drop=True)
     num_place, num_gem = _localities(numbers.geometry, settlements, gemeinden)
     lon, lat = _to_lonlat(numbers.geometry)
     addresses = pd.DataFrame({"street": numbers["name"], "number": numbers["housenumber"],
@@ -203,8 +291,9 @@ def build_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
 def load_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """:func:`build_tables`, cached as Parquet under ``processed/<region>/geocode/<key>/``.
 
-    The key hashes the tile sets, the VG5000 files and :data:`_TABLES_VERSION`, so changed
-    data means a rebuild (≈12 s for the county), unchanged data a read (≈0.3 s).
+    The key hashes the tile sets, the VG5000 files, the border tolerance and
+    :data:`_TABLES_VERSION`, so changed data means a rebuild (≈12 s for the county),
+    unchanged data a read (≈0.3 s).
     """
     from geo.sources.tiles import open_tileset
 
@@ -212,7 +301,8 @@ def load_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     digests = [open_tileset(settings.data_dir / s.path, s.zoom).digest()
                for s in (region.city_tiles, region.tiles) if s is not None]
     key = files_digest(vg5000_files(settings.data_dir),
-                       extra="|".join([*digests, _TABLES_VERSION]))
+                       extra="|".join([*digests, _TABLES_VERSION,
+                                       str(settings.offers.region_tolerance_m)]))
     folder = settings.processed_dir / settings.region / "geocode" / key
     names = ("addresses", "streets", "places")
     if all((folder / f"{n}.parquet").is_file() for n in names):
@@ -235,24 +325,111 @@ class Geocoder:
 
     def __init__(self, settings: Settings) -> None:
         self.addresses, self.streets, self.places = load_tables(settings)
-        self.addresses["key"] = [normalise(s) for s in self.addresses["street"]]
         self.addresses["number_key"] = self.addresses["number"].astype(str).str.lower() \
             .str.replace(r"\s+", "", regex=True)
-        self.streets["key"] = [normalise(s) for s in self.streets["street"]]
-        self.places["key"] = [normalise(s) for s in self.places["name"]]
-        self._street_keys = set(self.streets["key"])
-        self._place_keys = set(self.places["key"])
+        for frame, name, place in ((self.addresses, "street", "place"),
+                                   (self.streets, "street", "place"),
+                                   (self.places, "name", "gemeinde")):
+            frame["key"] = _folded(frame[name])
+            frame["place_key"] = _folded(frame[place])  # places: their Gemeinde is the town
+            frame["gem_key"] = _folded(frame["gemeinde"])
+        self._address_rows = self.addresses.groupby("key").indices
+        self._street_rows = self.streets.groupby("key").indices
+        self._place_rows = self.places.groupby("key").indices
+        self._street_keys = set(self._street_rows)
+        self._place_keys = set(self._place_rows)
+        towns = pd.concat([self.places[["key", "name"]],
+                           *(f[["gem_key", "gemeinde"]].set_axis(["key", "name"], axis=1)
+                             for f in (self.streets, self.places))], ignore_index=True)
+        towns = towns[towns["key"] != ""].drop_duplicates("key")
+        self._town_keys = set(towns["key"])
+        self._town_display = dict(zip(towns["key"], towns["name"], strict=True))
+        self._place_pairs = set(zip(self.streets["place_key"], self.streets["gem_key"],
+                                    strict=True)) | set(zip(self.addresses["place_key"],
+                                                            self.addresses["gem_key"],
+                                                            strict=True))
         self._display = {**dict(zip(self.places["key"], self.places["name"], strict=True)),
                          **dict(zip(self.streets["key"], self.streets["street"], strict=True))}
 
+    # ---------------------------------------------------------------- reading a query
+
+    def _town(self, text: str) -> _Town | None:
+        """Return the town of a query part: a known name, else ``Place (Gemeinde)``, or as typed."""
+        key = fold(text)
+        if not key:
+            return None
+        m = _PLACE_IN_GEMEINDE.match(text.strip())
+        if key not in self._town_keys and m:
+            return _Town(fold(m["place"]), fold(m["gemeinde"]))
+        return _Town(key)
+
+    def _splits(self, text: str, number: str | None, town: _Town | None) -> list[_Reading]:
+        """Read a folded name part as it is, else with a known town after or before the name.
+
+        A town guessed from the words of the name part must be a whole settlement or
+        Gemeinde name ("Weende Göttingen", not "Weende Gött").
+        """
+        readings = [_Reading(text, number, town)]
+        if town is not None:
+            return readings
+        tokens = text.split(" ")
+        cuts = [(" ".join(tokens[:cut]), " ".join(tokens[cut:]))
+                for cut in range(len(tokens) - 1, 0, -1)]
+        readings += [_Reading(head, number, _Town(tail)) for head, tail in cuts
+                     if tail in self._town_keys]
+        readings += [_Reading(tail, number, _Town(head)) for head, tail in reversed(cuts)
+                     if head in self._town_keys]
+        return readings
+
+    def _readings(self, query: str) -> list[_Reading]:
+        """Return the readings of a query, most likely first.
+
+        Comma-separated parts: the part with a house number (else the first part that is
+        not a known town) is the street or place, another part the town. Without commas
+        the town may follow the number ("Hauptstr. 5 Rosdorf") or stand before or after
+        the name.
+        """
+        text = _RANGE.sub(r"\1", _POSTCODE.sub(" ", query))
+        parts = [p for p in text.split(",") if fold(p)]
+        matches = [_NUMBERED.match(fold(p)) for p in parts]
+        numbered = [i for i, m in enumerate(matches) if m]
+        if numbered:
+            order = numbered[:1]
+        else:  # a name part that is not a known town first ("Goettingen, Weender Landstraße")
+            order = sorted(range(len(parts)), key=lambda i: fold(parts[i]) in self._town_keys)
+        readings: list[_Reading] = []
+        for i in order:
+            towns = [t for j, p in enumerate(parts) if j != i
+                     for t in [self._town(p)] if t is not None]
+            m = matches[i]
+            if m:
+                name, number = m["street"].strip(), m["number"].replace(" ", "")
+                towns += [_Town(m["locality"])] if m["locality"] else []
+            else:
+                name, number = fold(parts[i]), None
+            options: list[_Town | None] = [*towns] or [None]
+            for town in options:
+                readings += self._splits(name, number, town)
+        return readings
+
+    # ---------------------------------------------------------------- matching
+
     @staticmethod
-    def _in_locality(frame: pd.DataFrame, locality: str | None) -> pd.DataFrame:
-        """Rows whose settlement or Gemeinde name contains the normalised ``locality``."""
-        if not locality:
-            return frame
-        hit = [locality in normalise(str(p)) or locality in normalise(str(g))
-               for p, g in zip(frame["place"], frame["gemeinde"], strict=True)]
-        return frame[np.asarray(hit, bool)]
+    def _tier(rows: pd.DataFrame, town: _Town) -> np.ndarray:
+        """How well each row lies in ``town``: 0 settlement, 1 Gemeinde, 2 contains, 3 not."""
+        place, gem = rows["place_key"], rows["gem_key"]
+        if town.gemeinde is not None:
+            return np.where((place == town.key) & (gem == town.gemeinde), 0, _OUTSIDE)
+        contains = place.str.contains(town.key, regex=False) \
+            | gem.str.contains(town.key, regex=False)
+        return np.select([place == town.key, gem == town.key, contains], [0, 1, 2], _OUTSIDE)
+
+    def _best(self, rows: pd.DataFrame, town: _Town | None) -> pd.DataFrame:
+        """Return the rows in ``town`` of its best tier (all rows without a town)."""
+        if town is None or rows.empty:
+            return rows
+        tier = self._tier(rows, town)
+        return rows[tier == tier.min()] if tier.min() < _OUTSIDE else rows.iloc[:0]
 
     @staticmethod
     def _label(row: pd.Series, number: str | None = None) -> str:
@@ -260,45 +437,103 @@ class Geocoder:
             row["gemeinde"], str) else f"{row['place']} ({row['gemeinde']})"
         return f"{row['street']}{' ' + number if number else ''}, {town}"
 
-    def _match(self, street: str, number: str | None, locality: str | None) -> list[Location]:
-        """Locations of a normalised street (+ number) in a normalised locality.
+    @staticmethod
+    def _place_label(row: pd.Series) -> str:
+        return str(row["name"]) if row["gemeinde"] == row["name"] \
+            else f"{row['name']} ({row['gemeinde']})"
 
-        A number the street lacks is looked up on streets of a nearly equal name
-        (:data:`VARIANT_CUTOFF`: OSM spelling variants such as Markt-/Markstraße) before
-        falling back to the street itself.
+    def _numbers(self, key: str, number: str) -> pd.DataFrame:
+        """Address rows of a folded street name and house number."""
+        rows = self.addresses.iloc[self._address_rows.get(key, [])]
+        return rows[rows["number_key"] == number]
+
+    def _variants(self, name: str, number: str, town: _Town | None) -> tuple[str, ...]:
+        """Return queries of close spellings of ``name`` in ``town`` that have ``number``."""
+        keys = difflib.get_close_matches(name, self._street_keys, n=6, cutoff=VARIANT_CUTOFF)
+        labels = [self._label(r, str(r["number"])) for key in keys if key != name
+                  for _, r in self._best(self._numbers(key, number), town).iterrows()]
+        return tuple(dict.fromkeys(labels))[:SUGGESTIONS]
+
+    def _match(self, reading: _Reading) -> list[Location]:
+        """Locations of one reading with exactly its (folded) name, best town tier only.
+
+        A house number the street lacks in the town gives the street, with a note and the
+        close spellings that have the number as suggestions (:meth:`_variants`).
         """
-        if street not in self._street_keys:
-            return []
+        name, number, town = reading
         if number:
-            variants = difflib.get_close_matches(street, self._street_keys, n=4,
-                                                 cutoff=VARIANT_CUTOFF)
-            for key in [street, *[v for v in variants if v != street]]:
-                rows = self._in_locality(
-                    self.addresses[(self.addresses["key"] == key)
-                                   & (self.addresses["number_key"] == number)], locality)
-                if len(rows):
-                    return [Location(self._label(r, str(r["number"])), float(r["lon"]),
-                                     float(r["lat"]), "address", str(r["gemeinde"]))
-                            for _, r in rows.iterrows()]
-        rows = self._in_locality(self.streets[self.streets["key"] == street], locality)
-        return [Location(self._label(r), float(r["lon"]), float(r["lat"]), "street",
+            rows = self._best(self._numbers(name, number), town)
+            if len(rows):
+                return [Location(self._label(r, str(r["number"])), float(r["lon"]),
+                                 float(r["lat"]), "address", str(r["gemeinde"]))
+                        for _, r in rows.iterrows()]
+        rows = self._best(self.streets.iloc[self._street_rows.get(name, [])], town)
+        if len(rows):
+            suggestions = self._variants(name, number, town) if number else ()
+            note = (NUMBER_NOT_FOUND + (f"; Meinten Sie {' oder '.join(suggestions)}?"
+                                        if suggestions else "")) if number else None
+            return [Location(self._label(r), float(r["lon"]), float(r["lat"]), "street",
+                             str(r["gemeinde"]), note, suggestions) for _, r in rows.iterrows()]
+        if number:
+            return []
+        rows = self._best(self.places.iloc[self._place_rows.get(name, [])], town)
+        return [Location(self._place_label(r), float(r["lon"]), float(r["lat"]), "place",
                          str(r["gemeinde"])) for _, r in rows.iterrows()]
 
-    def _match_place(self, name: str, locality: str | None) -> list[Location]:
-        rows = self.places[self.places["key"] == name]
-        if locality:
-            rows = rows[[locality in normalise(str(g)) for g in rows["gemeinde"]]]
-        return [Location(f"{r['name']} ({r['gemeinde']})" if r["gemeinde"] != r["name"]
-                         else str(r["name"]), float(r["lon"]), float(r["lat"]), "place",
-                         str(r["gemeinde"])) for _, r in rows.iterrows()]
+    # ---------------------------------------------------------------- suggestions
+
+    def _town_known(self, town: _Town) -> bool:
+        if town.gemeinde is not None:
+            return (town.key, town.gemeinde) in self._place_pairs
+        return any(town.key in key for key in self._town_keys)
+
+    def _suggest_in_town(self, name: str, number: str | None, town: _Town) -> list[str]:
+        """Close street and place names inside a known town, and the town itself last."""
+        streets = self.streets[self._tier(self.streets, town) < _OUTSIDE]
+        places = self.places[self._tier(self.places, town) < _OUTSIDE]
+        close = difflib.get_close_matches(name, set(streets["key"]) | set(places["key"]),
+                                          n=SUGGESTIONS - 1, cutoff=TOWN_SUGGESTION_CUTOFF)
+        labels = []
+        for key in close:
+            rows = self._best(streets[streets["key"] == key], town)
+            if len(rows):
+                labels.append(self._label(rows.iloc[0], number))
+            else:
+                labels.append(self._place_label(self._best(places[places["key"] == key],
+                                                           town).iloc[0]))
+        here = self.places.iloc[self._place_rows.get(town.key, [])]
+        here = here[here["gem_key"] == town.gemeinde] if town.gemeinde else here
+        itself = self._place_label(here.iloc[0]) if len(here) == 1 else \
+            self._town_display.get(town.gemeinde or town.key)
+        return list(dict.fromkeys([*labels, *([itself] if itself else [])]))
+
+    def _suggest(self, readings: list[_Reading]) -> tuple[str, list[str]]:
+        """Why nothing matched, and what to try instead (see module docstring)."""
+        name, number, town = next((r for r in readings if r.town is not None
+                                   and self._town_known(r.town)), readings[0])
+        if town is None:
+            close = difflib.get_close_matches(name, self._street_keys | self._place_keys,
+                                              n=SUGGESTIONS, cutoff=SUGGESTION_CUTOFF)
+            return "not found in the OSM data of the region", [self._display[c] for c in close]
+        if self._town_known(town):
+            shown = self._town_display.get(town.gemeinde or town.key, town.key)
+            return (f"not found in {shown}", self._suggest_in_town(name, number, town))
+        close = difflib.get_close_matches(town.key, self._town_keys, n=SUGGESTIONS,
+                                          cutoff=SUGGESTION_CUTOFF)
+        street = self._display.get(name, name) + (f" {number}" if number else "")
+        return (f"town {town.key!r} not found",
+                [f"{street}, {self._town_display[c]}" for c in close])
+
+    # ---------------------------------------------------------------- public
 
     def search(self, query: str, limit: int = 5) -> list[Location]:
         """Locations matching an address, a street or a place name, best first.
 
-        Accepted forms: ``"Weender Landstraße 2, 37073 Göttingen"``, ``"Hauptstr. 5
-        Rosdorf"``, ``"Groner Landstraße"``, ``"Weende"``. The postcode is ignored (the
-        tiles have none), a number range ("6-8") counts as its first number, and a number
-        that the data lacks falls back to the street.
+        Accepted forms: ``"Weender Landstraße 2, 37073 Göttingen"``, ``"Goettingen, Weender
+        Landstr. 2"``, ``"Hauptstr. 5 Rosdorf"``, ``"Groner Landstraße"``, ``"Weende"``, and
+        the labels of the results and suggestions (``"Hauptstraße 5, Dramfeld (Rosdorf)"``).
+        The postcode is ignored (the tiles have none), a number range ("6-8") counts as its
+        first number, and a number that the street lacks gives the street with a note.
 
         Parameters
         ----------
@@ -310,36 +545,24 @@ class Geocoder:
         Returns
         -------
         list of Location
-            ``precision`` says whether a house number, a street or a place was found.
+            ``precision`` says whether a house number, a street or a place was found;
+            ``note`` and ``suggestions`` what was not found and what was close.
 
         Raises
         ------
         AddressNotFoundError
-            Nothing matches; ``suggestions`` holds close street and place names.
+            No exact name matches; ``suggestions`` holds close street and place names
+            (inside the town when the query names one).
         """
-        text = normalise(_RANGE.sub(r"\1", _POSTCODE.sub(" ", query)))
-        if not text:
+        readings = self._readings(query)
+        if not readings:
             raise AddressNotFoundError("address is empty", [])
-        found: list[Location] = []
-        m = _NUMBERED.match(text)
-        if m:
-            found = self._match(m["street"].strip(), m["number"].replace(" ", ""),
-                                m["locality"])
-            candidates = [m["street"].strip()]
-        else:
-            tokens = text.split(" ")
-            for cut in range(len(tokens), 0, -1):  # longest street/place name first
-                head, tail = " ".join(tokens[:cut]), " ".join(tokens[cut:]) or None
-                found = self._match(head, None, tail) or self._match_place(head, tail)
-                if found:
-                    break
-            candidates = [text]
-        if found:
-            return found[:limit]
-        close = difflib.get_close_matches(candidates[0], self._street_keys | self._place_keys,
-                                          n=SUGGESTIONS, cutoff=SUGGESTION_CUTOFF)
-        raise AddressNotFoundError(f"address {query!r} not found in the OSM data of the region",
-                                   [self._display[c] for c in close])
+        for reading in readings:
+            found = self._match(reading)
+            if found:
+                return found[:limit]
+        reason, suggestions = self._suggest(readings)
+        raise AddressNotFoundError(f"address {query!r} {reason}", suggestions)
 
     def locate(self, query: str) -> Location:
         """Return the one location of ``query`` (see :meth:`search`).
@@ -347,13 +570,25 @@ class Geocoder:
         Raises
         ------
         AddressNotFoundError
-            Nothing matches, or the matches lie in more than one Gemeinde (then the
-            suggestions are the matches, to be repeated with the town name).
+            Nothing matches.
+        AmbiguousAddressError
+            The matches lie in more than one Gemeinde, or further apart than
+            :data:`AMBIGUOUS_M`; its ``suggestions`` are the candidates' labels.
         """
         found = self.search(query, limit=SUGGESTIONS * 4)
-        if len({loc.gemeinde for loc in found}) > 1:
-            raise AddressNotFoundError(
-                f"address {query!r} is ambiguous: it exists in "
-                f"{len({loc.gemeinde for loc in found})} Gemeinden; add the town",
-                [loc.label for loc in found][:SUGGESTIONS])
-        return found[0]
+        first = found[0]
+        cos = math.cos(math.radians(first.lat))
+        apart = max(math.hypot((f.lon - first.lon) * cos, f.lat - first.lat) * 111_195.0
+                    for f in found)
+        gemeinden = {loc.gemeinde for loc in found}
+        if len(gemeinden) > 1 or apart > AMBIGUOUS_M.get(first.precision, 0.0):
+            raise AmbiguousAddressError(
+                f"address {query!r} is ambiguous: it exists in {len(found)} places "
+                f"({len(gemeinden)} Gemeinden); add the town. Meinten Sie …?", found)
+        return first
+
+
+def _folded(values: pd.Series) -> list[str]:
+    """:func:`fold` of each value ("" for a missing one), each distinct value folded once."""
+    keys = {v: fold(v) if isinstance(v, str) else "" for v in values.unique()}
+    return [keys[v] for v in values]

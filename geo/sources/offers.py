@@ -11,9 +11,11 @@ the data directory:
 * schools from the Lower Saxony school register (jedeschule.de, 2017), one offer per school;
 * Familienzentren, counselling, Frühe Hilfen and family education from the hand-compiled
   ``offers_familie_sources.csv`` (status and geocode precision kept);
-* Kitas, libraries, playgrounds and doctors from the ``poi`` layer of the OSM vector tiles:
-  the county tiles (2021) everywhere, replaced by the newer city tiles (2026) where those
-  exist; what changed between the two is reported by :func:`merge_tile_pois`.
+* Kitas, Horte, libraries, playgrounds and doctors from the ``poi`` layer of the OSM vector
+  tiles: the county tiles (2021) everywhere, replaced by the newer city tiles (2026) where
+  those exist; what changed between the two is reported by :func:`merge_tile_pois`. OSM
+  tags Horte as kindergartens: a kindergarten named as a Hort (:func:`is_hort`) is an offer
+  of category ``hort``, never ``kita``. (The school register of 2017 lists no Horte.)
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ CATEGORY_ALIASES: Final[dict[str, Category]] = {
     **{c.value: c for c in Category},
     "kindergarten": Category.kita, "kindertagesstaette": Category.kita,
     "krippe": Category.kita, "kinderkrippe": Category.kita,
+    "kinderhort": Category.hort, "schulhort": Category.hort,
     "schule_sonstige": Category.schule,
     "familienzentren": Category.familienzentrum,
     "fruehe_hilfe": Category.fruehe_hilfen,
@@ -828,8 +831,23 @@ def family_offers(path: Path) -> tuple[list[Offer], list[str]]:
     return offers, unlocated
 
 
+def is_hort(names: pd.Series, settings: Settings) -> np.ndarray:
+    """Return, per name, whether it names a Hort (:attr:`OfferSettings.hort_pattern`).
+
+    A name matching ``hort_pattern`` and not ``hort_unless`` (a mixed house, "Kita und
+    Hort", stays a Kita); case-insensitive; a missing name is no Hort.
+    """
+    text = names.fillna("").astype(str)
+    rule = settings.offers
+    return (text.str.contains(rule.hort_pattern, case=False, regex=True)
+            & ~text.str.contains(rule.hort_unless, case=False, regex=True)).to_numpy(bool)
+
+
 def _poi_frame(source: TileSource, settings: Settings) -> gpd.GeoDataFrame:
-    """Return the tile set's POIs that are offers, with category, label and a name (EPSG:3035)."""
+    """Return the tile set's POIs that are offers, with category, label and a name (EPSG:3035).
+
+    Kindergartens named as a Hort (:func:`is_hort`) get category ``hort``.
+    """
     from geo.sources.tiles import feature_names, read_layer
 
     pois = read_layer(settings.data_dir / source.path, "poi", workers=settings.offers.workers,
@@ -841,6 +859,10 @@ def _poi_frame(source: TileSource, settings: Settings) -> gpd.GeoDataFrame:
     pois["child_specific"] = [s[1] for s in spec]
     pois["label"] = [s[2] for s in spec]
     pois["poi_name"] = feature_names(pois)
+    hort = (pois["category"] == Category.kita.value).to_numpy() & is_hort(pois["poi_name"],
+                                                                          settings)
+    pois.loc[hort, "category"] = Category.hort.value
+    pois.loc[hort, "label"] = "Hort"
     pois["vintage"] = source.vintage
     return pois.to_crs(METRIC_CRS)
 
@@ -917,7 +939,7 @@ def _one_to_one(pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def poi_offers(settings: Settings) -> tuple[list[Offer], pd.DataFrame]:
-    """Kitas, libraries, playgrounds and doctors from the region's tiles, and the change table.
+    """Kitas, Horte, libraries, playgrounds and doctors from the region's tiles, and changes.
 
     County tiles everywhere, newer city tiles preferred where they exist (see
     :func:`merge_tile_pois`); only POIs inside the county polygon (VG5000, no tolerance).
