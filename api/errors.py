@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.models import ErrorBody, Problem
 from geo.errors import EmptyResultError, ErreichbarError, RegionError
-from geo.sources.geocode import AddressNotFoundError
+from geo.sources.geocode import AddressNotFoundError, AmbiguousAddressError
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ def echo(value: object, limit: int = 200) -> str:
 
 def engine_status(exc: ErreichbarError) -> tuple[int, str]:
     """HTTP status and problem type of an engine error."""
+    if isinstance(exc, AmbiguousAddressError):  # several places fit: the user picks one
+        return 404, "address_ambiguous"
     if isinstance(exc, AddressNotFoundError):
         return 404, "address_not_found"
     if isinstance(exc, EmptyResultError):

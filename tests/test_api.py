@@ -341,3 +341,15 @@ def test_chain_of_a_gemeinde_is_the_products(client, services) -> None:
     assert body["gaps"] == expect["gaps"]
     r = client.get("/chain", params={"gemeinde": "Atlantis"})
     assert 400 <= r.status_code < 500 and r.json()["detail"][0]["loc"] == ["query", "gemeinde"]
+
+
+def test_ambiguous_address_offers_its_candidates(client) -> None:
+    """An address several places fit is a 404 of its own kind listing them to pick from."""
+    r = client.get("/nearest", params={"address": "Hauptstraße 5", "category": "kita"})
+    assert r.status_code == 404, r.text
+    body = r.json()
+    assert body["detail"][0]["type"] == "address_ambiguous"
+    assert len(body["suggestions"]) >= 2
+    again = client.get("/nearest", params={"address": body["suggestions"][0],
+                                           "category": "kita"})
+    assert again.status_code == 200, again.text

@@ -27,7 +27,9 @@ fetch("/gemeinden").then(r => r.json()).then(g => {
   map.fitBounds(outline.getBounds());
 });
 const MESSAGES = {outside_region: "Dieser Ort liegt außerhalb des Landkreises.",
-  address_not_found: "Diese Adresse kennen wir nicht.", no_offers: "Kein solches Angebot erreichbar."};
+  address_not_found: "Diese Adresse kennen wir nicht.",
+  address_ambiguous: "Diese Adresse gibt es mehrmals.",
+  no_offers: "Kein solches Angebot erreichbar."};
 
 function showError(body) {
   const p = (body.detail || [])[0] || {msg: "Unbekannter Fehler"};
