@@ -70,10 +70,7 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
     t0 = time.perf_counter()
     acc = engine or Accessibility(settings)
     folder = access_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = BuildManifest(folder / "manifest.json")
-    manifest.invalidate()  # a killed run leaves no manifest: its outputs are not trusted
-    clean_stray_tmp(folder)
+    manifest = _start(folder)
     available = acc.categories()
     skipped = {c: "no active offers" for c in CATEGORIES if c not in available}
     for c in skipped:
@@ -113,11 +110,25 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
               "surface_seconds": round(t_surf, 3), "coverage": summary, "skipped": skipped,
               "skipped_modes": skipped_modes, "not_connected": not_connected,
               "supply_basis": _supply(acc, available, folder), "outputs": str(folder)}
+    _record(manifest, settings, result)
+    return result
+
+
+def _start(folder: Path) -> BuildManifest:
+    """Prepare the output folder: no manifest while the run writes, no stray temp files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = BuildManifest(folder / "manifest.json")
+    manifest.invalidate()  # a killed run leaves no manifest: its outputs are not trusted
+    clean_stray_tmp(folder)
+    return manifest
+
+
+def _record(manifest: BuildManifest, settings: Settings, result: dict[str, Any]) -> None:
+    """Write the manifest of a finished run: every output of the folder with its hash."""
     digest = files_digest([network_dir(settings) / "manifest.json"],
                           extra=settings.access.model_dump_json())
-    manifest.record(digest, sorted(p for p in folder.iterdir()
+    manifest.record(digest, sorted(p for p in manifest.folder.iterdir()
                                    if p.is_file() and p != manifest.path), result)
-    return result
 
 
 def _modes(acc: Accessibility) -> tuple[list[str], dict[str, str]]:

@@ -279,6 +279,21 @@ def stitch(x: np.ndarray, y: np.ndarray, offsets: np.ndarray, group: np.ndarray,
     x, y, offsets, key : the vertex arrays with inserted vertices, and a node key per
         vertex (equal keys = one node)
     """
+    x, y, offsets, line_of = _insert_t_junctions(x, y, offsets, group, tolerance)
+    key = _join_vertices(x, y, offsets, line_of, group, tolerance, cell)
+    return x, y, offsets, key
+
+
+def _insert_t_junctions(x: np.ndarray, y: np.ndarray, offsets: np.ndarray, group: np.ndarray,
+                        tolerance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                   np.ndarray]:
+    """Insert a vertex where a line's end lies inside another line of its group.
+
+    Returns
+    -------
+    x, y, offsets, line_of : the vertex arrays with the inserted vertices (each line's
+        vertices in order along it) and the line of every vertex
+    """
     n_lines = len(offsets) - 1
     sizes = np.diff(offsets)
     line_of = np.repeat(np.arange(n_lines), sizes)
@@ -286,8 +301,6 @@ def stitch(x: np.ndarray, y: np.ndarray, offsets: np.ndarray, group: np.ndarray,
     starts, ends = offsets[:-1], offsets[1:] - 1
     end_vertex = np.concatenate([starts, ends])
     end_line = np.concatenate([np.arange(n_lines), np.arange(n_lines)])
-
-    # 1. T-junctions: ends near the interior of another line of the same group
     tree = shapely.STRtree(lines)
     pts = shapely.points(x[end_vertex], y[end_vertex])
     pi, li = tree.query(pts, predicate="dwithin", distance=tolerance)
@@ -298,24 +311,28 @@ def stitch(x: np.ndarray, y: np.ndarray, offsets: np.ndarray, group: np.ndarray,
     # not at the target's own ends (those are handled by vertex joining)
     ok = (along > tolerance) & (along < length - tolerance)
     pi, li, along = pi[ok], li[ok], along[ok]
-    if len(li):
-        # cumulative distance of every vertex along its line
-        seg = np.hypot(np.diff(x), np.diff(y))
-        seg[ends[:-1]] = 0.0  # no segment between consecutive lines
-        cum = np.concatenate([[0.0], np.cumsum(seg)])
-        cum = cum - np.repeat(cum[starts], sizes)
-        new_xy = shapely.get_coordinates(shapely.line_interpolate_point(lines[li], along))
-        all_line = np.concatenate([line_of, li])
-        all_along = np.concatenate([cum, along])
-        order = np.lexsort((all_along, all_line))
-        x = np.concatenate([x, new_xy[:, 0]])[order]
-        y = np.concatenate([y, new_xy[:, 1]])[order]
-        offsets = np.concatenate([[0], np.cumsum(np.bincount(all_line, minlength=n_lines))])
-        line_of = all_line[order]
-        starts, ends = offsets[:-1], offsets[1:] - 1
-        log.info("stitch: inserted %d T-junction vertices", len(li))
+    if not len(li):
+        return x, y, offsets, line_of
+    # cumulative distance of every vertex along its line
+    seg = np.hypot(np.diff(x), np.diff(y))
+    seg[ends[:-1]] = 0.0  # no segment between consecutive lines
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    cum = cum - np.repeat(cum[starts], sizes)
+    new_xy = shapely.get_coordinates(shapely.line_interpolate_point(lines[li], along))
+    all_line = np.concatenate([line_of, li])
+    all_along = np.concatenate([cum, along])
+    order = np.lexsort((all_along, all_line))
+    x = np.concatenate([x, new_xy[:, 0]])[order]
+    y = np.concatenate([y, new_xy[:, 1]])[order]
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(all_line, minlength=n_lines))])
+    log.info("stitch: inserted %d T-junction vertices", len(li))
+    return x, y, offsets, all_line[order]
 
-    # 2. coincident vertices of different lines
+
+def _join_vertices(x: np.ndarray, y: np.ndarray, offsets: np.ndarray, line_of: np.ndarray,
+                   group: np.ndarray, tolerance: float, cell: float | None) -> np.ndarray:
+    """Return a node key per vertex: coincident vertices of joinable lines share one."""
+    starts, ends = offsets[:-1], offsets[1:] - 1
     is_end = np.zeros(len(x), dtype=bool)
     is_end[starts] = True
     is_end[ends] = True
@@ -330,7 +347,7 @@ def stitch(x: np.ndarray, y: np.ndarray, offsets: np.ndarray, group: np.ndarray,
     graph = coo_matrix((np.ones(ok.sum(), dtype=np.int8), (a[ok], b[ok])),
                        shape=(len(x), len(x)))
     _, key = connected_components(graph, directed=False)
-    return x, y, offsets, key.astype(np.int64)
+    return key.astype(np.int64)
 
 
 def _built_up(landuse: gpd.GeoDataFrame) -> np.ndarray:
