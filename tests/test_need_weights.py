@@ -118,9 +118,11 @@ def test_best_sites_for_single_parents(settings: Settings, acc: Accessibility) -
     assert gained == pytest.approx(first[f"{SINGLE}_gained"])
 
 
-def test_cli_priority_prints_the_top_five(settings: Settings, acc: Accessibility) -> None:
+def test_cli_priority_prints_the_top_five(settings: Settings, acc: Accessibility,
+                                          tmp_path) -> None:
     done = CliRunner().invoke(app, ["priority", "--data-dir", str(settings.data_dir)],
-                              env={"ERREICHBAR_WORK_DIR": str(settings.work_dir)})
+                              env={"ERREICHBAR_WORK_DIR": str(settings.work_dir),
+                                   "ERREICHBAR_MAPS__OUT_DIR": str(tmp_path)})
     assert done.exit_code == 0, done.output
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     table = priority.priority_table(acc)
@@ -128,3 +130,5 @@ def test_cli_priority_prints_the_top_five(settings: Settings, acc: Accessibility
     stored = pd.read_parquet(settings.processed_dir / "goettingen" / "priority"
                              / "priority.parquet")
     assert stored["name"].tolist() == table["name"].tolist()
+    page = (tmp_path / "bedarf-und-entfernung.html").read_text("utf-8")
+    assert "Wo Bedarf und Entfernung zusammenkommen" in page and "Zensus 2011" in page
