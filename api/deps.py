@@ -18,9 +18,9 @@ from pydantic import BaseModel
 from api.errors import RequestError, blame, echo
 from api.models import ErrorBody, Origin
 from api.services import Services
-from geo.cli import _clock
 from geo.errors import DataError
 from geo.settings import Settings
+from geo.transit.timetable import parse_clock
 
 if TYPE_CHECKING:
     from geo.engine.transit_access import TransitAccess
@@ -163,10 +163,10 @@ def minute_list(text: str, max_minutes: float, total: float | None = None) -> li
 def clock_seconds(text: str | None, field: str) -> int | None:
     """Parse ``HH:MM`` into seconds since midnight; 422 naming ``field`` otherwise.
 
-    Hours go up to 47 for times past midnight, as in GTFS: the CLI's rule
-    (``geo.cli._clock``), not a second one.
+    Hours go up to 47 for times past midnight, as in GTFS: the one rule of
+    :func:`geo.transit.timetable.parse_clock`, which the CLI uses too.
     """
     if text is None:
         return None
     with blame("query", field):
-        return _clock(text, field)
+        return parse_clock(text, field)

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import shapely
 
 from api.models import OfferProperties, PointGeometry
 from geo.engine.access import Accessibility
 from geo.errors import DataError, ErreichbarError
 from geo.networks.network import network_dir
 from geo.networks.snap import to_metric
+from geo.products.chain import ChainData
 from geo.products.transition import offer_gemeinden
 from geo.settings import Settings, get_region
 from geo.sources.boundaries import vg5000_files
@@ -70,16 +71,21 @@ class Services:
     gemeinden: dict[str, Any]  #: GeoJSON of the Gemeinden (ags, name), WGS84
     by_id: dict[str, tuple[OfferProperties, PointGeometry]] = field(default_factory=dict)
     warm: list[str] = field(default_factory=list)
-    region_area: shapely.Geometry = field(init=False)
+    _chain: ChainData | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        """Index the offers by id; prepare the region polygon."""
+        """Index the offers by id."""
         self.by_id = {row["id"]: (self.offer_properties(row),
                                   PointGeometry(coordinates=(row["lon"], row["lat"])))
                       for _, row in self.offers.iterrows()}
-        county = self.engine.units("county").geometry.iloc[0]
-        self.region_area = shapely.buffer(county, self.settings.offers.region_tolerance_m)
-        shapely.prepare(self.region_area)
+
+    def chain(self) -> ChainData:
+        """Return the prevention chain's figures of the engine (built once, then kept)."""
+        with self._lock:
+            if self._chain is None:
+                self._chain = ChainData(self.engine)
+            return self._chain
 
     @classmethod
     def load(cls, settings: Settings) -> Services:
@@ -109,7 +115,7 @@ class Services:
         county, as for offers and the engine's query points.
         """
         x, y = to_metric(np.array([lon]), np.array([lat]))
-        return bool(shapely.contains_xy(self.region_area, x[0], y[0]))
+        return bool(self.engine.data.inside(x, y)[0])
 
     def warm_up(self) -> None:
         """Build the nearest table of every category × street mode (background thread).

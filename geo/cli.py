@@ -246,16 +246,6 @@ def _day(text: str, option: str) -> Any:
         raise DataError(f"{option} {text!r} is not YYYY-MM-DD") from None
 
 
-def _clock(text: str, option: str) -> int:
-    """``HH:MM`` → seconds since midnight (hours up to 47 for times past midnight)."""
-    from geo.errors import DataError
-
-    hours, _, minutes = text.partition(":")
-    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 48 and int(minutes) < 60):
-        raise DataError(f"{option} {text!r} is not HH:MM")
-    return int(hours) * 3600 + int(minutes) * 60
-
-
 @transit_app.command("there-and-back")
 def transit_there_and_back(
     from_lat: Annotated[float, typer.Option(help="home, latitude (WGS84 degrees)")],
@@ -283,6 +273,7 @@ def transit_there_and_back(
 
     from geo.networks.snap import to_metric
     from geo.transit import trip
+    from geo.transit.timetable import parse_clock
 
     settings = make_settings(data_dir, region)
     day = _day(date, "--date")
@@ -290,8 +281,8 @@ def transit_there_and_back(
     x, y = to_metric(np.array([from_lon, to_lon]), np.array([from_lat, to_lat]))
     answer = trip.there_and_back(
         feed, np.array([x[0], y[0]]), np.array([x[1], y[1]]), day,
-        None if arrive_by is None else _clock(arrive_by, "--arrive-by"),
-        None if leave_after is None else _clock(leave_after, "--leave-after"),
+        None if arrive_by is None else parse_clock(arrive_by, "--arrive-by"),
+        None if leave_after is None else parse_clock(leave_after, "--leave-after"),
         opening_hours=opening_hours, settings=settings.transit)
     emit(answer.summary())
 

@@ -29,8 +29,9 @@ def acc(settings: Settings, networks: dict) -> Accessibility:
 
 
 @pytest.fixture(scope="module")
-def data(acc: Accessibility) -> chain.ChainData:
-    return chain.ChainData(acc)
+def data(settings: Settings, acc: Accessibility) -> chain.ChainData:
+    """The session's chain figures (the API's too): matrices are computed once."""
+    return services_for(settings).chain()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ answered from memory: one :class:`~api.guards.HeavySlots` slot.
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -16,25 +15,13 @@ from api.deps import NOT_READY, ServicesDep, mode_ready, ready
 from api.errors import blame
 from api.guards import heavy
 from api.routers.travel import NO_TIMETABLE
-from api.services import Services
-from geo.products.chain import ChainData, gemeinde_chain
+from geo.products.chain import gemeinde_chain
 from geo.vocabulary import Mode
 
 router = APIRouter(tags=["coverage"], dependencies=[Depends(ready), Depends(heavy)],
                    responses=NOT_READY)
-_LOCK = threading.Lock()
-_CHAINS: dict[int, ChainData] = {}
 #: Serialiser of the chain's JSON (NaN → null, like every other answer).
 _ANSWER = TypeAdapter(dict[str, Any])
-
-
-def _chain_data(services: Services) -> ChainData:
-    """Return the chain figures of the services' engine (one per process, kept)."""
-    with _LOCK:
-        key = id(services.engine)
-        if key not in _CHAINS:
-            _CHAINS[key] = ChainData(services.engine)
-        return _CHAINS[key]
 
 
 @router.get("/chain", responses=NO_TIMETABLE)
@@ -54,5 +41,5 @@ def chain(
     """
     mode_ready(s, str(mode))
     with blame("query", "gemeinde"):
-        answer: dict[str, Any] = gemeinde_chain(_chain_data(s), gemeinde, str(mode))
+        answer: dict[str, Any] = gemeinde_chain(s.chain(), gemeinde, str(mode))
     return Response(_ANSWER.dump_json(answer), media_type="application/json")

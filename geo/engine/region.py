@@ -207,6 +207,14 @@ class RegionData:
                 shapely.prepare(self._area)
             return self._area
 
+    def inside(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Return whether EPSG:3035 points (metres) lie in the region.
+
+        Inside = within :attr:`~geo.settings.OfferSettings.region_tolerance_m` of the county
+        polygon: the one rule for offers, query points and the API.
+        """
+        return shapely.contains_xy(self._area_shape(), x, y)
+
     def check_points(self, lon: np.ndarray | float, lat: np.ndarray | float
                      ) -> tuple[np.ndarray, np.ndarray]:
         """EPSG:3035 coordinates (metres) of WGS84 points (degrees).
@@ -222,7 +230,7 @@ class RegionData:
         if lon.shape != lat.shape or not (np.isfinite(lon).all() and np.isfinite(lat).all()):
             raise AccessInputError("lon and lat must be finite numbers of equal count")
         x, y = to_metric(lon, lat)
-        outside = np.flatnonzero(~shapely.contains_xy(self._area_shape(), x, y))
+        outside = np.flatnonzero(~self.inside(x, y))
         if len(outside):
             i = outside[0]
             raise RegionError(f"point (lon {lon[i]:.5f}, lat {lat[i]:.5f}) lies outside "

@@ -242,3 +242,19 @@ def hhmm(seconds: int) -> str:
     """Seconds since midnight → ``HH:MM`` (hours past 24 kept, e.g. ``24:07``)."""
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 
+
+def parse_clock(text: str, what: str) -> int:
+    """Parse ``HH:MM`` into seconds since midnight; the inverse of :func:`hhmm`.
+
+    Hours go up to 47 for times past midnight, as in GTFS.
+
+    Raises
+    ------
+    DataError
+        ``text`` is not ``HH:MM``; the message names ``what`` (an option or field).
+    """
+    hours, _, minutes = text.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 48 and int(minutes) < 60):
+        raise DataError(f"{what} {text!r} is not HH:MM")
+    return int(hours) * 3600 + int(minutes) * 60
+
