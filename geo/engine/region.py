@@ -21,25 +21,21 @@ from geo.errors import AccessInputError, EmptyResultError, RegionError
 from geo.networks.snap import to_metric
 from geo.settings import Settings, get_region
 from geo.sources.boundaries import load_units
+from geo.sources.need import NEED_COLUMNS
 from geo.vocabulary import CATEGORIES, LEVELS, Weight
 
-#: Cell grids and their main weight: census 100 m cells with children under 10, 1 km cells
-#: with inhabitants, 100 m cells of the need layers (families with minors, …).
-GRIDS: dict[str, str] = {"children": "children_under_10", "inhabitants": "inhabitants",
-                         "need": "families_with_minors"}
-#: Every weight column of each grid (the need grid has three, see geo.sources.need).
+#: Every weight column of each grid: census 100 m cells with children under 10, 1 km cells
+#: with inhabitants, 100 m cells of the need layers (:data:`geo.sources.need.NEED_COLUMNS`).
 GRID_WEIGHTS: dict[str, tuple[str, ...]] = {
-    "children": ("children_under_10",), "inhabitants": ("inhabitants",),
-    "need": ("families_with_minors", "single_parent_families", "foreign_nationals")}
+    "children": ("children_under_10",), "inhabitants": ("inhabitants",), "need": NEED_COLUMNS}
+#: Each grid's main weight (its first column).
+GRIDS: dict[str, str] = {grid: columns[0] for grid, columns in GRID_WEIGHTS.items()}
 #: Coverage weights by name: (grid, column). ``children`` and ``inhabitants`` keep their
-#: grid names as column prefixes; every :class:`~geo.vocabulary.Weight` has its own.
+#: grid names as column prefixes; each need layer is named by its column.
 WEIGHTS: dict[str, tuple[str, str]] = {
     "children": ("children", "children_under_10"),
     "inhabitants": ("inhabitants", "inhabitants"),
-    **{w.value: (grid, w.value) for w in Weight
-       for grid, columns in GRID_WEIGHTS.items() if w.value in columns
-       and w != Weight.children_under_10}}
-
+    **{column: ("need", column) for column in NEED_COLUMNS}}
 
 def weight_key(weight: str) -> str:
     """Coverage weight name of a :class:`~geo.vocabulary.Weight` (children → ``children``)."""
@@ -58,6 +54,8 @@ def coverage_weights(weight: str | Sequence[str] | None) -> list[str]:
 def weight_grid(weight: str) -> str:
     """Return the grid whose cells carry ``weight`` (a :class:`~geo.vocabulary.Weight`)."""
     return WEIGHTS[weight_key(weight)][0]
+
+
 #: Every 100 m cell of the county (the pixels of the minute rasters), besides :data:`GRIDS`.
 RASTER = "raster"
 

@@ -20,13 +20,11 @@ from geo.engine.access import GRIDS, Accessibility
 from geo.errors import ErreichbarError
 from geo.networks.network import network_dir
 from geo.settings import Settings
+from geo.sources.need import NEED_COLUMNS
 from geo.sources.population import write_cog
-from geo.vocabulary import CATEGORIES, LEVELS, METRIC_CRS, MODES, STREET_MODES, Weight
+from geo.vocabulary import CATEGORIES, LEVELS, METRIC_CRS, MODES, STREET_MODES
 
 log = logging.getLogger(__name__)
-
-#: Need weights of the coverage tables besides children and inhabitants.
-NEED_WEIGHTS: tuple[str, ...] = tuple(w.value for w in Weight if w != Weight.children_under_10)
 
 
 def access_dir(settings: Settings) -> Path:
@@ -88,7 +86,7 @@ def compute(settings: Settings, engine: Accessibility | None = None) -> dict[str
             acc.engine(mode).cell_minutes(category, "children")
             t_surf += time.perf_counter() - t1
             cells += [acc.cells(category, mode, grid).assign(grid=grid) for grid in GRIDS]
-            tables += [acc.coverage(level, category, mode, weight=NEED_WEIGHTS)
+            tables += [acc.coverage(level, category, mode, weight=NEED_COLUMNS)
                        for level in LEVELS]
             county = tables[-len(LEVELS)].iloc[0]
             summary[category][mode] = {k: round(float(county[k]), 4) for k in county.index

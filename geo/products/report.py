@@ -274,8 +274,8 @@ def _population(data: ReportData, ags: str) -> dict[str, Any]:
             "children": children}
 
 
-def _priority_rows(data: ReportData, table: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of the priority table for the template (see :mod:`geo.products.priority`)."""
+def _priority_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return the rows of the priority table for the template (:mod:`geo.products.priority`)."""
     rows = []
     for ags, r in table.iterrows():
         rows.append({"rank": int(r["rank"]), "name": r["name"], "nums": [
@@ -296,7 +296,7 @@ def _priority(data: ReportData, ags: str | None = None) -> dict[str, Any]:
     return {"formula": FORMULA, "of": len(data.priority),
             "columns": [f"{label('category', c)} {label('mode_short', m)}"
                         for c in CORE_CATEGORIES for m in CORE_MODES],
-            "rows": _priority_rows(data, table)}
+            "rows": _priority_rows(table)}
 
 
 def _offers(data: ReportData, ags: str) -> list[dict[str, Any]]:
