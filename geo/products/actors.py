@@ -367,7 +367,7 @@ def actor_map(data: ChainData, net: ActorNetwork) -> folium.Map:
                         f'background:{c};margin-right:6px;vertical-align:middle"></i>{t}</div>'
                         for w, c, t in ((6, "#08306b", "≤ 10"), (4, "#2171b5", "10–20"),
                                         (2, "#6baed6", "> 20"))))
-    m = maps._new_map(data.settings, title, legend)
+    m = maps.new_map(data.settings, title, legend)
     centres = net.centres.set_index("fz_id")
     layer = folium.FeatureGroup(name="Verbindungen (Minuten)")
     for row in net.pairs[net.pairs["link"]].itertuples():
@@ -389,7 +389,7 @@ def actor_map(data: ChainData, net: ActorNetwork) -> folium.Map:
             marker = folium.CircleMarker([offer["lat"], offer["lon"]], radius=7, color=colour,
                                          fill=True, fill_opacity=0.9,
                                          tooltip=html.escape(str(offer["name"])))
-            marker.add_child(maps._Popup(maps.offer_popup(offer)))
+            marker.add_child(maps.Popup(maps.offer_popup(offer)))
             marker.add_to(points)
     points.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
@@ -427,7 +427,7 @@ def write_actors(settings: Settings, acc: Accessibility | None = None,
         nx.write_graphml(to_graph(net), tmp)
     geojson = atomic_write(folder / "akteursnetz.geojson",
                            lambda p: p.write_text(to_geojson(net).to_json(), "utf-8"))
-    page = maps._save(actor_map(data, net),
+    page = maps.save_map(actor_map(data, net),
                       (map_dir or settings.maps.out_dir) / f"akteursnetz-{cs.actor_mode}.html")
     near = f"fz_within_{cs.actor_near_min:g}min_{cs.actor_mode}"
     closing = net.planned[net.planned["closes_gap"]]

@@ -668,7 +668,7 @@ def chain_map(data: ChainData, mode: str) -> folium.Map:
     title = (f"Präventionskette {label('mode', mode)}: unterbrochene Glieder je Gemeinde "
              f"(weniger als {data.settings.chain.gap_share * 100:.0f} % der Kinder unter 10 "
              f"in Reichweite) – {data.acc.region.title}")
-    m = maps._new_map(data.settings, title, _gap_legend(len(stages)))
+    m = maps.new_map(data.settings, title, _gap_legend(len(stages)))
     fields = [c for c in shown.columns if c != "geometry"]
     folium.GeoJson(
         shown, name="Gemeinden (unterbrochene Glieder)",
@@ -762,7 +762,7 @@ def write_chain(settings: Settings, acc: Accessibility | None = None,
     done = list(dict.fromkeys(table["mode"]))
     for mode in done:
         target = (map_dir or settings.maps.out_dir) / f"praeventionskette-{mode}.html"
-        outputs.append(maps._save(chain_map(data, mode), target))
+        outputs.append(maps.save_map(chain_map(data, mode), target))
         log.info("wrote %s", target)
     summary: dict[str, Any] = {
         "gemeinden": int(table["gemeinde_ags"].nunique()),

@@ -122,7 +122,7 @@ class _Html(MacroElement):
         self.attribution = repr(attribution)
 
 
-def _new_map(settings: Settings, title: str, legend: str = "") -> folium.Map:
+def new_map(settings: Settings, title: str, legend: str = "") -> folium.Map:
     """Return an empty German map of the region.
 
     No tiles (the OSM base map is an optional layer, off), scale bar, title, legend and
@@ -226,7 +226,7 @@ def offer_popup(offer: pd.Series) -> str:
             + "<br>".join(f"<i>{k}:</i> {v}" for k, v in rows))
 
 
-class _Popup(MacroElement):
+class Popup(MacroElement):
     """A popup bound to its parent layer from an HTML string.
 
     folium's Popup needs jQuery, which the offline maps do not carry.
@@ -252,7 +252,7 @@ def _add_offers(m: folium.Map, offers: pd.DataFrame, category: str) -> None:
             [offer["lat"], offer["lon"]], radius=6, color="#08306b", weight=2,
             fill=True, fill_color="#4292c6", fill_opacity=0.9,
             tooltip=html.escape(str(offer["name"])))
-        marker.add_child(_Popup(offer_popup(offer)))
+        marker.add_child(Popup(offer_popup(offer)))
         marker.add_to(cluster)
     cluster.add_to(m)
 
@@ -282,7 +282,8 @@ def _add_units(m: folium.Map, table: gpd.GeoDataFrame, white_spot: int, name: st
                                       sticky=True)).add_to(m)
 
 
-def _save(m: folium.Map, target: Path) -> Path:
+def save_map(m: folium.Map, target: Path) -> Path:
+    """Write the map's HTML to ``target`` atomically (readers never see half a page)."""
     with atomic_path(target) as tmp:
         m.save(str(tmp))
     return target
@@ -293,7 +294,7 @@ def travel_time_map(engine: Accessibility, category: str, mode: str) -> folium.M
     settings = engine.settings
     title = (f"{label('category', category)} {label('mode', mode)}: Minuten bis zum nächsten "
              f"Angebot – {engine.region.title}")
-    m = _new_map(settings, title, _legend(settings))
+    m = new_map(settings, title, _legend(settings))
     image, bounds = surface_image(engine.raster_minutes(category, mode),
                                   settings.maps.breaks_min)
     folium.raster_layers.ImageOverlay(image, bounds, name="Fahrzeit (Minuten, 100-m-Raster)",
@@ -322,7 +323,7 @@ def white_spot_map(engine: Accessibility, categories: Sequence[str], mode: str) 
                         f'background:#cb181d;opacity:{o};margin-right:6px;'
                         f'vertical-align:middle"></i>{label}</div>'
                         for o, label in ((0.3, "3–9"), (0.55, "10–29"), (0.85, "≥ 30"))))
-    m = _new_map(settings, title, legend)
+    m = new_map(settings, title, legend)
     cells = engine.cell_frame("children")
     gemeinden = engine.units("gemeinde")
     counts = pd.DataFrame({"Gemeinde": gemeinden["name"].to_numpy()}, index=gemeinden["ags"])
@@ -394,12 +395,12 @@ def build_maps(settings: Settings, engine: Accessibility | None = None,
     for category in chosen:
         for mode in modes:
             target = out / f"{category}-{mode}.html"
-            _save(travel_time_map(engine, category, mode), target)
+            save_map(travel_time_map(engine, category, mode), target)
             written.append(target.name)
             log.info("wrote %s", target)
     spot_mode = settings.maps.white_spot_mode
     target = out / f"weisse-flecken-{spot_mode}.html"
-    _save(white_spot_map(engine, chosen, spot_mode), target)
+    save_map(white_spot_map(engine, chosen, spot_mode), target)
     written.append(target.name)
     return {"maps": written, "skipped": skipped, "out_dir": str(out),
             "seconds": round(time.perf_counter() - t0, 1)}

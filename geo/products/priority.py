@@ -37,6 +37,7 @@ import pandas as pd
 
 from geo._io import atomic_path, neutralise_frame
 from geo.engine.access import Accessibility
+from geo.products import maps
 from geo.vocabulary import Weight
 
 log = logging.getLogger(__name__)
@@ -144,9 +145,8 @@ def write_priority(acc: Accessibility) -> dict[str, Any]:
         table.to_parquet(tmp, index=False)
     with atomic_path(out / "priority.csv") as tmp:
         neutralise_frame(table).to_csv(tmp, index=False)
-    target = acc.settings.maps.out_dir / "bedarf-und-entfernung.html"
-    with atomic_path(target) as tmp:
-        priority_map(acc, table).save(str(tmp))
+    target = maps.save_map(priority_map(acc, table),
+                           acc.settings.maps.out_dir / "bedarf-und-entfernung.html")
     log.info("priority table of %d Gemeinden written to %s, map %s", len(table), out, target)
     top = table.head(5)
     return {
@@ -179,8 +179,6 @@ def priority_map(acc: Accessibility, table: pd.DataFrame) -> folium.Map:
     table
         :func:`priority_table` of the same engine.
     """
-    from geo.products import maps
-
     gemeinden = acc.units("gemeinde").set_index("ags")
     value = table.set_index("ags")["unreached_single_parent_families"]
     edges = np.quantile(value, [0.2, 0.4, 0.6, 0.8])
@@ -201,7 +199,7 @@ def priority_map(acc: Accessibility, table: pd.DataFrame) -> folium.Map:
                   f'background:{c};margin-right:6px;vertical-align:middle"></i>'
                   f"{label}</div>" for c, label in zip(MAP_COLOURS, _class_labels(edges),
                                                        strict=True)))
-    m = maps._new_map(acc.settings, "Wo Bedarf und Entfernung zusammenkommen – "
+    m = maps.new_map(acc.settings, "Wo Bedarf und Entfernung zusammenkommen – "
                       f"{acc.region.title}", legend)
     fields = [c for c in shown.columns if c not in ("geometry", "colour")]
     folium.GeoJson(

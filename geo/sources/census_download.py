@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 from geo._io import atomic_path, write_json
 from geo.errors import DataError, DownloadError
 from geo.settings import Settings
-from geo.sources.download import _save, make_client
+from geo.sources.download import make_client, save_response
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,7 @@ def fetch_archive(client: httpx.Client, url: str, target: Path, force: bool = Fa
         if response.status_code == 304 and headers:
             log.info("%s is current (304 Not Modified)", target)
             return True
-        answer, md5 = _save(response, target, max_bytes, None,
+        answer, md5 = save_response(response, target, max_bytes, None,
                             limit="limits.census_download_max_bytes")
     except httpx.TransportError as exc:
         raise DownloadError(f"{url}: download failed ({exc})") from None

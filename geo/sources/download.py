@@ -232,7 +232,7 @@ def _stream(client: httpx.Client, request: httpx.Request, target: Path, max_byte
     try:
         response = client.send(request, stream=True)
         try:
-            return _save(response, target, max_bytes, check)
+            return save_response(response, target, max_bytes, check)
         finally:
             response.close()
     except httpx.TransportError as exc:
@@ -240,7 +240,7 @@ def _stream(client: httpx.Client, request: httpx.Request, target: Path, max_byte
                             ) from None
 
 
-def _save(response: httpx.Response, target: Path, max_bytes: int,
+def save_response(response: httpx.Response, target: Path, max_bytes: int,
           check: Callable[[str], bool] | None,
           limit: str = "limits.osm_download_max_bytes") -> tuple[httpx.Headers, str]:
     """Write a streamed 200 response (at most ``max_bytes`` bytes) to ``target`` atomically.
