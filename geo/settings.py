@@ -408,7 +408,7 @@ class ChainStage(BaseModel):
     key: str = Field(description="machine name, e.g. 'krippe'")
     label: str | None = Field(
         default=None, description="German label; None = the 'stage' label of "
-        "geo.vocabulary.LABELS (German and English there)")
+        "the message table geo.messages (labels.stage.<key>)")
     age_from: float = Field(ge=0, description="years, inclusive (pregnancy counts as 0)")
     age_to: float = Field(gt=0, description="years, exclusive")
     categories: tuple[str, ...] = Field(description="offer categories of the stage")

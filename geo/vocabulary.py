@@ -2,8 +2,8 @@
 
 Everything a user can name (a mode, an offer category, an area level, a weight) is a
 :class:`~enum.StrEnum` here; the CLI and the API take these enums directly. Labels for
-people are in :data:`LABELS`, one table per language (German first); products look them
-up with :func:`label`. Source attributions and vintages are built from the settings
+people are in the one message table (:mod:`geo.messages`, German first); products look
+them up with :func:`label`. Source attributions and vintages are built from the settings
 (:func:`data_sources`), never written as literals in a template.
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from geo.messages import text
 from geo.settings import Settings, get_region
 
 #: Metric CRS of every computation: ETRS89 / LAEA Europe, the INSPIRE grid of the census.
@@ -98,66 +99,12 @@ CATEGORIES: Final[tuple[str, ...]] = tuple(c.value for c in Category)
 #: Every area level.
 LEVELS: Final[tuple[str, ...]] = tuple(v.value for v in Level)
 
-#: Labels per language: kind → value → text. German is the default and complete; a second
-#: language fills what it has, and :func:`label` falls back to German for the rest.
-LABELS: Final[dict[str, dict[str, dict[str, str]]]] = {
-    "de": {
-        "category": {
-            "kita": "Kita", "grundschule": "Grundschule", "hort": "Hort",
-            "schule": "Weiterführende Schule",
-            "familienzentrum": "Familienzentrum", "fruehe_hilfen": "Frühe Hilfen",
-            "beratung": "Beratungsstelle", "familienbildung": "Familienbildung",
-            "gesundheit": "Arztpraxis", "freizeit": "Spielplatz / Bibliothek"},
-        "mode": {"walk": "zu Fuß", "bike": "mit dem Rad", "car": "mit dem Auto",
-                 "transit": "mit Bus und Bahn"},
-        "mode_short": {"walk": "zu Fuß", "bike": "Rad", "car": "Auto", "transit": "ÖPNV"},
-        "status": {"active": "aktiv", "planned": "geplant", "closed": "geschlossen"},
-        "level": {"county": "Landkreis", "unit": "Kommune", "gemeinde": "Gemeinde",
-                  "youth_office": "Jugendamtsbezirk"},
-        "weight": {"children_under_10": "Kinder unter 10",
-                   "families_with_minors": "Familien mit minderjährigen Kindern",
-                   "single_parent_families": "Alleinerziehende mit minderjährigen Kindern",
-                   "foreign_nationals": "Personen mit ausländischer Staatsangehörigkeit"},
-        "stage": {"fruehe_hilfen": "Schwangerschaft und erstes Lebensjahr",
-                  "krippe": "1 bis 3 Jahre (Krippe)",
-                  "kindergarten": "3 bis 6 Jahre (Kindergarten)",
-                  "uebergang": "Übergang Kita → Grundschule",
-                  "grundschule": "6 bis 10 Jahre (Grundschule, Hort)",
-                  "alle": "Alle Altersstufen (Familienzentrum, Beratung, Familienbildung)"},
-        "age_source": {"offer": "Angabe des Angebots", "name": "aus dem Namen",
-                       "category": "Standard der Kategorie"},
-    },
-    "en": {
-        "category": {
-            "kita": "Day care", "grundschule": "Primary school", "hort": "After-school care",
-            "schule": "Secondary school",
-            "familienzentrum": "Family centre", "fruehe_hilfen": "Early help",
-            "beratung": "Counselling", "familienbildung": "Family education",
-            "gesundheit": "Doctor", "freizeit": "Playground / library"},
-        "mode": {"walk": "on foot", "bike": "by bike", "car": "by car",
-                 "transit": "by bus and train"},
-        "mode_short": {"walk": "walk", "bike": "bike", "car": "car", "transit": "transit"},
-        "status": {"active": "active", "planned": "planned", "closed": "closed"},
-        "level": {"county": "County", "unit": "Municipality", "gemeinde": "Municipality",
-                  "youth_office": "Youth office area"},
-        "weight": {"children_under_10": "children under 10",
-                   "families_with_minors": "families with minors",
-                   "single_parent_families": "single-parent families",
-                   "foreign_nationals": "foreign nationals"},
-        "stage": {"fruehe_hilfen": "Pregnancy and first year", "krippe": "Ages 1 to 3 (crèche)",
-                  "kindergarten": "Ages 3 to 6 (kindergarten)",
-                  "uebergang": "Day care → primary school transition",
-                  "grundschule": "Ages 6 to 10 (primary school, after-school care)",
-                  "alle": "All ages (family centre, counselling, family education)"},
-        "age_source": {"offer": "given by the offer", "name": "from the name",
-                       "category": "category default"},
-    },
-}
-
-
 def label(kind: str, value: str, lang: str = "de") -> str:
-    """Return the label of ``value`` (a mode, category, …) of ``kind`` in ``lang``, else German."""
-    return LABELS.get(lang, {}).get(kind, {}).get(value) or LABELS["de"][kind][value]
+    """Return the label of ``value`` (a mode, category, …) of ``kind`` in ``lang``, else German.
+
+    Labels are the ``labels`` section of the one message table (:mod:`geo.messages`).
+    """
+    return text(f"labels.{kind}.{value}", lang)
 
 
 # --------------------------------------------------------------------------- data sources
