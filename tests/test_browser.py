@@ -8,73 +8,26 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from _services import services_for
+from browser_support import browser, needs_chromium, serve, server
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from api.main import create_app
-from api.services import Services
 from geo.engine.access import Accessibility
 from geo.products.maps import travel_time_map
 from geo.settings import Settings
 
-CHROMEDRIVER = "/usr/bin/chromedriver"
 ADDRESS = "Weender Landstraße 2, Göttingen"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("chromium") is None or not Path(CHROMEDRIVER).exists(),
-    reason="needs Debian chromium and chromium-driver (make browser-deps)")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--window-size=1280,900",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=ChromeService(CHROMEDRIVER))
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-
-
-def _serve(services: Services) -> Iterator[str]:
-    """The API on ``services`` on a free loopback port, in a thread."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(services=services), host="127.0.0.1",
-                            port=port, log_level="warning", access_log=False)
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def server(settings: Settings, networks: dict) -> Iterator[str]:
-    """The API on the real services."""
-    yield from _serve(services_for(settings))
+pytestmark = needs_chromium
+__all__ = ["browser", "server"]  # fixtures used by the tests below
 
 
 #: A stored-XSS attempt: an offer (and a Gemeinde) named with markup that would change the
@@ -92,7 +45,7 @@ def hostile_server(settings: Settings, networks: dict) -> Iterator[str]:
     gemeinden = copy.deepcopy(real.gemeinden)
     for feature in gemeinden["features"]:
         feature["properties"]["name"] = XSS
-    yield from _serve(dataclasses.replace(real, offers=offers, gemeinden=gemeinden))
+    yield from serve(dataclasses.replace(real, offers=offers, gemeinden=gemeinden))
 
 
 def test_family_page_finds_the_nearest_grundschule_for_an_address(
