@@ -260,7 +260,13 @@ class AccessSettings(BaseModel):
         default=(5, 10, 15, 20, 30), description="coverage thresholds, minutes")
     white_spot_min: int = Field(
         default=15, gt=0,
-        description="children needing longer than this (minutes) live in a white spot")
+        description="the one white-spot definition, with white_spot_mode: people needing "
+        "longer than this (minutes) to the nearest active offer of a category live in a "
+        "white spot of that category. Maps, reports and the API use it and state it")
+    white_spot_mode: Literal["walk", "bike"] = Field(
+        default="walk",
+        description="mode of the white-spot definition: on foot, the way families without "
+        "a car and without a bike seat for two children reach a daily offer")
     nearest_max_min: float = Field(
         default=60.0, gt=0,
         description="k-nearest answers list offers reachable within this time (minutes); "
@@ -389,8 +395,6 @@ class MapSettings(BaseModel):
     breaks_min: tuple[int, ...] = Field(
         default=(5, 10, 15, 20, 30, 45, 60),
         description="upper bounds of the colour classes of the travel-time surface, minutes")
-    white_spot_mode: str = Field(
-        default="walk", description="mode of the white-spot overview (children without a car)")
     base_map_url: str = Field(
         default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
         description="optional online base map (off by default: maps render without internet)")

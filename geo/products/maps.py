@@ -368,7 +368,7 @@ def build_maps(settings: Settings, engine: Accessibility | None = None,
     Parameters
     ----------
     settings
-        Settings (``maps.out_dir``, ``maps.categories``, ``maps.white_spot_mode``).
+        Settings (``maps.out_dir``, ``maps.categories``, ``access.white_spot_mode``).
     engine
         A loaded engine to reuse (default: a new one).
     categories
@@ -398,7 +398,7 @@ def build_maps(settings: Settings, engine: Accessibility | None = None,
             save_map(travel_time_map(engine, category, mode), target)
             written.append(target.name)
             log.info("wrote %s", target)
-    spot_mode = settings.maps.white_spot_mode
+    spot_mode = settings.access.white_spot_mode
     target = out / f"weisse-flecken-{spot_mode}.html"
     save_map(white_spot_map(engine, chosen, spot_mode), target)
     written.append(target.name)
