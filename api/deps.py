@@ -19,7 +19,9 @@ from api.errors import RequestError, blame, echo
 from api.models import ErrorBody, Origin
 from api.services import Services
 from geo.errors import DataError
+from geo.messages import negotiate, text
 from geo.settings import Settings
+from geo.sources.geocode import did_you_mean
 from geo.transit.timetable import parse_clock
 
 if TYPE_CHECKING:
@@ -60,7 +62,8 @@ async def ready(services: ServicesDep) -> None:
     if missing:
         hints = sorted(set(missing.values()))
         raise RequestError(503, [], f"not ready: {', '.join(missing)} not built; "
-                           f"{'; '.join(hints)}", "not_ready", sorted(missing))
+                           f"{'; '.join(hints)}", "not_ready", sorted(missing),
+                           values={"missing": ", ".join(missing), "hint": "; ".join(hints)})
 
 
 def mode_ready(services: Services, mode: str) -> None:
@@ -88,8 +91,22 @@ def timetable(services: Services) -> TransitAccess:
         raise RequestError(409, ["query", "mode"], str(exc), "no_timetable") from exc
 
 
+async def asked_language(
+    request: Request,
+    lang: Annotated[str | None, Query(
+        max_length=35, description="language of texts and error messages: de (default), en, "
+                                   "tr, ar, uk, ru; else Accept-Language decides")] = None,
+) -> str:
+    """Return the language to answer in (:func:`geo.messages.negotiate`)."""
+    return negotiate(request.headers.get("accept-language"), lang)
+
+
+LangDep = Annotated[str, Depends(asked_language)]
+
+
 def origin(
     services: ServicesDep,
+    lang: LangDep,
     lat: Annotated[float | None, Query(ge=-90, le=90, allow_inf_nan=False,
                                        description="WGS84 latitude, degrees")] = None,
     lon: Annotated[float | None, Query(ge=-180, le=180, allow_inf_nan=False,
@@ -101,20 +118,28 @@ def origin(
 ) -> Origin:
     """Return the query point from ``lat``/``lon`` or ``address`` (exactly one of them).
 
-    The point must lie inside the region (:meth:`Services.inside`).
+    The point must lie inside the region (:meth:`Services.inside`). An address whose street
+    lacks the house number asked for gives the street, with ``number_found`` false, a note
+    in ``lang`` and the close spellings that have the number as ``suggestions``.
     """
     if address is not None:
         if lon is not None or lat is not None:
             raise RequestError(422, ["query", "address"],
                                "give either address or lat/lon, not both", "conflict")
-        with blame("query", "address"):
+        with blame("query", "address", address=echo(address, 100)):
             loc = services.geocoder.locate(address)
-        return Origin(lon=loc.lon, lat=loc.lat, address=loc.label, precision=loc.precision)
+        note = None
+        if loc.note is not None:  # the street without the number asked for
+            note = text("api.number_not_found", lang) + (
+                f"; {did_you_mean(loc.suggestions, lang)}" if loc.suggestions else "")
+        return Origin(lon=loc.lon, lat=loc.lat, address=loc.label, precision=loc.precision,
+                      number_found=False if loc.note is not None else None, note=note,
+                      suggestions=list(loc.suggestions))
     if lon is None or lat is None:
         missing = "lat" if lat is None else "lon"
         raise RequestError(422, ["query", missing],
                            f"{missing} is required (or give address instead of lat/lon)",
-                           "missing")
+                           "missing", values={"field": missing})
     if not services.inside(lon, lat):
         raise RequestError(422, ["query", "lat"], f"point (lon {lon:.5f}, lat {lat:.5f}) lies "
                            f"outside {services.engine.region.title}", "outside_region")

@@ -16,7 +16,8 @@ class Problem(BaseModel):
     """One reason a request was refused."""
 
     loc: list[str] = Field(description="where: ['query', field] or ['body', field, …]")
-    msg: str = Field(description="what is wrong, in words")
+    msg: str = Field(description="what is wrong, in words, in the language of lang= or "
+                                 "Accept-Language (German by default)")
     type: str = Field(description="kind of problem, e.g. outside_region, not_found")
 
 
@@ -76,8 +77,19 @@ class OfferProperties(BaseModel):
     age_to: float | None = Field(default=None, description="years")
     opening_hours: str | None = Field(default=None, description="OSM opening_hours syntax")
     open: bool | None = Field(default=None,
-                              description="open at the requested open_at (None: hours unknown "
-                                          "or not asked)")
+                              description="open at the requested time (open_at, or weekday and "
+                                          "time; None: hours unknown or not asked)")
+    matches: bool | None = Field(
+        default=None, description="/offers with age or open_at: true when every asked filter "
+                                  "is known to match, None when one is unknown (no ages or "
+                                  "hours); offers known not to match are left out")
+    address: str | None = Field(
+        default=None, description="postal address: the offer's own, else the nearest OSM house "
+                                  "number (see address_source); None: unknown")
+    address_source: Literal["offer", "housenumber_street", "housenumber_nearby"] | None = Field(
+        default=None, description="offer: the offer's own fields; housenumber_street: nearest "
+                                  "house number on its street (≤ 150 m); housenumber_nearby: "
+                                  "nearest house number (≤ 50 m), the offer naming no street")
     capacity: int | None = Field(default=None, description="places")
     status: str
     geocode_precision: str | None = None
@@ -98,6 +110,11 @@ class OfferCollection(BaseModel):
 
     type: Literal["FeatureCollection"] = "FeatureCollection"
     features: list[OfferFeature]
+    matched: int | None = Field(
+        default=None, description="with age or open_at: offers known to match (listed first); "
+                                  "the others listed have matches = None (unknown)")
+    unknown: int | None = Field(default=None,
+                                description="with age or open_at: offers of unknown match")
 
 
 class GemeindeFeature(BaseModel):
@@ -122,6 +139,15 @@ class Origin(BaseModel):
     lat: float
     address: str | None = Field(default=None, description="matched address (address= only)")
     precision: str | None = Field(default=None, description="address, street or place")
+    number_found: bool | None = Field(
+        default=None, description="false: the street has no such house number, the point is "
+                                  "on the street (see note); None: no number asked")
+    note: str | None = Field(default=None, description="what was not found, in the asked "
+                                                       "language, e.g. 'Hausnummer nicht "
+                                                       "gefunden; Meinten Sie …?'")
+    suggestions: list[str] = Field(default_factory=list,
+                                   description="'Meinten Sie …?': queries of close spellings "
+                                               "that have the house number; never taken silently")
 
 
 class NearestOffer(BaseModel):
@@ -136,6 +162,19 @@ class NearestOffer(BaseModel):
                                   "(with route=true)")
     route: LineGeometry | None = Field(
         default=None, description="query point → streets → offer (with route=true)")
+    address: str | None = Field(default=None, description="the offer's address (offer.address)")
+    address_source: str | None = Field(default=None,
+                                       description="where it comes from (offer.address_source)")
+    open_now: bool | None = Field(default=None, description="open now, Europe/Berlin; None: "
+                                                            "opening hours unknown")
+    open_today: str | None = Field(
+        default=None, description="today's opening times, e.g. '08:00–12:00, 14:00–16:00', or "
+                                  "'heute geschlossen' (in the asked language); None: unknown")
+    other_modes: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="minutes to this offer by every mode (walk, bike, car; transit when a "
+                    "timetable is loaded), the asked one included; None: beyond max_minutes "
+                    "or not connected")
 
 
 class NearestAnswer(BaseModel):
@@ -146,6 +185,13 @@ class NearestAnswer(BaseModel):
     mode: str
     max_minutes: float = Field(description="offers beyond this travel time are not listed")
     results: list[NearestOffer]
+    nearest_anyway: NearestOffer | None = Field(
+        default=None, description="when no offer lies within max_minutes: the nearest one "
+                                  "anyway, with its minutes by this mode (no route); None "
+                                  "otherwise or when none is connected")
+    suggest_mode: str | None = Field(
+        default=None, description="when no offer lies within max_minutes: the first mode of "
+                                  "walk, bike, transit, car that reaches one within it")
 
 
 class IsochroneProperties(BaseModel):
@@ -333,3 +379,41 @@ class MapList(BaseModel):
     """The generated maps."""
 
     maps: list[str] = Field(description="names to open as /maps/{name}")
+
+
+class FamilyOffer(OfferProperties):
+    """One offer of a stage, with the minutes from the origin."""
+
+    minutes: dict[str, float | None] = Field(
+        description="minutes from the origin on foot (walk) and by bike (None: beyond "
+                    "ChainSettings.guide_max_min, 90)")
+    lon: float = Field(description="WGS84 degrees")
+    lat: float = Field(description="WGS84 degrees")
+
+
+class FamilyStage(BaseModel):
+    """One stage of the prevention chain that covers the child's age."""
+
+    key: str = Field(description="stage key (ChainSettings.stages), e.g. kindergarten")
+    label: str = Field(description="stage label in the asked language")
+    age_from: float = Field(description="years")
+    age_to: float = Field(description="years (exclusive)")
+    budget_min: float = Field(description="offers within this many minutes are listed")
+    matched: int | None = Field(
+        default=None, description="with weekday and time: offers known open (listed first; "
+                                  "then those of unknown hours, open = None)")
+    offers: list[FamilyOffer] = Field(description="nearest first by the asked mode")
+
+
+class FamilyAnswer(BaseModel):
+    """What there is for a child of one age: the chain's stages and their offers in reach."""
+
+    origin: Origin = Field(description="the address, or the Gemeinde's main place (its census "
+                                       "cell with the most children under 10)")
+    gemeinde: str | None = Field(default=None, description="AGS when gemeinde= was asked")
+    age: float = Field(description="years")
+    mode: str
+    weekday: str | None = None
+    time: str | None = Field(default=None, description="HH:MM")
+    hours_unknown: str = Field(description="the words for open = None, in the asked language")
+    stages: list[FamilyStage]

@@ -23,6 +23,7 @@ from geo.networks.snap import to_metric
 from geo.products.chain import ChainData
 from geo.products.transition import offer_gemeinden
 from geo.settings import Settings, get_region
+from geo.sources.addresses import offer_addresses
 from geo.sources.boundaries import vg5000_files
 from geo.sources.geocode import Geocoder
 from geo.vocabulary import STREET_MODES
@@ -91,7 +92,9 @@ class Services:
     def load(cls, settings: Settings) -> Services:
         """Load offers, boundaries and the address index (≈15 s; networks load lazily).
 
-        An offer's Gemeinde is the report's (:func:`geo.products.transition.offer_gemeinden`).
+        An offer's Gemeinde is the report's (:func:`geo.products.transition.offer_gemeinden`),
+        its address its own or the nearest house number's
+        (:func:`geo.sources.addresses.offer_addresses`).
         """
         engine = Accessibility(settings)
         gemeinden = engine.units("gemeinde")
@@ -99,8 +102,9 @@ class Services:
         table["gemeinde_ags"] = table["id"].map(offer_gemeinden(engine))
         table["gemeinde"] = table["gemeinde_ags"].map(gemeinden.set_index("ags")["name"])
         outline = gemeinden[["ags", "name", "geometry"]].to_crs("EPSG:4326")
-        return cls(settings, engine, Geocoder(settings), table,
-                   json.loads(outline.to_json(drop_id=True)))
+        geocoder = Geocoder(settings)
+        table = table.join(offer_addresses(table, geocoder))
+        return cls(settings, engine, geocoder, table, json.loads(outline.to_json(drop_id=True)))
 
     def missing(self) -> dict[str, str]:
         """Return the derived data not built yet → how to build it (empty when ready)."""
@@ -137,5 +141,6 @@ class Services:
 
     def offer_properties(self, row: pd.Series, open_: bool | None = None) -> OfferProperties:
         """Catalogue row → :class:`OfferProperties`."""
-        data = {k: plain(row.get(k)) for k in OfferProperties.model_fields if k != "open"}
+        data = {k: plain(row.get(k)) for k in OfferProperties.model_fields
+                if k not in ("open", "matches")}
         return OfferProperties(**data, open=open_)

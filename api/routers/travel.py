@@ -16,8 +16,10 @@ import numpy as np
 import shapely
 from fastapi import APIRouter, Depends, Query, Response
 
+from api import reach
 from api.deps import (
     NOT_READY,
+    LangDep,
     OriginDep,
     ServicesDep,
     SettingsDep,
@@ -76,6 +78,7 @@ def nearest(
     s: ServicesDep,
     settings: SettingsDep,
     point: OriginDep,
+    lang: LangDep,
     category: Annotated[Category, Query(description="offer category")],
     mode: Annotated[Mode, Query(description="travel mode")] = Mode.walk,
     k: Annotated[int, Query(ge=1, le=10, description="offers listed, at most "
@@ -86,16 +89,26 @@ def nearest(
 ) -> NearestAnswer:
     """Return the k nearest active offers of a category from a point or an address.
 
-    With the door-to-door minutes and the route of each.
+    With the door-to-door minutes and the route of each, its address, whether it is open
+    now (Europe/Berlin) and today's hours, and its minutes by the other modes. When no
+    offer lies within ``max_minutes``: the nearest one anyway (``nearest_anyway``) and the
+    first mode that reaches one in time (``suggest_mode``).
     """
     if k > settings.access.k_max:
         raise RequestError(422, ["query", "k"], f"k must be at most {settings.access.k_max}",
-                           "less_than_equal")
+                           "less_than_equal", values={"le": settings.access.k_max})
     mode_ready(s, str(mode))
     with blame(*blame_origin(point)):
         results = _nearest_results(s, point.lon, point.lat, str(category), str(mode), k, route)
+    anyway, suggest = None, None
+    if not results:
+        anyway = reach.nearest_anyway(s, point.lon, point.lat, str(category), str(mode))
+        suggest = reach.suggest_mode(s, point.lon, point.lat, str(category), str(mode))
+    found = [*results, *([anyway] if anyway is not None else [])]
+    reach.add_facts(s, found, point.lon, point.lat, str(category), lang)
     return NearestAnswer(origin=point, category=str(category), mode=str(mode),
-                         max_minutes=settings.access.nearest_max_min, results=results)
+                         max_minutes=settings.access.nearest_max_min, results=results,
+                         nearest_anyway=anyway, suggest_mode=suggest)
 
 
 def _geojson(polys: gpd.GeoDataFrame, tolerance_m: float) -> bytes:

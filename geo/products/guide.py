@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from geo.engine.access import Accessibility
 from geo.errors import DataError
-from geo.networks.snap import NodeIndex
+from geo.networks.snap import to_lonlat
 from geo.products import report
 from geo.products.chain import ChainData, find_gemeinde, stage_label
 from geo.settings import Settings
@@ -55,16 +55,16 @@ def main_place(data: ChainData, ags: str) -> dict[str, Any]:
 
 
 def minutes_from(data: ChainData, x: float, y: float, offer_ids: pd.Series,
-                 mode: str) -> np.ndarray:
+                 mode: str, limit_min: float | None = None) -> np.ndarray:
     """Return the minutes from the point (EPSG:3035) to each offer by a street ``mode``.
 
-    Access leg + one forward Dijkstra on the network + the offer's access leg; inf
-    beyond ``ChainSettings.guide_max_min`` or where not connected.
+    Access leg (the engine's snapping) + one forward Dijkstra on the network + the offer's
+    access leg; inf beyond ``limit_min`` (default ``ChainSettings.guide_max_min``; inf:
+    unbounded) or where not connected.
     """
-    limit = data.settings.chain.guide_max_min
+    limit = data.settings.chain.guide_max_min if limit_min is None else limit_min
     out = np.full(len(offer_ids), np.inf)
-    start = NodeIndex(data.acc.network(mode), data.settings).snap_xy(np.array([x]),
-                                                                      np.array([y]))
+    start = data.acc.snap(*to_lonlat(np.array([x]), np.array([y])), mode)
     if not start.connected[0]:
         return out
     dist = dijkstra(data.acc.network(mode).csr(), indices=int(start.node[0]),

@@ -51,6 +51,7 @@ import shapely
 
 from geo._io import atomic_path, files_digest
 from geo.errors import ErreichbarError
+from geo.messages import text as message
 from geo.settings import Settings, TileSource, get_region
 from geo.sources.boundaries import load_units, vg5000_files
 from geo.vocabulary import METRIC_CRS
@@ -77,8 +78,9 @@ VARIANT_CUTOFF: Final = 0.9
 #: different places, and the query is ambiguous. Two address points of one house lie within
 #: a few dozen metres; a street's pieces in two quarters of a town within a kilometre or so.
 AMBIGUOUS_M: Final[dict[str, float]] = {"address": 200.0, "street": 1500.0, "place": 1500.0}
-#: Note of a street returned without the house number asked for.
-NUMBER_NOT_FOUND: Final = "Hausnummer nicht gefunden"
+#: Note of a street returned without the house number asked for (German; the API says it
+#: in the asker's language from the same message table).
+NUMBER_NOT_FOUND: Final = message("api.number_not_found")
 
 #: Version of the address tables' layout and rules: part of their cache key.
 _TABLES_VERSION: Final = f"3/{HOUSENUMBER_STREET_MAX_M}"
@@ -112,6 +114,12 @@ class AmbiguousAddressError(AddressNotFoundError):
     def __init__(self, message: str, candidates: list[Location]) -> None:
         super().__init__(message, list(dict.fromkeys(c.label for c in candidates)))
         self.candidates = candidates
+
+
+def did_you_mean(options: tuple[str, ...] | list[str], lang: str = "de") -> str:
+    """Return "Meinten Sie A oder B?" in ``lang`` (message table ``api.did_you_mean``)."""
+    joiner = f" {message('api.or', lang)} "
+    return message("api.did_you_mean", lang, options=joiner.join(options))
 
 
 def normalise(text: str) -> str:
@@ -432,7 +440,8 @@ class Geocoder:
         return rows[tier == tier.min()] if tier.min() < _OUTSIDE else rows.iloc[:0]
 
     @staticmethod
-    def _label(row: pd.Series, number: str | None = None) -> str:
+    def label(row: pd.Series, number: str | None = None) -> str:
+        """Return the display name of an address or street row, e.g. "Hauptstraße 5, Dramfeld (Rosdorf)"."""
         town = row["place"] if row["place"] == row["gemeinde"] or not isinstance(
             row["gemeinde"], str) else f"{row['place']} ({row['gemeinde']})"
         return f"{row['street']}{' ' + number if number else ''}, {town}"
@@ -450,7 +459,7 @@ class Geocoder:
     def _variants(self, name: str, number: str, town: _Town | None) -> tuple[str, ...]:
         """Return queries of close spellings of ``name`` in ``town`` that have ``number``."""
         keys = difflib.get_close_matches(name, self._street_keys, n=6, cutoff=VARIANT_CUTOFF)
-        labels = [self._label(r, str(r["number"])) for key in keys if key != name
+        labels = [self.label(r, str(r["number"])) for key in keys if key != name
                   for _, r in self._best(self._numbers(key, number), town).iterrows()]
         return tuple(dict.fromkeys(labels))[:SUGGESTIONS]
 
@@ -464,15 +473,15 @@ class Geocoder:
         if number:
             rows = self._best(self._numbers(name, number), town)
             if len(rows):
-                return [Location(self._label(r, str(r["number"])), float(r["lon"]),
+                return [Location(self.label(r, str(r["number"])), float(r["lon"]),
                                  float(r["lat"]), "address", str(r["gemeinde"]))
                         for _, r in rows.iterrows()]
         rows = self._best(self.streets.iloc[self._street_rows.get(name, [])], town)
         if len(rows):
             suggestions = self._variants(name, number, town) if number else ()
-            note = (NUMBER_NOT_FOUND + (f"; Meinten Sie {' oder '.join(suggestions)}?"
+            note = (NUMBER_NOT_FOUND + (f"; {did_you_mean(suggestions)}"
                                         if suggestions else "")) if number else None
-            return [Location(self._label(r), float(r["lon"]), float(r["lat"]), "street",
+            return [Location(self.label(r), float(r["lon"]), float(r["lat"]), "street",
                              str(r["gemeinde"]), note, suggestions) for _, r in rows.iterrows()]
         if number:
             return []
@@ -497,7 +506,7 @@ class Geocoder:
         for key in close:
             rows = self._best(streets[streets["key"] == key], town)
             if len(rows):
-                labels.append(self._label(rows.iloc[0], number))
+                labels.append(self.label(rows.iloc[0], number))
             else:
                 labels.append(self._place_label(self._best(places[places["key"] == key],
                                                            town).iloc[0]))
