@@ -6,4 +6,4 @@
 from api.routers import chain, coverage, family, maps, offers, service, travel
 
 ROUTERS = (service.router, offers.router, travel.router, coverage.router, chain.router,
-           maps.router, family.router)
+           maps.router, family.api, family.router)

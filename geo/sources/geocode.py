@@ -441,7 +441,7 @@ class Geocoder:
 
     @staticmethod
     def label(row: pd.Series, number: str | None = None) -> str:
-        """Return the display name of an address or street row, e.g. "Hauptstraße 5, Dramfeld (Rosdorf)"."""
+        """Return the display name of an address or street row ("Hauptstraße 5, Dramfeld")."""
         town = row["place"] if row["place"] == row["gemeinde"] or not isinstance(
             row["gemeinde"], str) else f"{row['place']} ({row['gemeinde']})"
         return f"{row['street']}{' ' + number if number else ''}, {town}"
