@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.services import Services
+from geo import messages
 from geo.errors import DataError
 from geo.products import siting
 from geo.settings import MapSettings, Settings
@@ -125,7 +126,8 @@ def test_unknown_address_gets_suggestions(client) -> None:
 def test_ambiguous_address_lists_the_towns(client) -> None:
     body = _problem(client.get("/nearest", params={"address": "Hauptstraße 5",
                                                    "category": "kita"}), 404)
-    assert "ambiguous" in body["detail"][0]["msg"]
+    assert body["detail"][0]["msg"] == ("Die Adresse 'Hauptstraße 5' gibt es mehrmals. "
+                                        "Meinten Sie eine dieser Adressen?")
     assert len(body["suggestions"]) > 1
     assert all(s.startswith("Hauptstraße 5, ") for s in body["suggestions"])
 
@@ -212,7 +214,8 @@ def test_transit_without_timetable_names_mode(client, services, path, params) ->
     with pytest.raises(DataError) as engine:
         services.engine.nearest_many(np.array([ALBANI[0]]), np.array([ALBANI[1]]),
                                      "familienzentrum", "transit", 1)
-    assert body["detail"][0]["msg"] == str(engine.value)
+    assert body["detail"][0]["msg"] == messages.text("errors.type.no_timetable", "de",
+                                                     region=services.engine.region.title)
     assert "no public-transport timetable is loaded" in str(engine.value)
     assert "erreichbar gtfs load" in str(engine.value)
 

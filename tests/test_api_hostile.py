@@ -220,7 +220,7 @@ def test_unexpected_errors_are_logged_with_traceback_and_answer_500_json(
     with caplog.at_level(logging.ERROR, logger="api.errors"):
         r = client.get("/nearest", params={**ALBANI, "category": "kita"})
     problem = _problem(r, 500, [], "internal")
-    assert problem["msg"] == "internal error" and "boom" not in r.text
+    assert problem["msg"] == "Interner Fehler." and "boom" not in r.text
     record = next(rec for rec in caplog.records if rec.name == "api.errors")
     assert record.exc_info is not None and record.exc_info[0] is ZeroDivisionError
     assert "51.5328" not in record.getMessage()  # no coordinates in the log
