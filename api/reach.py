@@ -4,8 +4,9 @@ Used by ``/nearest`` (:mod:`api.routers.travel`):
 
 * :func:`other_modes` — minutes to given offers by every mode, read from the engine's
   nearest-offer tables (the ``k_max`` nearest per street node, built once per category and
-  mode); an offer not among them is looked up with one forward Dijkstra bounded by
-  ``AccessSettings.nearest_max_min`` (:func:`geo.products.guide.minutes_from`). The same
+  mode); an offer not among them is looked up by forward Dijkstra runs
+  (:func:`geo.products.guide.minutes_from`) bounded by the table's farthest minutes, the
+  bound doubled up to ``AccessSettings.nearest_max_min`` until it is found. The same
   trip model either way: access leg, network, the offer's access leg.
 * :func:`nearest_anyway` — the nearest offer beyond ``nearest_max_min`` (one unbounded
   forward Dijkstra), and :func:`suggest_mode` — the first mode without a car, then the car,
@@ -47,6 +48,23 @@ def _minutes(value: float, limit: float) -> float | None:
     return round(float(value), 2) if np.isfinite(value) and value <= limit else None
 
 
+def _deepening(s: Services, x: float, y: float, offer_ids: list[str], mode: str,
+               start_min: float) -> np.ndarray:
+    """Return the minutes from the point (EPSG:3035) to offers beyond a mode's table.
+
+    Forward searches bounded by ``start_min`` (the table's farthest, a lower bound of
+    theirs), doubled until every offer is found or ``nearest_max_min`` is reached: a car
+    search of 60 minutes covers the county (≈0.1 s), the offers usually lie within 10.
+    """
+    limit = s.settings.access.nearest_max_min
+    bound = min(max(start_min, 1.0), limit)
+    while True:
+        minutes = minutes_from(s.chain(), x, y, pd.Series(offer_ids), mode, bound)
+        if np.isfinite(minutes).all() or bound >= limit:
+            return minutes
+        bound = min(2.0 * bound, limit)
+
+
 def other_modes(s: Services, lon: float, lat: float, category: str,
                 offer_ids: list[str]) -> list[dict[str, float | None]]:
     """Return, per offer, the minutes from the point (WGS84) by every loaded mode.
@@ -66,8 +84,9 @@ def other_modes(s: Services, lon: float, lat: float, category: str,
         known = dict(zip(table["offer_id"], table["minutes"], strict=True))
         rest = [o for o in offer_ids if o not in known]
         if rest and mode in STREET_MODES:
-            known.update(zip(rest, minutes_from(s.chain(), float(x[0]), float(y[0]),
-                                                pd.Series(rest), mode, limit), strict=True))
+            start = float(table["minutes"].max()) if len(table) else 1.0
+            known.update(zip(rest, _deepening(s, float(x[0]), float(y[0]), rest, mode, start),
+                             strict=True))
         for row, offer_id in zip(out, offer_ids, strict=True):
             row[str(mode)] = _minutes(known.get(offer_id, np.inf), limit)
     return out

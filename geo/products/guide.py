@@ -69,12 +69,13 @@ def minutes_from(data: ChainData, x: float, y: float, offer_ids: pd.Series,
         return out
     dist = dijkstra(data.acc.network(mode).csr(), indices=int(start.node[0]),
                     limit=limit * 60.0)
-    offers = data.acc.offers.set_index("id").loc[offer_ids]
-    for category in offers["category"].unique():
+    catalogue = data.acc.offers  # categories of the asked offers, without copying the frame
+    categories = pd.Series(catalogue["category"].to_numpy(),
+                           index=catalogue["id"].to_numpy()).loc[offer_ids].to_numpy()
+    for category in pd.unique(categories):
         snap = data.acc.offer_set(category, mode)
-        row = pd.Index(snap.ids).get_indexer(offer_ids[(offers["category"] == category)
-                                                       .to_numpy()])
-        sel = np.flatnonzero((offers["category"] == category).to_numpy())
+        sel = np.flatnonzero(categories == category)
+        row = pd.Index(snap.ids).get_indexer(offer_ids.to_numpy()[sel])
         ok = row >= 0
         node = np.where(ok, snap.snap.node[np.maximum(row, 0)], 0)
         secs = start.seconds[0] + dist[node] + snap.snap.seconds[np.maximum(row, 0)]
