@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from typing import Final
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from geo.networks.snap import to_metric
 from geo.sources.geocode import Geocoder, fold
+from geo.vocabulary import METRIC_CRS
 
 #: A house number farther than this (metres) from an offer without a street is another
 #: building's: an offer's entrance lies within a few dozen metres of its address point.
@@ -34,6 +35,14 @@ NEARBY_MAX_M: Final = 50.0
 #: name of a house number is its nearest street within 150 m (geocode), so beyond that the
 #: same name is another street of the same name.
 SAME_STREET_MAX_M: Final = 150.0
+
+
+def _metric(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """EPSG:3035 x, y (metres) of the WGS84 ``lon``/``lat`` columns of ``frame``."""
+    points = gpd.GeoSeries(gpd.points_from_xy(frame["lon"].astype(float),
+                                              frame["lat"].astype(float)),
+                           crs="EPSG:4326").to_crs(METRIC_CRS)
+    return points.x.to_numpy(), points.y.to_numpy()
 
 
 def _own(row: pd.Series) -> tuple[str, str]:
@@ -61,10 +70,10 @@ def offer_addresses(offers: pd.DataFrame, geocoder: Geocoder) -> pd.DataFrame:
         Same index as ``offers``: ``address`` (str or None), ``address_source``.
     """
     book = geocoder.addresses
-    bx, by = to_metric(book["lon"].to_numpy(), book["lat"].to_numpy())
+    bx, by = _metric(book)
     tree = cKDTree(np.column_stack([bx, by]))
     street_rows = book.groupby("key").indices
-    ox, oy = to_metric(offers["lon"].to_numpy(float), offers["lat"].to_numpy(float))
+    ox, oy = _metric(offers)
     near_m, near_i = tree.query(np.column_stack([ox, oy]), distance_upper_bound=NEARBY_MAX_M)
     out: list[tuple[str | None, str | None]] = []
     for i, (_, row) in enumerate(offers.iterrows()):
