@@ -172,9 +172,9 @@ class NearestOffer(BaseModel):
                                   "'heute geschlossen' (in the asked language); None: unknown")
     other_modes: dict[str, float | None] = Field(
         default_factory=dict,
-        description="minutes to this offer by every mode (walk, bike, car; transit when a "
-                    "timetable is loaded), the asked one included; None: beyond max_minutes "
-                    "or not connected")
+        description="minutes to this offer by walk, bike and car, and by transit when that is "
+                    "the asked mode (transit has no precomputed table); None: beyond "
+                    "max_minutes or not connected")
 
 
 class NearestAnswer(BaseModel):

@@ -2,9 +2,10 @@
 
 Used by ``/nearest`` (:mod:`api.routers.travel`):
 
-* :func:`other_modes` — minutes to given offers by every mode, read from the engine's
-  nearest-offer tables (the ``k_max`` nearest per street node, built once per category and
-  mode); an offer not among them is looked up by forward Dijkstra runs
+* :func:`other_modes` — minutes to given offers by every street mode (and by transit when
+  that is the asked mode: transit has no table, one search per point takes seconds), read
+  from the engine's nearest-offer tables (the ``k_max`` nearest per street node, built once
+  per category and mode); an offer not among them is looked up by forward Dijkstra runs
   (:func:`geo.products.guide.minutes_from`) bounded by the table's farthest minutes, the
   bound doubled up to ``AccessSettings.nearest_max_min`` until it is found. The same
   trip model either way: access leg, network, the offer's access leg.
@@ -65,30 +66,33 @@ def _deepening(s: Services, x: float, y: float, offer_ids: list[str], mode: str,
         bound = min(2.0 * bound, limit)
 
 
-def other_modes(s: Services, lon: float, lat: float, category: str,
-                offer_ids: list[str]) -> list[dict[str, float | None]]:
-    """Return, per offer, the minutes from the point (WGS84) by every loaded mode.
+def other_modes(s: Services, lon: float, lat: float, category: str, offer_ids: list[str],
+                mode: str, minutes: list[float]) -> list[dict[str, float | None]]:
+    """Return, per offer, the minutes from the point (WGS84) by each street mode and ``mode``.
 
-    None where the offer lies beyond ``AccessSettings.nearest_max_min`` by that mode or
-    the point is not connected to its network (see module docstring).
+    ``minutes`` are the offers' minutes by the asked ``mode``, already known. None where
+    the offer lies beyond ``AccessSettings.nearest_max_min`` by that mode or the point is
+    not connected to its network (see module docstring).
     """
     limit = s.settings.access.nearest_max_min
-    out: list[dict[str, float | None]] = [{} for _ in offer_ids]
+    out: list[dict[str, float | None]] = [{mode: _minutes(m, limit)} for m in minutes]
     x, y = to_metric(np.array([lon]), np.array([lat]))
-    for mode in modes_loaded(s):
+    for other in STREET_MODES:  # transit has no table: a search per point takes seconds
+        if other == mode:
+            continue
         try:
-            table = s.engine.nearest_many(np.array([lon]), np.array([lat]), category, mode,
+            table = s.engine.nearest_many(np.array([lon]), np.array([lat]), category, other,
                                           s.settings.access.k_max)
         except ErreichbarError:  # no offer of the category reachable, point off the network
             table = pd.DataFrame({"offer_id": [], "minutes": []})
         known = dict(zip(table["offer_id"], table["minutes"], strict=True))
         rest = [o for o in offer_ids if o not in known]
-        if rest and mode in STREET_MODES:
+        if rest and other in STREET_MODES:
             start = float(table["minutes"].max()) if len(table) else 1.0
-            known.update(zip(rest, _deepening(s, float(x[0]), float(y[0]), rest, mode, start),
+            known.update(zip(rest, _deepening(s, float(x[0]), float(y[0]), rest, other, start),
                              strict=True))
         for row, offer_id in zip(out, offer_ids, strict=True):
-            row[str(mode)] = _minutes(known.get(offer_id, np.inf), limit)
+            row[str(other)] = _minutes(known.get(offer_id, np.inf), limit)
     return out
 
 
@@ -134,13 +138,17 @@ def suggest_mode(s: Services, lon: float, lat: float, category: str, mode: str) 
 
 
 def add_facts(s: Services, found: list[NearestOffer], lon: float, lat: float, category: str,
-              lang: str) -> None:
-    """Fill in address, opening state (now, Europe/Berlin) and other modes of each offer."""
+              mode: str, lang: str) -> None:
+    """Fill in address, opening state (now, Europe/Berlin) and other modes of each offer.
+
+    ``found`` are offers of ``category`` with their minutes by ``mode`` from the point.
+    """
     if not found:
         return
     now = hours.local_now()
     closed = text("api.closed_today", lang)
-    minutes = other_modes(s, lon, lat, category, [f.offer.id for f in found])
+    minutes = other_modes(s, lon, lat, category, [f.offer.id for f in found], mode,
+                          [f.minutes for f in found])
     for item, by_mode in zip(found, minutes, strict=True):
         item.address, item.address_source = item.offer.address, item.offer.address_source
         item.open_now = hours.is_open(item.offer.opening_hours, now)

@@ -47,7 +47,7 @@ def run() -> dict[str, Any]:
             t0 = time.perf_counter()
             results = _nearest_results(services, float(x), float(y), category, "walk", 3, True)
             t1 = time.perf_counter()
-            reach.add_facts(services, results, float(x), float(y), category, "de")
+            reach.add_facts(services, results, float(x), float(y), category, "walk", "de")
             t2 = time.perf_counter()
             base.append((t1 - t0) * 1e3)
             full.append((t2 - t0) * 1e3)

@@ -105,7 +105,7 @@ def nearest(
         anyway = reach.nearest_anyway(s, point.lon, point.lat, str(category), str(mode))
         suggest = reach.suggest_mode(s, point.lon, point.lat, str(category), str(mode))
     found = [*results, *([anyway] if anyway is not None else [])]
-    reach.add_facts(s, found, point.lon, point.lat, str(category), lang)
+    reach.add_facts(s, found, point.lon, point.lat, str(category), str(mode), lang)
     return NearestAnswer(origin=point, category=str(category), mode=str(mode),
                          max_minutes=settings.access.nearest_max_min, results=results,
                          nearest_anyway=anyway, suggest_mode=suggest)
