@@ -392,3 +392,14 @@ def test_enum_and_missing_values_are_named_in_words(client) -> None:
     assert r.json()["detail"][0]["msg"] == \
         "lat fehlt (oder statt lat/lon eine Adresse angeben)."
     assert r.headers["content-language"] == "de"
+
+
+def test_unknown_gemeinde_is_named_in_the_asked_language(client, services) -> None:
+    r = client.get("/offers", params={"gemeinde": "Atlantis", "lang": "en"})
+    assert r.status_code == 422 and r.headers["content-language"] == "en"
+    body = r.json()
+    assert body["detail"][0]["msg"] == "There is no municipality 'Atlantis' in Landkreis Göttingen."
+    assert "Rosdorf" in body["suggestions"]
+    r = client.get("/offers", params={"gemeinde": "Atlantis"},
+                   headers={"Accept-Language": "ru-RU,ru;q=0.9"})
+    assert r.json()["detail"][0]["msg"] == "Общины 'Atlantis' в Landkreis Göttingen нет."

@@ -7,16 +7,17 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from api.deps import ServicesDep
+from api.deps import ServicesDep, asked_language
 from api.errors import RequestError, echo
 from api.models import GemeindeCollection, OfferCollection, OfferFeature, PointGeometry
 from api.services import Services, plain
 from geo.sources import hours
 from geo.vocabulary import Category
 
-router = APIRouter(tags=["offers"])
+#: ``lang`` (documented on every endpoint): the language of error messages.
+router = APIRouter(tags=["offers"], dependencies=[Depends(asked_language)])
 
 
 @router.get("/offers", response_model=OfferCollection)
