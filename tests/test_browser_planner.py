@@ -16,9 +16,9 @@ from _services import services_for
 from browser_support import browser, needs_chromium, server
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from geo.products import scenarios
+from geo.products import scenarios, siting
 from geo.settings import Settings
 
 pytestmark = needs_chromium
@@ -148,4 +148,39 @@ def test_a_download_opens_in_geopandas(browser: webdriver.Chrome, server: str,
     assert dict(zip(gemeinden["ags"], gemeinden["gained"], strict=True)) == _what_if(
         settings, HATTORF)
     assert len(gpd.read_file(target, layer="neue_standorte")) == 1
+    _no_console_errors(browser)
+
+
+def test_best_sites_for_a_unit_and_taking_one_over(browser: webdriver.Chrome, server: str,
+                                                   settings: Settings) -> None:
+    engine = services_for(settings).engine
+    units = engine.units("unit")
+    ags = units.loc[units["name"] == "Hattorf am Harz", "ags"].iloc[0]
+    expected = siting.best_sites(engine, "kita", "walk", 15, 3, None, ags).sites
+    _open(browser, server + "/planung")
+    Select(browser.find_element(By.ID, "unit")).select_by_visible_text("Hattorf am Harz")
+    browser.find_element(By.ID, "best").click()
+    WebDriverWait(browser, 60).until(lambda d: d.execute_script(
+        "return document.body.dataset.bestSites") == str(len(expected)))
+    items = browser.find_elements(By.CSS_SELECTOR, "#best-list li")
+    shown = [float(li.get_attribute(f"data-{c}")) for li in items for c in ("lon", "lat")]
+    assert shown == pytest.approx([v for lon, lat in zip(expected["lon"], expected["lat"],
+                                                          strict=True) for v in (lon, lat)])
+    assert items[0].text.startswith(f"Standort 1: +{int(expected['gained'].iloc[0])}")
+    seen = _evaluations(browser)
+    items[0].find_element(By.TAG_NAME, "button").click()
+    WebDriverWait(browser, 30).until(lambda d: _evaluations(d) > seen)
+    site = (float(expected["lon"].iloc[0]), float(expected["lat"].iloc[0]))
+    assert _table(browser) == _what_if(settings, site)
+    assert sum(_table(browser).values()) > 0
+    # beyond the search's limit by bike the page says so in German, without asking
+    for change in ("document.getElementById('minutes').value = 20",
+                   "document.getElementById('mode').value = 'bike'"):
+        seen = _evaluations(browser)
+        browser.execute_script(change + ";document.getElementById('mode')"
+                               ".dispatchEvent(new Event('change'))")
+        WebDriverWait(browser, 30).until(lambda d, n=seen: _evaluations(d) > n)
+    browser.find_element(By.ID, "best").click()
+    assert browser.find_element(By.ID, "message").text.startswith(
+        "Beste Standorte mit dem Rad gibt es für höchstens 15 Minuten")
     _no_console_errors(browser)

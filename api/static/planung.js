@@ -184,13 +184,19 @@ async function evaluate() {
 
 async function bestSites() {
   bestLayer.clearLayers(); $("best-list").replaceChildren();
-  const p = plan();
+  const p = plan(), most = OPT.best_sites_max_minutes[p.mode];
+  if (p.minutes > most) {
+    const mode = OPT.modes.find(m => m.value === p.mode).label;
+    $("message").textContent = fill(T.best_sites_minutes, {mode, most});
+    return;
+  }
   const r = await fetch("/scenarios/best-sites", {method: "POST",
     headers: {"Content-Type": "application/json"}, body: JSON.stringify({category: p.category,
       mode: p.mode, minutes: p.minutes, weight: p.weight, unit: $("unit").value,
       k: parseInt($("k").value, 10) || 3})});
   const body = await r.json();
   if (!r.ok) { showError(body); return; }
+  $("message").textContent = "";
   for (const s of body.sites) {
     const li = text(fill(T.site_gain, {rank: s.rank, gained: fmt(s.gained)}), "li");
     li.dataset.lon = s.lon; li.dataset.lat = s.lat;
@@ -199,6 +205,7 @@ async function bestSites() {
     take.onclick = () => { state.add.push([s.lon, s.lat]); drawSites(); evaluate(); };
     li.append(take);
     $("best-list").append(li);
+    document.body.dataset.bestSites = body.sites.length;
     L.circleMarker([s.lat, s.lon], {radius: 9, color: "#6a3d9a", weight: 3, fillOpacity: 0,
       className: "best-marker"}).bindTooltip(text(li.firstChild.textContent)).addTo(bestLayer);
   }
