@@ -231,3 +231,23 @@ def test_layers_open_in_geopandas_and_rasterio(client, services, tmp_path) -> No
     faster = with_plan[both] < before[both] - 1e-3
     assert 0 < faster.sum() < 0.05 * both.sum()  # better only around Hattorf
     assert np.array_equal(np.isfinite(with_plan), np.isfinite(before))
+
+
+def test_page_in_german_first_and_english_when_asked(client) -> None:
+    page = client.get("/planung")
+    assert page.status_code == 200 and '<html lang="de">' in page.text
+    assert "Planung: Was ändert ein neues Angebot?" in page.text and "{{" not in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert '<html lang="de">' in client.get("/planung", headers={
+        "Accept-Language": "en-GB,en;q=0.9"}).text  # German first, English on request
+    english = client.get("/planung", params={"lang": "en"})
+    assert '<html lang="en">' in english.text and "Planning: what does" in english.text
+    assert "{{" not in english.text
+    de = client.get("/planning/options").json()
+    assert [m["label"] for m in de["modes"]] == ["zu Fuß", "mit dem Rad", "mit dem Auto"]
+    assert de["texts"]["best_sites"] == "Beste Standorte" and de["minutes"] == 15
+    assert de["incomplete"] == []  # no completeness check merged yet
+    en = client.get("/planning/options", params={"lang": "en"}).json()
+    assert en["modes"][0]["label"] == "on foot" and en["texts"]["best_sites"] == "Best sites"
+    for path in ("/planung.js", "/planung.css"):
+        assert client.get(path).status_code == 200

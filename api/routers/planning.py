@@ -28,7 +28,7 @@ from api.guards import heavy, page_headers
 from api.models import ErrorBody
 from api.services import Services, plain
 from geo.errors import AccessInputError, EmptyResultError, LimitError, RegionError
-from geo.messages import section, text
+from geo.messages import negotiate, section, text
 from geo.products import scenarios
 from geo.products.maps import CLASS_COLOURS, UNREACHABLE_COLOUR, class_labels
 from geo.products.scenarios import Plan, PlanError, SavedScenario, ScenarioNotFoundError
@@ -142,6 +142,20 @@ class CompareAnswer(BaseModel):
 # --------------------------------------------------------------------------- helpers
 
 
+def language(lang: Annotated[str | None, Query(
+        pattern=r"^[a-z]{2}$", description="language of the texts (de, en); default German, "
+                                           "whatever the browser asks")] = None) -> str:
+    """Return the language to answer in: ``lang`` when we have it, else German.
+
+    German first: a county office's browser set to English still gets the German page,
+    English only on request (``?lang=en``).
+    """
+    return negotiate(None, lang)
+
+
+LangDep = Annotated[str, Depends(language)]
+
+
 @contextmanager
 def german(where: str) -> Iterator[None]:
     """Turn planner and engine errors into 4xx answers with German messages."""
@@ -171,9 +185,9 @@ def _evaluate(s: Services, settings: Settings, plan: Plan, where: str
         return scenarios.evaluate(s.engine, plan)
 
 
-def _saved(saved: SavedScenario) -> SavedAnswer:
+def _saved(saved: SavedScenario, lang: str) -> SavedAnswer:
     return SavedAnswer(**saved.model_dump(), link=f"/planung?szenario={saved.id}",
-                       description=saved.plan.describe())
+                       description=saved.plan.describe(lang))
 
 
 def _load(settings: Settings, scenario_id: str) -> SavedScenario:
@@ -185,19 +199,19 @@ def _load(settings: Settings, scenario_id: str) -> SavedScenario:
 
 
 @cache
-def _page(credits: str, basemap: bool) -> str:
-    """Return the page with its German texts, the attribution and the base-map flag filled in."""
-    page = (STATIC / "planung.html").read_text("utf-8")
-    for key, value in section("planner.page").items():
+def _page(credits: str, basemap: bool, lang: str) -> str:
+    """Return the page with its texts in ``lang``, the attribution and the base-map flag."""
+    page = (STATIC / "planung.html").read_text("utf-8").replace("{{lang}}", lang)
+    for key, value in section("planner.page", lang).items():
         page = page.replace("{{" + key + "}}", html.escape(value))
     return (page.replace("{{attribution}}", html.escape(credits.replace(" | ", "; ")))
             .replace("{{basemap}}", "1" if basemap else ""))
 
 
 @router.get("/planung", response_class=HTMLResponse, include_in_schema=False)
-def planner_page(settings: SettingsDep) -> HTMLResponse:
-    """Serve the planner page (German); scripts: Leaflet, /planung.js, /basemap.js if there."""
-    return HTMLResponse(_page(attribution(settings), BASEMAP.is_file()),
+def planner_page(settings: SettingsDep, lang: LangDep) -> HTMLResponse:
+    """Serve the planner page (German first); scripts: Leaflet, /planung.js, /basemap.js."""
+    return HTMLResponse(_page(attribution(settings), BASEMAP.is_file(), lang),
                         headers=page_headers("family"))
 
 
@@ -229,40 +243,42 @@ def incomplete_gemeinden(s: Services) -> list[str]:
 
 @router.get("/planning/options", response_model=PlannerOptions, dependencies=[Depends(ready)],
             responses=NOT_READY)
-def options(s: ServicesDep, settings: SettingsDep) -> PlannerOptions:
+def options(s: ServicesDep, settings: SettingsDep, lang: LangDep) -> PlannerOptions:
     """Categories, modes, weights, units, limits, legend and texts of the planner page."""
     return PlannerOptions(
-        categories=[Choice(value=c, label=label("category", c)) for c in s.engine.categories()],
-        modes=[Choice(value=m, label=label("mode", m)) for m in STREET_MODES],
-        weights=[Choice(value=w.value, label=label("weight", w.value)) for w in Weight],
+        categories=[Choice(value=c, label=label("category", c, lang))
+                    for c in s.engine.categories()],
+        modes=[Choice(value=m, label=label("mode", m, lang)) for m in STREET_MODES],
+        weights=[Choice(value=w.value, label=label("weight", w.value, lang)) for w in Weight],
         units=sorted(s.engine.units("unit")["name"]),
         minutes=settings.access.white_spot_min, max_minutes=settings.planner.max_minutes,
         max_sites=settings.api.max_scenario_sites,
         best_sites_max_minutes=settings.api.best_sites_max_minutes,
         legend=[Choice(value=c, label=f"{t} min") for c, t in
                 zip(CLASS_COLOURS, class_labels(settings.maps.breaks_min), strict=True)]
-        + [Choice(value=UNREACHABLE_COLOUR, label=text("planner.page.unreachable"))],
-        texts=section("planner.page"), attribution=attribution(settings),
+        + [Choice(value=UNREACHABLE_COLOUR, label=text("planner.page.unreachable", lang))],
+        texts=section("planner.page", lang), attribution=attribution(settings),
         vintages=vintages(settings), incomplete=incomplete_gemeinden(s))
 
 
 @router.post("/planning/evaluate", response_model=PlanAnswer, dependencies=heavy_deps,
              responses={**NOT_READY, 404: {"model": ErrorBody}})
-def evaluate(s: ServicesDep, settings: SettingsDep, plan: Annotated[Plan, Body()]) -> Response:
+def evaluate(s: ServicesDep, settings: SettingsDep, lang: LangDep,
+             plan: Annotated[Plan, Body()]) -> Response:
     """Coverage per Gemeinde today and with the plan (the engine's what-if), and the map."""
     ev = _evaluate(s, settings, plan, "body")
     url, bounds = scenarios.map_image(ev)
     rows = [PlanRow(**{k: plain(v) for k, v in r.items()})
             for r in ev.table.to_dict("records")]
     return json_answer(PlanAnswer(
-        plan=plan, description=plan.describe(), seconds=round(ev.seconds, 3),
+        plan=plan, description=plan.describe(lang), seconds=round(ev.seconds, 3),
         changed_cells=ev.changed_cells, totals=ev.totals(), rows=rows,
         image=MapImage(url=url, bounds=bounds)))
 
 
 @router.post("/planning/scenarios", response_model=SavedAnswer, status_code=201,
              dependencies=[Depends(ready)], responses={**NOT_READY, 409: {"model": ErrorBody}})
-def save(s: ServicesDep, settings: SettingsDep,
+def save(s: ServicesDep, settings: SettingsDep, lang: LangDep,
          request: Annotated[SaveRequest, Body()]) -> SavedAnswer:
     """Save a plan under a name (one JSON file); the answer holds its id and link."""
     store = scenarios.ScenarioStore(settings)
@@ -270,13 +286,13 @@ def save(s: ServicesDep, settings: SettingsDep,
         store.check_name(request.name)
         scenarios.check_plan(request.plan, settings)
         scenarios.check_changes(s.engine, request.plan)
-        return _saved(store.save(request.name, request.plan))
+        return _saved(store.save(request.name, request.plan), lang)
 
 
 @router.get("/planning/scenarios", response_model=list[SavedAnswer])
-def saved_scenarios(settings: SettingsDep) -> list[SavedAnswer]:
+def saved_scenarios(settings: SettingsDep, lang: LangDep) -> list[SavedAnswer]:
     """Every saved scenario, newest first."""
-    return [_saved(x) for x in scenarios.ScenarioStore(settings).list()]
+    return [_saved(x, lang) for x in scenarios.ScenarioStore(settings).list()]
 
 
 ScenarioId = Annotated[str, PathParam(max_length=64, description="scenario id (from save)")]
@@ -284,14 +300,15 @@ ScenarioId = Annotated[str, PathParam(max_length=64, description="scenario id (f
 
 @router.get("/planning/scenarios/{scenario_id}", response_model=SavedAnswer,
             responses={404: {"model": ErrorBody}})
-def saved_scenario(settings: SettingsDep, scenario_id: ScenarioId) -> SavedAnswer:
+def saved_scenario(settings: SettingsDep, lang: LangDep,
+                   scenario_id: ScenarioId) -> SavedAnswer:
     """One saved scenario (its plan); the page evaluates it."""
-    return _saved(_load(settings, scenario_id))
+    return _saved(_load(settings, scenario_id), lang)
 
 
 @router.get("/planning/compare", response_model=CompareAnswer, dependencies=heavy_deps,
             responses={**NOT_READY, 404: {"model": ErrorBody}})
-def compare(s: ServicesDep, settings: SettingsDep,
+def compare(s: ServicesDep, settings: SettingsDep, lang: LangDep,
             a: Annotated[str, Query(max_length=64, description="scenario id")],
             b: Annotated[str, Query(max_length=64, description="scenario id")]) -> Response:
     """Weight gained per Gemeinde by two saved scenarios, side by side."""
@@ -302,7 +319,8 @@ def compare(s: ServicesDep, settings: SettingsDep,
     with german("query"):
         table = scenarios.compare(s.engine, first.plan, second.plan)
     rows = [CompareRow(**{k: plain(v) for k, v in r.items()}) for r in table.to_dict("records")]
-    return json_answer(CompareAnswer(a=_saved(first), b=_saved(second), rows=rows))
+    return json_answer(CompareAnswer(a=_saved(first, lang), b=_saved(second, lang),
+                                     rows=rows))
 
 
 def _query_plan(settings: Settings, szenario: str | None, plan: str | None) -> Plan:
@@ -314,7 +332,7 @@ def _query_plan(settings: Settings, szenario: str | None, plan: str | None) -> P
                            "missing")
     try:
         return Plan.model_validate(json.loads(plan))
-    except (ValueError, ValidationError) as exc:
+    except (ValueError, RecursionError, ValidationError) as exc:  # JSON nested too deep
         raise RequestError(422, ["query", "plan"], text("planner.errors.plan_json",
                                                         reason=str(exc)[:200]),
                            "invalid") from exc

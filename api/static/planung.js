@@ -6,6 +6,8 @@
 // only (textContent), never as HTML.
 "use strict";
 const $ = id => document.getElementById(id);
+const LANG = document.documentElement.lang || "de";
+const withLang = url => url + (url.includes("?") ? "&" : "?") + "lang=" + LANG;
 const phone = window.matchMedia("(max-width: 700px)").matches;
 const map = L.map("map").setView([51.6, 10.1], 9);
 L.control.scale({imperial: false}).addTo(map);
@@ -27,7 +29,7 @@ function text(value, tag = "span", className = "") {
   return el;
 }
 const fmt = (v, digits = 0) => v == null ? "–" :
-  Number(v).toLocaleString("de-DE", {maximumFractionDigits: digits, minimumFractionDigits: digits});
+  Number(v).toLocaleString(LANG, {maximumFractionDigits: digits, minimumFractionDigits: digits});
 const signed = v => (v > 0 ? "+" : "") + fmt(v);
 const shareColour = s => s == null ? "#fff" : SHARE_COLOURS[Math.min(4, Math.floor(s * 5))];
 const fill = (t, values) => t.replace(/\{(\w+)\}/g, (_, k) => values[k]);
@@ -161,7 +163,7 @@ async function evaluate() {
   const t0 = performance.now();
   updateDownloads();
   try {
-    const r = await fetch("/planning/evaluate", {method: "POST",
+    const r = await fetch(withLang("/planning/evaluate"), {method: "POST",
       headers: {"Content-Type": "application/json"}, body: JSON.stringify(plan())});
     const body = await r.json();
     if (r.status === 503) { $("message").textContent = T.retry; state.again = true;
@@ -212,7 +214,7 @@ async function bestSites() {
 }
 
 async function refreshSaved() {
-  const r = await fetch("/planning/scenarios");
+  const r = await fetch(withLang("/planning/scenarios"));
   const list = r.ok ? await r.json() : [];
   const choices = list.map(s => ({value: s.id, label: `${s.name} (${s.description})`}));
   options($("cmp-a"), choices); options($("cmp-b"), choices);
@@ -220,7 +222,7 @@ async function refreshSaved() {
 }
 
 async function save() {
-  const r = await fetch("/planning/scenarios", {method: "POST",
+  const r = await fetch(withLang("/planning/scenarios"), {method: "POST",
     headers: {"Content-Type": "application/json"},
     body: JSON.stringify({name: $("name").value, plan: plan()})});
   const body = await r.json();
@@ -235,7 +237,7 @@ async function save() {
 async function compare() {
   const a = $("cmp-a").value, b = $("cmp-b").value;
   if (!a || !b) { $("message").textContent = T.compare_pick; return; }
-  const r = await fetch("/planning/compare?" + new URLSearchParams({a, b}));
+  const r = await fetch(withLang("/planning/compare?" + new URLSearchParams({a, b})));
   const body = await r.json();
   if (!r.ok) { showError(body); return; }
   const rows = body.rows.filter(x => x.gained_a || x.gained_b);
@@ -252,7 +254,7 @@ async function compare() {
 }
 
 async function loadScenario(id) {
-  const r = await fetch(`/planning/scenarios/${encodeURIComponent(id)}`);
+  const r = await fetch(withLang(`/planning/scenarios/${encodeURIComponent(id)}`));
   const body = await r.json();
   if (!r.ok) { showError(body); return; }
   const p = body.plan;
@@ -266,7 +268,7 @@ async function loadScenario(id) {
 const layers = L.control.layers({}, {}, {collapsed: phone}).addTo(map);
 
 async function start() {
-  const r = await fetch("/planning/options");
+  const r = await fetch(withLang("/planning/options"));
   OPT = await r.json();
   if (!r.ok) { OPT = null; T = {error: ""}; showError(OPT); return; }
   T = OPT.texts;
