@@ -83,7 +83,8 @@ def test_evaluate_equals_the_engines_what_if(client, services) -> None:
         assert row["within_after"] == pytest.approx(row["within_before"] + row["gained"])
     assert body["totals"]["total"] == cells["children_under_10"].sum()
     assert body["image"]["url"].startswith("data:image/png;base64,")
-    assert body["description"].startswith("Kita zu Fuß, 15 min, Kinder unter 10; 1 neue")
+    assert body["description"] == ("Kita zu Fuß, 15 min, Kinder unter 10; neue Standorte: 1, "
+                                   "geschlossene Angebote: 0")
 
 
 def test_closing_an_offer_weighted_by_single_parents(client, services) -> None:
