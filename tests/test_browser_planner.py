@@ -83,6 +83,9 @@ def test_a_click_adds_a_site_and_the_table_shows_the_what_if(
     for i, a in enumerate(controls):  # no map control covers another
         for b in controls[i + 1:]:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    fetched = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)")
+    assert [u for u in fetched if not u.startswith((server, "data:"))] == []  # offline
     browser.save_screenshot(str(tmp_path / "planner.png"))
     _no_console_errors(browser)
     browser.set_window_size(1280, 900)
