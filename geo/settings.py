@@ -569,6 +569,25 @@ class ApiSettings(BaseModel):
         "bike 20 min 45 s, car 15 min 90 s (2 cores shared)")
 
 
+class PlannerSettings(BaseModel):
+    """The planners' workspace ``/planung`` (:mod:`geo.products.scenarios`)."""
+
+    folder: str = Field(
+        default="scenarios",
+        description="saved scenarios live in <work_dir>/processed/<region>/<folder>/, one "
+        "JSON file each (written atomically)")
+    name_max_chars: int = Field(default=80, ge=1, description="longest scenario name")
+    file_max_bytes: int = Field(
+        default=16_384, ge=1024,
+        description="largest scenario file (bytes); 20 added sites and 200 closed offers "
+        "need about 8 kB")
+    max_scenarios: int = Field(
+        default=1000, ge=1, description="most saved scenarios; saving more is refused")
+    max_minutes: int = Field(
+        default=60, ge=1, le=120, description="largest time budget of a scenario, minutes")
+    max_remove: int = Field(default=200, ge=1, description="most closed offers per scenario")
+
+
 class LimitSettings(BaseModel):
     """Size limits on user-supplied files and downloads.
 
@@ -652,6 +671,7 @@ class Settings(BaseSettings):
     report: ReportSettings = ReportSettings()
     limits: LimitSettings = LimitSettings()
     chain: ChainSettings = ChainSettings()
+    planner: PlannerSettings = PlannerSettings()
 
     @property
     def raw_dir(self) -> Path:
