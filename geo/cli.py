@@ -179,18 +179,24 @@ def layers_check_offers(
 
 @gtfs_app.command("load")
 def gtfs_load(
-    source: Annotated[str, typer.Argument(help="GTFS .zip/folder or http(s) URL")],
+    sources: Annotated[list[str] | None, typer.Argument(
+        help="GTFS .zip/folders or http(s) URLs, merged (default: the region's official "
+        "feeds, downloaded when online)")] = None,
     region: Annotated[str | None, typer.Option(
         help="clip to this region and store it as the region's timetable")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Validate a GTFS feed, clip it to the region and store it in data/processed/."""
-    from geo.sources import gtfs
+    """Load GTFS feeds (given, or the region's own), clip, merge and store them."""
+    from geo.sources import gtfs, gtfs_region
 
     settings = make_settings(data_dir, region)
-    feed = gtfs.load_feed(source, settings, region=region)
-    gtfs.store_feed(feed, settings, region)
-    emit(feed.summary())
+    if not sources and region is None:
+        region = settings.region
+    feed, summary = gtfs_region.load(settings, region, sources or ())
+    path = gtfs.store_feed(feed, settings, region, extra={
+        "feeds": [{k: f[k] for k in ("name", "title", "source", "origin", "attribution",
+                                     "first_day", "last_day")} for f in summary["feeds"]]})
+    emit({**summary, "path": str(path)})
 
 
 @transit_app.command("earliest")
