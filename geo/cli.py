@@ -201,8 +201,10 @@ def gtfs_load(
 
 @transit_app.command("earliest")
 def transit_earliest(
-    from_stop: Annotated[str, typer.Option("--from", help="stop or station id")],
-    to_stop: Annotated[str, typer.Option("--to", help="stop or station id")],
+    from_stop: Annotated[str, typer.Option(
+        "--from", help="stop or station id, or a stop/station name")],
+    to_stop: Annotated[str, typer.Option(
+        "--to", help="stop or station id, or a name (arrives at any platform)")],
     depart: Annotated[str, typer.Option(help="departure, YYYY-MM-DDTHH:MM (local time)")],
     feed_path: Annotated[Path | None, typer.Option(
         "--feed", help="GTFS feed (default: the feed loaded for --region)")] = None,
@@ -215,7 +217,7 @@ def transit_earliest(
     import datetime as dt
 
     from geo.errors import DataError
-    from geo.transit.query import describe_legs, earliest_arrival
+    from geo.transit.query import describe_legs, earliest_arrival, resolve_stops
 
     settings = make_settings(data_dir, region)
     try:
@@ -223,9 +225,10 @@ def transit_earliest(
     except ValueError:
         raise DataError(f"--depart {depart!r} is not YYYY-MM-DDTHH:MM") from None
     feed = _feed(feed_path, settings, region)
-    result = earliest_arrival(feed, [from_stop], when.hour * 3600 + when.minute * 60,
-                              when.date(), max_transfers, settings=settings.transit)
-    legs = describe_legs(result.journey(to_stop), feed, when.date())
+    result = earliest_arrival(feed, resolve_stops(feed, from_stop),
+                              when.hour * 3600 + when.minute * 60, when.date(), max_transfers,
+                              settings=settings.transit)
+    legs = describe_legs(result.journey(resolve_stops(feed, to_stop)), feed, when.date())
     arrival = legs[-1]["arrival"] if legs else when.isoformat(timespec="seconds")
     emit({"arrival": arrival, "legs": legs})
 
