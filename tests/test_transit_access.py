@@ -19,15 +19,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
 from geo.cli import main
 from geo.engine.access import Accessibility
 from geo.engine.transit_access import TransitAccess
 from geo.errors import DataError
+from geo.networks.snap import to_metric
 from geo.products.compute import compute
 from geo.settings import Settings, TransitSettings
 from geo.sources import gtfs, offers
-from geo.transit import quality, trip
+from geo.transit import quality, query, trip
 
 FIXTURE = Path(__file__).parent / "fixtures" / "offers_enzkreis_fixture.csv"
 TUESDAY = dt.date(2025, 3, 11)  # service 0 (school-day weekday timetable) runs
@@ -154,10 +156,38 @@ def test_coverage_nearest_isochrones(engine: Accessibility, feed: gtfs.Feed) -> 
     ride = [leg for leg in near["legs"].iloc[0] if leg["route"] != "walk"]
     assert ride and ride[-1]["to"] == "de:08236:1504:0:2"  # by bus to Dietlingen Rathaus
     assert near["arrival"].iloc[0] == ride[-1]["arrival"]
-    iso = engine.isochrones(lon, lat, "transit", [15, 30]).set_index("minutes")
-    assert iso.loc[30.0, "area_km2"] > iso.loc[15.0, "area_km2"] > 0
-    walk_disc_km2 = math.pi * (15 * 60 * 4.8 / 3.6 / 1.3) ** 2 / 1e6
-    assert iso.loc[15.0, "area_km2"] >= walk_disc_km2 * 0.99
+
+
+def test_isochrone_is_exactly_the_cells_within(engine: Accessibility, enz: Settings,
+                                               feed: gtfs.Feed) -> None:
+    """Each 100 m cell of a 24 km square whose window median (computed here per departure:
+    min of walking and walk + transit + walk) is within 20 min is inside, no other."""
+    lon, lat = 8.5765, 48.9011  # at Ellmendingen Pforzheimer Str.
+    iso = engine.isochrones(lon, lat, "transit", [10, 20]).set_index("minutes")
+    x, y = (float(v[0]) for v in to_metric(np.array([lon]), np.array([lat])))
+    gx, gy = np.meshgrid(np.arange(-120, 120) * 100.0 + (x // 100) * 100 + 50,
+                         np.arange(-120, 120) * 100.0 + (y // 100) * 100 + 50)
+    cells = np.column_stack([gx.ravel(), gy.ravel()])
+    access = engine.engine("transit").access()  # type: ignore[attr-defined]
+    origin = np.array([[x, y]])
+    _, prof = query.departure_profiles(feed, origin, TUESDAY, 7 * 3600, 9 * 3600,
+                                       settings=enz.transit, walk=access.walk,
+                                       destinations=cells)
+    metres = np.hypot(cells[:, 0] - x, cells[:, 1] - y)
+    walk_s = np.ceil(metres * 1.3 / (4.8 / 3.6))
+    median = np.median(np.minimum(prof[0], walk_s), axis=0)
+    for minutes in (10.0, 20.0):
+        poly = gpd.GeoSeries([iso.loc[minutes, "geometry"]], crs="EPSG:4326").to_crs(
+            "EPSG:3035").iloc[0]
+        within = median <= minutes * 60
+        inside = shapely.contains_xy(poly, cells[:, 0], cells[:, 1])
+        assert (inside == within).all()
+        assert iso.loc[minutes, "cells"] == within.sum()
+        assert iso.loc[minutes, "area_km2"] == pytest.approx(within.sum() / 100, rel=1e-6)
+        # no edge of the 24 km square is reached: every cell within was a candidate
+        assert not within.reshape(gx.shape)[[0, -1], :].any()
+    # not a walking disc: by bus, cells beyond walking reach of 20 min (1.23 km) are in
+    assert (metres[median <= 1200] > 20 * 60 * 4.8 / 3.6 / 1.3).sum() > 100
 
 
 def test_network_only_calls_refuse_transit(engine: Accessibility) -> None:

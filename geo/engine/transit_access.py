@@ -361,12 +361,8 @@ class TransitAccess:
                    ) -> gpd.GeoDataFrame:
         """Area reachable from a point by walking and public transport within each budget.
 
-        For the window median.
-
-        Per stop the median travel time over the window's departures; from each stop
-        reached with time left, a walk of the remaining time (crow-fly discs of radius
-        remaining seconds × walking speed / detour factor, at most ``max_walk_m``), and
-        around the origin the disc of walking the whole budget.
+        The 100 m cells whose window-median time is within the budget, as the union of
+        their squares (:mod:`geo.engine.transit_isochrones`).
 
         Parameters
         ----------
@@ -378,29 +374,23 @@ class TransitAccess:
         Returns
         -------
         geopandas.GeoDataFrame
-            ``minutes``, ``area_km2``, ``stops`` (stops reached)
-            and a (Multi)Polygon per budget, EPSG:4326, largest first.
+            ``minutes``, ``area_km2``, ``cells`` (100 m cells inside), ``stops`` (stops
+            reached by the median departure) and a (Multi)Polygon per budget, EPSG:4326,
+            largest first.
         """
+        from geo.engine.transit_isochrones import cells_polygon, reach
+
         budgets = sorted({float(m) for m in minutes}, reverse=True)
         if not budgets or budgets[-1] <= 0:
             raise EmptyResultError(f"minutes must be positive numbers, got {list(minutes)!r}")
-        tt = compile_timetable(self.feed, self.date, self.settings, self.walk)
-        _, prof = departure_profiles(
-            self.feed, np.array([[x, y]], float), self.date, self.start_s, self.end_s,
-            settings=self.settings, walk=self.walk)
-        median = np.median(prof[0], axis=0)
-        speed = self.settings.walk_speed_kmh / 3.6 / self.settings.detour_factor  # m/s
-        polys, counts = [], []
+        cells, median, stop_median = reach(self, x, y, budgets[0] * 60.0)
+        polys, counts, stops = [], [], []
         for b in budgets:
-            left = b * 60.0 - median
-            reached = np.flatnonzero(left > 0)
-            radius = np.minimum(left[reached] * speed, self.settings.max_walk_m)
-            discs = shapely.buffer(shapely.points(tt.stop_xy[reached]), radius, quad_segs=16)
-            polys.append(shapely.union_all(
-                [shapely.Point(x, y).buffer(b * 60.0 * speed, 32), *discs]))
-            counts.append(len(reached))
+            inside = median <= b * 60.0
+            polys.append(cells_polygon(cells[inside]))
+            counts.append(int(inside.sum()))
+            stops.append(int(np.count_nonzero(stop_median <= b * 60.0)))
         out = gpd.GeoDataFrame({"minutes": budgets,
-                                "area_km2": [p.area / 1e6 for p in polys], "stops": counts},
-                               geometry=polys, crs=METRIC_CRS)
+                                "area_km2": [p.area / 1e6 for p in polys], "cells": counts,
+                                "stops": stops}, geometry=polys, crs=METRIC_CRS)
         return out.to_crs("EPSG:4326")
-
