@@ -369,8 +369,9 @@ class TransitSettings(BaseModel):
     window_step_s: int = Field(default=60, gt=0, description="departure every minute (R5)")
     clip_margin_m: float = Field(
         default=5000.0, ge=0,
-        description="stops this far outside the region's bbox are kept when clipping "
-        "(lines that leave and re-enter the region stay connected)",
+        description="halo around the county polygon, metres: trips calling at a stop inside "
+        "it are kept when clipping a feed (whole, so lines that leave and re-enter the "
+        "region stay connected)",
     )
 
 

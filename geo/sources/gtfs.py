@@ -349,8 +349,9 @@ def load_region_feed(settings: Settings, region: str | None = None) -> Feed:
         raise DataError(
             f"no public-transport timetable is loaded for region {name} ({reg.title}): the "
             f"data directory has stops but no GTFS timetable, and travel times are never "
-            f"guessed. Load one with `erreichbar gtfs load PATH|URL --region {name}` "
-            f"(e.g. the Lower Saxony/Bremen GTFS feed of VBN/Connect or a Germany-wide GTFS)"
+            f"guessed. Load the region's official feeds with `erreichbar gtfs load --region "
+            f"{name}` (downloaded when online) or a feed of your own with `erreichbar gtfs "
+            f"load PATH|URL --region {name}`"
         )
     if BuildManifest(path.with_suffix(".json")).is_current(None) is None:
         raise DataError(
