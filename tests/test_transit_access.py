@@ -333,3 +333,58 @@ def test_cli_quality(enz: Settings, capsys: pytest.CaptureFixture[str],
     areas, table = (gpd.read_parquet(p) for p in out["outputs"])
     assert set(areas["klasse"]) == set(out["classes"])
     assert len(table) == 28 and table.crs is not None
+
+
+def test_transit_what_if_equals_full_recomputation(enz: Settings, feed: gtfs.Feed,
+                                                   fixture_offers: gpd.GeoDataFrame) -> None:
+    """Close the fixture Familienzentrum Ellmendingen and open one at Neuenbürg
+    Gewerbegebiet (a real stop): combining kept stop-to-stop scans gives exactly the times
+    of a new TransitAccess whose offers are the changed catalogue (scanned from scratch)."""
+    from geo.engine import transit_what_if
+
+    region_feed = gtfs.load_region_feed(enz, "enzkreis")
+    access = TransitAccess(region_feed, enz, fixture_offers, date=TUESDAY)
+    site_ll = feed.stops.set_index("stop_id").loc["de:08236:1400_Parent", ["lon", "lat"]]
+    site = np.column_stack(to_metric(np.array([site_ll["lon"]]), np.array([site_ll["lat"]])))
+    # every 100 m cell of a 30 × 20 km box over the feed's stops, 1 km apart (600 cells)
+    gx, gy = np.meshgrid(np.arange(4_190_050, 4_220_050, 1000.0),
+                         np.arange(2_860_050, 2_880_050, 1000.0))
+    cells = np.column_stack([gx.ravel(), gy.ravel()])
+    before, after, ids = transit_what_if.what_if(access, "familienzentrum", cells,
+                                                 add=[tuple(site[0])], remove=["fixture-1"])
+    assert ids == ["fixture-2", "new-1"]
+    changed = fixture_offers[fixture_offers["id"] != "fixture-1"].copy()
+    new_row = changed[changed["id"] == "fixture-2"].copy()
+    new_row[["id", "lon", "lat"]] = ["new-1", site_ll["lon"], site_ll["lat"]]
+    full = TransitAccess(region_feed, enz, gpd.GeoDataFrame(
+        pd.concat([changed, new_row], ignore_index=True), crs=changed.crs), date=TUESDAY)
+    truth = full.cell_times("familienzentrum", cells)
+    for name in ("median_s", "best_s", "worst_s", "walk_s"):
+        np.testing.assert_array_equal(getattr(after, name), getattr(truth, name))
+    np.testing.assert_array_equal(after.offer, truth.offer)
+    np.testing.assert_array_equal(before.median_s,
+                                  access.cell_times("familienzentrum", cells).median_s)
+    # the change is real: cells near Neuenbürg got faster, cells near Ellmendingen slower
+    assert (after.median_s < before.median_s).sum() > 10
+    assert (after.median_s > before.median_s).sum() > 0
+
+
+def test_transit_supply_equals_per_offer_scans(engine: Accessibility, enz: Settings,
+                                               fixture_offers: gpd.GeoDataFrame) -> None:
+    """E2SFCA by transit from combined stop-to-stop scans equals E2SFCA on times scanned
+    from scratch with each Familienzentrum alone (zones 10/20/30 min, weights 1/0.68/0.22)."""
+    sup = engine.supply("familienzentrum", "transit")
+    children = engine.engine("transit").data.cell_frame("children")  # type: ignore[attr-defined]
+    fz = fixture_offers[fixture_offers["category"] == "familienzentrum"].reset_index(drop=True)
+    region_feed = gtfs.load_region_feed(enz, "enzkreis")
+    minutes = np.column_stack([
+        TransitAccess(region_feed, enz, fz.iloc[[o]], date=TUESDAY).cell_times(
+            "familienzentrum", children[["x", "y"]].to_numpy(float)).median_s / 60.0
+        for o in range(len(fz))])
+    weight = np.select([minutes <= 10, minutes <= 20, minutes <= 30], [1.0, 0.68, 0.22], 0.0)
+    demand = children["children_under_10"].to_numpy(float)
+    ratio = 1.0 / (demand @ weight)  # no capacities in the fixture: each offer counts 1
+    np.testing.assert_allclose(sup.offers["ratio"].to_numpy(), ratio, rtol=1e-12)
+    np.testing.assert_allclose(sup.cells["access"].to_numpy(), weight @ ratio, rtol=1e-12)
+    assert sup.basis.startswith("offers (capacity unknown")
+    assert (sup.cells["access"] > 0).sum() > 100
