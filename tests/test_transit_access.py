@@ -388,3 +388,25 @@ def test_transit_supply_equals_per_offer_scans(engine: Accessibility, enz: Setti
     np.testing.assert_allclose(sup.cells["access"].to_numpy(), weight @ ratio, rtol=1e-12)
     assert sup.basis.startswith("offers (capacity unknown")
     assert (sup.cells["access"] > 0).sum() > 100
+
+
+def test_transit_map_has_surface_gueteklassen_and_note(engine: Accessibility, enz: Settings,
+                                                      data_dir: Path, tmp_path: Path) -> None:
+    from geo.products.transit_maps import build_transit_maps
+
+    out = build_transit_maps(engine, ["familienzentrum"], tmp_path)
+    assert out == {"maps": ["familienzentrum-transit.html"], "skipped": {}}
+    page = (tmp_path / "familienzentrum-transit.html").read_text("utf-8")
+    klassen = quality.gueteklassen(gtfs.load_region_feed(enz, "enzkreis"), TUESDAY)
+    assert len(klassen) >= 2
+    for k in klassen["klasse"]:
+        assert f'"klasse": "{k}"' in page
+    for layer in ("ÖV-Güteklassen (ARE, 06–20 Uhr, 11.03.2025)",
+                  "Fahrzeit (Minuten, 100-m-Raster)"):
+        assert json.dumps(layer)[1:-1] in page  # folium writes layer names as JSON
+    assert '<div id="transit-note"' in page and "Fahrplan geladen: " in page
+    # without a timetable: no map, one German sentence with the command
+    bare = Accessibility(Settings(data_dir=data_dir, work_dir=tmp_path / "none"))
+    none = build_transit_maps(bare, ["kita"], tmp_path)
+    assert none["maps"] == [] and none["skipped"]["transit"].startswith("Kein Fahrplan geladen")
+    assert "erreichbar gtfs load --region goettingen" in none["skipped"]["transit"]
