@@ -410,3 +410,26 @@ def test_transit_map_has_surface_gueteklassen_and_note(engine: Accessibility, en
     none = build_transit_maps(bare, ["kita"], tmp_path)
     assert none["maps"] == [] and none["skipped"]["transit"].startswith("Kein Fahrplan geladen")
     assert "erreichbar gtfs load --region goettingen" in none["skipped"]["transit"]
+
+
+def test_nearest_routes_carry_legs_in_the_api_shape(engine: Accessibility) -> None:
+    """/nearest?mode=transit&route=true lists the legs: line, stops with names, times."""
+    from api.models import TransitLeg
+
+    found = engine.nearest_routes(8.5765, 48.9011, "kita", "transit", 1)
+    assert found.legs is not None and len(found.legs) == 1
+    legs = [TransitLeg.model_validate(leg) for leg in found.legs[0]]
+    rides = [leg for leg in legs if leg.route != "walk"]
+    assert rides and rides[-1].to == "de:08236:1504:0:2"  # by bus to Dietlingen Rathaus
+    assert rides[-1].to_name == "Dietlingen Rathaus"
+    assert legs[0].from_ == "origin" and legs[-1].to in ("destination", "de:08236:1504:0:2")
+    assert all(a.arrival <= b.departure for a, b in zip(legs, legs[1:], strict=False))
+    dumped = legs[0].model_dump(by_alias=True)
+    assert set(dumped) == {"route", "trip", "from", "from_name", "departure", "to",
+                           "to_name", "arrival"}
+    start = dt.datetime.fromisoformat(legs[0].departure)
+    end = dt.datetime.fromisoformat(legs[-1].arrival)
+    near = engine.nearest(8.5765, 48.9011, "kita", "transit", k=1)
+    assert near["departure"].iloc[0] == legs[0].departure
+    # the median departure is the lower middle one: its journey takes at most the median
+    assert 0 < (end - start).total_seconds() / 60 <= near["minutes"].iloc[0] + 1e-9

@@ -143,12 +143,13 @@ class TransitEngine:
     def nearest_routes(self, lon: float, lat: float, category: str, k: int) -> NearestRoutes:
         """Find the ``k`` nearest offers of one point: :meth:`nearest` as arrays.
 
-        No details of the connections; routes run through the stops.
+        Routes run through the stops; ``legs`` holds each journey's connections.
         """
         frame = self.nearest(lon, lat, category, k)
         return NearestRoutes(frame["offer_id"].to_numpy(object), frame["name"].to_numpy(object),
                              frame["minutes"].to_numpy(float) * 60.0, np.nan,
-                             [shapely.get_coordinates(g) for g in frame.geometry])
+                             [shapely.get_coordinates(g) for g in frame.geometry],
+                             list(frame["legs"]))
 
     def nearest_many(self, lon: np.ndarray, lat: np.ndarray, category: str,
                      k: int) -> pd.DataFrame:
