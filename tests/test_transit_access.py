@@ -433,3 +433,27 @@ def test_nearest_routes_carry_legs_in_the_api_shape(engine: Accessibility) -> No
     assert near["departure"].iloc[0] == legs[0].departure
     # the median departure is the lower middle one: its journey takes at most the median
     assert 0 < (end - start).total_seconds() / 60 <= near["minutes"].iloc[0] + 1e-9
+
+
+def test_report_transit_section(engine: Accessibility) -> None:
+    """The unit report's Bus & Bahn section: shares per Gemeinde equal the children cells'
+    own count, and the partial renders them with the timetable note."""
+    from geo.products.report import environment
+    from geo.products.transit_report import transit_section
+
+    gem = engine.units("gemeinde").set_index("name")
+    keltern = gem.loc["Keltern"]
+    ctx = transit_section(engine, keltern["unit_ags"])
+    assert ctx["state"] == "loaded" and ctx["text"].startswith("Fahrplan geladen")
+    assert ctx["categories"] == ["Kita", "Familienzentrum"]
+    cells = engine.cells("familienzentrum", "transit")
+    mine = cells[cells["gemeinde_ags"] == keltern["ags"]]
+    expected = (mine["children_under_10"] * (mine["minutes"] <= 30)).sum() \
+        / mine["children_under_10"].sum()
+    row = next(r for r in ctx["rows"] if r["name"] == "Keltern")
+    assert row["cells"][1]["transit_value"] == pytest.approx(expected, abs=1e-9)
+    assert 0 < expected < 1
+    assert row["cells"][1]["walk"] == "–"  # no walk network for the Enzkreis: not invented
+    assert ctx["klassen"] is not None and ctx["klassen"]["classes"][-1] == "none"
+    page = environment().get_template("transit_section.html").render(transit=ctx)
+    assert "Keltern" in page and "Fahrplan geladen" in page and "Güteklasse" in page
