@@ -16,7 +16,7 @@ import json
 import logging
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from geo._io import (
 from geo.errors import DataError, DownloadError, LimitError, RegionError
 from geo.settings import Region, Settings, get_region
 from geo.sources.download import make_client
+from geo.sources.gtfs_flex import Flex, flex_rows, read_flex
 from geo.vocabulary import METRIC_CRS
 
 log = logging.getLogger(__name__)
@@ -93,10 +94,15 @@ class Feed:
     last_day: dt.date
     #: compiled per-date timetables (``geo.transit.timetable``), filled lazily
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    #: GTFS-Flex zone services and booking rules (:mod:`geo.sources.gtfs_flex`), if any
+    flex: Flex | None = None
 
     def summary(self) -> dict[str, Any]:
-        """Return counts and service period: the JSON that ``erreichbar gtfs load`` prints."""
-        return {
+        """Return counts and service period: the JSON that ``erreichbar gtfs load`` prints.
+
+        A feed with GTFS-Flex adds ``flex_zone_trips`` and ``booking_rules``.
+        """
+        out: dict[str, Any] = {
             "stops": len(self.stops),
             "routes": len(self.tables.routes),
             "trips": len(self.tables.trips),
@@ -104,6 +110,10 @@ class Feed:
             "first_day": self.first_day.isoformat(),
             "last_day": self.last_day.isoformat(),
         }
+        if self.flex is not None:
+            out |= {"flex_zone_trips": len(self.flex.services),
+                    "booking_rules": len(self.flex.rules)}
+        return out
 
     def active_services(self, day: dt.date) -> set[str]:
         """Service ids running on ``day`` from calendar.txt and calendar_dates.txt."""
@@ -171,11 +181,19 @@ def load_feed(path_or_url: str | Path, settings: Settings,
             NotImplementedError, zlib.error, zipfile.BadZipFile, pd.errors.ParserError) as exc:
         raise DataError(f"{source}: not a readable GTFS feed ({scrub(str(exc), raw)})") \
             from None
+    flex = (read_flex(path, tables.stop_times, tables.trips, tables.routes, source)
+            if all(getattr(tables, n) is not None for n in ("stop_times", "trips", "routes"))
+            else None)  # missing files: _check_tables says which
+    if flex is not None:  # zone rows have no stop: set aside, routed by their windows
+        tables.stop_times = tables.stop_times[~flex_rows(tables.stop_times)]
+        log.info("%s: %d GTFS-Flex zone trips, %d booking rules (not in the connection "
+                 "scan, not stored with the clipped feed)", source, len(flex.services),
+                 len(flex.rules))
     _check_tables(tables, source)
     if region is not None:
         reg = get_region(region) if isinstance(region, str) else region
         tables = _clip(tables, reg, region_area(settings, reg), source)
-    feed = _build(tables, source)
+    feed = replace(_build(tables, source), flex=flex)
     log.info("GTFS %s: %d stops, %d routes, %d trips, %d stop_times, service %s..%s",
              source, len(feed.stops), len(tables.routes), len(tables.trips),
              len(feed.stop_times), feed.first_day, feed.last_day)
