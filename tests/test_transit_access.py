@@ -457,3 +457,34 @@ def test_report_transit_section(engine: Accessibility) -> None:
     assert ctx["klassen"] is not None and ctx["klassen"]["classes"][-1] == "none"
     page = environment().get_template("transit_section.html").render(transit=ctx)
     assert "Keltern" in page and "Fahrplan geladen" in page and "Güteklasse" in page
+
+
+def test_report_there_and_back_from_main_place(engine: Accessibility, enz: Settings,
+                                               fixture_offers: gpd.GeoDataFrame) -> None:
+    """Keltern's main place (its cell with most children) to the fixture Familienzentrum
+    Ellmendingen (Tu 09:00-11:00) and Kita Dietlingen: the rows agree with
+    geo.transit.trip.there_and_back called directly on the feed."""
+    from geo.products.transit_report import there_and_back_rows
+
+    gem = engine.units("gemeinde")
+    keltern = gem[gem["name"] == "Keltern"]
+    rows = there_and_back_rows(engine, keltern, ["familienzentrum", "kita"])
+    assert [(r["category"], r["offer"]) for r in rows] == [
+        ("Familienzentrum", "Fixture Familienzentrum Ellmendingen (TEST OFFER - not real)"),
+        ("Kita", "Fixture Kita Dietlingen (TEST OFFER - not real)")]
+    cells = engine.cell_frame("children")
+    mine = cells[cells["gemeinde_ags"] == keltern["ags"].iloc[0]]
+    home = mine.loc[mine["children_under_10"].idxmax(), ["x", "y"]].to_numpy(float)
+    access = engine.transit()
+    assert [r["possible"] for r in rows] == [True, True]
+    for row, offer_id in zip(rows, ("fixture-1", "fixture-3"), strict=True):
+        offer = fixture_offers.set_index("id").loc[offer_id]
+        direct = trip.there_and_back(
+            gtfs.load_region_feed(enz, "enzkreis"), home,
+            np.column_stack(to_metric(np.array([offer["lon"]]), np.array([offer["lat"]])))[0],
+            access.date, opening_hours=offer["opening_hours"], settings=enz.transit,
+            walk=access.walk).summary()
+        assert row["possible"] == direct["possible"]
+        assert row["text"].startswith(f"hin {direct['outbound']['departure'][11:16]}–")
+        assert f"Beginn {direct['arrive_by']}" in row["text"]
+        assert f"–{direct['back']['arrival'][11:16]} (Ende" in row["text"]

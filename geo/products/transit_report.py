@@ -17,9 +17,11 @@ import pandas as pd
 
 from geo.engine.access import Accessibility
 from geo.errors import DataError, EmptyResultError
+from geo.messages import text
 from geo.products.transit_status import timetable_status
 from geo.sources.population import load_children_100m
 from geo.transit.quality import gueteklassen, gueteklassen_shares
+from geo.transit.trip import ThereAndBack
 from geo.vocabulary import label
 
 
@@ -52,11 +54,12 @@ def transit_section(acc: Accessibility, unit_ags: str,
         (German labels of those with offers), ``rows`` (per Gemeinde: ``name``, ``cells``
         with ``transit``/``walk`` shares as text and values 0–1) and ``klassen`` (per
         Gemeinde the share of children per Güteklasse, or None without classes); rows are
-        empty without a timetable.
+        empty without a timetable; ``visits``: :func:`there_and_back_rows`.
     """
     status = timetable_status(acc.settings)
     out: dict[str, Any] = {**{k: status[k] for k in ("state", "column", "text")},
-                           "minutes": minutes, "categories": [], "rows": [], "klassen": None}
+                           "minutes": minutes, "categories": [], "rows": [], "klassen": None,
+                           "visits": []}
     if status["state"] == "none":
         return out
     gem = acc.units("gemeinde")
@@ -69,6 +72,7 @@ def transit_section(acc: Accessibility, unit_ags: str,
          "walk": _share(shares[c, "walk"].get(ags, float("nan"))),
          "transit_value": float(shares[c, "transit"].get(ags, float("nan")))}
         for c in chosen]} for ags, name in zip(gem["ags"], gem["name"], strict=True)]
+    out["visits"] = there_and_back_rows(acc, gem, chosen)
     access = acc.transit()
     try:
         klassen = gueteklassen(access.feed, access.date)
@@ -80,3 +84,55 @@ def transit_section(acc: Accessibility, unit_ags: str,
                       "rows": [{"name": r["name"], "shares": [_share(r[c]) for c in cols]}
                                for _, r in table.iterrows()]}
     return out
+
+
+def there_and_back_rows(acc: Accessibility, gemeinden: pd.DataFrame,
+                        categories: Sequence[str]) -> list[dict[str, Any]]:
+    """Hin und zurück in den Öffnungszeiten: from each Gemeinde's main place to the offers.
+
+    The main place is the Gemeinde's 100 m cell with the most children under 10; per
+    category its nearest offer by transit (window median), and whether one can get there
+    by the offer's first opening time and home after it closes on the engine's date
+    (:meth:`geo.engine.transit_access.TransitAccess.there_and_back`, OSM opening hours).
+
+    Returns
+    -------
+    list of dict
+        ``gemeinde``, ``category`` (German), ``offer`` (name), ``possible`` (bool, None
+        when the offer has no opening hours), ``text`` (German: times of both journeys,
+        or why not).
+    """
+    access = acc.transit()
+    cells = acc.cell_frame("children")
+    rows: list[dict[str, Any]] = []
+    for ags, name in zip(gemeinden["ags"], gemeinden["name"], strict=True):
+        mine = cells[cells["gemeinde_ags"] == ags]
+        if mine.empty:
+            continue
+        home = mine.loc[mine["children_under_10"].idxmax()]
+        for category in categories:
+            near = access.nearest(float(home["x"]), float(home["y"]), category, 1)
+            if near.empty:
+                continue
+            row = {"gemeinde": name, "category": label("category", category),
+                   "offer": str(near["name"].iloc[0])}
+            try:
+                visit = access.there_and_back(float(home["x"]), float(home["y"]),
+                                              str(near["offer_id"].iloc[0]))
+            except DataError as exc:
+                rows.append({**row, "possible": None, "text": str(exc)})
+                continue
+            rows.append({**row, "possible": visit.possible, "text": _visit_text(visit)})
+    return rows
+
+
+def _visit_text(visit: ThereAndBack, lang: str = "de") -> str:
+    """Return the sentence of a there-and-back answer (message table ``transit.visit``)."""
+    s = visit.summary()
+    if not visit.possible:
+        return text("transit.visit.impossible", lang, reason=s["reason"])
+    out, back = s["outbound"], s["back"]
+    return text("transit.visit.possible", lang, out_dep=out["departure"][11:16],
+                out_arr=out["arrival"][11:16], start=s["arrive_by"],
+                back_dep=back["departure"][11:16], back_arr=back["arrival"][11:16],
+                end=s["leave_after"])
