@@ -367,6 +367,10 @@ class TransitSettings(BaseModel):
                                 "seconds after midnight (07:00)")
     window_end_s: int = Field(default=9 * 3600, description="default window end (09:00)")
     window_step_s: int = Field(default=60, gt=0, description="departure every minute (R5)")
+    stop_matrix_max_bytes: int = Field(
+        default=2_000_000_000, gt=0,
+        description="largest stop-to-stop matrix kept for transit what-if and supply, bytes "
+        "(stops² × departures × 2: the Enzkreis 23 MB, 2,000 stops × 134 departures 1.1 GB)")
     clip_margin_m: float = Field(
         default=5000.0, ge=0,
         description="halo around the county polygon, metres: trips calling at a stop inside "

@@ -488,3 +488,17 @@ def test_report_there_and_back_from_main_place(engine: Accessibility, enz: Setti
         assert row["text"].startswith(f"hin {direct['outbound']['departure'][11:16]}–")
         assert f"Beginn {direct['arrive_by']}" in row["text"]
         assert f"–{direct['back']['arrival'][11:16]} (Ende" in row["text"]
+
+
+def test_stop_matrix_size_is_capped(enz: Settings, fixture_offers: gpd.GeoDataFrame) -> None:
+    from geo.engine import transit_what_if
+    from geo.errors import LimitError
+
+    small = enz.model_copy(deep=True)
+    small.transit.stop_matrix_max_bytes = 1_000_000  # the Enzkreis matrix needs 23 MB
+    access = TransitAccess(gtfs.load_region_feed(enz, "enzkreis"), small, fixture_offers,
+                           date=TUESDAY)
+    with pytest.raises(LimitError, match=r"293 stops would take 2[0-9,]+ bytes, more than "
+                       r"transit.stop_matrix_max_bytes \(1,000,000\)"):
+        transit_what_if.what_if(access, "kita", np.zeros((1, 2)), remove=["fixture-3"],
+                                add=[(4_216_650.0, 2_866_350.0)])

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from geo.errors import AccessInputError
+from geo.errors import AccessInputError, LimitError
 from geo.transit.query import departure_profiles
 from geo.transit.timetable import compile_timetable
 
@@ -37,6 +37,11 @@ def stop_matrix(access: TransitAccess, chunk: int = 64) -> np.ndarray:
     numpy.ndarray, shape (n_stops, n_departures, n_stops)
         ``uint16`` (``uint32`` when ``max_travel_s`` ≥ 65,535) seconds; the dtype's
         maximum = not reached within ``max_travel_s``.
+
+    Raises
+    ------
+    LimitError
+        The matrix would exceed ``transit.stop_matrix_max_bytes``.
     """
     cache = access.feed.cache
     key = ("stop_matrix", access.date, access.start_s, access.profile_end_s(), access.walk)
@@ -45,6 +50,14 @@ def stop_matrix(access: TransitAccess, chunk: int = 64) -> np.ndarray:
     tt = compile_timetable(access.feed, access.date, access.settings, access.walk)
     dtype = np.uint16 if access.settings.max_travel_s < 65_535 else np.uint32
     never = np.iinfo(dtype).max
+    size = len(tt.stop_ids) ** 2 * len(np.arange(access.start_s, access.profile_end_s(),
+                                                 access.settings.window_step_s)) \
+        * np.dtype(dtype).itemsize
+    if size > access.settings.stop_matrix_max_bytes:
+        raise LimitError(f"transit what-if/supply: the stop-to-stop matrix of "
+                         f"{len(tt.stop_ids):,} stops would take {size:,} bytes, more than "
+                         f"transit.stop_matrix_max_bytes ({access.settings.stop_matrix_max_bytes:,}"
+                         "); shorten the window or raise the limit")
     parts = []
     for lo in range(0, len(tt.stop_ids), chunk):
         _, prof = departure_profiles(access.feed, list(tt.stop_ids[lo:lo + chunk]),
