@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from geo.vocabulary import Category, StreetMode, Weight
 
@@ -150,6 +150,21 @@ class Origin(BaseModel):
                                                "that have the house number; never taken silently")
 
 
+class TransitLeg(BaseModel):
+    """One leg of a journey by public transport (mode transit): a ride or a walk."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    route: str = Field(description="line name (e.g. '720', 'ICE 1234'), 'walk' for a walk")
+    trip: str | None = Field(default=None, description="GTFS trip_id of a ride")
+    from_: str = Field(alias="from", description="stop id, or 'origin'")
+    from_name: str = Field(description="stop name (or 'origin')")
+    departure: str = Field(description="local date-time YYYY-MM-DDTHH:MM:SS")
+    to: str = Field(description="stop id, or 'destination'")
+    to_name: str = Field(description="stop name (or 'destination')")
+    arrival: str = Field(description="local date-time YYYY-MM-DDTHH:MM:SS")
+
+
 class NearestOffer(BaseModel):
     """One of the k nearest offers with its route."""
 
@@ -175,6 +190,9 @@ class NearestOffer(BaseModel):
         description="minutes to this offer by walk, bike and car, and by transit when that is "
                     "the asked mode (transit has no precomputed table); None: beyond "
                     "max_minutes or not connected")
+    legs: list[TransitLeg] | None = Field(
+        default=None, description="mode transit with route=true: the legs of the journey of "
+        "the median departure (rides with line, stops and times; walks)")
 
 
 class NearestAnswer(BaseModel):

@@ -179,24 +179,32 @@ def layers_check_offers(
 
 @gtfs_app.command("load")
 def gtfs_load(
-    source: Annotated[str, typer.Argument(help="GTFS .zip/folder or http(s) URL")],
+    sources: Annotated[list[str] | None, typer.Argument(
+        help="GTFS .zip/folders or http(s) URLs, merged (default: the region's official "
+        "feeds, downloaded when online)")] = None,
     region: Annotated[str | None, typer.Option(
         help="clip to this region and store it as the region's timetable")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Validate a GTFS feed, clip it to the region and store it in data/processed/."""
-    from geo.sources import gtfs
+    """Load GTFS feeds (given, or the region's own), clip, merge and store them."""
+    from geo.sources import gtfs, gtfs_region
 
     settings = make_settings(data_dir, region)
-    feed = gtfs.load_feed(source, settings, region=region)
-    gtfs.store_feed(feed, settings, region)
-    emit(feed.summary())
+    if not sources and region is None:
+        region = settings.region
+    feed, summary = gtfs_region.load(settings, region, sources or ())
+    path = gtfs.store_feed(feed, settings, region, extra={
+        "feeds": [{k: f[k] for k in ("name", "title", "source", "origin", "attribution",
+                                     "first_day", "last_day")} for f in summary["feeds"]]})
+    emit({**summary, "path": str(path)})
 
 
 @transit_app.command("earliest")
 def transit_earliest(
-    from_stop: Annotated[str, typer.Option("--from", help="stop or station id")],
-    to_stop: Annotated[str, typer.Option("--to", help="stop or station id")],
+    from_stop: Annotated[str, typer.Option(
+        "--from", help="stop or station id, or a stop/station name")],
+    to_stop: Annotated[str, typer.Option(
+        "--to", help="stop or station id, or a name (arrives at any platform)")],
     depart: Annotated[str, typer.Option(help="departure, YYYY-MM-DDTHH:MM (local time)")],
     feed_path: Annotated[Path | None, typer.Option(
         "--feed", help="GTFS feed (default: the feed loaded for --region)")] = None,
@@ -209,7 +217,7 @@ def transit_earliest(
     import datetime as dt
 
     from geo.errors import DataError
-    from geo.transit.query import describe_legs, earliest_arrival
+    from geo.transit.query import describe_legs, earliest_arrival, resolve_stops
 
     settings = make_settings(data_dir, region)
     try:
@@ -217,9 +225,10 @@ def transit_earliest(
     except ValueError:
         raise DataError(f"--depart {depart!r} is not YYYY-MM-DDTHH:MM") from None
     feed = _feed(feed_path, settings, region)
-    result = earliest_arrival(feed, [from_stop], when.hour * 3600 + when.minute * 60,
-                              when.date(), max_transfers, settings=settings.transit)
-    legs = describe_legs(result.journey(to_stop), feed, when.date())
+    result = earliest_arrival(feed, resolve_stops(feed, from_stop),
+                              when.hour * 3600 + when.minute * 60, when.date(), max_transfers,
+                              settings=settings.transit)
+    legs = describe_legs(result.journey(resolve_stops(feed, to_stop)), feed, when.date())
     arrival = legs[-1]["arrival"] if legs else when.isoformat(timespec="seconds")
     emit({"arrival": arrival, "legs": legs})
 

@@ -37,6 +37,23 @@ class ContextFactSetting(BaseModel):
     source: str = Field(description="who published it")
 
 
+class FeedSource(BaseModel):
+    """One official GTFS feed of a region (``erreichbar gtfs load --region R`` without a path).
+
+    Downloaded when online into ``<work_dir>/raw/gtfs/<name>.zip`` (cached, revalidated by
+    ETag / Last-Modified); offline a file placed there, else ``offline_copy``, is used.
+    """
+
+    name: str = Field(description="short id; prefixes the feed's ids when several are merged")
+    title: str = Field(description="what the feed holds, in German")
+    url: str = Field(description="published download URL of the GTFS zip")
+    attribution: str = Field(description="licence and attribution the publisher asks for")
+    offline_copy: str | None = Field(
+        default=None, description="file in the data directory used when the download is not "
+        "possible (relative path)")
+    offline_note: str = Field(default="", description="how the offline copy differs")
+
+
 class Region(BaseModel):
     """A study region: its county key and the data that covers it."""
 
@@ -61,6 +78,32 @@ class Region(BaseModel):
     context_facts: list[ContextFactSetting] = Field(
         default_factory=list,
         description="county-level figures quoted in the reports' context box (never weights)")
+    feeds: list[FeedSource] = Field(
+        default_factory=list,
+        description="official GTFS feeds covering the region, merged by `gtfs load --region`")
+
+
+#: gtfs.de publishes DELFI's Germany-wide timetable split into local (buses, trams), regional
+#: rail and long-distance rail, CC BY 4.0 (https://gtfs.de); clipped to a region on loading.
+_GTFSDE = "https://download.gtfs.de/germany/{}/latest.zip"
+_GTFSDE_ATTRIBUTION = "CC BY 4.0: DELFI e.V., GTFS.de, © OpenStreetMap contributors"
+
+
+def _gtfsde_feeds(long_distance_copy: str | None = None,
+                  local_copy: str | None = None, local_note: str = "") -> list[FeedSource]:
+    """Return the three gtfs.de feeds (local, regional rail, long-distance), offline copies."""
+    return [
+        FeedSource(name="nv", title="Nahverkehr (Bus, Tram) Deutschland, gtfs.de",
+                   url=_GTFSDE.format("nv_free"), attribution=_GTFSDE_ATTRIBUTION,
+                   offline_copy=local_copy, offline_note=local_note),
+        FeedSource(name="rv", title="Regionalverkehr (Bahn) Deutschland, gtfs.de",
+                   url=_GTFSDE.format("rv_free"), attribution=_GTFSDE_ATTRIBUTION),
+        FeedSource(name="fv", title="Fernverkehr (ICE/IC) Deutschland, gtfs.de",
+                   url=_GTFSDE.format("fv_free"), attribution=_GTFSDE_ATTRIBUTION,
+                   offline_copy=long_distance_copy,
+                   offline_note="gtfs.de fv_free of 2025-11, only the trips calling in the "
+                   "county's bbox (data README)" if long_distance_copy else ""),
+    ]
 
 
 GOETTINGEN = Region(
@@ -76,6 +119,7 @@ GOETTINGEN = Region(
         label="Anteil der Kinder unter 10 Jahren in SGB-II-Bedarfsgemeinschaften",
         year=2014, value="ca. 17 %",
         source="Landkreis Göttingen, Präventionskette (eigene Angabe des Landkreises)")],
+    feeds=_gtfsde_feeds(long_distance_copy="germany/gtfs/gtfsde_fernverkehr_goettingen_2025-11.zip"),
 )
 
 #: Enzkreis (Baden-Württemberg): the region of the real VPE test timetable
@@ -87,6 +131,9 @@ ENZKREIS = Region(
     title="Enzkreis",
     ags="08236",
     bbox=(8.50, 48.79, 8.90, 49.01),
+    feeds=_gtfsde_feeds(local_copy="germany/gtfs/vpe_enzkreis_2025.zip",
+                        local_note="stand-in: only the VPE regional and community buses of "
+                        "2024/25 (Axelhka/WS2425_App_Abgabe), not all of gtfs.de nv_free"),
 )
 
 
@@ -320,10 +367,15 @@ class TransitSettings(BaseModel):
                                 "seconds after midnight (07:00)")
     window_end_s: int = Field(default=9 * 3600, description="default window end (09:00)")
     window_step_s: int = Field(default=60, gt=0, description="departure every minute (R5)")
+    stop_matrix_max_bytes: int = Field(
+        default=2_000_000_000, gt=0,
+        description="largest stop-to-stop matrix kept for transit what-if and supply, bytes "
+        "(stops² × departures × 2: the Enzkreis 23 MB, 2,000 stops × 134 departures 1.1 GB)")
     clip_margin_m: float = Field(
         default=5000.0, ge=0,
-        description="stops this far outside the region's bbox are kept when clipping "
-        "(lines that leave and re-enter the region stay connected)",
+        description="halo around the county polygon, metres: trips calling at a stop inside "
+        "it are kept when clipping a feed (whole, so lines that leave and re-enter the "
+        "region stay connected)",
     )
 
 

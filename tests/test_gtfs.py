@@ -13,11 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import shapely
 
 from geo.cli import main
 from geo.errors import DataError, DownloadError, RegionError
 from geo.settings import REGIONS, Region, Settings
 from geo.sources import gtfs
+from geo.sources.boundaries import read_vg5000
 
 FEED = Path("germany/gtfs/vpe_enzkreis_2025.zip")
 
@@ -66,17 +68,29 @@ def test_times_past_midnight_and_parent_stations(feed: gtfs.Feed) -> None:
     assert feed.stops[["x", "y"]].notna().all().all()
 
 
-def test_clip_to_region(feed_path: Path, settings: Settings) -> None:
-    keltern = Region(name="keltern", title="Keltern (test box)", ags="08236",
-                     bbox=(8.45, 48.85, 8.60, 48.95))
-    clipped = gtfs.load_feed(feed_path, settings.model_copy(
-        update={"transit": settings.transit.model_copy(update={"clip_margin_m": 0.0})}),
-        region=keltern)
-    routable = clipped.stops[clipped.stops.location_type == 0]
-    assert 0 < len(routable) < 293
-    assert routable.lon.between(8.45, 8.60).all() and routable.lat.between(48.85, 48.95).all()
-    assert (clipped.stop_times.groupby("trip_id").size() >= 2).all()
-    assert set(clipped.stop_times.stop_id) <= set(routable.stop_id)
+def test_clip_to_region_polygon_keeps_whole_trips(feed_path: Path, feed: gtfs.Feed,
+                                                  settings: Settings,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clip by a county polygon (VG5000, no margin), here Stadtkreis Pforzheim (08231), the
+    enclave inside the Enzkreis: trips calling in it stay whole, the others go."""
+    pforzheim = Region(name="pforzheim", title="Stadt Pforzheim", ags="08231",
+                       bbox=(8.6, 48.8, 8.8, 48.95))
+    monkeypatch.setitem(REGIONS, "pforzheim", pforzheim)
+    tight = settings.model_copy(
+        update={"transit": settings.transit.model_copy(update={"clip_margin_m": 0.0})})
+    clipped = gtfs.load_feed(feed_path, tight, region="pforzheim")
+    county = read_vg5000(settings.data_dir, "08231", "county").to_crs("EPSG:4326")
+    stops = feed.tables.stops
+    inside = shapely.contains_xy(county.geometry.iloc[0], stops.stop_lon, stops.stop_lat)
+    st = feed.tables.stop_times
+    calling = set(st.trip_id[st.stop_id.isin(stops.stop_id[inside])])
+    assert set(clipped.tables.trips.trip_id) == calling
+    assert 0 < len(calling) < 454
+    # whole trips: every stop time of a kept trip, also those outside Pforzheim
+    assert len(clipped.stop_times) == int(st.trip_id.isin(calling).sum())
+    assert (~clipped.stops.stop_id.str.startswith("de:08231")).any()
+    # every VPE trip serves the Enzkreis: its clip keeps all of them
+    assert len(gtfs.load_feed(feed_path, tight, region="enzkreis").tables.trips) == 454
     with pytest.raises(RegionError, match="none of its 490 stops lies in region goettingen"):
         gtfs.load_feed(feed_path, settings, region="goettingen")
 
@@ -163,9 +177,6 @@ def test_download_is_cached_and_revalidated(feed_path: Path, tmp_path: Path) -> 
 def test_region_feed_stored_by_cli_is_used_by_transit(
         feed_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    keltern = Region(name="keltern", title="Keltern (test box)", ags="08236",
-                     bbox=(8.45, 48.85, 8.75, 48.95))
-    monkeypatch.setitem(REGIONS, "keltern", keltern)
     monkeypatch.setenv("ERREICHBAR_WORK_DIR", str(tmp_path))
 
     def cli(*args: str) -> dict[str, object]:
@@ -176,10 +187,10 @@ def test_region_feed_stored_by_cli_is_used_by_transit(
         assert not stop.value.code, err
         return json.loads(out.strip().splitlines()[-1])
 
-    summary = cli("gtfs", "load", str(feed_path), "--region", "keltern")
-    assert summary["stops"] < 490 and summary["trips"] <= 454
-    assert (tmp_path / "processed" / "keltern" / "gtfs" / "feed.zip").exists()
-    trip = cli("transit", "earliest", "--region", "keltern", "--from", "de:08231:11_Parent",
+    summary = cli("gtfs", "load", str(feed_path), "--region", "enzkreis")
+    assert summary["stops"] <= 490 and summary["trips"] <= 454
+    assert summary["path"] == str(tmp_path / "processed" / "enzkreis" / "gtfs" / "feed.zip")
+    trip = cli("transit", "earliest", "--region", "enzkreis", "--from", "de:08231:11_Parent",
                "--to", "de:08215:34875:1:1", "--depart", "2025-03-11T08:20")
     assert trip["arrival"] == "2025-03-11T09:17:00"
 
@@ -202,7 +213,11 @@ def test_cli_gtfs_load_prints_summary(feed_path: Path, tmp_path: Path,
         main()
     out, err = capsys.readouterr()
     assert not stop.value.code, err
-    assert json.loads(out.strip().splitlines()[-1]) == {
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert {k: summary[k] for k in ("stops", "routes", "trips", "stop_times", "first_day",
+                                    "last_day")} == {
         "stops": 490, "routes": 14, "trips": 454, "stop_times": 10957,
         "first_day": "2024-12-15", "last_day": "2025-12-12"}
+    assert [(f["name"], f["origin"]) for f in summary["feeds"]] == [
+        ("vpe_enzkreis_2025", "file")]
     assert (tmp_path / "processed" / "gtfs" / "feed.zip").exists()

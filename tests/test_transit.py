@@ -290,3 +290,32 @@ def test_clear_errors(feed: gtfs.Feed, ts: TransitSettings) -> None:
         query.earliest_arrival(feed, [ZOB], hms(8, 0), dt.date(2026, 1, 1), settings=ts)
     with pytest.raises(DataError, match="stop 'de:nowhere' is not a stop or station"):
         query.earliest_arrival(feed, ["de:nowhere"], hms(8, 0), TUESDAY, settings=ts)
+
+
+def test_station_names_arrive_at_any_platform(feed: gtfs.Feed, ts: TransitSettings) -> None:
+    """A station (by id or name) arrives no later than each of its platforms, at the first."""
+    assert query.resolve_stops(feed, " neuenbürg GEWERBEGEBIET") == ["de:08236:1400_Parent"]
+    assert query.resolve_stops(feed, ZOB) == [ZOB]
+    with pytest.raises(DataError, match="similar names: Neuenbürg Gewerbegebiet"):
+        query.resolve_stops(feed, "Neuenburg Gewerbegebiet")
+    station = query.resolve_stops(feed, "Pforzheim ZOB / Hbf")
+    assert station == [ZOB]
+    platforms = feed.stops.stop_id[feed.stops.parent_station == ZOB].tolist()
+    assert len(platforms) == 2
+    tested = 0
+    for origin in ("de:08236:1400_Parent", BECKER_GOERING, "de:08236:2900_Parent"):
+        for depart in range(hms(6, 0), hms(9, 0), 15 * 60):
+            r = query.earliest_arrival(feed, [origin], depart, TUESDAY, settings=ts)
+            at_station = r.arrival(station)
+            each = [r.arrival(p) for p in platforms]
+            assert all(at_station <= t for t in each) and at_station == min(each)
+            if np.isfinite(at_station):
+                legs = r.journey(station)
+                assert legs[-1]["to"] in platforms and legs[-1]["arrival"] == at_station
+                tested += 1
+            # leaving from the station = from any platform: never later than from one
+            by_station = query.earliest_arrival(feed, station, depart, TUESDAY, settings=ts)
+            for p in platforms:
+                from_p = query.earliest_arrival(feed, [p], depart, TUESDAY, settings=ts)
+                assert (by_station.arrival_s <= from_p.arrival_s).all()
+    assert tested >= 10

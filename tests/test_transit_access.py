@@ -19,15 +19,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
 from geo.cli import main
 from geo.engine.access import Accessibility
 from geo.engine.transit_access import TransitAccess
 from geo.errors import DataError
+from geo.networks.snap import to_metric
 from geo.products.compute import compute
 from geo.settings import Settings, TransitSettings
 from geo.sources import gtfs, offers
-from geo.transit import quality, trip
+from geo.transit import quality, query, trip
 
 FIXTURE = Path(__file__).parent / "fixtures" / "offers_enzkreis_fixture.csv"
 TUESDAY = dt.date(2025, 3, 11)  # service 0 (school-day weekday timetable) runs
@@ -154,10 +156,38 @@ def test_coverage_nearest_isochrones(engine: Accessibility, feed: gtfs.Feed) -> 
     ride = [leg for leg in near["legs"].iloc[0] if leg["route"] != "walk"]
     assert ride and ride[-1]["to"] == "de:08236:1504:0:2"  # by bus to Dietlingen Rathaus
     assert near["arrival"].iloc[0] == ride[-1]["arrival"]
-    iso = engine.isochrones(lon, lat, "transit", [15, 30]).set_index("minutes")
-    assert iso.loc[30.0, "area_km2"] > iso.loc[15.0, "area_km2"] > 0
-    walk_disc_km2 = math.pi * (15 * 60 * 4.8 / 3.6 / 1.3) ** 2 / 1e6
-    assert iso.loc[15.0, "area_km2"] >= walk_disc_km2 * 0.99
+
+
+def test_isochrone_is_exactly_the_cells_within(engine: Accessibility, enz: Settings,
+                                               feed: gtfs.Feed) -> None:
+    """Each 100 m cell of a 24 km square whose window median (computed here per departure:
+    min of walking and walk + transit + walk) is within 20 min is inside, no other."""
+    lon, lat = 8.5765, 48.9011  # at Ellmendingen Pforzheimer Str.
+    iso = engine.isochrones(lon, lat, "transit", [10, 20]).set_index("minutes")
+    x, y = (float(v[0]) for v in to_metric(np.array([lon]), np.array([lat])))
+    gx, gy = np.meshgrid(np.arange(-120, 120) * 100.0 + (x // 100) * 100 + 50,
+                         np.arange(-120, 120) * 100.0 + (y // 100) * 100 + 50)
+    cells = np.column_stack([gx.ravel(), gy.ravel()])
+    access = engine.engine("transit").access()  # type: ignore[attr-defined]
+    origin = np.array([[x, y]])
+    _, prof = query.departure_profiles(feed, origin, TUESDAY, 7 * 3600, 9 * 3600,
+                                       settings=enz.transit, walk=access.walk,
+                                       destinations=cells)
+    metres = np.hypot(cells[:, 0] - x, cells[:, 1] - y)
+    walk_s = np.ceil(metres * 1.3 / (4.8 / 3.6))
+    median = np.median(np.minimum(prof[0], walk_s), axis=0)
+    for minutes in (10.0, 20.0):
+        poly = gpd.GeoSeries([iso.loc[minutes, "geometry"]], crs="EPSG:4326").to_crs(
+            "EPSG:3035").iloc[0]
+        within = median <= minutes * 60
+        inside = shapely.contains_xy(poly, cells[:, 0], cells[:, 1])
+        assert (inside == within).all()
+        assert iso.loc[minutes, "cells"] == within.sum()
+        assert iso.loc[minutes, "area_km2"] == pytest.approx(within.sum() / 100, rel=1e-6)
+        # no edge of the 24 km square is reached: every cell within was a candidate
+        assert not within.reshape(gx.shape)[[0, -1], :].any()
+    # not a walking disc: by bus, cells beyond walking reach of 20 min (1.23 km) are in
+    assert (metres[median <= 1200] > 20 * 60 * 4.8 / 3.6 / 1.3).sum() > 100
 
 
 def test_network_only_calls_refuse_transit(engine: Accessibility) -> None:
@@ -303,3 +333,172 @@ def test_cli_quality(enz: Settings, capsys: pytest.CaptureFixture[str],
     areas, table = (gpd.read_parquet(p) for p in out["outputs"])
     assert set(areas["klasse"]) == set(out["classes"])
     assert len(table) == 28 and table.crs is not None
+
+
+def test_transit_what_if_equals_full_recomputation(enz: Settings, feed: gtfs.Feed,
+                                                   fixture_offers: gpd.GeoDataFrame) -> None:
+    """Close the fixture Familienzentrum Ellmendingen and open one at Neuenbürg
+    Gewerbegebiet (a real stop): combining kept stop-to-stop scans gives exactly the times
+    of a new TransitAccess whose offers are the changed catalogue (scanned from scratch)."""
+    from geo.engine import transit_what_if
+
+    region_feed = gtfs.load_region_feed(enz, "enzkreis")
+    access = TransitAccess(region_feed, enz, fixture_offers, date=TUESDAY)
+    site_ll = feed.stops.set_index("stop_id").loc["de:08236:1400_Parent", ["lon", "lat"]]
+    site = np.column_stack(to_metric(np.array([site_ll["lon"]]), np.array([site_ll["lat"]])))
+    # every 100 m cell of a 30 × 20 km box over the feed's stops, 1 km apart (600 cells)
+    gx, gy = np.meshgrid(np.arange(4_190_050, 4_220_050, 1000.0),
+                         np.arange(2_860_050, 2_880_050, 1000.0))
+    cells = np.column_stack([gx.ravel(), gy.ravel()])
+    before, after, ids = transit_what_if.what_if(access, "familienzentrum", cells,
+                                                 add=[tuple(site[0])], remove=["fixture-1"])
+    assert ids == ["fixture-2", "new-1"]
+    changed = fixture_offers[fixture_offers["id"] != "fixture-1"].copy()
+    new_row = changed[changed["id"] == "fixture-2"].copy()
+    new_row[["id", "lon", "lat"]] = ["new-1", site_ll["lon"], site_ll["lat"]]
+    full = TransitAccess(region_feed, enz, gpd.GeoDataFrame(
+        pd.concat([changed, new_row], ignore_index=True), crs=changed.crs), date=TUESDAY)
+    truth = full.cell_times("familienzentrum", cells)
+    for name in ("median_s", "best_s", "worst_s", "walk_s"):
+        np.testing.assert_array_equal(getattr(after, name), getattr(truth, name))
+    np.testing.assert_array_equal(after.offer, truth.offer)
+    np.testing.assert_array_equal(before.median_s,
+                                  access.cell_times("familienzentrum", cells).median_s)
+    # the change is real: cells near Neuenbürg got faster, cells near Ellmendingen slower
+    assert (after.median_s < before.median_s).sum() > 10
+    assert (after.median_s > before.median_s).sum() > 0
+
+
+def test_transit_supply_equals_per_offer_scans(engine: Accessibility, enz: Settings,
+                                               fixture_offers: gpd.GeoDataFrame) -> None:
+    """E2SFCA by transit from combined stop-to-stop scans equals E2SFCA on times scanned
+    from scratch with each Familienzentrum alone (zones 10/20/30 min, weights 1/0.68/0.22)."""
+    sup = engine.supply("familienzentrum", "transit")
+    children = engine.engine("transit").data.cell_frame("children")  # type: ignore[attr-defined]
+    fz = fixture_offers[fixture_offers["category"] == "familienzentrum"].reset_index(drop=True)
+    region_feed = gtfs.load_region_feed(enz, "enzkreis")
+    minutes = np.column_stack([
+        TransitAccess(region_feed, enz, fz.iloc[[o]], date=TUESDAY).cell_times(
+            "familienzentrum", children[["x", "y"]].to_numpy(float)).median_s / 60.0
+        for o in range(len(fz))])
+    weight = np.select([minutes <= 10, minutes <= 20, minutes <= 30], [1.0, 0.68, 0.22], 0.0)
+    demand = children["children_under_10"].to_numpy(float)
+    ratio = 1.0 / (demand @ weight)  # no capacities in the fixture: each offer counts 1
+    np.testing.assert_allclose(sup.offers["ratio"].to_numpy(), ratio, rtol=1e-12)
+    np.testing.assert_allclose(sup.cells["access"].to_numpy(), weight @ ratio, rtol=1e-12)
+    assert sup.basis.startswith("offers (capacity unknown")
+    assert (sup.cells["access"] > 0).sum() > 100
+
+
+def test_transit_map_has_surface_gueteklassen_and_note(engine: Accessibility, enz: Settings,
+                                                      data_dir: Path, tmp_path: Path) -> None:
+    from geo.products.transit_maps import build_transit_maps
+
+    out = build_transit_maps(engine, ["familienzentrum"], tmp_path)
+    assert out == {"maps": ["familienzentrum-transit.html"], "skipped": {}}
+    page = (tmp_path / "familienzentrum-transit.html").read_text("utf-8")
+    klassen = quality.gueteklassen(gtfs.load_region_feed(enz, "enzkreis"), TUESDAY)
+    assert len(klassen) >= 2
+    for k in klassen["klasse"]:
+        assert f'"klasse": "{k}"' in page
+    for layer in ("ÖV-Güteklassen (ARE, 06–20 Uhr, 11.03.2025)",
+                  "Fahrzeit (Minuten, 100-m-Raster)"):
+        assert json.dumps(layer)[1:-1] in page  # folium writes layer names as JSON
+    assert '<div id="transit-note"' in page and "Fahrplan geladen: " in page
+    # without a timetable: no map, one German sentence with the command
+    bare = Accessibility(Settings(data_dir=data_dir, work_dir=tmp_path / "none"))
+    none = build_transit_maps(bare, ["kita"], tmp_path)
+    assert none["maps"] == [] and none["skipped"]["transit"].startswith("Kein Fahrplan geladen")
+    assert "erreichbar gtfs load --region goettingen" in none["skipped"]["transit"]
+
+
+def test_nearest_routes_carry_legs_in_the_api_shape(engine: Accessibility) -> None:
+    """/nearest?mode=transit&route=true lists the legs: line, stops with names, times."""
+    from api.models import TransitLeg
+
+    found = engine.nearest_routes(8.5765, 48.9011, "kita", "transit", 1)
+    assert found.legs is not None and len(found.legs) == 1
+    legs = [TransitLeg.model_validate(leg) for leg in found.legs[0]]
+    rides = [leg for leg in legs if leg.route != "walk"]
+    assert rides and rides[-1].to == "de:08236:1504:0:2"  # by bus to Dietlingen Rathaus
+    assert rides[-1].to_name == "Dietlingen Rathaus"
+    assert legs[0].from_ == "origin" and legs[-1].to in ("destination", "de:08236:1504:0:2")
+    assert all(a.arrival <= b.departure for a, b in zip(legs, legs[1:], strict=False))
+    dumped = legs[0].model_dump(by_alias=True)
+    assert set(dumped) == {"route", "trip", "from", "from_name", "departure", "to",
+                           "to_name", "arrival"}
+    start = dt.datetime.fromisoformat(legs[0].departure)
+    end = dt.datetime.fromisoformat(legs[-1].arrival)
+    near = engine.nearest(8.5765, 48.9011, "kita", "transit", k=1)
+    assert near["departure"].iloc[0] == legs[0].departure
+    # the median departure is the lower middle one: its journey takes at most the median
+    assert 0 < (end - start).total_seconds() / 60 <= near["minutes"].iloc[0] + 1e-9
+
+
+def test_report_transit_section(engine: Accessibility) -> None:
+    """The unit report's Bus & Bahn section: shares per Gemeinde equal the children cells'
+    own count, and the partial renders them with the timetable note."""
+    from geo.products.report import environment
+    from geo.products.transit_report import transit_section
+
+    gem = engine.units("gemeinde").set_index("name")
+    keltern = gem.loc["Keltern"]
+    ctx = transit_section(engine, keltern["unit_ags"])
+    assert ctx["state"] == "loaded" and ctx["text"].startswith("Fahrplan geladen")
+    assert ctx["categories"] == ["Kita", "Familienzentrum"]
+    cells = engine.cells("familienzentrum", "transit")
+    mine = cells[cells["gemeinde_ags"] == keltern["ags"]]
+    expected = (mine["children_under_10"] * (mine["minutes"] <= 30)).sum() \
+        / mine["children_under_10"].sum()
+    row = next(r for r in ctx["rows"] if r["name"] == "Keltern")
+    assert row["cells"][1]["transit_value"] == pytest.approx(expected, abs=1e-9)
+    assert 0 < expected < 1
+    assert row["cells"][1]["walk"] == "–"  # no walk network for the Enzkreis: not invented
+    assert ctx["klassen"] is not None and ctx["klassen"]["classes"][-1] == "none"
+    page = environment().get_template("transit_section.html").render(transit=ctx)
+    assert "Keltern" in page and "Fahrplan geladen" in page and "Güteklasse" in page
+
+
+def test_report_there_and_back_from_main_place(engine: Accessibility, enz: Settings,
+                                               fixture_offers: gpd.GeoDataFrame) -> None:
+    """Keltern's main place (its cell with most children) to the fixture Familienzentrum
+    Ellmendingen (Tu 09:00-11:00) and Kita Dietlingen: the rows agree with
+    geo.transit.trip.there_and_back called directly on the feed."""
+    from geo.products.transit_report import there_and_back_rows
+
+    gem = engine.units("gemeinde")
+    keltern = gem[gem["name"] == "Keltern"]
+    rows = there_and_back_rows(engine, keltern, ["familienzentrum", "kita"])
+    assert [(r["category"], r["offer"]) for r in rows] == [
+        ("Familienzentrum", "Fixture Familienzentrum Ellmendingen (TEST OFFER - not real)"),
+        ("Kita", "Fixture Kita Dietlingen (TEST OFFER - not real)")]
+    cells = engine.cell_frame("children")
+    mine = cells[cells["gemeinde_ags"] == keltern["ags"].iloc[0]]
+    home = mine.loc[mine["children_under_10"].idxmax(), ["x", "y"]].to_numpy(float)
+    access = engine.transit()
+    assert [r["possible"] for r in rows] == [True, True]
+    for row, offer_id in zip(rows, ("fixture-1", "fixture-3"), strict=True):
+        offer = fixture_offers.set_index("id").loc[offer_id]
+        direct = trip.there_and_back(
+            gtfs.load_region_feed(enz, "enzkreis"), home,
+            np.column_stack(to_metric(np.array([offer["lon"]]), np.array([offer["lat"]])))[0],
+            access.date, opening_hours=offer["opening_hours"], settings=enz.transit,
+            walk=access.walk).summary()
+        assert row["possible"] == direct["possible"]
+        assert row["text"].startswith(f"hin {direct['outbound']['departure'][11:16]}–")
+        assert f"Beginn {direct['arrive_by']}" in row["text"]
+        assert f"–{direct['back']['arrival'][11:16]} (Ende" in row["text"]
+
+
+def test_stop_matrix_size_is_capped(enz: Settings, fixture_offers: gpd.GeoDataFrame) -> None:
+    from geo.engine import transit_what_if
+    from geo.errors import LimitError
+
+    small = enz.model_copy(deep=True)
+    small.transit.stop_matrix_max_bytes = 1_000_000  # the Enzkreis matrix needs 23 MB
+    access = TransitAccess(gtfs.load_region_feed(enz, "enzkreis"), small, fixture_offers,
+                           date=TUESDAY)
+    with pytest.raises(LimitError, match=r"293 stops would take 2[0-9,]+ bytes, more than "
+                       r"transit.stop_matrix_max_bytes \(1,000,000\)"):
+        transit_what_if.what_if(access, "kita", np.zeros((1, 2)), remove=["fixture-3"],
+                                add=[(4_216_650.0, 2_866_350.0)])

@@ -41,6 +41,7 @@ from api.models import (
     NearestAnswer,
     NearestOffer,
     ThereAndBackAnswer,
+    TransitLeg,
 )
 from api.services import Services
 from geo.networks.snap import to_metric
@@ -68,7 +69,9 @@ def _nearest_results(s: Services, lon: float, lat: float, category: str, mode: s
     access_m = round(found.access_m, 1) if np.isfinite(found.access_m) else None
     return [NearestOffer(rank=rank, offer=s.by_id[offer_id][0], location=s.by_id[offer_id][1],
                          minutes=round(float(seconds) / 60.0, 2), access_m=access_m,
-                         route=LineGeometry(coordinates=np.round(line, 6).tolist()))
+                         route=LineGeometry(coordinates=np.round(line, 6).tolist()),
+                         legs=None if found.legs is None else
+                         [TransitLeg.model_validate(leg) for leg in found.legs[rank - 1]])
             for rank, (offer_id, seconds, line) in enumerate(
                 zip(found.offer_ids, found.seconds, found.routes, strict=True), 1)]
 

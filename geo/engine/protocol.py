@@ -95,6 +95,10 @@ class NearestRoutes:
     #: per rank: route vertices (m × 2, lon/lat WGS84 degrees): point, streets (transit:
     #: stops), offer
     routes: list[np.ndarray]
+    #: transit only, per rank: the legs of the median departure's journey
+    #: (:func:`geo.transit.query.describe_legs`: route, trip, from/to stop ids and names,
+    #: departure/arrival ISO times; walks have route ``walk``); None for street modes
+    legs: list[list[dict[str, Any]]] | None = None
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from geo.vocabulary import METRIC_CRS
 
 if TYPE_CHECKING:
     from geo.engine.street import StreetEngine
+    from geo.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -110,21 +111,34 @@ def street_supply(engine: StreetEngine, category: str) -> Supply:
                                          offers.snap.seconds[seeds], limit):
         minutes[np.ix_(conn, seeds[part])] = to_minutes(
             dist[:, snap.node[conn]].T + snap.seconds[conn, None])
-    capacity = offers.frame["capacity"]
+    return supply_table(engine.settings, category, engine.mode, children, offers.frame,
+                        minutes, snap.connected)
+
+
+def supply_table(settings: Settings, category: str, mode: str, children: gpd.GeoDataFrame,
+                 frame: pd.DataFrame, minutes: np.ndarray, connected: np.ndarray) -> Supply:
+    """E2SFCA from travel minutes children cell × offer, for any mode.
+
+    ``frame`` holds the offers (``id``, ``name``, ``capacity``) in the columns' order;
+    ``connected`` flags the cells the mode reaches at all.
+    """
+    a = settings.access
+    capacity = frame["capacity"] if "capacity" in frame else pd.Series(np.nan, frame.index)
     if capacity.notna().all():
         supply, basis = capacity.to_numpy(dtype=float), "capacity (places)"
     else:
-        supply = np.ones(len(offers.frame))
+        supply = np.ones(len(frame))
         basis = (f"offers (capacity unknown for {capacity.isna().sum()} of "
                  f"{len(capacity)} offers; each offer counts 1)")
         log.warning("%s: %s", category, basis)
     access, ratio = e2sfca(minutes, children["children_under_10"].to_numpy(), supply,
                            a.e2sfca_zones_min, a.e2sfca_weights)
     cells = gpd.GeoDataFrame({
-        "cell_id": children["cell_id"], "category": category, "mode": engine.mode,
+        "cell_id": children["cell_id"], "category": category, "mode": mode,
         "children_under_10": children["children_under_10"],
-        "access": access, "access_per_1000": access * 1000, "connected": snap.connected,
+        "access": access, "access_per_1000": access * 1000, "connected": connected,
         "gemeinde_ags": children["gemeinde_ags"]}, geometry=children.geometry, crs=METRIC_CRS)
-    table = pd.DataFrame({"offer_id": offers.ids, "name": offers.frame["name"],
+    table = pd.DataFrame({"offer_id": frame["id"].to_numpy(dtype=object),
+                          "name": frame["name"].to_numpy(dtype=object),
                           "supply": supply, "ratio": ratio})
     return Supply(cells, table, basis)

@@ -132,10 +132,21 @@ class TransitAccess:
             raise EmptyResultError(f"no active {category!r} offers")
         return rows
 
-    def _xy(self, frame: pd.DataFrame) -> np.ndarray:
+    def offer_xy(self, frame: pd.DataFrame) -> np.ndarray:
         """EPSG:3035 metres of a frame's ``lon``/``lat``, shape (n, 2)."""
         return np.column_stack(to_metric(frame["lon"].to_numpy(float),
                                          frame["lat"].to_numpy(float)))
+
+    def profile_end_s(self) -> int:
+        """Return the end of the stop profiles' departures, seconds since midnight.
+
+        The window's end plus the longest access walk in whole steps, so that a cell's
+        late departures find their stop's.
+        """
+        step = self.settings.window_step_s
+        reach = int(np.ceil(self.settings.max_walk_m * self.settings.detour_factor
+                            / (self.settings.walk_speed_kmh / 3.6) / step)) + 1
+        return self.end_s + reach * step
 
     def stop_profiles(self, category: str, chunk: int = 64
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -159,17 +170,14 @@ class TransitAccess:
             if not self._profiles:
                 t0 = time.perf_counter()
                 tt = compile_timetable(self.feed, self.date, self.settings, self.walk)
-                step = self.settings.window_step_s
-                reach = int(np.ceil(self.settings.max_walk_m * self.settings.detour_factor
-                                    / (self.settings.walk_speed_kmh / 3.6) / step)) + 1
                 kinds = self.offers["category"].to_numpy()
                 columns = {c: np.flatnonzero(kinds == c) for c in np.unique(kinds)}
                 parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {c: [] for c in columns}
                 for lo in range(0, len(tt.stop_ids), chunk):
                     deps, prof = departure_profiles(
                         self.feed, list(tt.stop_ids[lo:lo + chunk]), self.date,
-                        self.start_s, self.end_s + reach * step, settings=self.settings,
-                        walk=self.walk, destinations=self._xy(self.offers), chunk=chunk)
+                        self.start_s, self.profile_end_s(), settings=self.settings,
+                        walk=self.walk, destinations=self.offer_xy(self.offers), chunk=chunk)
                     for c, cols in columns.items():
                         parts[c].append((prof[..., cols].min(axis=2),
                                          prof[..., cols].argmin(axis=2)))
@@ -205,21 +213,33 @@ class TransitAccess:
         -------
         TransitCells
         """
+        _, prof, prof_offer = self.stop_profiles(category)
+        return self.combine_cells(category, xy, prof, prof_offer,
+                                  self.offer_xy(self.offer_rows(category)), walk_only_s, chunk)
+
+    def combine_cells(self, category: str, xy: np.ndarray, prof: np.ndarray,
+                      prof_offer: np.ndarray, dest: np.ndarray,
+                      walk_only_s: np.ndarray | None = None, chunk: int = 4096
+                      ) -> TransitCells:
+        """Combine stop profiles into cells: :meth:`cell_times` for any set of offers.
+
+        ``prof``/``prof_offer`` as :meth:`stop_profiles` returns them for the offers at
+        ``dest`` (EPSG:3035 metres, rows = offer numbers); what-if passes changed ones
+        (:mod:`geo.engine.transit_what_if`).
+        """
         xy = np.asarray(xy, float).reshape(-1, 2)
         given = None if walk_only_s is None else np.asarray(walk_only_s, float)
-        parts = [self._combine(category, xy[lo:lo + chunk],
-                               None if given is None else given[lo:lo + chunk])
+        parts = [self._combine(xy[lo:lo + chunk], None if given is None
+                               else given[lo:lo + chunk], prof, prof_offer, dest)
                  for lo in range(0, len(xy), chunk)]
         return TransitCells(category, *(np.concatenate([p[i] for p in parts])
                                         for i in range(5)))
 
-    def _combine(self, category: str, xy: np.ndarray, walk_only_s: np.ndarray | None
-                 ) -> tuple[np.ndarray, ...]:
-        """:meth:`cell_times` of one chunk: median, best, worst, walk-only seconds, offer."""
-        dest = self._xy(self.offer_rows(category))
+    def _combine(self, xy: np.ndarray, walk_only_s: np.ndarray | None, prof: np.ndarray,
+                 prof_offer: np.ndarray, dest: np.ndarray) -> tuple[np.ndarray, ...]:
+        """:meth:`combine_cells` of one chunk: median, best, worst, walk-only seconds, offer."""
         direct = direct_walk_s(xy, dest, self.settings)
         walk_only_s = direct.min(axis=1) if walk_only_s is None else walk_only_s
-        _, prof, prof_offer = self.stop_profiles(category)
         tt = compile_timetable(self.feed, self.date, self.settings, self.walk)
         step = self.settings.window_step_s
         n_min = len(self.minutes)
@@ -276,7 +296,7 @@ class TransitAccess:
         """
         rows = self.offer_rows(category)
         origin = np.array([[x, y]], float)
-        dest = self._xy(rows)
+        dest = self.offer_xy(rows)
         direct = direct_walk_s(origin, dest, self.settings)[0]
         _, prof = departure_profiles(
             self.feed, origin, self.date, self.start_s, self.end_s, settings=self.settings,
@@ -340,7 +360,7 @@ class TransitAccess:
         if (arrive_by_s is None or leave_after_s is None) and not isinstance(hours, str):
             raise DataError(f"offer {offer_id!r} ({offer['name']}) has no opening_hours: "
                             "give the arrival and departure times")
-        return there_and_back(self.feed, np.array([x, y]), self._xy(rows)[0],
+        return there_and_back(self.feed, np.array([x, y]), self.offer_xy(rows)[0],
                               date or self.date, arrive_by_s, leave_after_s,
                               opening_hours=hours if isinstance(hours, str) else None,
                               settings=self.settings, walk=self.walk)
@@ -361,12 +381,8 @@ class TransitAccess:
                    ) -> gpd.GeoDataFrame:
         """Area reachable from a point by walking and public transport within each budget.
 
-        For the window median.
-
-        Per stop the median travel time over the window's departures; from each stop
-        reached with time left, a walk of the remaining time (crow-fly discs of radius
-        remaining seconds × walking speed / detour factor, at most ``max_walk_m``), and
-        around the origin the disc of walking the whole budget.
+        The 100 m cells whose window-median time is within the budget, as the union of
+        their squares (:mod:`geo.engine.transit_isochrones`).
 
         Parameters
         ----------
@@ -378,29 +394,23 @@ class TransitAccess:
         Returns
         -------
         geopandas.GeoDataFrame
-            ``minutes``, ``area_km2``, ``stops`` (stops reached)
-            and a (Multi)Polygon per budget, EPSG:4326, largest first.
+            ``minutes``, ``area_km2``, ``cells`` (100 m cells inside), ``stops`` (stops
+            reached by the median departure) and a (Multi)Polygon per budget, EPSG:4326,
+            largest first.
         """
+        from geo.engine.transit_isochrones import cells_polygon, reach
+
         budgets = sorted({float(m) for m in minutes}, reverse=True)
         if not budgets or budgets[-1] <= 0:
             raise EmptyResultError(f"minutes must be positive numbers, got {list(minutes)!r}")
-        tt = compile_timetable(self.feed, self.date, self.settings, self.walk)
-        _, prof = departure_profiles(
-            self.feed, np.array([[x, y]], float), self.date, self.start_s, self.end_s,
-            settings=self.settings, walk=self.walk)
-        median = np.median(prof[0], axis=0)
-        speed = self.settings.walk_speed_kmh / 3.6 / self.settings.detour_factor  # m/s
-        polys, counts = [], []
+        cells, median, stop_median = reach(self, x, y, budgets[0] * 60.0)
+        polys, counts, stops = [], [], []
         for b in budgets:
-            left = b * 60.0 - median
-            reached = np.flatnonzero(left > 0)
-            radius = np.minimum(left[reached] * speed, self.settings.max_walk_m)
-            discs = shapely.buffer(shapely.points(tt.stop_xy[reached]), radius, quad_segs=16)
-            polys.append(shapely.union_all(
-                [shapely.Point(x, y).buffer(b * 60.0 * speed, 32), *discs]))
-            counts.append(len(reached))
+            inside = median <= b * 60.0
+            polys.append(cells_polygon(cells[inside]))
+            counts.append(int(inside.sum()))
+            stops.append(int(np.count_nonzero(stop_median <= b * 60.0)))
         out = gpd.GeoDataFrame({"minutes": budgets,
-                                "area_km2": [p.area / 1e6 for p in polys], "stops": counts},
-                               geometry=polys, crs=METRIC_CRS)
+                                "area_km2": [p.area / 1e6 for p in polys], "cells": counts,
+                                "stops": stops}, geometry=polys, crs=METRIC_CRS)
         return out.to_crs("EPSG:4326")
-

@@ -6,9 +6,11 @@ network when it has been built (:class:`~geo.transit.walk.NetworkWalk`), else cr
 detour factor; walking the whole way is the street walk surface there. The engine answers
 cells, coverage inputs, the raster, nearest (with the connections) and isochrones once a
 timetable is loaded for the region (``erreichbar gtfs load PATH|URL --region R``); without
-one they raise the loader's "no public-transport timetable is loaded" error. It has no
-street network of its own: surfaces, snapping, what-if and supply raise
-:class:`~geo.errors.AccessInputError` naming the mode.
+one they raise the loader's "no public-transport timetable is loaded" error. Supply
+(E2SFCA) combines kept stop-to-stop scans (:mod:`geo.engine.transit_what_if`). It has no
+street network of its own: surfaces, snapping and the node-based what-if raise
+:class:`~geo.errors.AccessInputError` naming the mode (the cell what-if is
+:func:`geo.engine.transit_what_if.what_if`).
 """
 
 from __future__ import annotations
@@ -141,12 +143,13 @@ class TransitEngine:
     def nearest_routes(self, lon: float, lat: float, category: str, k: int) -> NearestRoutes:
         """Find the ``k`` nearest offers of one point: :meth:`nearest` as arrays.
 
-        No details of the connections; routes run through the stops.
+        Routes run through the stops; ``legs`` holds each journey's connections.
         """
         frame = self.nearest(lon, lat, category, k)
         return NearestRoutes(frame["offer_id"].to_numpy(object), frame["name"].to_numpy(object),
                              frame["minutes"].to_numpy(float) * 60.0, np.nan,
-                             [shapely.get_coordinates(g) for g in frame.geometry])
+                             [shapely.get_coordinates(g) for g in frame.geometry],
+                             list(frame["legs"]))
 
     def nearest_many(self, lon: np.ndarray, lat: np.ndarray, category: str,
                      k: int) -> pd.DataFrame:
@@ -204,8 +207,22 @@ class TransitEngine:
         self._street_only("what-if")
 
     def supply(self, category: str) -> Supply:
-        """Refuse: supply is street-only (AccessInputError)."""
-        self._street_only("supply")
+        """E2SFCA supply per child of ``category`` by walk + public transport.
+
+        Times: window median from every children cell to every offer, combined from the
+        kept stop-to-stop scans (:func:`geo.engine.transit_what_if.cell_offer_seconds`,
+        walking the whole way crow-fly); the rest as for the street modes
+        (:func:`geo.engine.supply.supply_table`).
+        """
+        from geo.engine.supply import supply_table
+        from geo.engine.transit_what_if import cell_offer_seconds
+
+        access = self.access()
+        children = self.data.cell_frame("children")
+        seconds = cell_offer_seconds(access, category, children[["x", "y"]].to_numpy(float))
+        return supply_table(self.settings, category, self.mode, children,
+                            access.offer_rows(category), to_minutes(seconds),
+                            np.isfinite(seconds).any(axis=1))
 
     def not_connected(self, categories: Sequence[str]) -> None:
         """None: cells are reachable or not; there is no snap cut-off to report."""

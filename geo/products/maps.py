@@ -398,6 +398,10 @@ def build_maps(settings: Settings, engine: Accessibility | None = None,
             save_map(travel_time_map(engine, category, mode), target)
             written.append(target.name)
             log.info("wrote %s", target)
+    if "transit" not in modes:  # transit maps (Güteklassen, timetable note) when loaded
+        from geo.products.transit_maps import build_transit_maps
+        transit = build_transit_maps(engine, chosen, out)
+        written, skipped = written + transit["maps"], {**skipped, **transit["skipped"]}
     spot_mode = settings.access.white_spot_mode
     target = out / f"weisse-flecken-{spot_mode}.html"
     save_map(white_spot_map(engine, chosen, spot_mode), target)

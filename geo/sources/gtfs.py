@@ -16,7 +16,7 @@ import json
 import logging
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import gtfs_kit as gk
 import httpx
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import Transformer
 
 from geo._io import (
@@ -39,6 +40,8 @@ from geo._io import (
 )
 from geo.errors import DataError, DownloadError, LimitError, RegionError
 from geo.settings import Region, Settings, get_region
+from geo.sources.download import make_client
+from geo.sources.gtfs_flex import Flex, flex_rows, read_flex
 from geo.vocabulary import METRIC_CRS
 
 log = logging.getLogger(__name__)
@@ -91,10 +94,15 @@ class Feed:
     last_day: dt.date
     #: compiled per-date timetables (``geo.transit.timetable``), filled lazily
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    #: GTFS-Flex zone services and booking rules (:mod:`geo.sources.gtfs_flex`), if any
+    flex: Flex | None = None
 
     def summary(self) -> dict[str, Any]:
-        """Return counts and service period: the JSON that ``erreichbar gtfs load`` prints."""
-        return {
+        """Return counts and service period: the JSON that ``erreichbar gtfs load`` prints.
+
+        A feed with GTFS-Flex adds ``flex_zone_trips`` and ``booking_rules``.
+        """
+        out: dict[str, Any] = {
             "stops": len(self.stops),
             "routes": len(self.tables.routes),
             "trips": len(self.tables.trips),
@@ -102,6 +110,10 @@ class Feed:
             "first_day": self.first_day.isoformat(),
             "last_day": self.last_day.isoformat(),
         }
+        if self.flex is not None:
+            out |= {"flex_zone_trips": len(self.flex.services),
+                    "booking_rules": len(self.flex.rules)}
+        return out
 
     def active_services(self, day: dt.date) -> set[str]:
         """Service ids running on ``day`` from calendar.txt and calendar_dates.txt."""
@@ -136,8 +148,8 @@ def load_feed(path_or_url: str | Path, settings: Settings,
     settings : Settings
         Paths and ``settings.transit.clip_margin_m``.
     region : str or Region, optional
-        Keep only stops inside the region's bbox (plus the clip margin, metres) and the
-        trips, routes and services that still serve two or more of them.
+        Keep the trips calling inside the region's county polygon plus the clip margin
+        (metres; :func:`region_area`), whole, and the stops, routes and services they use.
     client : httpx.Client, optional
         HTTP client for URLs (tests pass one with a recorded response).
 
@@ -169,11 +181,19 @@ def load_feed(path_or_url: str | Path, settings: Settings,
             NotImplementedError, zlib.error, zipfile.BadZipFile, pd.errors.ParserError) as exc:
         raise DataError(f"{source}: not a readable GTFS feed ({scrub(str(exc), raw)})") \
             from None
+    flex = (read_flex(path, tables.stop_times, tables.trips, tables.routes, source)
+            if all(getattr(tables, n) is not None for n in ("stop_times", "trips", "routes"))
+            else None)  # missing files: _check_tables says which
+    if flex is not None:  # zone rows have no stop: set aside, routed by their windows
+        tables.stop_times = tables.stop_times[~flex_rows(tables.stop_times)]
+        log.info("%s: %d GTFS-Flex zone trips, %d booking rules (not in the connection "
+                 "scan, not stored with the clipped feed)", source, len(flex.services),
+                 len(flex.rules))
     _check_tables(tables, source)
     if region is not None:
         reg = get_region(region) if isinstance(region, str) else region
-        tables = _clip(tables, reg, settings.transit.clip_margin_m, source)
-    feed = _build(tables, source)
+        tables = _clip(tables, reg, region_area(settings, reg), source)
+    feed = replace(_build(tables, source), flex=flex)
     log.info("GTFS %s: %d stops, %d routes, %d trips, %d stop_times, service %s..%s",
              source, len(feed.stops), len(tables.routes), len(tables.trips),
              len(feed.stop_times), feed.first_day, feed.last_day)
@@ -203,10 +223,12 @@ def _check_size(path: Path, settings: Settings, source: str) -> None:
               max_ratio=limits.zip_max_ratio, what="GTFS zip")
 
 
-def download(url: str, settings: Settings, *, client: httpx.Client | None = None) -> Path:
+def download(url: str, settings: Settings, *, client: httpx.Client | None = None,
+             name: str | None = None) -> Path:
     """Download a GTFS zip into ``settings.raw_dir / "gtfs"``, reusing the cached copy.
 
-    The file is named by the URL's sha256; its :class:`geo._io.BuildManifest`
+    The file is ``<name>.zip`` (a region's feed, :class:`geo.settings.FeedSource`), else
+    named by the URL's sha256; its :class:`geo._io.BuildManifest`
     (``<key>.json``: redacted URL, ETag / Last-Modified, size and hash of the zip) lets the
     next call send a conditional request and keep the cached copy on 304 Not Modified.
     The body is streamed and cut off beyond ``settings.limits.gtfs_max_bytes``.
@@ -225,9 +247,9 @@ def download(url: str, settings: Settings, *, client: httpx.Client | None = None
     """
     folder = settings.raw_dir / "gtfs"
     safe = redact_url(url)
-    key = hashlib.sha256(url.encode()).hexdigest()[:16]
-    target = folder / f"{key}.zip"
-    manifest = BuildManifest(folder / f"{key}.json")
+    key = hashlib.sha256(url.encode()).hexdigest()[:16]  # a changed URL is a new download
+    target = folder / f"{name or key}.zip"
+    manifest = BuildManifest(folder / f"{name or key}.json")
     clean_stray_tmp(folder)
     cached = manifest.is_current(key) if target.exists() else None
     headers: dict[str, str] = {}
@@ -236,7 +258,7 @@ def download(url: str, settings: Settings, *, client: httpx.Client | None = None
     if cached and cached.get("last_modified"):
         headers["If-Modified-Since"] = cached["last_modified"]
     own = client is None
-    http = client or httpx.Client(follow_redirects=True, timeout=120.0)
+    http = client or make_client(settings)
     log.info("GTFS: requesting %s", safe)
     try:
         with http.stream("GET", url, headers=headers) as resp:
@@ -305,12 +327,14 @@ def stored_feed_path(settings: Settings, region: str | None) -> Path:
     return base / "gtfs" / "feed.zip"
 
 
-def store_feed(feed: Feed, settings: Settings, region: str | None) -> Path:
+def store_feed(feed: Feed, settings: Settings, region: str | None,
+               extra: dict[str, Any] | None = None) -> Path:
     """Write the (clipped) feed as a GTFS zip to :func:`stored_feed_path`, crash-safely.
 
-    The manifest ``feed.json`` (:class:`geo._io.BuildManifest`: source, counts, size and
-    sha256 of ``feed.zip``) is deleted first and written last, so a ``gtfs load`` killed
-    half-way leaves no feed that :func:`load_region_feed` would trust.
+    The manifest ``feed.json`` (:class:`geo._io.BuildManifest`: source, counts, ``extra``
+    such as what each merged feed contributed, size and sha256 of ``feed.zip``) is deleted
+    first and written last, so a ``gtfs load`` killed half-way leaves no feed that
+    :func:`load_region_feed` would trust.
     """
     target = stored_feed_path(settings, region)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -323,7 +347,7 @@ def store_feed(feed: Feed, settings: Settings, region: str | None) -> Path:
     digest = files_digest([], extra=json.dumps([feed.source, region,
                                                 settings.transit.clip_margin_m]))
     manifest.record(digest, [target], {"source": feed.source, "region": region,
-                                       **feed.summary()})
+                                       **feed.summary(), **(extra or {})})
     log.info("GTFS: stored feed (region %s) in %s", region or "none", target)
     return target
 
@@ -343,8 +367,9 @@ def load_region_feed(settings: Settings, region: str | None = None) -> Feed:
         raise DataError(
             f"no public-transport timetable is loaded for region {name} ({reg.title}): the "
             f"data directory has stops but no GTFS timetable, and travel times are never "
-            f"guessed. Load one with `erreichbar gtfs load PATH|URL --region {name}` "
-            f"(e.g. the Lower Saxony/Bremen GTFS feed of VBN/Connect or a Germany-wide GTFS)"
+            f"guessed. Load the region's official feeds with `erreichbar gtfs load --region "
+            f"{name}` (downloaded when online) or a feed of your own with `erreichbar gtfs "
+            f"load PATH|URL --region {name}`"
         )
     if BuildManifest(path.with_suffix(".json")).is_current(None) is None:
         raise DataError(
@@ -491,6 +516,18 @@ def _flag(st: pd.DataFrame, column: str) -> np.ndarray:
     return pd.to_numeric(st[column], errors="coerce").fillna(0).astype(np.int8).to_numpy()
 
 
+def from_tables(t: Any, source: str) -> Feed:
+    """Check gtfs-kit tables (e.g. several feeds merged) and build a :class:`Feed` of them.
+
+    Raises
+    ------
+    DataError
+        As :func:`load_feed` for a file.
+    """
+    _check_tables(t, source)
+    return _build(t, source)
+
+
 def _build(t: Any, source: str) -> Feed:
     """Assemble a :class:`Feed` from checked tables."""
     s = t.stops
@@ -518,23 +555,39 @@ def _build(t: Any, source: str) -> Feed:
 # --------------------------------------------------------------------------- clipping
 
 
-def _clip(t: Any, region: Region, margin_m: float, source: str) -> Any:
-    """Keep stops in the region's bbox (+ margin), and what still serves two of them."""
-    lon0, lat0, lon1, lat1 = region.bbox
-    dlat = margin_m / 111_320.0
-    dlon = dlat / max(np.cos(np.radians((lat0 + lat1) / 2)), 0.1)
+def region_area(settings: Settings, region: Region) -> shapely.Geometry:
+    """Return the area feeds are clipped to: the county polygon + ``transit.clip_margin_m`` m.
+
+    The county is the region's VG5000 polygon (key ``region.ags``), EPSG:3035. Clipping goes
+    by coordinates, never by stop-id prefixes: DELFI and the national stop register key
+    Landkreis Göttingen's stops by the old district codes ``de:03152`` (Göttingen) and
+    ``de:03156`` (Osterode) as well as ``de:03159``.
+    """
+    from geo.sources.boundaries import read_vg5000
+
+    county = read_vg5000(settings.data_dir, region.ags, "county")
+    return shapely.buffer(shapely.union_all(county.geometry.to_numpy()),
+                          settings.transit.clip_margin_m)
+
+
+def _clip(t: Any, region: Region, area: shapely.Geometry, source: str) -> Any:
+    """Keep the trips calling at a stop inside ``area`` (EPSG:3035), each with all its stops.
+
+    Whole trips are kept, so a line that leaves the region and comes back stays one trip
+    and a journey may change trains just outside; stops no kept trip serves are dropped
+    (their stations stay when a platform is kept).
+    """
     s = t.stops
-    inside = (s["stop_lon"].between(lon0 - dlon, lon1 + dlon)
-              & s["stop_lat"].between(lat0 - dlat, lat1 + dlat))
+    x, y = _TO_3035.transform(s["stop_lon"].to_numpy(float), s["stop_lat"].to_numpy(float))
+    inside = pd.Series(shapely.contains_xy(area, x, y), index=s.index)
     if not inside.any():
         raise RegionError(
             f"{source}: none of its {len(s)} stops lies in region {region.name} "
-            f"({region.title}, bbox {region.bbox} + {margin_m:.0f} m); is it the right feed?")
-    keep_ids = set(s.loc[inside, "stop_id"])
-    st = t.stop_times[t.stop_times["stop_id"].isin(keep_ids)]
-    counts = st["trip_id"].value_counts()
-    trips = t.trips[t.trips["trip_id"].isin(counts.index[counts >= 2])]
-    st = st[st["trip_id"].isin(trips["trip_id"])]
+            f"({region.title}, county {region.ags} + the clip margin); is it the right feed?")
+    calling = set(t.stop_times.loc[t.stop_times["stop_id"].isin(set(s.loc[inside, "stop_id"])),
+                                   "trip_id"])
+    trips = t.trips[t.trips["trip_id"].isin(calling)]
+    st = t.stop_times[t.stop_times["trip_id"].isin(calling)]
     used = set(st["stop_id"])
     if "parent_station" in s.columns:
         used |= set(s.loc[s["stop_id"].isin(used), "parent_station"].dropna())
@@ -548,8 +601,9 @@ def _clip(t: Any, region: Region, margin_m: float, source: str) -> Any:
         frame = getattr(t, name)
         if frame is not None:
             setattr(out, name, frame[frame["service_id"].isin(services)])
-    log.info("GTFS %s clipped to %s: %d of %d stops, %d of %d trips", source, region.name,
-             len(out.stops), len(s), len(trips), len(t.trips))
+    log.info("GTFS %s clipped to %s: %d of %d stops inside, %d stops kept, %d of %d trips",
+             source, region.name, int(inside.sum()), len(s), len(out.stops), len(trips),
+             len(t.trips))
     if len(trips) == 0:
-        raise RegionError(f"{source}: no trip serves two stops in region {region.name}")
+        raise RegionError(f"{source}: no trip calls at a stop in region {region.name}")
     return out

@@ -14,6 +14,7 @@ are seconds (since midnight of the date where they are clock times).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -54,12 +55,15 @@ class Arrivals:
     #: stop reached at the start → (origin stop number or −1 for a point, walk seconds)
     access: dict[int, tuple[int, int]] = field(repr=False)
 
-    def arrival(self, stop_or_station_id: str) -> float:
-        """Earliest arrival (seconds) at a stop, or at any platform of a station."""
-        return float(self.arrival_s[self.timetable.stop_index([stop_or_station_id])].min())
+    def arrival(self, stop_or_station_id: str | Sequence[str]) -> float:
+        """Earliest arrival (seconds) at a stop, or at any platform of a station.
 
-    def journey(self, stop_or_station_id: str) -> list[dict[str, object]]:
-        """Legs of an earliest journey to a stop or station.
+        A sequence of ids: the earliest at any of them.
+        """
+        return float(self.arrival_s[self.timetable.stop_index(_ids(stop_or_station_id))].min())
+
+    def journey(self, stop_or_station_id: str | Sequence[str]) -> list[dict[str, object]]:
+        """Legs of an earliest journey to a stop or station (any platform), or to any of ids.
 
         Returns
         -------
@@ -76,7 +80,7 @@ class Arrivals:
         """
         tt, (T, lab_exit, lab_enter) = self.timetable, self.labels
         legs = T.shape[0] - 1
-        targets = tt.stop_index([stop_or_station_id])
+        targets = tt.stop_index(_ids(stop_or_station_id))
         v = int(targets[np.argmin(T[legs, targets])])
         if T[legs, v] == NEVER:
             raise EmptyResultError(
@@ -106,6 +110,39 @@ class Arrivals:
                         "departure": self.depart_s, "to": str(tt.stop_ids[v]),
                         "arrival": self.depart_s + walk_s})
         return out[::-1]
+
+
+def _ids(ids: str | Sequence[str]) -> list[str]:
+    """One id or several as a list."""
+    return [ids] if isinstance(ids, str) else list(ids)
+
+
+def resolve_stops(feed: Feed, text: str) -> list[str]:
+    """Stop or station ids meant by ``text``: an id, else a station or stop name.
+
+    A name (case and surrounding spaces ignored) stands for the stations of that name
+    (each = all its platforms), else for the stops of that name without a station; so a
+    journey "to Pforzheim ZOB" arrives at whichever platform is reached first.
+
+    Raises
+    ------
+    DataError
+        Neither an id nor a name of the feed; the message lists similar names.
+    """
+    stops = feed.stops
+    if text in set(stops["stop_id"]):
+        return [text]
+    key = text.strip().casefold()
+    named = stops[stops["stop_name"].str.strip().str.casefold() == key]
+    stations = named[named["location_type"] == 1]
+    loose = named[(named["location_type"] == 0) & (named["parent_station"] == "")]
+    found = [*stations["stop_id"], *loose["stop_id"]]
+    if found:
+        return found
+    similar = difflib.get_close_matches(text, sorted(set(stops["stop_name"])), n=5)
+    raise DataError(f"{text!r} is neither a stop id nor a stop or station name of "
+                    f"{feed.source}" + (f"; similar names: {', '.join(similar)}"
+                                        if similar else ""))
 
 
 def _is_points(origins: Sequence[str] | np.ndarray) -> bool:

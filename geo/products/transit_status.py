@@ -1,0 +1,53 @@
+"""What the loaded timetable can answer, in one sentence for reports, maps and pages.
+
+``timetable_status`` reads the region's stored feed (``erreichbar gtfs load``): none
+loaded, long-distance trains only (e.g. gtfs.de's fv feed alone: Göttingen station is the
+county's one stop, so transit times are walks almost everywhere and the products must say
+"nur Fernverkehr geladen"), or loaded. ``templates/transit_section.html`` shows it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from geo._io import BuildManifest
+from geo.errors import DataError
+from geo.messages import text
+from geo.settings import Settings, get_region
+from geo.sources import gtfs, gtfs_region
+
+
+def timetable_status(settings: Settings, region: str | None = None,
+                     lang: str = "de") -> dict[str, Any]:
+    """State and sentence of the region's timetable.
+
+    Returns
+    -------
+    dict
+        ``state`` (``none``, ``long_distance_only``, ``loaded``), ``column`` (the transit
+        column's heading), ``text`` (one sentence in ``lang``), ``feeds`` (name, title,
+        source, attribution, service days of each merged feed, as ``gtfs load`` stored
+        them) and ``stations`` (names of the stations inside the region).
+    """
+    name = region or settings.region
+    out: dict[str, Any] = {"column": text("transit.column", lang), "feeds": [], "stations": []}
+    try:
+        feed = gtfs.load_region_feed(settings, name)
+    except DataError:
+        return {**out, "state": "none", "text": text("transit.status.none", lang, region=name)}
+    path = gtfs.stored_feed_path(settings, name)
+    meta = BuildManifest(path.with_suffix(".json")).is_current(None) or {}
+    feeds = meta.get("feeds", [])
+    area = gtfs.region_area(settings, get_region(name))
+    stations = gtfs_region.FeedPart(name, name, feed.source, "stored", "", feed).summary(
+        area)["station_names"]
+    out = {**out, "feeds": feeds, "stations": stations}
+    if gtfs_region.long_distance_only(feed):
+        return {**out, "state": "long_distance_only",
+                "text": text("transit.status.long_distance_only", lang,
+                             stations=", ".join(stations) or "–", region=name)}
+    titles = ", ".join(f.get("title", f.get("name", "")) for f in feeds) or feed.source
+    return {**out, "state": "loaded",
+            "text": text("transit.status.loaded", lang, feeds=titles,
+                         first_day=feed.first_day.strftime("%d.%m.%Y"),
+                         last_day=feed.last_day.strftime("%d.%m.%Y"))}
