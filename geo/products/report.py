@@ -1,24 +1,36 @@
 """Mobility reports for social planning: one A4 report per municipal unit and a county overview.
 
 ``erreichbar report --unit "<name or AGS>" [--all] [--format html|pdf] [--out DIR]`` writes,
-per unit, a German, print-friendly report (HTML from ``geo/products/templates/unit.html``; PDF via
-WeasyPrint) with
+per unit, a German, print-friendly report a council reads (HTML from
+``geo/products/templates/unit.html``; tagged PDF/UA via WeasyPrint):
 
-* inhabitants (census, 1 km) and children under 10 (census, 100 m);
-* offers by category in the unit, active vs planned/closed;
-* children-weighted coverage within ``ReportSettings.thresholds_min`` by walk, bike and car,
-  for the unit, the county and the youth-office area (:meth:`Accessibility.coverage`);
-* a static map per ``ReportSettings.map_categories`` (matplotlib, no tile server) and a
-  table of white spots named by their nearest OSM place;
-* the Kita → Grundschule transition (:mod:`geo.products.transition`) and the best new sites
-  (:mod:`geo.products.siting`);
-* data sources, vintages, licences, the date and the parameters used.
+* **page 1**: three key messages in plain German ("Jedes dritte Kind in Bad Grund (Harz)
+  braucht zu Fuß über 15 Minuten zur nächsten Kita"), one per ``ReportSettings.map_categories``,
+  by the one white-spot definition (``AccessSettings.white_spot_min`` minutes by
+  ``white_spot_mode``, stated on the page); the unit's rank among all units per category
+  (:func:`unit_ranks`); where most white-spot children live; Gemeinden whose Kita data look
+  incomplete (:func:`geo.products.siting.completeness`); and one map;
+* then the tables: inhabitants and children, offers by category and status, Kita data
+  completeness and unnamed offers, children-weighted coverage within
+  ``ReportSettings.thresholds_min`` by walk, bike and car (unit, county, youth office);
+* a map per map category (matplotlib, no tile server; legend beside the map, classes up
+  to "über 60 min"; :func:`_draw_background` is the one place where a map's background is
+  drawn) with its white spots named by their nearest OSM place, noting when the nearest
+  offer is located only at a town centre or on a street;
+* the prevention chain, the Familienzentren's potential partners
+  (:func:`geo.products.actors.partners`), the Kita → Grundschule transition
+  (:mod:`geo.products.transition`) and proposed sites (:mod:`geo.products.siting`) named
+  by their nearest street and place, with the named offers already within
+  ``ReportSettings.site_nearby_m``;
+* data sources, vintages, licences, a glossary, the local date (Europe/Berlin) and the
+  parameters used.
 
-Every figure is the engine's (:class:`geo.engine.access.Accessibility`,
-:mod:`geo.products.transition`,
-:mod:`geo.products.siting`); this module only selects, formats and lays them out. Each number in the
-HTML carries ``data-key`` / ``data-value`` attributes with the unformatted value, so tests
-and other tools can read it back.
+Minutes above :data:`MAX_MINUTES` print as "über 60 min". Every figure is the engine's
+(:class:`geo.engine.access.Accessibility`, :mod:`geo.products.transition`,
+:mod:`geo.products.siting`); this module only selects, formats and lays them out. Each number
+in the HTML carries ``data-key`` / ``data-value`` attributes with the unformatted value, so
+tests and other tools can read it back. The county overview has a choropleth of the
+Gemeinden and the units ranked.
 """
 
 from __future__ import annotations
@@ -62,6 +74,7 @@ from geo.vocabulary import (
     attribution,
     data_sources,
     label,
+    white_spot_definition,
 )
 
 log = logging.getLogger(__name__)
@@ -505,7 +518,8 @@ def _key_messages(data: ReportData, ags: str) -> dict[str, Any]:
                       "rank": _num(f"key|{category}|rank",
                                    int(unit_ranks(data, category).loc[ags]), "int")})
     return {"messages": items, "ranks": ranks, "of": len(data.units),
-            "notes": _key_notes(data, ags), "definition": text("report.white_spot.definition", minutes=minutes, mode=phrase)}
+            "notes": _key_notes(data, ags),
+            "definition": white_spot_definition(data.settings)}
 
 
 def _key_notes(data: ReportData, ags: str) -> list[str]:
@@ -778,8 +792,7 @@ def _parameters(settings: Settings) -> list[tuple[str, str]]:
         ("Umwegfaktor Zugang", _de(a.detour_factor, 2)),
         ("Max. Abstand zum Netz", f"{_de(a.snap_max_m, 0)} m"),
         ("Schwellen", ", ".join(str(m) for m in rs.thresholds_min) + " min"),
-        ("Weißer Fleck", text("report.white_spot.definition", minutes=a.white_spot_min,
-                              mode=text(f"report.mode_phrase.{a.white_spot_mode}"))),
+        ("Weißer Fleck", white_spot_definition(settings)),
         ("Übergang Kita → Grundschule",
          f"{label('mode_short', rs.transition_mode)}, > {_de(rs.transition_max_min, 0)} min"),
         ("Standortvorschläge", f"Punkte am Wegenetz, höchstens einer je "
@@ -796,10 +809,15 @@ def _parameters(settings: Settings) -> list[tuple[str, str]]:
 
 
 def environment() -> Environment:
-    """Return the Jinja environment of the report templates (``geo/products/templates``)."""
-    return Environment(loader=PackageLoader("geo.products", "templates"),
-                       autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
-                       trim_blocks=True, lstrip_blocks=True)
+    """Return the Jinja environment of the report templates (``geo/products/templates``).
+
+    Every report gets the glossary box (``glossary``: the ``report.glossary`` texts).
+    """
+    env = Environment(loader=PackageLoader("geo.products", "templates"),
+                      autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.globals["glossary"] = list(section("report.glossary").values())
+    return env
 
 
 def local_stamp(now: dt.datetime) -> str:
@@ -823,7 +841,7 @@ def unit_context(data: ReportData, ags: str, now: dt.datetime) -> dict[str, Any]
         "offers": _offers(data, ags), "coverage": _coverage_section(data, ags),
         "maps": maps, "transition": _transition(data, ags), "sites": _sites(data, ags),
         "partners": _partners(data, ags), "sources": data_sources(data.settings),
-        "nearby_m": _de(rs.site_nearby_m, 0), "glossary": list(section("report.glossary").values()),
+        "nearby_m": _de(rs.site_nearby_m, 0),
         "census": population.population_basis(data.settings),
         "context": context_facts(data.settings),
         "priority": _priority(data, ags), "cited": _cited_sources(data, ags),
@@ -918,8 +936,7 @@ def overview_context(data: ReportData, now: dt.datetime) -> dict[str, Any]:
     return {
         "title": f"Übersicht {data.acc.region.title}", "region": data.acc.region.title,
         "date": local_stamp(now), "minutes": minutes, "spot_mode": spot,
-        "definition": text("report.white_spot.definition", minutes=minutes,
-                           mode=text(f"report.mode_phrase.{data.spot_mode}")),
+        "definition": white_spot_definition(data.settings),
         "first": label("category", first),
         "groups": [label("category", c) for c in rs.map_categories],
         "columns": [f"≤ {minutes} min {label('mode_short', m)}" for m in OVERVIEW_MODES]
@@ -929,7 +946,6 @@ def overview_context(data: ReportData, now: dt.datetime) -> dict[str, Any]:
         "census": population.population_basis(data.settings),
         "context": context_facts(data.settings),
         "priority": _priority(data), "parameters": _parameters(data.settings),
-        "glossary": list(section("report.glossary").values()),
     }
 
 
