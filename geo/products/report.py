@@ -552,16 +552,20 @@ def _incomplete(data: ReportData, ags: str) -> list[str]:
 MAP_PLACE_CLASSES: Final = ("city", "town", "village")
 
 
-def _draw_background(ax: Any, data: ReportData, bounds: np.ndarray) -> None:
+def _draw_background(ax: Any, data: ReportData, bounds: np.ndarray,
+                     within: shapely.Geometry | None = None) -> None:
     """Draw what lies under a report map's travel times: place names (OSM ``place``).
 
-    ``bounds``: x0, y0, x1, y1 in EPSG:3035 metres. The one place where a report map's
-    background is drawn: a base-map image (``render_image`` of the base-map work) goes here.
+    ``bounds``: x0, y0, x1, y1 in EPSG:3035 metres; ``within``: name only places inside
+    this area (EPSG:3035). The one place where a report map's background is drawn: a
+    base-map image (``render_image`` of the base-map work) goes here.
     """
     x0, y0, x1, y1 = bounds
     p = data.place_points
     p = p[p["x"].between(x0, x1) & p["y"].between(y0, y1)
           & p["class"].isin(MAP_PLACE_CLASSES[:2] if x1 - x0 > 25_000 else MAP_PLACE_CLASSES)]
+    if within is not None:
+        p = p[shapely.contains_xy(within, p["x"].to_numpy(), p["y"].to_numpy())]
     for x, y, name, kind in zip(p["x"], p["y"], p["name"], p["class"], strict=True):
         ax.text(x, y, name, fontsize=6 if kind == "village" else 7.5, ha="center",
                 va="bottom", zorder=7, color="#111",
@@ -875,19 +879,23 @@ def _overview_rows(data: ReportData) -> list[dict[str, Any]]:
 
 
 def _ranked_chart(data: ReportData, category: str) -> str:
-    """PNG: the units ranked by their share of children within the white-spot time."""
+    """PNG: the units ranked by their share of children within the white-spot time.
+
+    The ranks are :func:`unit_ranks` (the units' reports give the same).
+    """
     minutes = data.settings.access.white_spot_min
     share = data.coverage(category, data.spot_mode, "unit")[
         f"children_within_{minutes}min_share"].fillna(0.0).sort_values()
     names = data.units.loc[share.index, "name"]
+    ranks = unit_ranks(data, category).loc[share.index]
     fig, ax = _pyplot().subplots(figsize=(6.7, 5.0))
     colours = [MAP_COLOURS[0] if v >= 0.75 else MAP_COLOURS[3] if v >= 0.5 else MAP_COLOURS[5]
                for v in share]
     ax.barh(np.arange(len(share)), 100 * share.to_numpy(), color=colours)
     for i, v in enumerate(share):
         ax.text(100 * v + 1, i, f"{_de(100 * v, 0)} %", va="center", fontsize=6.5)
-    ax.set_yticks(np.arange(len(share)), [f"{len(share) - i}. {n}" for i, n in
-                                          enumerate(names)], fontsize=7)
+    ax.set_yticks(np.arange(len(share)), [f"{r}. {n}" for r, n in
+                                          zip(ranks, names, strict=True)], fontsize=7)
     ax.set_xlim(0, 108)
     ax.set_xlabel(f"Anteil der Kinder unter 10 mit höchstens {minutes} min "
                   f"{text(f'report.mode_phrase.{data.spot_mode}')} zur nächsten "
@@ -915,7 +923,7 @@ def _choropleth(data: ReportData, category: str) -> str:
                                    norm=BoundaryNorm([0.0, *bins], cmap.N), edgecolor="#555",
                                    linewidth=0.5, missing_kwds={"color": "#d9d9d9"})
     data.units.boundary.plot(ax=ax, color="black", linewidth=1.0)
-    _draw_background(ax, data, data.units.total_bounds)
+    _draw_background(ax, data, data.units.total_bounds, data.units.union_all())
     ax.set_axis_off()
     ax.legend(handles=[Patch(color=c, label=n) for c, n in zip(colours, names, strict=True)],
               loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=7,
