@@ -270,6 +270,12 @@ class CoverageTable(BaseModel):
     level: str
     weight: Weight | None = Field(default=None, description="the weight of ``weighted``")
     white_spot_minutes: int
+    white_spot_mode: str = Field(
+        description="mode of the one white-spot definition (AccessSettings.white_spot_mode); "
+                    "``beyond_white_spot`` counts the requested mode, a white spot when it is "
+                    "this one")
+    white_spot: str = Field(description="the white-spot definition in German, as reports "
+                                        "and maps state it")
     rows: list[CoverageRow]
 
 

@@ -281,6 +281,12 @@ class OfferSettings(BaseModel):
     #: … unless its name also matches this: a Kita with a Hort group ("Kindertagesstätte
     #: Weende-Nord / AWO Hainbund-Hort") is a mixed house and stays a Kita
     hort_unless: str = r"kita|kindergarten|kindertages|familienzentrum"
+    #: categories whose offers are merged when two lie within ``match_distance_m`` with the
+    #: same name (geo.sources.offer_quality.dedupe; the newer source wins)
+    dedupe_categories: tuple[str, ...] = ("kita", "hort")
+    #: a Gemeinde whose active Kitas per 100 children under 10 fall below this share of the
+    #: county median is flagged "Kita-Daten vermutlich unvollständig" (offer_quality.completeness)
+    completeness_share: float = Field(default=0.7, gt=0, le=1)
 
 
 class AccessSettings(BaseModel):
@@ -410,10 +416,6 @@ class ReportSettings(BaseModel):
     map_categories: tuple[str, ...] = Field(
         default=("kita", "grundschule", "familienzentrum"),
         description="categories with a static map and a white-spot table")
-    focus_mode: Literal["walk", "bike", "car"] = Field(
-        default="bike",
-        description="mode of the maps, white spots and proposed sites: the report asks how "
-        "families reach offers without a car; 12 km/h is cycling with a child seat")
     white_spot_rows: int = Field(
         default=12, ge=1, description="places listed per white-spot table (most children first)")
     place_classes: tuple[str, ...] = Field(
@@ -433,6 +435,12 @@ class ReportSettings(BaseModel):
         "this size (metres, EPSG:3035): a site's exact street corner matters less than its "
         "village, and the coverage matrix stays small")
     sites_k: int = Field(default=3, ge=1, le=20, description="new sites proposed per report")
+    site_nearby_m: float = Field(
+        default=500.0, gt=0,
+        description="before a site is proposed, the named offers of its category within this "
+        "distance (metres, EPSG:3035) are listed: the data may lack a Kita that is there")
+    partner_rows: int = Field(
+        default=8, ge=1, description="partners listed per Familienzentrum (nearest first)")
 
 
 class MapSettings(BaseModel):

@@ -178,3 +178,14 @@ def attribution(settings: Settings) -> str:
     """One-line attribution of OSM, BKG and the census (maps and the family page)."""
     keys = ("osm", "boundaries", "population")
     return " | ".join(s.attribution for s in data_sources(settings) if s.key in keys)
+
+
+def white_spot_definition(settings: Settings, lang: str = "de") -> str:
+    """Return the one white-spot definition as maps, reports and the API state it.
+
+    "Weißer Fleck: mehr als 15 Minuten zu Fuß zum nächsten aktiven Angebot der Kategorie"
+    (``AccessSettings.white_spot_min`` minutes, ``white_spot_mode``).
+    """
+    a = settings.access
+    return text("report.white_spot.definition", lang, minutes=a.white_spot_min,
+                mode=text(f"report.mode_phrase.{a.white_spot_mode}", lang))

@@ -173,6 +173,11 @@ def test_coverage_equals_the_engine(client, services) -> None:
         engine["children_within_15min_share"])
     assert row["inhabitants"]["within_share"]["10"] == pytest.approx(
         engine["inhabitants_within_10min_share"])
+    # the one white-spot definition, stated (15 min on foot: this answer's mode)
+    answer = r.json()
+    assert (answer["white_spot_minutes"], answer["white_spot_mode"]) == (15, "walk")
+    assert answer["white_spot"].startswith("Weißer Fleck: mehr als 15 Minuten zu Fuß")
+    assert row["children"]["beyond_white_spot"] == engine["children_beyond_15min"]
     body = _problem(client.get("/coverage", params={"category": "kita", "minutes": "7.5"}), 422)
     assert body["detail"][0]["loc"] == ["query", "minutes"]
     gemeinden = client.get("/coverage", params={"category": "kita"}).json()["rows"]

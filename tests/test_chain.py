@@ -228,6 +228,20 @@ def test_transit_without_timetable_is_skipped_with_the_reason(data) -> None:
     assert "gtfs load" in data.skipped["transit"]
 
 
+def test_modes_are_told_apart_by_engine_capability(acc: Accessibility) -> None:
+    """The chain asks the engine what a mode can do, never its name: street modes run on
+    their own network (exact reach, what-if, transition), transit does not; a missing
+    optional mode gives its loader's message, a street mode is always there."""
+    import inspect
+
+    assert [acc.engine(m).has_network for m in ("walk", "bike", "car", "transit")] == [
+        True, True, True, False]
+    assert acc.missing("walk") is None
+    assert "gtfs load" in str(acc.missing("transit"))
+    source = inspect.getsource(chain)
+    assert "== Mode.transit" not in source and "!= Mode.transit" not in source
+
+
 def test_write_chain_outputs(settings, acc, tmp_path: Path) -> None:
     summary = chain.write_chain(settings, acc, gemeinde="Rosdorf", modes=["walk", "bike"],
                                 map_dir=tmp_path)

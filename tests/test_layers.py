@@ -91,6 +91,9 @@ def test_files(summary: dict, settings: Settings) -> None:
     offers = gpd.read_file(out / "offers.geojson")
     active = offers[offers["status"] == "active"]["category"].value_counts().to_dict()
     assert active == {k: v for k, v in summary["offers"].items() if v}
+    merged = pd.read_csv(out / "offer_merged.csv")  # duplicate Kitas (test_offer_quality.py)
+    assert len(merged) == summary["offers_merged"] == 3
+    assert not offers["id"].isin(merged["dropped_id"]).any()
     units = pd.read_csv(out / "population_units.csv")
     assert units["inhabitants"].sum() == summary["population"]
     assert units["families_with_minors"].sum() == summary["families_with_minors"]

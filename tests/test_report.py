@@ -120,6 +120,66 @@ def _priority_expect(acc: Accessibility, unit_children: float) -> dict[str, tupl
     return expect
 
 
+def _key_expect(acc: Accessibility, unit: str) -> dict[str, tuple]:
+    """Page 1: white-spot children and shares by the one definition, ranks among the units
+    recomputed from the engine's unit coverage (sorted here, 1 = largest share within)."""
+    s = acc.settings.access
+    expect: dict[str, tuple] = {}
+    for c in acc.settings.report.map_categories:
+        t = acc.coverage("unit", c, s.white_spot_mode, minutes=[s.white_spot_min]).set_index("ags")
+        within = t[f"children_within_{s.white_spot_min}min_share"]
+        beyond = t.loc[unit, f"children_beyond_{s.white_spot_min}min"]
+        expect[f"key|{c}|beyond"] = (beyond, "int")
+        expect[f"key|{c}|beyond_share"] = (beyond / t.loc[unit, "children"], "pct")
+        expect[f"key|{c}|within_share"] = (within.loc[unit], "pct")
+        expect[f"key|{c}|rank"] = (1 + int((within > within.loc[unit]).sum()), "int")
+    return expect
+
+
+def _quality_expect(acc: Accessibility) -> dict[str, tuple]:
+    """Kitas per 100 children of the unit's Gemeinden, counted here from the catalogue."""
+    gem = transition.offer_gemeinden(acc)
+    offers = acc.offers
+    kitas = offers[(offers["category"] == "kita") & (offers["status"] == "active")]
+    per = gem.loc[kitas["id"]].value_counts()
+    children = acc.cell_frame("children").groupby("gemeinde_ags")["children_under_10"].sum()
+    gemeinden = acc.units("gemeinde")
+    ratio = 100 * per.reindex(gemeinden["ags"]).fillna(0) / children.reindex(gemeinden["ags"])
+    expect: dict[str, tuple] = {"q|median": (float(ratio.median()), "dec")}
+    for ags in gemeinden.loc[gemeinden["unit_ags"] == UNIT, "ags"]:
+        expect[f"q|{ags}|children"] = (children.loc[ags], "int")
+        expect[f"q|{ags}|kitas"] = (per.get(ags, 0), "int")
+        expect[f"q|{ags}|ratio"] = (ratio.loc[ags], "dec")
+    return expect
+
+
+def _partner_expect(acc: Accessibility) -> dict[str, tuple]:
+    """Partners of the unit's active Familienzentren: every partner offer whose nearest
+    Familienzentrum (k = 1 by the actor mode) the centre is, and the minutes of the nearest."""
+    from geo.products.actors import partners
+
+    mode = acc.settings.chain.actor_mode
+    table = partners(acc)
+    table = table[table["mode"] == mode]
+    gem = transition.offer_gemeinden(acc)
+    unit_of = acc.units("gemeinde").set_index("ags")["unit_ags"]
+    offers = acc.offers
+    centres = offers[(offers["category"] == "familienzentrum") & (offers["status"] == "active")
+                     & (gem.loc[offers["id"]].map(unit_of) == UNIT).to_numpy()]
+    assert len(centres) >= 1  # Rosdorf has a Familienzentrum
+    expect: dict[str, tuple] = {}
+    for fz in centres["id"]:
+        mine = table[table["fz_id"] == fz].sort_values("minutes")
+        expect[f"fz|{fz}|partners"] = (len(mine), "int")
+        for p in mine.head(acc.settings.report.partner_rows).itertuples():
+            near = acc.nearest_many(offers.set_index("id").loc[[p.offer_id], "lon"].to_numpy(),
+                                    offers.set_index("id").loc[[p.offer_id], "lat"].to_numpy(),
+                                    "familienzentrum", mode, k=1)
+            assert near["offer_id"].iloc[0] == fz
+            expect[f"fz|{fz}|{p.offer_id}|min"] = (near["minutes"].iloc[0], "min")
+    return expect
+
+
 def _chain_keys_are_the_matrix(acc: Accessibility, found: dict) -> set[str]:
     """The chain section's shares are the chain matrix's (tests/test_chain.py checks the
     matrix against the engine's cells); return their keys."""
@@ -143,7 +203,7 @@ def test_every_number_is_the_engines(acc: Accessibility, html: str) -> None:
     settings = acc.settings
     th = settings.report.thresholds_min
     white = settings.access.white_spot_min
-    focus = settings.report.focus_mode
+    focus = settings.access.white_spot_mode
     levels = ("unit", "county", "youth_office")
     cov = {(c, m, lv): acc.coverage(lv, c, m, minutes=th).set_index("ags")
            for c in settings.report.categories for m in ("walk", "bike", "car") for lv in levels}
@@ -200,6 +260,7 @@ def test_every_number_is_the_engines(acc: Accessibility, html: str) -> None:
             expect[f"site|{c}|{s.rank}|share"] = (s.share_covered, "pct")
 
     expect |= _priority_expect(acc, row("kita", "walk", "unit")["children"])
+    expect |= _key_expect(acc, UNIT) | _quality_expect(acc) | _partner_expect(acc)
     ws_keys = {k for k in found if k.startswith("ws|") and not k.endswith("|total")}
     chain_keys = _chain_keys_are_the_matrix(acc, found)
     assert set(found) - ws_keys - chain_keys == set(expect)
@@ -222,7 +283,7 @@ def test_white_spots_split_the_engines_total(acc: Accessibility, data: report.Re
     found = numbers(html)
     settings = acc.settings
     white = settings.access.white_spot_min
-    cells = acc.cells("kita", settings.report.focus_mode)
+    cells = acc.cells("kita", settings.access.white_spot_mode)
     spot = cells[(cells["unit_ags"] == UNIT) & ~(cells["minutes"] <= white)]
     place = data.nearest_place(spot["x"].to_numpy(), spot["y"].to_numpy())
     by_place = spot.groupby(place)
@@ -251,18 +312,22 @@ def _place_distance(acc: Accessibility, name: str, group: pd.DataFrame) -> np.nd
     return np.hypot(group["x"].to_numpy()[:, None] - x, group["y"].to_numpy()[:, None] - y).min(0)
 
 
-def test_pdf_pages_and_rendering(html: str, tmp_path: Path) -> None:
+def test_pdf_pages_tagged_and_rendering(html: str, tmp_path: Path) -> None:
     from pypdf import PdfReader
 
     pdf = report.write_pdf(html, tmp_path / "rosdorf.pdf")
-    pages = PdfReader(pdf).pages
+    reader = PdfReader(pdf)
+    pages = reader.pages
     texts = [" ".join(p.extract_text().split()) for p in pages]
-    heads = ["Bevölkerung", "Versorgung: Anteil", "Kita: Reisezeit", "Grundschule: Reisezeit",
-             "Familienzentrum: Reisezeit", "Übergang Kita → Grundschule",
+    heads = ["Das Wichtigste", "Bevölkerung und Angebote", "Kinder in Reichweite je Angebot",
+             "Kita: Wege", "Grundschule: Wege", "Familienzentrum: Wege", "Präventionskette",
+             "Familienzentren und mögliche Partner", "Übergang Kita → Grundschule",
              "Wo ein neues Angebot", "Datenquellen, Lizenzen"]
-    first = [next(i for i, t in enumerate(texts) if h in t) for h in heads]
-    assert first == sorted(first) and len(set(first)) == len(heads)  # one section per page
-    assert len(pages) >= len(heads)
+    first: list[int] = []
+    for h in heads:  # in this order (a head's words may also stand in earlier text)
+        first.append(next(i for i, t in enumerate(texts) if h in t and i >= max(first, default=0)))
+    assert first[0] == 0 and first[1] == 1  # key page alone, then the details
+    assert len(pages) < len(heads)  # no section forces a half-empty page of its own
     for i, t in enumerate(texts, start=1):
         assert f"Seite {i} von {len(pages)}" in t
         box = pages[i - 1].mediabox
@@ -272,9 +337,15 @@ def test_pdf_pages_and_rendering(html: str, tmp_path: Path) -> None:
                     "© Statistisches Bundesamt (Destatis), Zensus 2011, dl-de/by-2.0",
                     "nibis / jedeschule.de"):
         assert licence.replace(" ", "") in sources
-    if shutil.which("pdftoppm") is None:
-        pytest.skip("pdftoppm (poppler-utils) not installed: `make sysdeps`")
-    subprocess.run(["pdftoppm", "-r", "30", "-f", "3", "-l", "3", "-png", str(pdf),
+    assert reader.trailer["/Root"]["/Lang"] == "de"
+    assert reader.trailer["/Root"]["/MarkInfo"]["/Marked"]
+    if shutil.which("pdfinfo") is None:
+        pytest.skip("pdfinfo (poppler-utils) not installed: `make sysdeps`")
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True,
+                          text=True).stdout
+    assert "Tagged:          yes" in info
+    assert "Title:           Einheitsgemeinde Rosdorf – Erreichbarkeit" in info
+    subprocess.run(["pdftoppm", "-r", "30", "-f", "1", "-l", "1", "-png", str(pdf),
                     str(tmp_path / "page")], check=True)
     png = next(tmp_path.glob("page*.png"))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
@@ -338,3 +409,139 @@ def test_find_units_and_cli_errors(data: report.ReportData, settings: Settings,
     assert isinstance(result.exception, RegionError)
     result = CliRunner().invoke(app, ["report", "--format", "docx", "--all"])
     assert "unknown format 'docx'" in str(result.exception)
+
+
+BAD_GRUND = "031590002"  # Einheitsgemeinde Bad Grund (Harz): the issue's council example
+
+
+@pytest.fixture(scope="module")
+def bad_grund(data: report.ReportData) -> tuple[dict, str]:
+    """The Bad Grund report's context and HTML."""
+    ctx = report.unit_context(data, BAD_GRUND, NOW)
+    return ctx, report.environment().get_template("unit.html").render(ctx)
+
+
+def test_bad_grund_page_one_is_the_engines(acc: Accessibility, bad_grund: tuple[dict, str],
+                                           tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    ctx, html = bad_grund
+    found = numbers(html)
+    expect = _key_expect(acc, BAD_GRUND)
+    for key, (value, kind) in expect.items():
+        assert float(found[key][0]) == pytest.approx(float(value), rel=1e-12), key
+        assert found[key][1] == report.fmt(value, kind), key
+    # the white-spot count of report and white-spot map: cells beyond 15 min on foot
+    s = acc.settings.access
+    assert (s.white_spot_min, s.white_spot_mode) == (15, "walk")
+    cells = acc.cells("kita", s.white_spot_mode)
+    mine = cells[cells["unit_ags"] == BAD_GRUND]
+    far = mine.loc[~(mine["minutes"] <= 15), "children_under_10"].sum()
+    assert far == float(found["key|kita|beyond"][0]) == float(found["ws|kita|total"][0]) == 192
+    assert [m["text"] for m in ctx["key"]["messages"]] == [
+        "Jedes dritte Kind in Bad Grund (Harz) braucht zu Fuß über 15 Minuten zur nächsten Kita.",
+        "Vier von fünf Kindern in Bad Grund (Harz) brauchen zu Fuß über 15 Minuten zur "
+        "nächsten Grundschule.",
+        "Kein Kind unter 10 in Bad Grund (Harz) erreicht zu Fuß in höchstens 15 Minuten ein "
+        "Familienzentrum."]
+    assert "Weißer Fleck: mehr als 15 Minuten zu Fuß zum nächsten aktiven Angebot" in html
+    assert ctx["date"] == "25.11.2026, 13:00 Uhr"  # NOW (12:00 UTC) in Europe/Berlin
+    pdf = report.write_pdf(html, tmp_path / "bad-grund.pdf")
+    page1 = " ".join(PdfReader(pdf).pages[0].extract_text().split())
+    assert "Das Wichtigste" in page1 and "Rang unter 20 Kommunen" in page1
+    for key in expect:  # every key number stands on page 1
+        assert found[key][1] in page1, key
+    assert "Jedes dritte Kind in Bad Grund (Harz) braucht zu Fuß über 15 Minuten" in page1
+
+
+def _visible(html: str) -> str:
+    """The report's text without tags, scripts and image data."""
+    import re
+
+    return re.sub(r"<[^>]+>", " ", re.sub(r'src="[^"]*"', "", html))
+
+
+def test_no_minutes_over_60_and_no_jargon(bad_grund: tuple[dict, str], html: str) -> None:
+    import re
+
+    for page in (bad_grund[1], html):
+        text = _visible(page)
+        shown = [float(v.replace(".", "").replace(",", "."))
+                 for v in re.findall(r"(\d[\d.]*(?:,\d+)?)\s*min\b", text)]
+        assert shown and max(shown) <= 60
+        for word in ("Netzknoten", "Greedy", "greedy", "UTC"):
+            assert word not in text, word
+    assert "über 60 min" in _visible(bad_grund[1])
+
+
+def test_sites_are_named_by_street_and_place(acc: Accessibility,
+                                             bad_grund: tuple[dict, str]) -> None:
+    """Each proposed site carries the street and place of an address or street of the
+    address index near it, never coordinates; the named offers within 500 m are listed."""
+    import re
+
+    from geo.networks.snap import to_metric
+    from geo.sources.geocode import load_tables
+
+    ctx, html = bad_grund
+    addresses, streets, _ = load_tables(acc.settings)
+    both = pd.concat([addresses, streets], ignore_index=True)
+    bx, by = to_metric(both["lon"].to_numpy(), both["lat"].to_numpy())
+    offers = acc.offers
+    ox, oy = to_metric(offers["lon"].to_numpy(), offers["lat"].to_numpy())
+    assert not re.search(r"\b5\d\.\d{4,}", _visible(html))  # no latitude printed
+    for s, c in zip(ctx["sites"], acc.settings.report.map_categories, strict=True):
+        result = siting.best_sites(acc, c, "walk", 15, acc.settings.report.sites_k,
+                                   unit_ags=BAD_GRUND)
+        assert len(s["rows"]) == len(result.sites) > 0
+        for row, site in zip(s["rows"], result.sites.itertuples(), strict=True):
+            street, place = row["place"].split(", ", 1)
+            x, y = to_metric(np.array([site.lon]), np.array([site.lat]))
+            match = ((both["street"] == street) & (both["place"] == place)).to_numpy()
+            assert np.hypot(bx[match] - x[0], by[match] - y[0]).min() < 500, row["place"]
+            d = np.hypot(ox - x[0], oy - y[0])
+            near = offers[(d <= 500) & (offers["category"] == c).to_numpy()
+                          & ~offers["name"].str.endswith("(ohne Namen)").to_numpy()]
+            for name in near["name"]:
+                assert name in row["nearby"]
+    # the issue's case: the Kita proposed in Bergstadt Bad Grund names the DRK-Kindergarten
+    kita = ctx["sites"][0]["rows"][0]
+    assert kita["place"].endswith("Bergstadt Bad Grund (Harz)")
+    assert "Familienzentrum Bad Grund (DRK-Kindergarten)" in kita["nearby"]
+
+
+def test_overview_has_choropleth_and_ranked_chart(data: report.ReportData) -> None:
+    ctx = report.overview_context(data, NOW)
+    assert ctx["choropleth"].startswith("data:image/png;base64,")
+    assert ctx["chart"].startswith("data:image/png;base64,")
+    ranks = report.unit_ranks(data, "kita")
+    share = data.acc.coverage("unit", "kita", "walk", minutes=[15]).set_index("ags")[
+        "children_within_15min_share"]
+    assert len(ranks) == 20 and ranks.min() == 1
+    for ags, rank in ranks.items():
+        assert rank == 1 + (share > share.loc[ags]).sum()
+
+
+def test_kita_completeness_flags_on_the_real_data(acc: Accessibility,
+                                                   data: report.ReportData) -> None:
+    """Kitas per 100 children under 10 per Gemeinde, counted here, against the median of
+    the 40 Gemeinden; below 70 % of it the Gemeinde is flagged (and its unit's report says
+    so on page 1)."""
+    table = siting.completeness(acc).set_index("ags")
+    expect = _quality_expect(acc)
+    gem = transition.offer_gemeinden(acc)
+    offers = acc.offers
+    kitas = gem.loc[offers.loc[(offers["category"] == "kita")
+                               & (offers["status"] == "active"), "id"]].value_counts()
+    children = acc.cell_frame("children").groupby("gemeinde_ags")["children_under_10"].sum()
+    ratio = 100 * kitas.reindex(table.index).fillna(0) / children.reindex(table.index)
+    assert len(table) == 40 and table["county_median"].iloc[0] == expect["q|median"][0]
+    flagged = set(ratio[ratio < 0.7 * ratio.median()].index)
+    assert set(table.index[table["flagged"]]) == flagged
+    names = sorted(table.loc[list(flagged), "name"])
+    print(f"\nflagged Gemeinden ({len(names)}): {', '.join(names)}")
+    duderstadt = table.loc["03159010"]
+    assert (duderstadt["kitas"], duderstadt["children_under_10"]) == (4, 1714)
+    assert duderstadt["flagged"] and "Duderstadt" in names
+    assert report._key_notes(data, "031590010")[-1].startswith(
+        "Kita-Daten vermutlich unvollständig (Duderstadt)")

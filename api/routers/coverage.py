@@ -37,7 +37,7 @@ from api.models import (
 from api.routers.travel import NO_TIMETABLE
 from api.services import Services, plain
 from geo.products import siting
-from geo.vocabulary import Category, Level, Mode, Weight
+from geo.vocabulary import Category, Level, Mode, Weight, white_spot_definition
 
 router = APIRouter(tags=["coverage"], dependencies=[Depends(ready), Depends(heavy)],
                    responses=NOT_READY)
@@ -92,8 +92,11 @@ def coverage(
                         weighted=None if prefix is None
                         else _figures(r, prefix, thresholds, white))
             for _, r in table.iterrows()]
-    return json_answer(CoverageTable(category=str(category), mode=str(mode), level=str(unit),
-                                     weight=weight, white_spot_minutes=white, rows=rows))
+    return json_answer(CoverageTable(
+        category=str(category), mode=str(mode), level=str(unit), weight=weight,
+        white_spot_minutes=white, white_spot_mode=access.white_spot_mode,
+        white_spot=white_spot_definition(settings),
+        rows=rows))
 
 
 def _scenario_rows(gemeinden: pd.DataFrame, thresholds: list[int], white_spot: int

@@ -44,7 +44,7 @@ from geo.engine.region import (
 from geo.engine.street import StreetEngine
 from geo.engine.transit_access import TransitAccess, TransitCells
 from geo.engine.transit_engine import TransitEngine
-from geo.errors import AccessInputError
+from geo.errors import AccessInputError, ErreichbarError
 from geo.networks.network import Network
 from geo.networks.snap import Snap
 from geo.settings import Settings
@@ -89,6 +89,22 @@ class Accessibility:
         """Return the engine of ``mode`` (AccessInputError for an unknown mode)."""
         check_choice("mode", mode, MODES)
         return self._engines[mode]
+
+    def missing(self, mode: str) -> str | None:
+        """Return why an optional mode has no data (its loader's message), else None.
+
+        Loads the mode's data (network or timetable) on first call. A mode that is not
+        optional (the street modes) raises its loader's error instead: batch jobs skip
+        only optional modes, so a region with and one without a timetable run the same code.
+        """
+        engine = self.engine(mode)
+        try:
+            engine.load()
+        except ErreichbarError as exc:
+            if not engine.optional:
+                raise
+            return str(exc)
+        return None
 
     # ------------------------------------------------------------------ shared data
 

@@ -131,6 +131,10 @@ class ModeEngine(Protocol):
     mode: str
     #: whether batch jobs skip the mode when :meth:`load` finds its data missing
     optional: bool
+    #: whether the mode runs on a street network of its own: per-offer reach (one bounded
+    #: search per offer), what-if and street-based views are exact; without one (transit)
+    #: answers come from the nearest offers only
+    has_network: bool
 
     def load(self) -> None:
         """Load the mode's data (network or timetable); raise DataError if it is missing."""

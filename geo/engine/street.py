@@ -68,6 +68,8 @@ class StreetEngine:
 
     #: a missing street network is an error, never skipped
     optional = False
+    #: answers run on the mode's own street network
+    has_network = True
 
     def __init__(self, mode: str, data: RegionData) -> None:
         self.mode = mode

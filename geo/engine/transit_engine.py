@@ -48,6 +48,8 @@ class TransitEngine:
 
     #: without a timetable the mode is skipped by batch jobs
     optional = True
+    #: no street network of its own: nearest offers only, no what-if
+    has_network = False
 
     def __init__(self, mode: str, data: RegionData, walk: StreetEngine) -> None:
         self.mode = mode

@@ -364,7 +364,7 @@ class ChainData:
             nearest offers of the cells within the budget (a lower bound).
         """
         budget, cells = stage.budget_min, self.cells
-        if mode == Mode.transit:
+        if not self.acc.engine(mode).has_network:
             engine = self.engine_for(stage)
             parts = []
             for category in stage.categories:
@@ -401,7 +401,7 @@ class ChainData:
         ``lat``) to the active Familienzentren; a cell whose time falls takes the new
         site's time when it beats the stage's.
         """
-        if "familienzentrum" not in stage.categories or mode == Mode.transit:
+        if "familienzentrum" not in stage.categories or not self.acc.engine(mode).has_network:
             return None
         if planned is None:
             planned = self.stage_offers(stage, Status.planned)
@@ -493,8 +493,8 @@ class ChainData:
         if mode not in self._matrices:
             parts = []
             for stage in self.settings.chain.stages:
-                if stage.kind == "transition" and mode == Mode.transit:
-                    self.skipped[f"{stage.key}/transit"] = "the transition is for street modes"
+                if stage.kind == "transition" and not self.acc.engine(mode).has_network:
+                    self.skipped[f"{stage.key}/{mode}"] = "the transition is for street modes"
                     continue
                 rows = (self._transition_rows(stage, mode) if stage.kind == "transition"
                         else self._offer_rows(stage, mode))
@@ -511,7 +511,7 @@ class ChainData:
                   "offers_age_name", "offers_age_category"]
         out[counts] = out[counts].fillna(0).astype({c: int for c in counts[2:]})
         out["age_source"] = out["age_source"].fillna("")
-        out["offers_exact"] = mode != Mode.transit
+        out["offers_exact"] = self.acc.engine(mode).has_network
         if "reach_share_with_planned" not in out:
             out["reach_share_with_planned"] = np.nan
         out["gap"] = out["reach_share"] < gap_share
@@ -530,8 +530,9 @@ def chain_matrix(data: ChainData, modes: Sequence[str] | None = None) -> pd.Data
     data
         The chain figures of an engine.
     modes
-        Modes (default ``ChainSettings.modes``). ``transit`` without a timetable is left out
-        and ``data.skipped["transit"]`` holds the engine's message.
+        Modes (default ``ChainSettings.modes``). A mode whose data is missing (an optional
+        one: transit without a timetable, :meth:`Accessibility.missing`) is left out and
+        ``data.skipped[mode]`` holds the engine's message.
 
     Returns
     -------
@@ -540,13 +541,12 @@ def chain_matrix(data: ChainData, modes: Sequence[str] | None = None) -> pd.Data
     """
     parts = []
     for mode in modes or data.settings.chain.modes:
-        try:
-            parts.append(data.matrix(mode))
-        except ErreichbarError as exc:
-            if mode != Mode.transit or isinstance(exc, AccessInputError):
-                raise
-            data.skipped[str(mode)] = str(exc)
-            log.warning("mode transit skipped: %s", exc)
+        why = data.acc.missing(mode)
+        if why is not None:
+            data.skipped[str(mode)] = why
+            log.warning("mode %s skipped: %s", mode, why)
+            continue
+        parts.append(data.matrix(mode))
     if not parts:
         raise EmptyResultError("no mode of the chain could be computed: "
                                + "; ".join(f"{k}: {v}" for k, v in data.skipped.items()))

@@ -17,7 +17,6 @@ import pandas as pd
 
 from geo._io import BuildManifest, atomic_path, clean_stray_tmp, files_digest
 from geo.engine.access import GRIDS, Accessibility
-from geo.errors import ErreichbarError
 from geo.networks.network import network_dir
 from geo.settings import Settings
 from geo.sources.need import NEED_COLUMNS
@@ -134,14 +133,10 @@ def _modes(acc: Accessibility) -> tuple[list[str], dict[str, str]]:
     modes: list[str] = []
     skipped: dict[str, str] = {}
     for mode in MODES:
-        engine = acc.engine(mode)
-        try:
-            engine.load()
-        except ErreichbarError as exc:
-            if not engine.optional:
-                raise
-            skipped[mode] = str(exc)
-            log.warning("mode %s skipped: %s", mode, exc)
+        why = acc.missing(mode)
+        if why is not None:
+            skipped[mode] = why
+            log.warning("mode %s skipped: %s", mode, why)
             continue
         modes.append(mode)
     return modes, skipped

@@ -29,6 +29,8 @@ from scipy.sparse import csr_matrix
 from geo.engine.access import Accessibility, AccessInputError
 from geo.networks import routing
 from geo.networks.snap import to_lonlat, to_metric
+from geo.products.transition import offer_gemeinden
+from geo.sources import offer_quality, population
 from geo.vocabulary import Weight
 
 
@@ -252,3 +254,28 @@ def best_sites(acc: Accessibility, category: str, mode: str, minutes: float, k: 
     return Sites(sites, category, mode, float(minutes), need.covered, need.total, len(nodes),
                  time.perf_counter() - t0, str(weight))
 
+
+
+def completeness(acc: Accessibility) -> pd.DataFrame:
+    """Whether the Kita data of each Gemeinde looks complete (before proposing Kita sites).
+
+    Active Kitas per 100 children under 10 per Gemeinde against the county median
+    (:func:`geo.sources.offer_quality.completeness`; the census has no under-6 group). A
+    Gemeinde far below the median more likely lacks mapped Kitas than Kitas: its white
+    spots and proposed sites are then doubtful. For the reports and the planner page.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per Gemeinde: ``ags``, ``name``, ``unit_ags``, ``children_under_10``, ``kitas``,
+        ``kitas_per_100_children_under_10``, ``county_median``, ``flagged``, ``message``.
+    """
+    offers = acc.offers
+    kitas = offers[(offers["category"] == "kita") & (offers["status"] == "active")]
+    per_gemeinde = offer_gemeinden(acc).loc[kitas["id"]].value_counts()
+    gemeinden = acc.units("gemeinde").set_index("ags")
+    children = population.aggregate(acc.cell_frame("children"), "children_under_10",
+                                    "gemeinde_ags").reindex(gemeinden.index).fillna(0)
+    table = offer_quality.completeness(per_gemeinde, children, gemeinden["name"], acc.settings)
+    table.insert(2, "unit_ags", gemeinden["unit_ags"].to_numpy())
+    return table

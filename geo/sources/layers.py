@@ -21,6 +21,7 @@ With a county's own population table (``--population FILE`` or
 and children (100 m) are scaled to its totals; the summary's ``population_basis`` says so.
 * ``offers.geojson``, ``offers.parquet``, ``offers.csv`` — the offer catalogue (EPSG:4326)
 * ``offer_tile_changes.csv`` — what differs between the 2021 and 2026 tile POIs
+* ``offer_merged.csv`` — duplicate Kitas merged (:func:`geo.sources.offer_quality.dedupe`)
 * ``manifest.json`` — input digest and the summary; a build with unchanged inputs and
   settings returns this summary without rebuilding.
 """
@@ -45,7 +46,7 @@ from geo.vocabulary import CATEGORIES, LEVELS
 log = logging.getLogger(__name__)
 
 #: Bumped when the layout or meaning of the outputs changes (part of the cache key).
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def layers_dir(settings: Settings) -> Path:
@@ -235,6 +236,8 @@ def _write_offers(settings: Settings, offers_file: Path | None, out: Path) -> di
         offer_mod.write_offers(catalogue, out / f"offers.{suffix}")
     with atomic_path(out / "offer_tile_changes.csv") as tmp:
         neutralise_frame(report["changes"]).to_csv(tmp, index=False)
+    with atomic_path(out / "offer_merged.csv") as tmp:
+        neutralise_frame(report["merged"]).to_csv(tmp, index=False)
 
     def per_category(status: str) -> dict[str, int]:
         counts = catalogue.loc[catalogue["status"] == status, "category"].value_counts()
@@ -248,4 +251,5 @@ def _write_offers(settings: Settings, offers_file: Path | None, out: Path) -> di
         "offers_unlocated": report["unlocated"],
         "offers_own_file": len(catalogue) - n_default,
         "tile_changes": report["tile_changes"],
+        "offers_merged": len(report["merged"]),
     }

@@ -47,6 +47,7 @@ from pyproj import Transformer
 from geo._io import atomic_path, guard_zip, neutralise_frame, unneutralise_cell
 from geo.errors import DataError, ErreichbarError, LimitError
 from geo.settings import LimitSettings, Settings, TileSource, get_region, get_settings
+from geo.sources import offer_quality
 from geo.sources.boundaries import load_units
 from geo.vocabulary import METRIC_CRS, Category, Status
 
@@ -980,13 +981,14 @@ def build_catalogue(settings: Settings) -> tuple[gpd.GeoDataFrame, dict[str, Any
     offers, report
         The catalogue (as :func:`load_offers`), and a report: ``unlocated`` (names of
         family offers without coordinates), ``tile_changes`` (count per change type and
-        category), ``changes`` (the change table, DataFrame).
+        category), ``changes`` (the change table, DataFrame), ``merged`` (duplicate Kitas
+        merged, :func:`geo.sources.offer_quality.dedupe`).
     """
     folder = settings.data_dir / settings.region
     schools = school_offers(folder / SCHOOLS_FILE)
     family, unlocated = family_offers(folder / FAMILY_FILE)
     pois, changes = poi_offers(settings)
-    offers = to_frame([*schools, *family, *pois])
+    offers, merged = offer_quality.dedupe(to_frame([*schools, *family, *pois]), settings)
     duplicated = offers["id"][offers["id"].duplicated()]
     if len(duplicated):
         raise DataError(f"duplicate offer ids in the default catalogue: "
@@ -1001,6 +1003,7 @@ def build_catalogue(settings: Settings) -> tuple[gpd.GeoDataFrame, dict[str, Any
         "tile_changes": {c: counts[c].to_dict() for c in counts.index.levels[0]}
         if len(counts) else {},
         "changes": changes,
+        "merged": merged,
     }
     log.info("default catalogue of %s: %d offers", settings.region, len(offers))
     return offers, report
