@@ -21,6 +21,7 @@ from api.main import create_app
 from api.services import Services
 from geo.errors import LimitError
 from geo.products import scenarios
+from geo.products.siting import completeness
 from geo.settings import PlannerSettings, Settings
 
 #: A place in Hattorf am Harz (WGS84) where a new Kita brings children within 15 min on foot.
@@ -234,7 +235,7 @@ def test_layers_open_in_geopandas_and_rasterio(client, services, tmp_path) -> No
     assert np.array_equal(np.isfinite(with_plan), np.isfinite(before))
 
 
-def test_page_in_german_first_and_english_when_asked(client) -> None:
+def test_page_in_german_first_and_english_when_asked(client, services: Services) -> None:
     page = client.get("/planung")
     assert page.status_code == 200 and '<html lang="de">' in page.text
     assert "Planung: Was ändert ein neues Angebot?" in page.text and "{{" not in page.text
@@ -247,7 +248,9 @@ def test_page_in_german_first_and_english_when_asked(client) -> None:
     de = client.get("/planning/options").json()
     assert [m["label"] for m in de["modes"]] == ["zu Fuß", "mit dem Rad", "mit dem Auto"]
     assert de["texts"]["best_sites"] == "Beste Standorte" and de["minutes"] == 15
-    assert de["incomplete"] == []  # no completeness check merged yet
+    table = completeness(services.engine)  # the reports' check, flagged names in its order
+    assert de["incomplete"] == list(table.loc[table["flagged"], "name"])
+    assert "Duderstadt" in de["incomplete"]
     en = client.get("/planning/options", params={"lang": "en"}).json()
     assert en["modes"][0]["label"] == "on foot" and en["texts"]["best_sites"] == "Best sites"
     for path in ("/planung.js", "/planung.css"):

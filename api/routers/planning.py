@@ -32,6 +32,7 @@ from geo.messages import negotiate, section, text
 from geo.products import scenarios
 from geo.products.maps import CLASS_COLOURS, UNREACHABLE_COLOUR, class_labels
 from geo.products.scenarios import Plan, PlanError, SavedScenario, ScenarioNotFoundError
+from geo.products.siting import completeness
 from geo.settings import Settings
 from geo.vocabulary import STREET_MODES, Weight, attribution, label, vintages
 
@@ -235,10 +236,11 @@ def planner_style() -> FileResponse:
 def incomplete_gemeinden(s: Services) -> list[str]:
     """Gemeinden whose Kita data the reports' completeness check flags.
 
-    Merge hook: the check (Kitas per 100 children under 6 against the county median) comes
-    with the reports module; until it is merged there is no check and nothing is flagged.
+    The check is :func:`geo.products.siting.completeness` (active Kitas per 100 children
+    under 10 against the county median), the same the reports show.
     """
-    return []
+    table = completeness(s.engine)
+    return [str(name) for name in table.loc[table["flagged"], "name"]]
 
 
 @router.get("/planning/options", response_model=PlannerOptions, dependencies=[Depends(ready)],

@@ -64,6 +64,7 @@ from geo.networks.snap import to_metric
 from geo.products import actors, siting, transition
 from geo.products.chain import ChainData, chain_section
 from geo.products.priority import CORE_CATEGORIES, CORE_MODES, FORMULA, priority_table
+from geo.products.transit_report import transit_section
 from geo.settings import Settings
 from geo.sources import offer_quality, population
 from geo.sources.social import context_facts
@@ -849,7 +850,7 @@ def unit_context(data: ReportData, ags: str, now: dt.datetime) -> dict[str, Any]
         "census": population.population_basis(data.settings),
         "context": context_facts(data.settings),
         "priority": _priority(data, ags), "cited": _cited_sources(data, ags),
-        "chain": chain_section(data.chain, ags),
+        "chain": chain_section(data.chain, ags), "transit": transit_section(data.acc, ags),
         "parameters": _parameters(data.settings),
     }
 
