@@ -49,6 +49,7 @@ import pandas as pd
 import shapely
 
 from geo._io import BuildManifest, atomic_path, clean_stray_tmp, files_digest, write_json
+from geo.engine import coverage as cov
 from geo.engine.access import Accessibility
 from geo.engine.street import StreetEngine
 from geo.errors import DataError
@@ -63,8 +64,9 @@ log = logging.getLogger(__name__)
 
 #: version of the task's outputs (part of the content hash)
 _BATCH_VERSION = "1"
-#: grids of the cell tables: Zensus 100 m cells with children, 1 km cells with inhabitants
-_GRIDS = ("children", "inhabitants")
+#: grids of the cell tables and their weights: Zensus 100 m cells with children under 10,
+#: 1 km cells with inhabitants
+_GRIDS = {"children": "children_under_10", "inhabitants": "inhabitants"}
 #: coverage levels written per region
 _LEVELS = ("unit", "gemeinde")
 
@@ -162,7 +164,33 @@ def clip_network(net: Network, area: shapely.Geometry) -> Network:
 # --------------------------------------------------------------------------- one region
 
 
-def region_shape(settings: Settings, ars: str) -> tuple[shapely.Geometry, str]:
+@dataclass(frozen=True)
+class CountyInputs:
+    """What every region of the county shares, read once and sent to every worker.
+
+    ``offers`` the catalogue (EPSG:4326, all statuses), ``children`` / ``inhabitants`` the
+    Zensus cells, ``areas`` the boundaries per level (``county``, ``unit``, ``gemeinde``,
+    EPSG:3035).
+    """
+
+    offers: gpd.GeoDataFrame
+    children: gpd.GeoDataFrame
+    inhabitants: gpd.GeoDataFrame
+    areas: dict[str, gpd.GeoDataFrame]
+
+
+def county_inputs(settings: Settings) -> CountyInputs:
+    """Read the county's offers, census cells and boundaries (the tasks' shared inputs)."""
+    from geo.sources.offers import load_offers
+    from geo.sources.population import load_children_100m, load_inhabitants_1km
+
+    return CountyInputs(load_offers(settings), load_children_100m(settings),
+                        load_inhabitants_1km(settings),
+                        {level: load_units(settings, level) for level in ("county", *_LEVELS)})
+
+
+def region_shape(settings: Settings, inputs: CountyInputs, ars: str
+                 ) -> tuple[shapely.Geometry, str]:
     """Polygon (EPSG:3035) and name of a region: the county or one of its units.
 
     Raises
@@ -170,10 +198,9 @@ def region_shape(settings: Settings, ars: str) -> tuple[shapely.Geometry, str]:
     DataError
         ``ars`` is neither the county's key nor one of its units' ARS.
     """
-    county = load_units(settings, "county")
+    county, units = inputs.areas["county"], inputs.areas["unit"]
     if ars == county["ags"].iloc[0]:
         return county.geometry.iloc[0], str(county["name"].iloc[0])
-    units = load_units(settings, "unit")
     row = units[units["ags"] == ars]
     if row.empty:
         raise DataError(f"region {ars}: not a unit of {get_region(settings.region).title} "
@@ -188,69 +215,118 @@ def task_digest(settings: Settings, task: RegionTask) -> str:
     inputs = [network_dir(settings) / "manifest.json", *([layers] if layers.is_file() else [])]
     extra = json.dumps([_BATCH_VERSION, task.ars, round(task.halo_m, 3), task.modes,
                         task.categories, settings.access.model_dump_json(),
-                        settings.offers.model_dump_json()])
+                        settings.offers.model_dump_json(),
+                        settings.population.model_dump_json(), settings.census.name])
     return files_digest(inputs, extra=extra)
 
 
-def _engine(settings: Settings, task: RegionTask, shape: shapely.Geometry
-            ) -> Accessibility:
+def _engine(settings: Settings, task: RegionTask, inputs: CountyInputs,
+            shape: shapely.Geometry) -> Accessibility:
     """Build the region's engine: haloed networks and offers, the region's cells only."""
     halo = shapely.buffer(shape, task.halo_m) if task.halo_m > 0 else shape
     net_area = shapely.buffer(halo, settings.access.snap_max_m)
     nets = {m: clip_network(load_network(settings, m), net_area) for m in task.modes}
-    from geo.sources.offers import load_offers
-    from geo.sources.population import load_children_100m, load_inhabitants_1km
-
-    offers = load_offers(settings)
+    offers = inputs.offers
     ox, oy = to_metric(offers["lon"].to_numpy(), offers["lat"].to_numpy())
     shapely.prepare(halo)
     offers = offers[shapely.contains_xy(halo, ox, oy)].reset_index(drop=True)
-    children, inhabitants = load_children_100m(settings), load_inhabitants_1km(settings)
-    if len(task.ars) > 5:
-        children = children[children["unit_ags"] == task.ars].reset_index(drop=True)
-        inhabitants = inhabitants[inhabitants["unit_ags"] == task.ars].reset_index(drop=True)
+    cells = [frame[frame["unit_ags"].str.startswith(task.ars)].reset_index(drop=True)
+             for frame in (inputs.children, inputs.inhabitants)]
     log.info("region %s: halo %.0f m, %d offers, %d children cells, nodes %s", task.ars,
-             task.halo_m, len(offers), len(children),
+             task.halo_m, len(offers), len(cells[0]),
              {m: n.n_nodes for m, n in nets.items()})
-    return Accessibility(settings, offers=offers, children=children,
-                         inhabitants=inhabitants, networks=nets)
+    return Accessibility(settings, offers=offers, children=cells[0], inhabitants=cells[1],
+                         networks=nets)
 
 
-def _raster(acc: Accessibility, shape: shapely.Geometry, category: str, mode: str
+def coverage_of_cells(settings: Settings, cells: pd.DataFrame, areas: gpd.GeoDataFrame,
+                      level: str) -> gpd.GeoDataFrame:
+    """Coverage of ``areas`` (one level) from a cell table of one category and mode.
+
+    ``cells`` is the long form of :meth:`Accessibility.cells` of both grids with a
+    ``grid`` column (minutes NaN or inf = none); the figures are those of
+    :mod:`geo.engine.coverage` for the children (100 m) and inhabitants (1 km) grids.
+    """
+    a = settings.access
+    parts = []
+    for grid, column in _GRIDS.items():
+        g = cells[cells["grid"] == grid]
+        parts.append(cov.summarise(
+            g["minutes"].fillna(np.inf).to_numpy(float), g["connected"].to_numpy(bool),
+            np.nan_to_num(g[column].to_numpy(float)), cov.area_keys(g, level, areas), grid,
+            a.thresholds_min, a.white_spot_min))
+    table = cov.table(areas, level, parts)
+    table.insert(3, "category", cells["category"].iloc[0])
+    table.insert(4, "mode", cells["mode"].iloc[0])
+    return table
+
+
+def _street(acc: Accessibility, mode: str) -> StreetEngine:
+    """Return the street engine of ``mode`` (batch modes are street modes)."""
+    engine = acc.engine(mode)
+    assert isinstance(engine, StreetEngine)
+    return engine
+
+
+def _cells(acc: Accessibility, category: str, mode: str, grid: str, reached: bool
+           ) -> pd.DataFrame:
+    """Cells of ``grid`` with minutes to the nearest ``category`` offer by ``mode``.
+
+    Where the region and its halo hold no active offer of the category (``reached``
+    false) every cell has none: minutes inf, ``offer_id`` None.
+    """
+    if reached:
+        return acc.cells(category, mode, grid).assign(grid=grid)
+    snap = _street(acc, mode).cell_snap(grid)
+    n = len(snap.node)
+    return acc.data.cell_table(grid, {
+        "category": category, "mode": mode, "minutes": np.full(n, np.inf),
+        "offer_id": np.full(n, None, dtype=object), "connected": snap.connected,
+        "access_m": snap.distance_m}).assign(grid=grid)
+
+
+def _raster(acc: Accessibility, shape: shapely.Geometry, category: str | None, mode: str
             ) -> pd.DataFrame:
-    """Minutes of every 100 m INSPIRE cell whose centre lies in ``shape`` (NaN = none)."""
+    """Minutes of every 100 m INSPIRE cell whose centre lies in ``shape`` (NaN = none).
+
+    ``category`` None: no offer of the category in the region and its halo (all NaN).
+    """
     x0, y0, x1, y1 = shape.bounds
     xs = np.arange(np.floor(x0 / 100) * 100 + 50, x1, 100.0)
     ys = np.arange(np.floor(y0 / 100) * 100 + 50, y1, 100.0)
     gx, gy = (a.ravel() for a in np.meshgrid(xs, ys))
     inside = shapely.contains_xy(shape, gx, gy)
-    engine = acc.engine(mode)
-    assert isinstance(engine, StreetEngine)
-    seconds, _ = engine.surface(category).at(engine.graph.index.snap_xy(gx[inside], gy[inside]))
-    minutes = seconds / 60.0
+    if category is None:
+        minutes = np.full(int(inside.sum()), np.nan)
+    else:
+        engine = _street(acc, mode)
+        minutes = engine.surface(category).at(
+            engine.graph.index.snap_xy(gx[inside], gy[inside]))[0] / 60.0
     return pd.DataFrame({"x": gx[inside], "y": gy[inside],
                          "minutes": np.where(np.isfinite(minutes), minutes, np.nan)})
 
 
-def _compute(settings: Settings, task: RegionTask, shape: shapely.Geometry
-             ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+def _compute(settings: Settings, task: RegionTask, inputs: CountyInputs,
+             shape: shapely.Geometry) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
     """Cell table and coverage table of the region; writes the minute COGs on the way."""
-    acc = _engine(settings, task, shape)
-    max_min = max(settings.access.thresholds_min)
-    keys = {level: set(areas.loc[areas["ars"].str.startswith(task.ars), "ags"])
-            for level in _LEVELS if (areas := load_units(settings, level)) is not None}
+    acc = _engine(settings, task, inputs, shape)
+    areas = {level: frame[frame["ars"].str.startswith(task.ars)].reset_index(drop=True)
+             for level in _LEVELS if (frame := inputs.areas[level]) is not None}
+    active = inputs.offers.loc[inputs.offers["status"] == "active", "category"]
+    reached = acc.categories()
     cells, tables = [], []
-    for category in (c for c in task.categories if c in acc.categories()):
+    for category in (c for c in task.categories if (active == c).any()):
         for mode in task.modes:
-            cells += [acc.cells(category, mode, grid).assign(grid=grid) for grid in _GRIDS]
-            for level in _LEVELS:
-                table = acc.coverage(level, category, mode)
-                tables.append(table[table["ags"].isin(keys[level])])
+            pair = pd.concat([_cells(acc, category, mode, grid, category in reached)
+                              for grid in _GRIDS], ignore_index=True)
+            cells.append(pair)
+            tables += [coverage_of_cells(settings, pair, areas[level], level)
+                       for level in _LEVELS]
             write_cog(task.folder / f"minutes_{category}_{mode}.tif",
-                      _raster(acc, shape, category, mode), "minutes", 100, shape.bounds,
-                      "float32", -1.0)
+                      _raster(acc, shape, category if category in reached else None, mode),
+                      "minutes", 100, shape.bounds, "float32", -1.0)
     long = pd.concat(cells, ignore_index=True)
-    long["exact"] = long["minutes"].to_numpy() <= max_min
+    long["exact"] = long["minutes"].to_numpy() <= max(settings.access.thresholds_min)
     long["minutes"] = long["minutes"].where(np.isfinite(long["minutes"]))
     long.insert(0, "region", task.ars)
     coverage = gpd.GeoDataFrame(pd.concat(tables, ignore_index=True), crs=METRIC_CRS)
@@ -258,7 +334,7 @@ def _compute(settings: Settings, task: RegionTask, shape: shapely.Geometry
     return long, coverage
 
 
-def run_region(settings: Settings, task: RegionTask) -> TaskResult:
+def run_region(settings: Settings, task: RegionTask, inputs: CountyInputs) -> TaskResult:
     """Compute one region and write its partition (skipped when its outputs are current).
 
     Raises whatever the computation raises (the batch reports it with the region).
@@ -273,10 +349,10 @@ def run_region(settings: Settings, task: RegionTask) -> TaskResult:
                           cells=int(cached.get("cells", 0)))
     manifest.invalidate()
     clean_stray_tmp(task.folder)
-    shape, name = region_shape(settings, task.ars)
+    shape, name = region_shape(settings, inputs, task.ars)
     if task.fail:
         raise RuntimeError(f"region {task.ars}: task made to fail (test)")
-    long, coverage = _compute(settings, task, shape)
+    long, coverage = _compute(settings, task, inputs, shape)
     for frame, target in ((gpd.GeoDataFrame(long, geometry=gpd.points_from_xy(
             long["x"], long["y"]), crs=METRIC_CRS), "cells.parquet"),
             (coverage, "coverage.parquet")):
@@ -324,7 +400,8 @@ class PeakRss:
         self.peak = max(self.peak, self._proc.memory_info().rss)
 
 
-def guarded_region(settings: Settings, task: RegionTask, retries: int) -> TaskResult:
+def guarded_region(settings: Settings, task: RegionTask, inputs: CountyInputs,
+                   retries: int) -> TaskResult:
     """Run :func:`run_region` up to ``1 + retries`` times; a failure becomes a result.
 
     Never raises: the error (type and message) is in the result with its region, so one
@@ -335,7 +412,7 @@ def guarded_region(settings: Settings, task: RegionTask, retries: int) -> TaskRe
     with PeakRss() as rss:
         for attempt in range(1, retries + 2):
             try:
-                result = run_region(settings, task)
+                result = run_region(settings, task, inputs)
             except Exception as exc:  # noqa: BLE001 - any failure is reported per region
                 error = f"{type(exc).__name__}: {exc}"
                 log.warning("region %s failed (attempt %d): %s", task.ars, attempt, error)
@@ -443,7 +520,8 @@ def run_batch(settings: Settings, regions: Sequence[str], out: Path,
     n_workers = workers or settings.batch.workers
     results: list[TaskResult] = []
     with _client(settings, scheduler, n_workers) as client:
-        futures = {client.submit(guarded_region, settings, t, settings.batch.retries,
+        shared = client.scatter(county_inputs(settings), broadcast=True)
+        futures = {client.submit(guarded_region, settings, t, shared, settings.batch.retries,
                                  key=f"region-{t.ars}-{time.time_ns()}", pure=False): t
                    for t in tasks}
         for future in tqdm(as_completed(futures), total=len(futures), desc="regions",

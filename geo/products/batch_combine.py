@@ -28,17 +28,14 @@ import pandas as pd
 import rasterio
 
 from geo._io import atomic_path
-from geo.engine import coverage as cov
 from geo.messages import text
+from geo.products.batch import coverage_of_cells
 from geo.products.maps import new_map, save_map
 from geo.settings import Settings
 from geo.sources.boundaries import load_units
 from geo.vocabulary import METRIC_CRS
 
 log = logging.getLogger(__name__)
-
-#: weight column per grid of the cell tables
-_WEIGHT = {"children": "children_under_10", "inhabitants": "inhabitants"}
 
 
 def combine(settings: Settings, out: Path, regions: Sequence[str]) -> dict[str, Path]:
@@ -76,20 +73,8 @@ def county_rows(settings: Settings, cells: pd.DataFrame, regions: Sequence[str]
     if not (units <= set(regions) or ags in regions):
         return pd.DataFrame()
     cells = cells[cells["region"] == ags] if ags in regions else cells
-    a = settings.access
-    rows = []
-    for (category, mode), group in cells.groupby(["category", "mode"], sort=False):
-        parts = []
-        for grid, column in _WEIGHT.items():
-            g = group[group["grid"] == grid]
-            parts.append(cov.summarise(
-                g["minutes"].fillna(np.inf).to_numpy(), g["connected"].to_numpy(bool),
-                np.nan_to_num(g[column].to_numpy(float)), np.full(len(g), ags, dtype=object),
-                grid, a.thresholds_min, a.white_spot_min))
-        row = cov.table(county, "county", parts)
-        row.insert(3, "category", category)
-        row.insert(4, "mode", mode)
-        rows.append(row.assign(region=ags))
+    rows = [coverage_of_cells(settings, group, county, "county").assign(region=ags)
+            for _, group in cells.groupby(["category", "mode"], sort=False)]
     return pd.concat(rows, ignore_index=True)
 
 
@@ -156,3 +141,82 @@ def _colour(share: float | None) -> str:
         return "#bbbbbb"
     steps = ((90, "#1a9641"), (75, "#a6d96a"), (50, "#fdae61"))
     return next((c for limit, c in steps if share >= limit), "#d7191c")
+
+
+def county_reference(settings: Settings, modes: Sequence[str], categories: Sequence[str]
+                     ) -> pd.DataFrame:
+    """Children cells of the single county run: minutes and nearest offer per category/mode."""
+    from geo.engine.access import Accessibility
+
+    acc = Accessibility(settings)
+    available = acc.categories()
+    return pd.concat([acc.cells(c, m, "children") for c in categories if c in available
+                      for m in modes], ignore_index=True)
+
+
+def edge_effect(reference: pd.DataFrame, batch: pd.DataFrame, max_minutes: float
+                ) -> dict[str, object]:
+    """Compare the batch's children cells with the county run's, cell for cell.
+
+    Parameters
+    ----------
+    reference
+        :func:`county_reference` (``cell_id``, ``category``, ``mode``, ``minutes`` with
+        inf = none, ``offer_id``, ``children_under_10``, ``unit_ags``).
+    batch
+        The batch's cells (``grid`` = ``children``; minutes NaN = none).
+    max_minutes
+        Longest studied time (minutes): above it the batch's minutes are not exact.
+
+    Returns
+    -------
+    dict
+        Over pairs (cell × category × mode) whose county time is within ``max_minutes``:
+        ``pairs`` compared, ``missing`` (in the county run, not in the batch), ``changed``
+        (minutes or nearest offer differ), ``cells_changed`` (distinct cells),
+        ``children_changed`` (children under 10 of the changed pairs), ``lost`` /
+        ``children_lost`` (the batch finds no offer within ``max_minutes``),
+        ``longer`` (batch later, offer still within ``max_minutes``) with
+        ``max_diff_minutes``, ``mean_diff_minutes``, ``median_diff_minutes``,
+        ``shorter`` (batch earlier: must be 0), ``other_offer`` (same minutes, another
+        offer), ``beyond_violations`` (county beyond ``max_minutes``, batch within),
+        ``by_unit`` (per unit ARS: ``pairs``, ``children``, ``lost``,
+        ``max_diff_minutes``) and ``by_mode`` (changed pairs per mode).
+    """
+    keys = ["cell_id", "category", "mode"]
+    b = batch[batch["grid"] == "children"][[*keys, "minutes", "offer_id"]]
+    joined = reference[[*keys, "minutes", "offer_id", "children_under_10", "unit_ags"]].merge(
+        b, on=keys, how="left", suffixes=("", "_batch"), indicator=True)
+    ref = joined["minutes"].to_numpy(float)
+    got = joined["minutes_batch"].fillna(np.inf).to_numpy(float)
+    within = ref <= max_minutes
+    same_offer = (joined["offer_id"].fillna("") == joined["offer_id_batch"].fillna("")
+                  ).to_numpy()
+    changed = within & ((got != ref) | ~same_offer)
+    rows = joined[changed].assign(diff=(got - ref)[changed],
+                                  lost=~(got[changed] <= max_minutes))
+    rows["later"] = rows["diff"].where(~rows["lost"] & (rows["diff"] > 0))
+    later = rows["later"].dropna()
+    by_unit = rows.groupby("unit_ags").agg(
+        pairs=("diff", "size"), children=("children_under_10", "sum"), lost=("lost", "sum"),
+        max_diff_minutes=("later", "max"))
+    return {
+        "pairs": int(within.sum()), "missing": int((joined["_merge"] == "left_only").sum()),
+        "changed": int(changed.sum()), "cells_changed": int(rows["cell_id"].nunique()),
+        "children_changed": int(rows["children_under_10"].sum()),
+        "lost": int(rows["lost"].sum()),
+        "children_lost": int(rows.loc[rows["lost"], "children_under_10"].sum()),
+        "longer": len(later),
+        "max_diff_minutes": round(float(later.max()), 2) if len(later) else 0.0,
+        "mean_diff_minutes": round(float(later.mean()), 2) if len(later) else 0.0,
+        "median_diff_minutes": round(float(later.median()), 2) if len(later) else 0.0,
+        "shorter": int((rows["diff"] < 0).sum()),
+        "other_offer": int((rows["diff"] == 0).sum()),
+        "beyond_violations": int((~within & (got <= max_minutes)).sum()),
+        "by_unit": {str(k): {"pairs": int(v.pairs), "children": int(v.children),
+                             "lost": int(v.lost),
+                             "max_diff_minutes": None if pd.isna(v.max_diff_minutes)
+                             else round(float(v.max_diff_minutes), 2)}
+                    for k, v in by_unit.iterrows()},
+        "by_mode": {str(k): int(v) for k, v in rows.groupby("mode").size().items()},
+    }
