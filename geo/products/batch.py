@@ -125,16 +125,22 @@ def fastest_kmh(settings: Settings, modes: Sequence[str]) -> float:
     return max(speeds)
 
 
+def needed_halo_m(settings: Settings, modes: Sequence[str]) -> float:
+    """Halo (metres) that makes every time up to ``max(thresholds_min)`` exact, uncapped.
+
+    ``max(thresholds_min)`` minutes at :func:`fastest_kmh` plus the snap cut-off.
+    """
+    return (max(settings.access.thresholds_min) / 60.0 * fastest_kmh(settings, modes) * 1000.0
+            + settings.access.snap_max_m)
+
+
 def halo_metres(settings: Settings, modes: Sequence[str]) -> tuple[float, bool]:
     """Halo of every region (metres) and whether it is sufficient (not capped).
 
-    ``max(thresholds_min)`` minutes at :func:`fastest_kmh` plus the snap cut-off, capped at
-    ``BatchSettings.halo_cap_m``.
+    :func:`needed_halo_m`, capped at ``BatchSettings.halo_cap_m``.
     """
-    need = (max(settings.access.thresholds_min) / 60.0 * fastest_kmh(settings, modes) * 1000.0
-            + settings.access.snap_max_m)
-    cap = settings.batch.halo_cap_m
-    return min(need, cap), need <= cap
+    need = needed_halo_m(settings, modes)
+    return min(need, settings.batch.halo_cap_m), need <= settings.batch.halo_cap_m
 
 
 def clip_network(net: Network, area: shapely.Geometry) -> Network:
@@ -310,8 +316,8 @@ def _compute(settings: Settings, task: RegionTask, inputs: CountyInputs,
              shape: shapely.Geometry) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
     """Cell table and coverage table of the region; writes the minute COGs on the way."""
     acc = _engine(settings, task, inputs, shape)
-    areas = {level: frame[frame["ars"].str.startswith(task.ars)].reset_index(drop=True)
-             for level in _LEVELS if (frame := inputs.areas[level]) is not None}
+    areas = {level: inputs.areas[level][inputs.areas[level]["ars"].str.startswith(task.ars)]
+             .reset_index(drop=True) for level in _LEVELS}
     active = inputs.offers.loc[inputs.offers["status"] == "active", "category"]
     reached = acc.categories()
     cells, tables = [], []
@@ -471,6 +477,28 @@ def _client(settings: Settings, scheduler: str | None, workers: int) -> Any:
     return Client(cluster)
 
 
+def _run_tasks(settings: Settings, tasks: Sequence[RegionTask], scheduler: str | None,
+               workers: int) -> list[TaskResult]:
+    """Submit every task to the cluster; collect one result per task, failures included."""
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    results: list[TaskResult] = []
+    with _client(settings, scheduler, workers) as client:
+        shared = client.scatter(county_inputs(settings), broadcast=True)
+        futures = {client.submit(guarded_region, settings, t, shared, settings.batch.retries,
+                                 key=f"region-{t.ars}-{time.time_ns()}", pure=False): t
+                   for t in tasks}
+        for future in tqdm(as_completed(futures), total=len(futures), desc="regions",
+                           unit="region"):
+            try:
+                results.append(future.result())
+            except Exception as exc:  # noqa: BLE001 - a lost worker: report the region
+                results.append(TaskResult(futures[future].ars, "failed",
+                                          error=f"{type(exc).__name__}: {exc}"))
+    return sorted(results, key=lambda r: r.ars)
+
+
 def run_batch(settings: Settings, regions: Sequence[str], out: Path,
               modes: Sequence[str] = STREET_MODES, categories: Sequence[str] | None = None,
               halo_m: float | None = None, scheduler: str | None = None,
@@ -502,40 +530,24 @@ def run_batch(settings: Settings, regions: Sequence[str], out: Path,
         ``seconds``, ``peak_rss_mb`` per region, ``halo_m``, ``halo_sufficient``,
         ``workers``, ``outputs``.
     """
-    from distributed import as_completed
-    from tqdm import tqdm
-
     t0 = time.perf_counter()
     unknown = [m for m in modes if m not in STREET_MODES]
     if unknown:
         raise DataError(f"--mode {unknown[0]!r}: batch modes are {', '.join(STREET_MODES)}")
     if halo_m is not None and not halo_m >= 0:
         raise DataError(f"--halo-m {halo_m}: the halo is a distance in metres, 0 or more")
-    sufficient = True
     if halo_m is None:
-        halo_m, sufficient = halo_metres(settings, modes)
+        halo_m, _ = halo_metres(settings, modes)
+    sufficient = halo_m >= needed_halo_m(settings, modes)
     cats = tuple(categories or CATEGORIES)
     out = Path(out)
     tasks = [RegionTask(r, float(halo_m), tuple(modes), cats, out, r in fail) for r in regions]
     n_workers = workers or settings.batch.workers
-    results: list[TaskResult] = []
-    with _client(settings, scheduler, n_workers) as client:
-        shared = client.scatter(county_inputs(settings), broadcast=True)
-        futures = {client.submit(guarded_region, settings, t, shared, settings.batch.retries,
-                                 key=f"region-{t.ars}-{time.time_ns()}", pure=False): t
-                   for t in tasks}
-        for future in tqdm(as_completed(futures), total=len(futures), desc="regions",
-                           unit="region"):
-            try:
-                results.append(future.result())
-            except Exception as exc:  # noqa: BLE001 - a lost worker: report the region
-                results.append(TaskResult(futures[future].ars, "failed",
-                                          error=f"{type(exc).__name__}: {exc}"))
+    results = _run_tasks(settings, tasks, scheduler, n_workers)
     from geo.products.batch_combine import combine
 
     done = [r for r in results if r.status != "failed"]
     outputs = combine(settings, out, [r.ars for r in done]) if done else {}
-    results.sort(key=lambda r: r.ars)
     summary = {
         "regions": len(results), "done": sum(r.status == "done" for r in results),
         "skipped": sum(r.status == "skipped" for r in results),
