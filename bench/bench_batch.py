@@ -10,7 +10,9 @@
   = 1, as in a batch task). Target: after < 1.5 GB.
 * **batch**: the county's 20 municipal units (walk, bike; Grundschule, Kita) on a
   LocalCluster with 1 and with 2 workers (sufficient halo), and with 1 worker and halo 0;
-  the halo's extra cost = task seconds (and wall time) with halo / without, 1 worker each.
+  the halo's extra cost = task seconds (and wall time) with halo / without, 1 worker each,
+  and — free of cluster start and scheduling noise — the 20 unit tasks run one after the
+  other in this process with and without halo (best of 2).
   The machine's 1-minute load average is reported: on shared cores the second worker only
   helps when a core is free.
 * **edge effect**: the halo-0 and the haloed batch compared cell for cell with the county
@@ -101,6 +103,27 @@ def _batch(settings: Settings, units: list[str], out: Path, workers: int,
             "peak_rss_mb_max": max(summary["peak_rss_mb"].values())}
 
 
+def _halo_cost(settings: Settings, units: list[str], tmp: Path) -> dict[str, float]:
+    """Seconds of the 20 unit tasks in this process with the halo and without (best of 2).
+
+    No cluster: only the tasks' own work (clip, offers, surfaces, cells, writes) counts.
+    """
+    from geo.products.batch import RegionTask, county_inputs, halo_metres, run_region
+
+    inputs = county_inputs(settings)
+    halo, _ = halo_metres(settings, _MODES)
+    best = {"halo": float("inf"), "halo_0": float("inf")}
+    for rep in range(2):
+        for name, metres in (("halo", halo), ("halo_0", 0.0)):
+            out = tmp / f"cost-{name}-{rep}"
+            t0 = time.perf_counter()
+            for ars in units:
+                run_region(settings, RegionTask(ars, metres, _MODES, _CATEGORIES, out), inputs)
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return {"halo_s": round(best["halo"], 1), "halo_0_s": round(best["halo_0"], 1),
+            "ratio": round(best["halo"] / best["halo_0"], 2)}
+
+
 def _edge(settings: Settings, units: list[str], out: Path) -> dict[str, Any]:
     from geo.products.batch_combine import county_reference, edge_effect
 
@@ -125,6 +148,7 @@ def run() -> dict[str, Any]:
         one = _batch(settings, units, tmp / "b1", 1, None)
         two = _batch(settings, units, tmp / "b2", 2, None)
         zero = _batch(settings, units, tmp / "b0", 1, 0.0)
+        cost = _halo_cost(settings, units, tmp)
         halo_edge, zero_edge = _edge(settings, units, tmp / "b2"), _edge(settings, units,
                                                                           tmp / "b0")
     return {
@@ -135,6 +159,7 @@ def run() -> dict[str, Any]:
         "speedup_2_vs_1_workers": round(one["wall_s"] / two["wall_s"], 2),
         "halo_cost_task_s_ratio": round(one["task_s"] / zero["task_s"], 2),
         "halo_cost_wall_s_ratio": round(one["wall_s"] / zero["wall_s"], 2),
+        "halo_cost_in_process": cost,
         "load_average_1min": round(os.getloadavg()[0], 1),
         "edge_effect_halo": {k: v for k, v in halo_edge.items() if k != "by_unit"},
         "edge_effect_halo_0": zero_edge,
