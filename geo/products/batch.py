@@ -355,6 +355,9 @@ def run_region(settings: Settings, task: RegionTask, inputs: CountyInputs) -> Ta
                           cells=int(cached.get("cells", 0)))
     manifest.invalidate()
     clean_stray_tmp(task.folder)
+    for stale in task.folder.iterdir():  # a former run's outputs (other modes, categories)
+        if stale.is_file():
+            stale.unlink()
     shape, name = region_shape(settings, inputs, task.ars)
     if task.fail:
         raise RuntimeError(f"region {task.ars}: task made to fail (test)")

@@ -55,6 +55,8 @@ def combine(settings: Settings, out: Path, regions: Sequence[str]) -> dict[str, 
         sources = [f / path for f in folders if (f / path).is_file()]
         written[path.removesuffix(".tif")] = write_vrt(out / path.replace(".tif", ".vrt"),
                                                        sources)
+    for stale in set(out.glob("minutes_*.vrt")) - set(written.values()):
+        stale.unlink()  # a mosaic of a former run's category or mode
     written["map"] = save_map(overview_map(settings, table), out / "uebersicht.html")
     log.info("combined %d regions into %s", len(regions), out)
     return written
