@@ -475,6 +475,45 @@ def guide(
     emit(guide_mod.write_guide(settings, gemeinde, fmt_=fmt, out=out))
 
 
+@app.command("batch")
+def batch(
+    regions: Annotated[str | None, typer.Option(
+        help="comma-separated region keys: the county (5-digit ARS) or its units (9-digit)")
+        ] = None,
+    land: Annotated[str | None, typer.Option(help="every county of a Land, e.g. 03")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="address of a running Dask scheduler, e.g. tcp://host:8786 [default: a "
+        "LocalCluster]")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="LocalCluster workers [default: BatchSettings.workers, 2]")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="dataset folder [default: data/processed/<region>/batch]")] = None,
+    halo_m: Annotated[float | None, typer.Option(
+        help="halo in metres [default: max minutes × fastest speed + snap cut-off, capped]")
+        ] = None,
+    mode: Annotated[list[StreetMode] | None, typer.Option(
+        help="walk, bike or car (repeatable) [default: all]")] = None,
+    category: Annotated[list[Category] | None, typer.Option(
+        help="category (repeatable) [default: every category with active offers]")] = None,
+    data_dir: DataDir = None,
+    region: RegionOpt = None,
+) -> None:
+    """Many regions as Dask tasks with a halo; one combined table, map and VRT mosaic."""
+    from geo.networks.network import network_dir
+    from geo.products import batch as batch_mod
+    from geo.vocabulary import STREET_MODES
+
+    settings = make_settings(data_dir, region)
+    keys = batch_mod.resolve_regions(
+        settings, [r.strip() for r in regions.split(",")] if regions is not None else None,
+        land)
+    emit(batch_mod.run_batch(
+        settings, keys, out or network_dir(settings).parent / "batch",
+        modes=[m.value for m in mode] if mode else STREET_MODES,
+        categories=[c.value for c in category] if category else None, halo_m=halo_m,
+        scheduler=scheduler, workers=workers))
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(

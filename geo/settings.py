@@ -702,6 +702,26 @@ class LimitSettings(BaseModel):
         "download``), bytes; a generous cap, the transfer stops beyond it")
 
 
+class BatchSettings(BaseModel):
+    """Many regions as Dask tasks (``erreichbar batch``, :mod:`geo.products.batch`).
+
+    Each region is computed with a halo: its network, offers and routes extend this far
+    beyond its border, so that families near the edge see the offers across it. The halo
+    is ``max(AccessSettings.thresholds_min)`` minutes at the fastest speed of the modes
+    run (the fastest edge of their networks) plus ``AccessSettings.snap_max_m``, capped.
+    """
+
+    halo_cap_m: float = Field(
+        default=65_000.0, ge=0,
+        description="largest halo (metres). 30 min by car at 120 km/h plus the 1 km snap "
+        "cut-off is 61 km: the default leaves every mode's halo sufficient")
+    workers: int = Field(default=2, ge=1, description="LocalCluster worker processes")
+    retries: int = Field(
+        default=1, ge=0, description="retries of a failed region task before it is reported")
+    memory_limit: str = Field(
+        default="3GB", description="LocalCluster memory limit per worker (Dask syntax)")
+
+
 class Settings(BaseSettings):
     """All settings. Environment: ``ERREICHBAR_<FIELD>``."""
 
@@ -732,6 +752,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     chain: ChainSettings = ChainSettings()
     planner: PlannerSettings = PlannerSettings()
+    batch: BatchSettings = BatchSettings()
 
     @property
     def raw_dir(self) -> Path:

@@ -26,7 +26,7 @@ the mode. Times are seconds internally and minutes in every output. The batch jo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -67,6 +67,9 @@ class Accessibility:
     children, inhabitants
         Zensus cells (:func:`geo.sources.population.load_children_100m` /
         :func:`~geo.sources.population.load_inhabitants_1km`); default: loaded on first use.
+    networks
+        Street networks by mode to route on instead of the stored ones (a batch region's
+        haloed part, :func:`geo.products.batch.clip_network`).
 
     Notes
     -----
@@ -76,11 +79,13 @@ class Accessibility:
 
     def __init__(self, settings: Settings, offers: gpd.GeoDataFrame | None = None,
                  children: gpd.GeoDataFrame | None = None,
-                 inhabitants: gpd.GeoDataFrame | None = None) -> None:
+                 inhabitants: gpd.GeoDataFrame | None = None,
+                 networks: Mapping[str, Network] | None = None) -> None:
         self.settings = settings
         self.data = RegionData(settings, offers, children, inhabitants)
         self.region = self.data.region
-        streets = {mode: StreetEngine(mode, self.data) for mode in STREET_MODES}
+        streets = {mode: StreetEngine(mode, self.data, (networks or {}).get(mode))
+                   for mode in STREET_MODES}
         self._transit = TransitEngine(Mode.transit, self.data, streets[Mode.walk])
         #: the engine of every mode: the one place where the modes are told apart
         self._engines: dict[str, ModeEngine] = {**streets, self._transit.mode: self._transit}

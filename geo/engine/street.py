@@ -60,6 +60,9 @@ class StreetEngine:
         ``walk``, ``bike`` or ``car``.
     data
         The region's shared inputs.
+    net
+        The network to route on (default: the region's stored network of ``mode``), e.g.
+        a region's haloed part of it (:func:`geo.products.batch.clip_network`).
 
     Notes
     -----
@@ -71,8 +74,9 @@ class StreetEngine:
     #: answers run on the mode's own street network
     has_network = True
 
-    def __init__(self, mode: str, data: RegionData) -> None:
+    def __init__(self, mode: str, data: RegionData, net: Network | None = None) -> None:
         self.mode = mode
+        self._net = net
         self.data = data
         self.settings = data.settings
         self._graph: StreetGraph | None = None
@@ -89,7 +93,7 @@ class StreetEngine:
         """Load the network and its structures once; the loaded ones from then on."""
         with self.data.lock:
             if self._graph is None:
-                net = load_network(self.settings, self.mode)
+                net = self._net or load_network(self.settings, self.mode)
                 csr = net.csr()
                 self._graph = StreetGraph(net, csr, routing.transpose(csr),
                                           NodeIndex(net, self.settings))

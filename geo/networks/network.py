@@ -55,7 +55,7 @@ from osmnx.distance import great_circle
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from geo._io import BuildManifest, atomic_path, clean_stray_tmp, files_digest
+from geo._io import BuildManifest, atomic_path, clean_stray_tmp, files_digest, release_memory
 from geo.errors import DataError, EmptyResultError
 from geo.settings import Region, Settings, get_region
 from geo.sources.ways import Ways
@@ -207,19 +207,23 @@ def _split(ways: Ways) -> _Segments:
 def _mode_rules(ways: Ways, segs: _Segments, mode: str, settings: Settings
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per undirected edge: allowed forward, allowed backward, speed (km/h) for ``mode``."""
-    a = ways.attrs.iloc[segs.line].reset_index(drop=True)
-    cls, sub = a["cls"].to_numpy(), a["subclass"].to_numpy()
-    access = a["access"].to_numpy()
-    oneway = a["oneway"].to_numpy()
+    attrs, line = ways.attrs, segs.line
+
+    def col(name: str) -> np.ndarray:  # one column per edge: no copy of the whole table
+        return attrs[name].to_numpy()[line]
+
+    cls, sub = col("cls"), col("subclass")
+    access = col("access")
+    oneway = col("oneway")
     if mode == "walk":
-        foot = a["foot"].to_numpy()
+        foot = col("foot")
         ok = (cls != "motorway") & ~np.isin(foot, ["no", "use_sidepath"])
         ok &= (sub != "cycleway") | np.isin(foot, list(_YES))
         ok &= ~np.isin(access, list(_NO)) | np.isin(foot, list(_YES))
         speed = np.where(sub == "steps", settings.walk.steps, settings.walk.default)
         return ok, ok, speed
     if mode == "bike":
-        bicycle = a["bicycle"].to_numpy()
+        bicycle = col("bicycle")
         ok = (cls != "motorway") & ~np.isin(bicycle, ["no", "use_sidepath"])
         ok &= ~np.isin(access, list(_NO)) | np.isin(bicycle, list(_YES))
         allowed = np.isin(bicycle, list(_YES))
@@ -228,22 +232,22 @@ def _mode_rules(ways: Ways, segs: _Segments, mode: str, settings: Settings
         speed = np.where(cls == "track", settings.bike.track, settings.bike.default)
         speed = np.where(push, settings.bike.push, speed)
         speed = np.where(sub == "steps", settings.bike.steps, speed)
-        contraflow = a["bike_contraflow"].to_numpy()
+        contraflow = col("bike_contraflow")
         fwd = ok & ((oneway >= 0) | contraflow)
         bwd = ok & ((oneway <= 0) | contraflow)
         return fwd, bwd, speed
     if mode == "car":
-        mv = a["motor_vehicle"].to_numpy()
+        mv = col("motor_vehicle")
         ok = np.isin(cls, CLASSES[:8])  # motorway … service, track
-        ok &= ~np.isin(a["service"].to_numpy(), ["parking_aisle", "emergency_access", "private",
+        ok &= ~np.isin(col("service"), ["parking_aisle", "emergency_access", "private",
                                                  "parking"])
         ok &= ~np.isin(access, list(_CAR_NO)) | np.isin(mv, list(_YES))
         ok &= ~np.isin(mv, list(_CAR_NO))
         rural = np.array([settings.car.rural.get(c, 0.0) for c in cls])
         urban = np.array([settings.car.urban.get(c, 0.0) for c in cls])
         speed = np.where(segs.urban, urban, rural)
-        speed = np.where(a["ramp"].to_numpy(), speed * settings.car.link_factor, speed)
-        maxspeed = a["maxspeed"].to_numpy(dtype=float)
+        speed = np.where(col("ramp"), speed * settings.car.link_factor, speed)
+        maxspeed = col("maxspeed").astype(float)
         speed = np.where(np.isfinite(maxspeed) & (maxspeed > 0), np.fmin(maxspeed, rural), speed)
         fwd = ok & (oneway >= 0)
         bwd = ok & (oneway <= 0)
@@ -500,13 +504,17 @@ def build_networks(settings: Settings, source: str = "tiles", force: bool = Fals
         return {**cached, "seconds": round(time.perf_counter() - t0, 2), "cached": True}
     ways = read()
     nets = build_graphs(ways, settings)
+    origin, vintage = ways.source, ways.vintage
+    del ways  # the networks hold all that is needed from here on
+    release_memory()
     manifest.invalidate()  # from here on the stored networks are a mix: trust none
     for net in nets.values():
         save(net, folder)
+        release_memory()  # each mode's GeoParquet frames are freed before the next
     all_lon = np.concatenate([n.lon for n in nets.values()])
     all_lat = np.concatenate([n.lat for n in nets.values()])
     summary = {
-        "region": region.name, "source": ways.source, "vintage": ways.vintage,
+        "region": region.name, "source": origin, "vintage": vintage,
         "bbox": [round(float(f), 5) for f in (all_lon.min(), all_lat.min(),
                                               all_lon.max(), all_lat.max())],
         "modes": {m: n.summary() for m, n in nets.items()},

@@ -32,6 +32,10 @@ _TO_METRIC: Final = Transformer.from_crs("EPSG:4326", METRIC_CRS, always_xy=True
 _TO_LONLAT: Final = Transformer.from_crs(METRIC_CRS, "EPSG:4326", always_xy=True)
 
 
+#: equally near nodes compared per point (nodes sharing one spot)
+_TIES: Final = 4
+
+
 def to_metric(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """WGS84 lon/lat (degrees) → EPSG:3035 x/y (metres)."""
     x, y = _TO_METRIC.transform(np.asarray(lon, float), np.asarray(lat, float))
@@ -111,7 +115,7 @@ class NodeIndex:
         """
         pts = np.column_stack([np.atleast_1d(np.asarray(x, float)),
                                np.atleast_1d(np.asarray(y, float))])
-        dist, idx = self.tree.query(pts, distance_upper_bound=self.max_m)
+        dist, idx = self._nearest(pts)
         ok = np.isfinite(dist)
         node = np.full(len(pts), -1, dtype=np.int64)
         node[ok] = self.candidates[idx[ok]]
@@ -119,6 +123,24 @@ class NodeIndex:
         dist[~ok] = nearest
         seconds = np.where(ok, dist * self.s_per_m, np.inf)
         return Snap(node=node, distance_m=dist, seconds=seconds)
+
+    def _nearest(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distance (m) and tree row of each point's nearest candidate within the cut-off.
+
+        Among equally near candidates (nodes on one spot: a bridge over a road, stitched
+        apart by layer) the lowest node index wins, so any part of the network cut from
+        it (:func:`geo.products.batch.clip_network` keeps node order) snaps alike.
+        """
+        k = min(_TIES, len(self.candidates))
+        dist, idx = self.tree.query(pts, k=k, distance_upper_bound=self.max_m)
+        if k == 1:
+            return dist, idx
+        node = np.where(np.isfinite(dist),
+                        self.candidates[np.minimum(idx, len(self.candidates) - 1)],
+                        np.iinfo(np.int64).max)
+        pick = np.argmin(np.where(dist == dist[:, :1], node, np.iinfo(np.int64).max), axis=1)
+        rows = np.arange(len(pts))
+        return dist[rows, pick], idx[rows, pick]
 
     def snap(self, lon: np.ndarray, lat: np.ndarray) -> Snap:
         """Snap WGS84 points (degrees) to their nearest node (see :meth:`snap_xy`)."""

@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +35,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
-from geo._io import atomic_path, files_digest
+from geo._io import atomic_path, files_digest, release_memory
 from geo.errors import DataError, EmptyResultError
 from geo.sources.ways import Ways, empty_attrs
 
@@ -178,8 +180,12 @@ def read_layers(tileset: TileSet, layers: tuple[str, ...], cache_dir: Path | Non
     geoms: dict[str, list[np.ndarray]] = {n: [] for n in todo}
     props: dict[str, list[dict]] = {n: [] for n in todo}
     tile_xy: dict[str, list[tuple[int, int, int]]] = {n: [] for n in todo}
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(_decode_tile, jobs, chunksize=16)
+    with ExitStack() as stack:
+        # one worker: decode here, no second process holding its own copy of the libraries
+        results: Iterable[dict[str, tuple[np.ndarray, list[dict]]] | str] = (
+            map(_decode_tile, jobs) if workers == 1 else
+            stack.enter_context(ProcessPoolExecutor(max_workers=workers)).map(
+                _decode_tile, jobs, chunksize=16))
         for (x, y), res in tqdm(zip(tileset.tiles, results, strict=True), total=len(jobs),
                                 desc=f"decoding {tileset.root.name}", unit="tile",
                                 disable=len(jobs) < 50):
@@ -205,6 +211,8 @@ def read_layers(tileset: TileSet, layers: tuple[str, ...], cache_dir: Path | Non
             with atomic_path(target) as tmp:
                 gdf.to_parquet(tmp)
         cached[name] = gdf
+        del geoms[name], props[name]  # free each layer's decoded pieces once framed
+        release_memory()
     return cached
 
 
@@ -366,7 +374,8 @@ def read_ways(tileset: TileSet, tolerance_m: float = 1.0, cache_dir: Path | None
     pixels at the tile set's mean latitude.
     """
     layers = read_layers(tileset, ("transportation", "landuse"), cache_dir, workers)
-    tr = layers["transportation"]
+    built_up = _built_up(layers.pop("landuse"))
+    tr = layers.pop("transportation")
     if tr.empty:
         raise EmptyResultError(f"{tileset.root}: the tiles hold no transportation lines")
     tr = tr[tr["class"].isin(ROUTABLE_CLASSES)]
@@ -385,10 +394,12 @@ def read_ways(tileset: TileSet, tolerance_m: float = 1.0, cache_dir: Path | None
     grade = np.where(attrs["brunnel"].isin(["bridge", "tunnel"]), attrs["brunnel"], "")
     group = pd.factorize(pd.Series(grade).astype(str) + "|" + attrs["layer"].astype(str))[0]
     px_m = metres_per_pixel(float(np.mean(coords[:, 1])), tileset.zoom)
+    n_lines = len(geoms)
+    del tr, parts, geoms, coords, line_of  # the frames are not needed from here on
+    release_memory()
     gx, gy, offsets, key = stitch(gx, gy, offsets, group, tolerance_m / px_m, cell=4096.0)
     lon, lat = pixel_to_lonlat(gx, gy, tileset.zoom)
-    log.info("stitched %d lines, %d vertices into %d keys", len(geoms), len(gx),
+    log.info("stitched %d lines, %d vertices into %d keys", n_lines, len(gx),
              len(np.unique(key)))
     return Ways(lon=lon, lat=lat, key=key, offsets=offsets.astype(np.int64), attrs=attrs,
-                source=str(tileset.root), vintage=vintage,
-                built_up=_built_up(layers["landuse"]))
+                source=str(tileset.root), vintage=vintage, built_up=built_up)
