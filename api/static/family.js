@@ -210,7 +210,7 @@ function clearAnswer() {
 
 /** The localized message of a 4xx body, with "Meinten Sie …?" suggestions as buttons. */
 function showError(body, retry) {
-  const p = (body.detail || [])[0] || {msg: t("error_unknown")};
+  const p = (Array.isArray(body.detail) && body.detail[0]) || {msg: t("error_unknown")};
   const mine = T.page[`error_${p.type}`];
   $("message").textContent = mine ?? `${t("error_input")} ${p.msg}`;
   if ((body.suggestions || []).length) {
@@ -239,7 +239,7 @@ async function ask(path, params, retry) {
   }
   $("status").textContent = "";
   const body = r.headers.get("content-type")?.includes("json") ? await r.json() : {};
-  if (r.status === 404 && !body.detail) body.detail = [{type: "not_available", msg: ""}];
+  if (r.status === 404 && !Array.isArray(body.detail)) body.detail = [{type: "not_available", msg: ""}];
   if (!r.ok) { showError(body, retry); return null; }
   return body;
 }
@@ -314,6 +314,11 @@ function renderChild(body, where) {
   setShare({view: "child", ...where});
 }
 
+/** Scroll the panel (not the map) to the answer: on a phone it lies below the form. */
+function reveal() {
+  $("answer").scrollIntoView({block: "start", behavior: "smooth"});
+}
+
 function render(answer) {
   clearAnswer();
   (answer.kind === "nearest" ? renderNearest : renderChild)(answer.body, answer.where);
@@ -323,7 +328,7 @@ async function search(where) {
   const params = {...where, category: $("category").value, mode: $("mode").value, k: 3};
   const retry = s => { $("address").value = s; search({address: s}); };
   const body = await ask("/nearest", params, retry);
-  if (body) { last = {kind: "nearest", body, where}; render(last); }
+  if (body) { last = {kind: "nearest", body, where}; render(last); reveal(); }
 }
 
 async function searchChild() {
@@ -336,7 +341,7 @@ async function searchChild() {
   if ($("time").value) where.time = $("time").value;
   const retry = s => { $("child-address").value = s; searchChild(); };
   const body = await ask("/family/offers", where, retry);
-  if (body) { last = {kind: "child", body, where}; render(last); }
+  if (body) { last = {kind: "child", body, where}; render(last); reveal(); }
 }
 
 function showView(view) {
