@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse
 
 from api.deps import SettingsDep
 from api.guards import page_headers
@@ -26,10 +26,8 @@ router = APIRouter(include_in_schema=False)
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
-#: Files of the page under ``STATIC`` → media type. ``basemap.js`` (the offline base map,
-#: ``window.erreichbarBaseMap``) is optional: without it the page has no base map.
-ASSETS = {"family.js": "text/javascript", "family.css": "text/css",
-          "basemap.js": "text/javascript"}
+#: Files of the page under ``STATIC`` → media type.
+ASSETS = {"family.js": "text/javascript", "family.css": "text/css"}
 
 LangQuery = Annotated[str | None, Query(max_length=8, description="language, e.g. de, tr")]
 AcceptLanguage = Annotated[str | None, Header(max_length=500)]
@@ -52,7 +50,11 @@ def _page(credits: str, lang: str) -> str:
 @router.get("/", response_class=HTMLResponse)
 def family_page(settings: SettingsDep, lang: LangQuery = None,
                 accept_language: AcceptLanguage = None) -> HTMLResponse:
-    """Serve the family page; its scripts are Leaflet and the files of :data:`ASSETS`."""
+    """Serve the family page in the chosen language (``lang=``, else ``Accept-Language``).
+
+    Its scripts are Leaflet, ``/basemap.js`` (the offline base map, its own router) and
+    ``/family.js``.
+    """
     chosen = messages.negotiate(accept_language, lang)
     return HTMLResponse(_page(attribution(settings), chosen), headers=page_headers("family"))
 
@@ -93,32 +95,20 @@ def maps_page(settings: SettingsDep, lang: LangQuery = None,
     return HTMLResponse(body, headers=page_headers("family"))
 
 
-def _asset(name: str) -> FileResponse | Response:
-    """Serve a script or style sheet of the page (:data:`ASSETS`).
-
-    A missing optional ``basemap.js`` is answered with an empty script, so the page
-    loads without errors before the base map is installed.
-    """
-    path = STATIC / name
-    headers = {"X-Content-Type-Options": "nosniff"}
-    if not path.is_file():
-        return Response("// no base map installed\n", media_type=ASSETS[name], headers=headers)
-    return FileResponse(path, media_type=ASSETS[name], headers=headers)
+def _asset(name: str) -> FileResponse:
+    """Serve a script or style sheet of the page (:data:`ASSETS`)."""
+    return FileResponse(STATIC / name, media_type=ASSETS[name],
+                        headers={"X-Content-Type-Options": "nosniff"})
 
 
-@router.get("/family.js", response_model=None)
-def family_script() -> FileResponse | Response:
+@router.get("/family.js")
+def family_script() -> FileResponse:
     """Serve the family page's script."""
     return _asset("family.js")
 
 
-@router.get("/family.css", response_model=None)
-def family_style() -> FileResponse | Response:
+@router.get("/family.css")
+def family_style() -> FileResponse:
     """Serve the family page's style sheet (screen, phone and print)."""
     return _asset("family.css")
 
-
-@router.get("/basemap.js", response_model=None)
-def basemap_script() -> FileResponse | Response:
-    """Serve the offline base map's script (``window.erreichbarBaseMap``), if installed."""
-    return _asset("basemap.js")

@@ -16,12 +16,13 @@ let last = null;  // the last answer shown: {kind: "nearest"|"child", body, wher
 let county = L.latLngBounds(COUNTY_VIEW);
 
 const map = L.map("map", {zoomControl: false}).fitBounds(county);
-L.control.scale({imperial: false}).addTo(map);
 const online = L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
   {attribution: "© OpenStreetMap contributors (ODbL)", maxZoom: 19});
 const found = L.layerGroup().addTo(map);
 map.attributionControl.addAttribution("© GeoBasis-DE / BKG (2021) dl-de/by-2.0");
+// the offline base map adds tiles, names and a metric scale; without it, the scale alone
 if (window.erreichbarBaseMap) window.erreichbarBaseMap(map);
+else L.control.scale({imperial: false}).addTo(map);
 let outline = null, zoom = null, layers = null;
 
 /** An element holding `value` as plain text (for Leaflet popups, tooltips, lists). */
