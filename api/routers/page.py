@@ -1,9 +1,10 @@
-"""The family page: address or map click → the nearest offers; "Was gibt es für mein Kind?".
+"""The family page itself: the HTML, its script and styles, its texts, the list of maps.
 
-The page is German by default; its fixed texts come from the one message table
-(:mod:`geo.messages`, sections ``page`` and ``labels``), served as JSON by ``/messages``
-in the language of ``lang=`` or ``Accept-Language``. ``/karten`` lists the generated maps
-as an HTML page (``/maps`` is the JSON list for programs).
+The page (``/``) answers "Wo ist das nächste Angebot?" (``/nearest``) and "Was gibt es für
+mein Kind?" (``/family/offers``). It is German by default; its fixed texts come from the
+one message table (:mod:`geo.messages`, sections ``page`` and ``labels``), served as JSON
+by ``/messages`` in the language of ``lang=`` or ``Accept-Language``. ``/karten`` lists
+the generated maps as an HTML page (``/maps`` is the JSON list for programs).
 """
 
 from __future__ import annotations
