@@ -148,8 +148,10 @@ function contactOf(offer) {
     out.push(line);
   }
   if (offer.source) {
-    const date = offer.source_date ? ` (${offer.source_date})` : "";
-    out.push(text(`${t("source")}: ${offer.source}${date}`, "span", "line meta"));
+    const line = text(`${t("source")}: `, "span", "line meta");
+    line.append(/^https?:\/\//.test(offer.source) ? link(offer.source, offer.source) : offer.source);
+    if (offer.source_date) line.append(` (${offer.source_date})`);
+    out.push(line);
   }
   return out;
 }
@@ -293,7 +295,7 @@ function renderChild(body, where) {
   const mode = where.mode;
   let number = 0, total = 0;
   for (const stage of body.stages || []) {
-    const budget = stage.budget_min != null ? ` (${t("stage_budget", {minutes: stage.budget_min})})` : "";
+    const budget = stage.budget_min != null ? ` – ${t("stage_budget", {minutes: stage.budget_min})}` : "";
     const heading = text((stage.label || label("stage", stage.key)) + budget, "h2");
     const list = document.createElement("ol");
     list.start = number + 1;
