@@ -133,6 +133,20 @@ def gemeinde_shape(settings: Settings, name: str) -> shapely.geometry.base.BaseG
     return shapely.geometry.shape(features[0]["geometry"])
 
 
+def contrast(a: str, b: str) -> float:
+    """WCAG 2.1 contrast ratio of two CSS colours ``#rrggbb`` or ``rgb(r, g, b)``."""
+    def luminance(colour: str) -> float:
+        if colour.startswith("#"):
+            rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+        else:
+            rgb = [int(v) for v in re.findall(r"\d+", colour)[:3]]
+        lin = [c / 255 / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4
+               for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    light, dark = sorted((luminance(a), luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
 def test_family_page_finds_the_nearest_grundschule_for_an_address(
         browser: webdriver.Chrome, server: str, settings: Settings, viewport: str) -> None:
     engine = services_for(settings).engine
@@ -148,6 +162,13 @@ def test_family_page_finds_the_nearest_grundschule_for_an_address(
     numbers = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".offer-marker")]
     assert numbers == [str(i) for i in range(1, len(expected) + 1)]
     assert browser.find_element(By.ID, "answer").get_attribute("aria-live") == "polite"
+    # routes and markers ≥ 3:1 against the grey map and white streets (WCAG 1.4.11)
+    colours = browser.execute_script(
+        "return [...document.querySelectorAll('path.route, .offer-marker')].map(e => "
+        "e.tagName === 'path' ? e.getAttribute('stroke') : getComputedStyle(e).backgroundColor)")
+    assert len(colours) == 2 * len(expected)
+    for colour in colours:
+        assert min(contrast(colour, "#dddddd"), contrast(colour, "#ffffff")) >= 3.0, colour
     assert console_errors(browser) == []
     screenshot(browser, f"after-grundschule-{viewport}")
 
@@ -219,6 +240,32 @@ def test_family_result_shows_address_and_a_second_modes_minutes(
     line = first.find_element(By.CSS_SELECTOR, ".other-modes").text
     assert f"{messages.text('labels.mode.bike', 'de')} {round(minutes)} min" in line
     screenshot(browser, f"after-familienzentrum-{viewport}")
+
+
+def test_family_page_shows_the_nearest_anyway_and_a_better_mode(
+        browser: webdriver.Chrome, server: str, settings: Settings) -> None:
+    """Wieda on foot has no counselling within the limit: the page shows the nearest one
+    anyway, with its minutes, and the first mode that reaches one within the limit.
+    Needs the familyapi branch (``nearest_anyway``, ``suggest_mode``)."""
+    s = services_for(settings)
+    open_page(browser, server + "/?lang=de")
+    browser.find_element(By.ID, "address").send_keys("Wieda")
+    Select(browser.find_element(By.ID, "category")).select_by_value("beratung")
+    browser.find_element(By.ID, "go").click()
+    item = WebDriverWait(browser, 30).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#anyway li")))
+    origin = s.geocoder.locate("Wieda")
+    limit = settings.access.nearest_max_min
+    assert s.engine.nearest(origin.lon, origin.lat, "beratung", "walk", 1).empty
+    assert browser.find_elements(By.CSS_SELECTOR, "#results li") == []
+    assert browser.find_element(By.ID, "message").text == messages.text(
+        "page.nothing_within", "de", minutes=round(limit))
+    shown = int(re.search(r"(\d+) min", item.find_element(By.CSS_SELECTOR, ".minutes").text)[1])
+    assert shown >= limit
+    better = next(m for m in ("bike", "car")
+                  if not s.engine.nearest(origin.lon, origin.lat, "beratung", m, 1).empty)
+    assert messages.text("page.suggest_mode", "de", mode=messages.text(
+        f"labels.mode.{better}", "de")) in browser.find_element(By.ID, "anyway").text
 
 
 def test_family_page_speaks_turkish_and_arabic_right_to_left(
