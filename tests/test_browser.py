@@ -361,6 +361,14 @@ def test_family_page_share_link_runs_the_search(browser: webdriver.Chrome, serve
     assert again.get_attribute("data-offer-id") == offer_id
     assert browser.execute_script("return document.documentElement.lang") == "tr"
     assert browser.find_element(By.ID, "print").is_displayed()
+    # the print view: the list with its details, no map, no form
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert not browser.find_element(By.ID, "map").is_displayed()
+        assert not browser.find_element(By.ID, "search").is_displayed()
+        assert browser.find_element(By.CSS_SELECTOR, "#results li").is_displayed()
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
 
 
 def test_family_age_view_lists_offers_with_minutes(
