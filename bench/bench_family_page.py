@@ -7,10 +7,13 @@ same server). Each load is a shared link that runs a search (``/?address=…&cat
 &mode=walk&lang=de``), so the times include the page, Leaflet, the texts, the Gemeinden
 and the first answer with routes. Measured per load:
 
-* ``bytes`` (transferred, from the Resource Timing API) by kind of resource, and in all;
+* ``bytes`` (transferred, from the Resource Timing API) by kind of resource (html, css, js,
+  tiles, data = JSON), and in all;
 * ``dom_content_loaded_ms``, ``load_ms`` (navigation timing);
 * ``map_ready_ms``: the Gemeinden are drawn; ``results_ms``: the first result is listed
-  (a MutationObserver installed before the page's scripts records ``performance.now()``).
+  (a MutationObserver installed before the page's scripts records ``performance.now()``);
+  ``complete_ms``: also every base-map tile of the final view has loaded (when
+  ``basemap.js`` is installed; polled, up to 50 ms late).
 
 The API is started as in :mod:`bench.bench_api` (process settings, built data), or the one at
 ``ERREICHBAR_BENCH_URL`` is used. :data:`ROUNDS` loads per profile, the median reported.
@@ -50,16 +53,25 @@ new MutationObserver(() => {
 }).observe(document, {childList: true, subtree: true});
 """
 
+#: True when every base-map tile of the view has loaded (or there is no base map); then
+#: records ``complete`` (tiles loaded, polled every 50 ms: up to 50 ms late).
+_TILES_DONE = """
+const tiles = [...document.querySelectorAll('img.leaflet-tile')];
+if (!tiles.every(t => t.complete)) return false;
+__marks.complete = __marks.complete || performance.now();
+return true;
+"""
+
 _MEASURE = """
 const nav = performance.getEntriesByType('navigation')[0];
 const bytes = {};
 for (const e of [nav, ...performance.getEntriesByType('resource')]) {
   const kind = e.initiatorType === 'navigation' ? 'html' : e.name.endsWith('.css') ? 'css'
-    : e.name.endsWith('.js') ? 'js' : 'data';
+    : e.name.endsWith('.js') ? 'js' : e.name.endsWith('.png') ? 'tiles' : 'data';
   bytes[kind] = (bytes[kind] || 0) + e.transferSize;
 }
 return {bytes, dom_content_loaded_ms: nav.domContentLoadedEventEnd, load_ms: nav.loadEventEnd,
-        map_ready_ms: __marks.map, results_ms: __marks.results};
+        map_ready_ms: __marks.map, results_ms: __marks.results, complete_ms: __marks.complete};
 """
 
 
@@ -85,6 +97,10 @@ def _load_once(driver: webdriver.Chrome, url: str) -> dict[str, Any]:
         if time.monotonic() > deadline:
             raise RuntimeError("the family page listed no result within 60 s")
         time.sleep(0.05)
+    while not driver.execute_script(_TILES_DONE):  # base-map tiles of the final view
+        if time.monotonic() > deadline:
+            raise RuntimeError("the base-map tiles did not load within 60 s")
+        time.sleep(0.05)
     measured = driver.execute_script(_MEASURE)
     measured["bytes"]["total"] = sum(measured["bytes"].values())
     return measured
@@ -96,8 +112,8 @@ def _profile(driver: webdriver.Chrome, url: str, network: dict[str, Any] | None
     driver.execute_cdp_cmd("Network.emulateNetworkConditions", network or {
         "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
     runs = [_load_once(driver, url) for _ in range(ROUNDS)]
-    times = {key: round(statistics.median(r[key] for r in runs))
-             for key in ("dom_content_loaded_ms", "load_ms", "map_ready_ms", "results_ms")}
+    times = {key: round(statistics.median(r[key] for r in runs)) for key in
+             ("dom_content_loaded_ms", "load_ms", "map_ready_ms", "results_ms", "complete_ms")}
     return {**times, "bytes": runs[-1]["bytes"]}
 
 
