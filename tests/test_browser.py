@@ -221,6 +221,28 @@ def test_family_page_reaches_the_right_place(
     assert console_errors(browser) == []
 
 
+def test_family_page_never_changes_an_address_silently(
+        browser: webdriver.Chrome, server: str, settings: Settings) -> None:
+    """Duderstadt has a Marktstraße without number 1 and a Markstraße 1: the page starts on
+    the street, says so and offers the other spelling. Needs the familyapi branch (the
+    origin's ``note`` and ``suggestions``)."""
+    query = "Marktstraße 1, Duderstadt"
+    located = services_for(settings).geocoder.locate(query)
+    assert located.precision == "street" and located.suggestions
+    open_page(browser, server + "/?lang=de")
+    search(browser, query, "kita")
+    origin = browser.find_element(By.ID, "origin")
+    assert "Hausnummer nicht gefunden" in origin.text
+    buttons = origin.find_elements(By.TAG_NAME, "button")
+    assert [b.text for b in buttons] == list(located.suggestions)
+    buttons[0].click()
+    WebDriverWait(browser, 30).until(
+        lambda d: located.suggestions[0].split(",")[0] in d.find_element(By.ID, "origin").text)
+    assert browser.find_element(By.ID, "address").get_attribute("value") == located.suggestions[0]
+    assert gemeinde_shape(settings, "Duderstadt").contains(start_point(browser))
+    assert console_errors(browser) == []
+
+
 def test_family_result_shows_address_and_a_second_modes_minutes(
         browser: webdriver.Chrome, server: str, settings: Settings, viewport: str) -> None:
     """Needs the familyapi branch (results' ``address`` and ``other_modes``)."""

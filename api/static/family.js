@@ -218,14 +218,19 @@ function showError(body, retry) {
   $("message").textContent = mine ?? `${t("error_input")} ${p.msg}`;
   if ((body.suggestions || []).length) {
     $("message").append(document.createElement("br"), t("did_you_mean"), " ");
-    for (const s of body.suggestions) {
-      const b = text(s, "button");
-      b.type = "button";
-      b.onclick = () => retry(s);
-      $("message").append(b);
-    }
+    suggestionButtons($("message"), body.suggestions, retry);
   }
   map.fitBounds(county);  // back to the county view, not a blank area
+}
+
+/** One button per "Meinten Sie …?" suggestion in `box`; a click searches it (`retry`). */
+function suggestionButtons(box, suggestions, retry) {
+  for (const s of suggestions) {
+    const b = text(s, "button");
+    b.type = "button";
+    b.onclick = () => retry(s);
+    box.append(b);
+  }
 }
 
 /** Ask the API; on an error show it (and return null), else return the answer's body. */
@@ -247,9 +252,15 @@ async function ask(path, params, retry) {
   return body;
 }
 
-function showOrigin(o, bounds) {
+/** The start: its place, what the geocoder did not find (note) and close spellings. */
+function showOrigin(o, bounds, retry) {
   const place = o.address || `${o.lat.toFixed(5)}, ${o.lon.toFixed(5)}`;
   $("origin").textContent = t("origin", {place});
+  if (o.note) $("origin").append(document.createElement("br"), text(o.note, "span", "note"));
+  if ((o.suggestions || []).length) {
+    if (!o.note) $("origin").append(document.createElement("br"), t("did_you_mean"), " ");
+    suggestionButtons($("origin"), o.suggestions, retry);
+  }
   const icon = L.divIcon({className: "start-marker", iconSize: [16, 16]});
   L.marker([o.lat, o.lon], {icon, title: t("start"), keyboard: false}).addTo(found);
   bounds.extend([o.lat, o.lon]);
@@ -265,7 +276,7 @@ function setShare(params) {
 
 function renderNearest(body, where) {
   const bounds = L.latLngBounds([]);
-  showOrigin(body.origin, bounds);
+  showOrigin(body.origin, bounds, retryNearest);
   for (const res of body.results) showNearestResult(res, body.mode, bounds);
   if (body.results.length) {
     $("status").textContent = t("found", {count: body.results.length});
@@ -291,7 +302,7 @@ function fitTo(bounds) {
 /** "Was gibt es für mein Kind?": the stages with their offers, nearest first. */
 function renderChild(body, where) {
   const bounds = L.latLngBounds([]);
-  if (body.origin && body.origin.lat != null) showOrigin(body.origin, bounds);
+  if (body.origin && body.origin.lat != null) showOrigin(body.origin, bounds, retryChild);
   const mode = where.mode;
   let number = 0, total = 0;
   for (const stage of body.stages || []) {
@@ -327,10 +338,12 @@ function render(answer) {
   (answer.kind === "nearest" ? renderNearest : renderChild)(answer.body, answer.where);
 }
 
+const retryNearest = s => { $("address").value = s; search({address: s}); };
+const retryChild = s => { $("child-address").value = s; searchChild(); };
+
 async function search(where) {
   const params = {...where, category: $("category").value, mode: $("mode").value, k: 3};
-  const retry = s => { $("address").value = s; search({address: s}); };
-  const body = await ask("/nearest", params, retry);
+  const body = await ask("/nearest", params, retryNearest);
   if (body) { last = {kind: "nearest", body, where}; render(last); reveal(); }
 }
 
@@ -342,8 +355,7 @@ async function searchChild() {
   else { clearAnswer(); $("message").textContent = t("child_need_place"); return; }
   if ($("weekday").value) where.weekday = $("weekday").value;
   if ($("time").value) where.time = $("time").value;
-  const retry = s => { $("child-address").value = s; searchChild(); };
-  const body = await ask("/family/offers", where, retry);
+  const body = await ask("/family/offers", where, retryChild);
   if (body) { last = {kind: "child", body, where}; render(last); reveal(); }
 }
 
