@@ -6,12 +6,11 @@
 // strings for Leaflet popups or tooltips. Fields the API does not send are left out.
 "use strict";
 const $ = id => document.getElementById(id);
-const MODES = ["walk", "bike", "car"];
-const CHILD_MODES = ["walk", "bike"];
+const CHILD_MODES = ["walk", "bike"];  // what /family/offers answers for
 const WEEKDAYS = ["mo", "di", "mi", "do", "fr", "sa", "so"];
 const COUNTY_VIEW = [[51.45, 9.6], [51.85, 10.75]];  // until the Gemeinden have loaded
 
-let T = {page: {}, labels: {}, lang: "de"};  // the texts of the chosen language
+let T = {page: {}, labels: {}, lang: "de"};  // /messages: the texts of the chosen language
 let last = null;  // the last answer shown: {kind: "nearest"|"child", body, where}
 let county = L.latLngBounds(COUNTY_VIEW);
 
@@ -73,7 +72,8 @@ function applyTexts() {
     el.placeholder = t(el.dataset.tPlaceholder);
   }
   fillSelect($("category"), T.categories, c => label("category", c), "grundschule");
-  fillSelect($("mode"), MODES, m => label("mode", m), "walk");
+  // transit needs a loaded timetable (else 409): the page offers the street modes
+  fillSelect($("mode"), T.modes.filter(m => m !== "transit"), m => label("mode", m), "walk");
   fillSelect($("child-mode"), CHILD_MODES, m => label("mode", m), "walk");
   const days = ["", ...WEEKDAYS];
   fillSelect($("weekday"), days, d => (d ? t(`weekdays.${d}`) : t("any_day")), "");
@@ -96,7 +96,7 @@ function showEasy() {
 async function loadTexts(lang) {
   const r = await fetch("/messages" + (lang ? `?lang=${encodeURIComponent(lang)}` : ""));
   const body = await r.json();
-  T = {...body, page: body.page, labels: body.labels};
+  T = body;
   applyTexts();
 }
 
