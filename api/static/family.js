@@ -306,7 +306,8 @@ function renderChild(body, where) {
   const mode = where.mode;
   let number = 0, total = 0;
   for (const stage of body.stages || []) {
-    const budget = stage.budget_min != null ? ` – ${t("stage_budget", {minutes: stage.budget_min})}` : "";
+    const budget = stage.budget_min != null
+      ? ` – ${t("stage_budget", {minutes: stage.budget_min})}` : "";
     const heading = text((stage.label || label("stage", stage.key)) + budget, "h2");
     const list = document.createElement("ol");
     list.start = number + 1;
@@ -318,8 +319,10 @@ function renderChild(body, where) {
       const extras = [hoursOf(offer, offer, "open"), otherModes(offer.minutes, mode)];
       list.append(offerItem(offer, offer, minutes, extras.filter(Boolean)));
       number += 1;
-      const point = offer.location?.coordinates ?? (offer.lon != null ? [offer.lon, offer.lat] : null);
-      if (point) { marker(point[1], point[0], number, offer.name, minutes); bounds.extend([point[1], point[0]]); }
+      if (offer.lon != null && offer.lat != null) {
+        marker(offer.lat, offer.lon, number, offer.name, minutes);
+        bounds.extend([offer.lat, offer.lon]);
+      }
     }
     total += stage.offers.length;
   }
@@ -388,7 +391,8 @@ async function loadGemeinden() {
 /** Run the search a shared link names (?address=…|lat=…&lon=…, category, mode, view=child). */
 function runLinked(q) {
   if (q.get("category")) $("category").value = q.get("category");
-  if (q.get("mode")) { $("mode").value = q.get("mode"); $("child-mode").value = q.get("mode"); }
+  if (q.get("mode")) $("mode").value = q.get("mode");
+  if (CHILD_MODES.includes(q.get("mode"))) $("child-mode").value = q.get("mode");
   if (q.get("view") === "child") {
     showView("child");
     for (const [key, id] of [["age", "age"], ["address", "child-address"], ["gemeinde", "gemeinde"],
