@@ -237,7 +237,8 @@ def test_family_page_never_changes_an_address_silently(
     assert [b.text for b in buttons] == list(located.suggestions)
     buttons[0].click()
     WebDriverWait(browser, 30).until(  # the new search has replaced the note and buttons
-        lambda d: "Hausnummer" not in d.find_element(By.ID, "origin").text)
+        lambda d: "Hausnummer" not in d.find_element(By.ID, "origin").text
+        and d.find_elements(By.CSS_SELECTOR, "#results li"))
     assert located.suggestions[0].split(",")[0] in browser.find_element(By.ID, "origin").text
     assert browser.find_element(By.ID, "address").get_attribute("value") == located.suggestions[0]
     assert gemeinde_shape(settings, "Duderstadt").contains(start_point(browser))
