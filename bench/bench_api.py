@@ -128,23 +128,27 @@ def _serve(port: int, workers: int) -> subprocess.Popen:
         cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def wait_ready(base: str, server: subprocess.Popen) -> float:
+    """Wait until the API at ``base`` answers ``/health``; return the seconds waited."""
+    t0 = time.perf_counter()
+    while True:
+        try:
+            if httpx.get(base + "/health", timeout=2.0).status_code == 200:
+                return time.perf_counter() - t0
+        except httpx.TransportError:
+            pass
+        if server.poll() is not None or time.perf_counter() - t0 > STARTUP_TIMEOUT_S:
+            raise RuntimeError("the API did not start (run 'make build' first)")
+        time.sleep(0.5)
+
+
 def _load(points: np.ndarray, workers: int) -> dict[str, Any]:
     """Start the API with ``workers`` processes, warm it, run both series, stop it."""
     port = _free_port()
     server = _serve(port, workers)
     base = f"http://127.0.0.1:{port}"
     try:
-        t0 = time.perf_counter()
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=2.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.perf_counter() - t0 > STARTUP_TIMEOUT_S:
-                raise RuntimeError("the API did not start (run 'make build' first)")
-            time.sleep(0.5)
-        startup = time.perf_counter() - t0
+        startup = wait_ready(base, server)
         first = []
         # new connections, so every worker gets some; route=false builds the nearest table
         # (the served API's warm-up thread does the same), which routed queries then use

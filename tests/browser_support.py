@@ -42,6 +42,7 @@ def browser() -> Iterator[webdriver.Chrome]:
                 "--disable-sync", "--no-first-run", "--window-size=1280,900",
                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console, for tests
     driver = webdriver.Chrome(options=options, service=ChromeService(CHROMEDRIVER))
     driver.set_page_load_timeout(60)
     yield driver

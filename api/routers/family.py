@@ -1,4 +1,4 @@
-"""The family page (German): address or map click → the nearest offers; its age view.
+"""The family API behind the family page (:mod:`api.routers.page`): its age view.
 
 ``GET /family/offers`` (router :data:`api`) answers "Was gibt es für mein Kind?": the
 stages of the prevention chain for a child's age and their offers within reach.
@@ -7,26 +7,20 @@ stages of the prevention chain for a child's age and their offers within reach.
 from __future__ import annotations
 
 import datetime as dt
-import html
-from functools import cache
-from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import FileResponse, HTMLResponse
 
 from api.deps import (
     NOT_READY,
     LangDep,
     ServicesDep,
-    SettingsDep,
     origin,
     ready,
 )
 from api.errors import RequestError, blame, echo
-from api.guards import page_headers
 from api.models import FamilyAnswer, FamilyOffer, FamilyStage, Origin
 from api.services import Services
 from geo.errors import RegionError
@@ -36,32 +30,6 @@ from geo.products.chain import find_gemeinde, stage_label
 from geo.products.guide import GUIDE_MODES, main_place, minutes_from
 from geo.settings import ChainStage
 from geo.sources import hours
-from geo.vocabulary import attribution
-
-router = APIRouter(include_in_schema=False)
-
-STATIC = Path(__file__).resolve().parent.parent / "static"
-
-
-@cache
-def _page(credits: str) -> str:
-    """Return the page with the data attribution ``credits`` filled in (escaped)."""
-    return (STATIC / "index.html").read_text("utf-8").replace(
-        "<!--attribution-->", html.escape(credits.replace(" | ", "; ")))
-
-
-@router.get("/", response_class=HTMLResponse)
-def family_page(settings: SettingsDep) -> HTMLResponse:
-    """Serve the family page; its only script besides Leaflet is /family.js (see the CSP)."""
-    return HTMLResponse(_page(attribution(settings)), headers=page_headers("family"))
-
-
-@router.get("/family.js")
-def family_script() -> FileResponse:
-    """Serve the family page's script."""
-    return FileResponse(STATIC / "family.js", media_type="text/javascript",
-                        headers={"X-Content-Type-Options": "nosniff"})
-
 
 # ------------------------------------------------------------- "Was gibt es für mein Kind?"
 

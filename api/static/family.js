@@ -1,16 +1,28 @@
-// The family page: an address or a click on the map → the nearest offers (/nearest).
+// The family page: an address or a click on the map → the nearest offers (/nearest), and
+// "Was gibt es für mein Kind?" (/family/offers): an age and a place → the chain's offers.
+// Every fixed text comes from the message table (/messages?lang=…); German is the default.
 // Text from the data (offer names, Gemeinde names, messages) reaches the page only as
 // text nodes (textContent, the helper `text`), never as HTML: no innerHTML, no HTML
-// strings for Leaflet popups or tooltips.
+// strings for Leaflet popups or tooltips. Fields the API does not send are left out.
 "use strict";
-const map = L.map("map").setView([51.6, 10.1], 10);
-L.control.scale({imperial: false}).addTo(map);
+const $ = id => document.getElementById(id);
+const CHILD_MODES = ["walk", "bike"];  // what /family/offers answers for
+const WEEKDAYS = ["mo", "di", "mi", "do", "fr", "sa", "so"];
+const COUNTY_VIEW = [[51.45, 9.6], [51.85, 10.75]];  // until the Gemeinden have loaded
+
+let T = {page: {}, labels: {}, lang: "de"};  // /messages: the texts of the chosen language
+let last = null;  // the last answer shown: {kind: "nearest"|"child", body, where}
+let county = L.latLngBounds(COUNTY_VIEW);
+
+const map = L.map("map", {zoomControl: false}).fitBounds(county);
 const online = L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
   {attribution: "© OpenStreetMap contributors (ODbL)", maxZoom: 19});
 const found = L.layerGroup().addTo(map);
-const layers = L.control.layers({}, {"OpenStreetMap-Karte (online)": online}, {collapsed: false}).addTo(map);
 map.attributionControl.addAttribution("© GeoBasis-DE / BKG (2021) dl-de/by-2.0");
-const $ = id => document.getElementById(id);
+// the offline base map adds tiles, names and a metric scale; without it, the scale alone
+if (window.erreichbarBaseMap) window.erreichbarBaseMap(map);
+else L.control.scale({imperial: false}).addTo(map);
+let outline = null, zoom = null, layers = null;
 
 /** An element holding `value` as plain text (for Leaflet popups, tooltips, lists). */
 function text(value, tag = "span", className = "") {
@@ -20,65 +32,380 @@ function text(value, tag = "span", className = "") {
   return el;
 }
 
-fetch("/gemeinden").then(r => r.json()).then(g => {
-  const outline = L.geoJSON(g, {style: {color: "#444", weight: 1, fillOpacity: 0},
-    onEachFeature: (f, l) => l.bindTooltip(text(f.properties.name))}).addTo(map);
-  layers.addOverlay(outline, "Gemeinden");
-  map.fitBounds(outline.getBounds());
-});
-const MESSAGES = {outside_region: "Dieser Ort liegt außerhalb des Landkreises.",
-  address_not_found: "Diese Adresse kennen wir nicht.",
-  address_ambiguous: "Diese Adresse gibt es mehrmals.",
-  no_offers: "Kein solches Angebot erreichbar."};
+/** The page text `key` with `{name}` placeholders filled from `values`. */
+function t(key, values = {}) {
+  const template = T.page[key] ?? key;
+  return template.replace(/\{(\w+)\}/g, (m, name) => String(values[name] ?? m));
+}
 
-function showError(body) {
-  const p = (body.detail || [])[0] || {msg: "Unbekannter Fehler"};
-  $("message").textContent = (MESSAGES[p.type] || "Eingabe nicht möglich:") + " " +
-    (MESSAGES[p.type] ? "" : p.msg);
+const label = (kind, value) => T.labels[`${kind}.${value}`] ?? value;
+const fmtMinutes = m => t("minutes", {minutes: Math.round(m)});
+
+/** Fill a <select> with `values`, keeping its current choice. */
+function fillSelect(select, values, labelOf, fallback) {
+  const keep = select.value || fallback;
+  select.replaceChildren(...values.map(v => {
+    const o = text(labelOf(v), "option");
+    o.value = v;
+    return o;
+  }));
+  if (values.includes(keep)) select.value = keep;
+}
+
+/** Leaflet's controls in the chosen language (zoom titles, layer names). */
+function localiseMap() {
+  if (zoom) zoom.remove();
+  zoom = L.control.zoom({zoomInTitle: t("zoom_in"), zoomOutTitle: t("zoom_out")}).addTo(map);
+  if (layers) layers.remove();
+  const overlays = {[t("layer_osm")]: online};
+  if (outline) overlays[t("layer_gemeinden")] = outline;
+  layers = L.control.layers({}, overlays, {collapsed: window.innerWidth < 700}).addTo(map);
+}
+
+/** Show every fixed text in `T`'s language, then re-render the last answer in it. */
+function applyTexts() {
+  document.documentElement.lang = T.lang;
+  document.documentElement.dir = T.dir;
+  document.title = t("title");
+  for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
+  for (const el of document.querySelectorAll("[data-t-placeholder]")) {
+    el.placeholder = t(el.dataset.tPlaceholder);
+  }
+  fillSelect($("category"), T.categories, c => label("category", c), "grundschule");
+  // transit needs a loaded timetable (else 409): the page offers the street modes
+  fillSelect($("mode"), T.modes.filter(m => m !== "transit"), m => label("mode", m), "walk");
+  fillSelect($("child-mode"), CHILD_MODES, m => label("mode", m), "walk");
+  const days = ["", ...WEEKDAYS];
+  fillSelect($("weekday"), days, d => (d ? t(`weekdays.${d}`) : t("any_day")), "");
+  fillSelect($("lang"), Object.keys(T.languages), l => T.languages[l], T.lang);
+  $("lang").value = T.lang;
+  $("maps-link").href = `/karten?lang=${T.lang}`;
+  $("map").setAttribute("aria-label", t("map_label"));
+  showEasy();
+  localiseMap();
+  if (last) render(last);
+}
+
+/** The "Leichte Sprache" explanation of the chosen category (German only). */
+function showEasy() {
+  const easy = T.labels[`category_easy.${$("category").value}`];
+  $("easy").hidden = T.lang !== "de" || !easy;
+  $("easy-text").textContent = easy ?? "";
+}
+
+async function loadTexts(lang) {
+  const r = await fetch("/messages" + (lang ? `?lang=${encodeURIComponent(lang)}` : ""));
+  const body = await r.json();
+  T = body;
+  applyTexts();
+}
+
+/** The offer's address: the answer's, else street, number, postcode and town. */
+function addressOf(res, offer) {
+  if (res.address) return res.address;
+  const street = [offer.street, offer.housenumber].filter(Boolean).join(" ");
+  const town = [offer.postcode, offer.town].filter(Boolean).join(" ");
+  return [street, town].filter(Boolean).join(", ");
+}
+
+function agesOf(offer) {
+  const [a, b] = [offer.age_from, offer.age_to];
+  if (a != null && b != null) return t("ages_range", {age_from: a, age_to: b});
+  if (a != null) return t("ages_from", {age_from: a});
+  if (b != null) return t("ages_to", {age_to: b});
+  return t("ages_unknown");
+}
+
+/** Opening hours with "open now / today" (or that they are unknown), as one line. */
+function hoursOf(res, offer, openKey) {
+  const line = text("", "span", "line");
+  if (!offer.opening_hours) {
+    line.append(text(t("hours_unknown"), "span", "unknown"));
+    return line;
+  }
+  line.append(`${t("hours")}: ${offer.opening_hours}`);
+  const open = openKey in res ? res[openKey] : null;
+  if (open != null) {
+    const [key, cls] = open ? [openKey === "open" ? "open_then" : "open_now", "open"]
+      : [openKey === "open" ? "closed_then" : "closed_now", "closed"];
+    line.append(" · ", text(t(key), "span", cls));
+  }
+  if (res.open_today) line.append(" · ", t("today", {hours: res.open_today}));
+  return line;
+}
+
+/** Träger, phone, e-mail, website and source of an offer (those it has). */
+function contactOf(offer) {
+  const out = [];
+  if (offer.traeger) out.push(text(`${t("traeger")}: ${offer.traeger}`, "span", "line"));
+  const links = [];
+  if (offer.phone) links.push(link(`tel:${offer.phone.replace(/[^+\d]/g, "")}`, offer.phone));
+  if (offer.email) links.push(link(`mailto:${offer.email}`, offer.email));
+  if (/^https?:\/\//.test(offer.website ?? "")) links.push(link(offer.website, offer.website));
+  if (links.length) {
+    const line = text(`${t("contact")}: `, "span", "line");
+    links.forEach((a, i) => line.append(...(i ? [" · ", a] : [a])));
+    out.push(line);
+  }
+  if (offer.source) {
+    const line = text(`${t("source")}: `, "span", "line meta");
+    line.append(/^https?:\/\//.test(offer.source) ? link(offer.source, offer.source) : offer.source);
+    if (offer.source_date) line.append(` (${offer.source_date})`);
+    out.push(line);
+  }
+  return out;
+}
+
+function link(href, value) {
+  const a = text(value, "a");
+  a.href = href;
+  return a;
+}
+
+/** "mit dem Rad 4 min · mit dem Auto 2 min": the modes other than `mode` with a time. */
+function otherModes(times, mode) {
+  const parts = Object.entries(times ?? {}).filter(([m, v]) => m !== mode && v != null)
+    .map(([m, v]) => t("other_mode", {mode: label("mode", m), minutes: Math.round(v)}));
+  return parts.length ? text(parts.join(" · "), "span", "line other-modes") : null;
+}
+
+/** One offer as a list entry: name, minutes, category, address, ages, hours, contact. */
+function offerItem(res, offer, minutesText, extra) {
+  const li = document.createElement("li");
+  li.dataset.offerId = offer.id;
+  li.append(text(offer.name, "span", "name"), " – ", text(minutesText, "span", "minutes"));
+  const address = addressOf(res, offer);
+  li.append(text(label("category", offer.category), "span", "line category"));
+  if (address) li.append(text(address, "span", "line address"));
+  li.append(text(agesOf(offer), "span", "line"), ...extra, ...contactOf(offer));
+  return li;
+}
+
+/** A numbered marker (the number of the list entry) with the offer's name as popup. */
+function marker(lat, lon, number, name, minutesText) {
+  const icon = L.divIcon({className: "offer-marker", html: String(number), iconSize: [26, 26]});
+  return L.marker([lat, lon], {icon, title: `${number}. ${name}`, keyboard: true})
+    .bindPopup(text(`${name}: ${minutesText}`)).addTo(found);
+}
+
+function showNearestResult(res, mode, bounds, target = $("results")) {
+  const minutes = fmtMinutes(res.minutes);
+  const extras = [hoursOf(res, res.offer, "open_now"), otherModes(res.other_modes, mode)];
+  target.append(offerItem(res, res.offer, minutes, extras.filter(Boolean)));
+  if (res.route) {
+    const line = L.polyline(res.route.coordinates.map(c => [c[1], c[0]]),
+      {color: "#08519c", weight: res.rank === 1 ? 6 : 4, dashArray: res.rank === 1 ? null : "8 6",
+       opacity: 1, className: "route"}).addTo(found);
+    bounds.extend(line.getBounds());
+  }
+  const [lon, lat] = res.location.coordinates;
+  marker(lat, lon, target.children.length, res.offer.name, minutes);
+  bounds.extend([lat, lon]);
+}
+
+function clearAnswer() {
+  for (const id of ["message", "status", "origin", "results", "anyway", "stages"]) {
+    $(id).replaceChildren();
+  }
+  found.clearLayers();
+  $("tools").hidden = true;
+}
+
+/** The localized message of a 4xx body, with "Meinten Sie …?" suggestions as buttons. */
+function showError(body, retry) {
+  const p = (Array.isArray(body.detail) && body.detail[0]) || {msg: t("error_unknown")};
+  const mine = T.page[`error_${p.type}`];
+  $("message").textContent = mine ?? `${t("error_input")} ${p.msg}`;
   if ((body.suggestions || []).length) {
-    $("message").append(document.createElement("br"), "Meinten Sie: ");
-    for (const s of body.suggestions) {
-      const b = text(s, "button");
-      b.type = "button";
-      b.onclick = () => { $("address").value = s; search({address: s}); };
-      $("message").append(b);
+    $("message").append(document.createElement("br"), t("did_you_mean"), " ");
+    suggestionButtons($("message"), body.suggestions, retry);
+  }
+  map.fitBounds(county);  // back to the county view, not a blank area
+}
+
+/** One button per "Meinten Sie …?" suggestion in `box`; a click searches it (`retry`). */
+function suggestionButtons(box, suggestions, retry) {
+  for (const s of suggestions) {
+    const b = text(s, "button");
+    b.type = "button";
+    b.onclick = () => retry(s);
+    box.append(b);
+  }
+}
+
+/** Ask the API; on an error show it (and return null), else return the answer's body. */
+async function ask(path, params, retry) {
+  clearAnswer();
+  $("status").textContent = t("searching");
+  let r;
+  try {
+    r = await fetch(`${path}?${new URLSearchParams({...params, lang: T.lang})}`);
+  } catch (e) {
+    $("status").textContent = "";
+    $("message").textContent = t("error_network");
+    return null;
+  }
+  $("status").textContent = "";
+  const body = r.headers.get("content-type")?.includes("json") ? await r.json() : {};
+  if (r.status === 404 && !Array.isArray(body.detail)) body.detail = [{type: "not_available", msg: ""}];
+  if (!r.ok) { showError(body, retry); return null; }
+  return body;
+}
+
+/** The start: its place, what the geocoder did not find (note) and close spellings. */
+function showOrigin(o, bounds, retry) {
+  const place = o.address || `${o.lat.toFixed(5)}, ${o.lon.toFixed(5)}`;
+  $("origin").textContent = t("origin", {place});
+  if (o.note) $("origin").append(document.createElement("br"), text(o.note, "span", "note"));
+  if ((o.suggestions || []).length) {
+    if (!o.note) $("origin").append(document.createElement("br"), t("did_you_mean"), " ");
+    suggestionButtons($("origin"), o.suggestions, retry);
+  }
+  const icon = L.divIcon({className: "start-marker", iconSize: [16, 16]});
+  L.marker([o.lat, o.lon], {icon, title: t("start"), keyboard: false}).addTo(found);
+  bounds.extend([o.lat, o.lon]);
+}
+
+/** The share link: this page with the search in its query; loading it runs the search. */
+function setShare(params) {
+  const url = `${location.pathname}?${new URLSearchParams({...params, lang: T.lang})}`;
+  history.replaceState(null, "", url);
+  $("share").href = url;
+  $("tools").hidden = false;
+}
+
+function renderNearest(body, where) {
+  const bounds = L.latLngBounds([]);
+  showOrigin(body.origin, bounds, retryNearest);
+  for (const res of body.results) showNearestResult(res, body.mode, bounds);
+  if (body.results.length) {
+    $("status").textContent = t("found", {count: body.results.length});
+  } else {
+    $("message").textContent = t("nothing_within", {minutes: body.max_minutes});
+    if (body.nearest_anyway) {
+      const list = document.createElement("ol");
+      $("anyway").append(text(t("nearest_anyway"), "p"), list);
+      showNearestResult(body.nearest_anyway, body.mode, bounds, list);
+    }
+    if (body.suggest_mode) {
+      $("anyway").append(text(t("suggest_mode", {mode: label("mode", body.suggest_mode)}), "p"));
     }
   }
+  fitTo(bounds);
+  setShare({...where, category: body.category, mode: body.mode});
 }
 
-/** One result: list entry and map marker with its route. */
-function showResult(res, bounds) {
-  const minutes = `${Math.round(res.minutes)} min`;
-  const li = document.createElement("li");
-  li.dataset.offerId = res.offer.id;
-  li.append(text(res.offer.name, "span", "name"), " – ", text(minutes, "span", "minutes"));
-  $("results").append(li);
-  const route = L.polyline(res.route.coordinates.map(c => [c[1], c[0]]),
-    {color: res.rank === 1 ? "#08519c" : "#6baed6", weight: res.rank === 1 ? 5 : 3}).addTo(found);
-  const [lon, lat] = res.location.coordinates;
-  L.circleMarker([lat, lon], {radius: 8, color: "#08306b", fillColor: "#4292c6", fillOpacity: .9,
-    className: "offer-marker"}).bindPopup(text(`${res.offer.name}: ${minutes}`)).addTo(found);
-  bounds.extend(route.getBounds());
+function fitTo(bounds) {
+  if (bounds.isValid()) map.fitBounds(bounds, {padding: [30, 30], maxZoom: 16});
 }
+
+/** "Was gibt es für mein Kind?": the stages with their offers, nearest first. */
+function renderChild(body, where) {
+  const bounds = L.latLngBounds([]);
+  if (body.origin && body.origin.lat != null) showOrigin(body.origin, bounds, retryChild);
+  const mode = where.mode;
+  let number = 0, total = 0;
+  for (const stage of body.stages || []) {
+    const budget = stage.budget_min != null
+      ? ` – ${t("stage_budget", {minutes: stage.budget_min})}` : "";
+    const heading = text((stage.label || label("stage", stage.key)) + budget, "h2");
+    const list = document.createElement("ol");
+    list.start = number + 1;
+    $("stages").append(heading, list);
+    if (!stage.offers.length) list.replaceWith(text(t("stage_empty"), "p", "unknown"));
+    for (const offer of stage.offers) {
+      const m = (offer.minutes ?? {})[mode];
+      const minutes = m != null ? fmtMinutes(m) : "–";
+      const extras = [hoursOf(offer, offer, "open"), otherModes(offer.minutes, mode)];
+      list.append(offerItem(offer, offer, minutes, extras.filter(Boolean)));
+      number += 1;
+      if (offer.lon != null && offer.lat != null) {
+        marker(offer.lat, offer.lon, number, offer.name, minutes);
+        bounds.extend([offer.lat, offer.lon]);
+      }
+    }
+    total += stage.offers.length;
+  }
+  $("status").textContent = t("found", {count: total});
+  fitTo(bounds);
+  setShare({view: "child", ...where});
+}
+
+/** Scroll the panel (not the map) to the answer: on a phone it lies below the form. */
+function reveal() {
+  $("answer").scrollIntoView({block: "start", behavior: "smooth"});
+}
+
+function render(answer) {
+  clearAnswer();
+  (answer.kind === "nearest" ? renderNearest : renderChild)(answer.body, answer.where);
+}
+
+const retryNearest = s => { $("address").value = s; search({address: s}); };
+const retryChild = s => { $("child-address").value = s; searchChild(); };
 
 async function search(where) {
-  const q = new URLSearchParams({...where, category: $("category").value, mode: $("mode").value, k: 3});
-  $("message").textContent = ""; $("results").replaceChildren(); $("origin").textContent = "";
-  found.clearLayers();
-  const r = await fetch("/nearest?" + q);
-  const body = await r.json();
-  if (!r.ok) { showError(body); return; }
-  const o = body.origin;
-  $("origin").textContent = "Start: " + (o.address || `${o.lat.toFixed(5)}, ${o.lon.toFixed(5)}`);
-  const start = L.circleMarker([o.lat, o.lon], {radius: 7, color: "#000", fillColor: "#fff", fillOpacity: 1})
-    .bindTooltip(text("Start")).addTo(found);
-  if (!body.results.length) {
-    $("message").textContent = `Kein Angebot in ${body.max_minutes} Minuten erreichbar.`;
-    return;
+  const params = {...where, category: $("category").value, mode: $("mode").value, k: 3};
+  const body = await ask("/nearest", params, retryNearest);
+  if (body) { last = {kind: "nearest", body, where}; render(last); reveal(); }
+}
+
+async function searchChild() {
+  const where = {age: $("age").value, mode: $("child-mode").value};
+  const address = $("child-address").value.trim();
+  if (address) where.address = address;
+  else if ($("gemeinde").value) where.gemeinde = $("gemeinde").value;
+  else { clearAnswer(); $("message").textContent = t("child_need_place"); return; }
+  if ($("weekday").value) where.weekday = $("weekday").value;
+  if ($("time").value) where.time = $("time").value;
+  const body = await ask("/family/offers", where, retryChild);
+  if (body) { last = {kind: "child", body, where}; render(last); reveal(); }
+}
+
+function showView(view) {
+  const child = view === "child";
+  $("nearest-view").hidden = child;
+  $("child-view").hidden = !child;
+  $("tab-nearest").setAttribute("aria-selected", String(!child));
+  $("tab-child").setAttribute("aria-selected", String(child));
+  $("tab-nearest").tabIndex = child ? -1 : 0;
+  $("tab-child").tabIndex = child ? 0 : -1;
+}
+
+async function loadGemeinden() {
+  const g = await (await fetch("/gemeinden")).json();
+  outline = L.geoJSON(g, {style: {color: "#444", weight: 1, fillOpacity: 0}, interactive: true,
+    onEachFeature: (f, l) => l.bindTooltip(text(f.properties.name))}).addTo(map);
+  county = outline.getBounds();
+  const names = g.features.map(f => [f.properties.ags, f.properties.name])
+    .sort((a, b) => a[1].localeCompare(b[1], "de"));
+  $("gemeinde").append(...names.map(([ags, name]) => {
+    const o = text(name, "option");
+    o.value = ags;
+    return o;
+  }));
+  localiseMap();
+  if (!last) map.fitBounds(county);
+}
+
+/** Run the search a shared link names (?address=…|lat=…&lon=…, category, mode, view=child). */
+function runLinked(q) {
+  if (q.get("category")) $("category").value = q.get("category");
+  if (q.get("mode")) $("mode").value = q.get("mode");
+  if (CHILD_MODES.includes(q.get("mode"))) $("child-mode").value = q.get("mode");
+  if (q.get("view") === "child") {
+    showView("child");
+    for (const [key, id] of [["age", "age"], ["address", "child-address"], ["gemeinde", "gemeinde"],
+                             ["weekday", "weekday"], ["time", "time"]]) {
+      if (q.get(key)) $(id).value = q.get(key);
+    }
+    searchChild();
+  } else if (q.get("address")) {
+    $("address").value = q.get("address");
+    search({address: q.get("address")});
+  } else if (q.get("lat") && q.get("lon")) {
+    search({lat: q.get("lat"), lon: q.get("lon")});
   }
-  const bounds = L.latLngBounds([start.getLatLng()]);
-  for (const res of body.results) showResult(res, bounds);
-  map.fitBounds(bounds, {padding: [30, 30]});
 }
 
 $("search").addEventListener("submit", e => {
@@ -86,4 +413,20 @@ $("search").addEventListener("submit", e => {
   const a = $("address").value.trim();
   if (a) search({address: a});
 });
+$("child-search").addEventListener("submit", e => { e.preventDefault(); searchChild(); });
+$("category").addEventListener("change", showEasy);
+$("lang").addEventListener("change", () => loadTexts($("lang").value));
+$("tab-nearest").addEventListener("click", () => showView("nearest"));
+$("tab-child").addEventListener("click", () => showView("child"));
+document.querySelector(".tabs").addEventListener("keydown", e => {
+  if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
+  const next = $("child-view").hidden ? "child" : "nearest";
+  showView(next);
+  $(next === "child" ? "tab-child" : "tab-nearest").focus();
+});
+$("print").addEventListener("click", () => window.print());
 map.on("click", e => search({lat: e.latlng.lat.toFixed(6), lon: e.latlng.lng.toFixed(6)}));
+window.addEventListener("resize", () => map.invalidateSize());
+
+const query = new URLSearchParams(location.search);
+Promise.all([loadTexts(query.get("lang")), loadGemeinden()]).then(() => runLinked(query));
