@@ -3,7 +3,7 @@
 :func:`api.main.create_app` includes them in the order of :data:`ROUTERS`.
 """
 
-from api.routers import chain, coverage, family, maps, offers, service, travel
+from api.routers import basemap, chain, coverage, family, maps, offers, service, travel
 
 ROUTERS = (service.router, offers.router, travel.router, coverage.router, chain.router,
-           maps.router, family.router)
+           maps.router, family.router, basemap.router)
