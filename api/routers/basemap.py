@@ -19,7 +19,7 @@ router = APIRouter(tags=["basemap"])
 
 
 def _basemap(settings: Settings) -> BaseMap:
-    """The built base map, or 503 naming the build command."""
+    """Return the built base map, or 503 naming the build command."""
     try:
         return basemap_for(settings)
     except DataError:
@@ -73,6 +73,6 @@ def basemap_tile(settings: SettingsDep, z: Annotated[int, Path(ge=0, le=30)],
 
 @router.get("/basemap.js", include_in_schema=False)
 def basemap_script(settings: SettingsDep) -> Response:
-    """The script defining ``window.erreichbarBaseMap(map)``, configured for the region."""
+    """Serve the script defining ``window.erreichbarBaseMap(map)``, configured for the region."""
     return Response(script(settings), media_type="text/javascript",
                     headers={"X-Content-Type-Options": "nosniff", **_cache(settings)})

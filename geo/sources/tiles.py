@@ -157,7 +157,7 @@ def _uniform_columns(frame: pd.DataFrame) -> pd.DataFrame:
     Producers are not consistent (tilemaker's ``intermittent`` is 0/1 in some tiles and
     text in others); GeoParquet needs one type per column.
     """
-    for column in frame.columns[frame.dtypes == object]:
+    for column in frame.select_dtypes(include="object").columns:
         values = frame[column]
         types = {type(v) for v in values[values.notna()]}
         if len(types) > 1:

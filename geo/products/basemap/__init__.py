@@ -25,10 +25,12 @@ import math
 import shutil
 import time
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
 import geopandas as gpd
+import matplotlib
 import numpy as np
 import shapely
 from PIL import ImageDraw, ImageFont
@@ -66,7 +68,7 @@ def tile_range(settings: Settings, z: int) -> tuple[int, int, int, int]:
 
 
 def attribution_text(settings: Settings) -> str:
-    """The base map's attribution (German), naming the vintages of its tiles."""
+    """Return the base map's attribution (German), naming the vintages of its tiles."""
     osm = next(s for s in data_sources(settings) if s.key == "osm")
     return text("basemap.attribution", vintages=osm.vintage)
 
@@ -81,6 +83,7 @@ class BaseMap:
     _labels: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, shapely.STRtree] | None = None
 
     def __post_init__(self) -> None:
+        """Set up the renderer of the folder."""
         self.renderer = Renderer(self.folder, self.settings.basemap.supersample)
 
     def in_range(self, z: int, x: int, y: int) -> bool:
@@ -138,12 +141,20 @@ class BaseMap:
         for label in label_rules.select(places, streets, tree, window, 99,
                                         self.settings.basemap.max_labels):
             px, py = window.pixels(*map(np.array, lonlat_to_mercator(label.lon, label.lat)))
-            font = ImageFont.load_default(size=label.size)
+            font = _font(label.size)
             pen.text((float(px), float(py)), label.text, fill="#333333", font=font,
                      anchor="mm", stroke_width=2, stroke_fill="#ffffff")
         buffer = io.BytesIO()
         picture.save(buffer, "PNG", optimize=True)
         return buffer.getvalue()
+
+
+@cache
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """DejaVu Sans (bundled with matplotlib: every German letter) at ``size`` px."""
+    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    return ImageFont.truetype(str(path), size) if path.is_file() else \
+        ImageFont.load_default(size=size)
 
 
 def lonlat_to_mercator(lon: float, lat: float) -> tuple[float, float]:
@@ -156,7 +167,7 @@ _LOADED: dict[str, BaseMap] = {}
 
 
 def basemap_for(settings: Settings) -> BaseMap:
-    """The built base map of the settings' region (loaded once per folder).
+    """Return the built base map of the settings' region (loaded once per folder).
 
     Raises DataError (with the command to run) when it has not been built.
     """
@@ -188,7 +199,7 @@ def render_image(settings: Settings, bbox_wgs84: tuple[float, float, float, floa
 
 
 def script(settings: Settings) -> str:
-    """The page script defining ``window.erreichbarBaseMap(map)``, configured for the region."""
+    """Return the page script defining ``window.erreichbarBaseMap(map)`` for the region."""
     cfg = settings.basemap
     w, s, e, n = get_region(settings.region).bbox
     config = {"tiles": "/basemap/{z}/{x}/{y}.png", "labels": "/basemap/labels",

@@ -96,12 +96,12 @@ def _street_spots(streets: gpd.GeoDataFrame, tree: shapely.STRtree, window: Wind
     sub = streets.iloc[np.sort(hits)]
     out = []
     for (name, cls), group in sub.groupby(["name", "class"], sort=False):
-        clipped = shapely.clip_by_rect(shapely.union_all(group.geometry.to_numpy()),
-                                       window.x0, window.y0, window.x1, window.y1)
-        merged = shapely.line_merge(clipped) if not clipped.is_empty else clipped
+        # merged end to end without noding (a union would cut lines at every crossing)
+        merged = shapely.line_merge(shapely.multilinestrings(group.geometry.to_numpy()))
+        clipped = shapely.clip_by_rect(merged, window.x0, window.y0, window.x1, window.y1)
         need = len(name) * STREET_SIZE * _GLYPH * mpp  # metres the text covers
-        parts = sorted((p for p in shapely.get_parts(merged)
-                        if p.geom_type == "LineString" and p.length > need * 1.2),
+        parts = sorted((p for p in shapely.get_parts(clipped)
+                        if p.geom_type == "LineString" and p.length > need * 0.8),
                        key=lambda p: -p.length)[:2]
         rank = ROAD_ORDER.index(cls) if cls in ROAD_ORDER else len(ROAD_ORDER)
         for part in parts:
@@ -116,7 +116,7 @@ def _street_spots(streets: gpd.GeoDataFrame, tree: shapely.STRtree, window: Wind
 
 def select(places: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, street_tree: shapely.STRtree,
            window: Window, street_zoom: int, limit: int) -> list[Label]:
-    """The labels of a window (Mercator, see :class:`Window`), thinned, at most ``limit``."""
+    """Return the labels of a window (Mercator, see :class:`Window`), thinned, at most ``limit``."""
     chosen: list[Label] = []
     taken: list[tuple[float, ...]] = []
     candidates: list[tuple[float, str, str, str, float, float, float]] = [

@@ -42,7 +42,7 @@ class Window:
 
     @classmethod
     def tile(cls, z: int, x: int, y: int, size: int = 256) -> Window:
-        """The window of tile ``z/x/y`` (XYZ scheme, y down from the north)."""
+        """Return the window of tile ``z/x/y`` (XYZ scheme, y down from the north)."""
         span = 2 * HALF_WORLD / 2**z
         x0, y1 = -HALF_WORLD + x * span, HALF_WORLD - y * span
         return cls(x0, y1 - span, x0 + span, y1, size, size, float(z))
@@ -50,7 +50,7 @@ class Window:
     @classmethod
     def fit(cls, bounds: tuple[float, float, float, float], width: int, height: int
             ) -> Window:
-        """The window of ``width`` × ``height`` px showing Mercator ``bounds`` whole, centred."""
+        """Return the ``width`` × ``height`` px window showing Mercator ``bounds`` whole."""
         x0, y0, x1, y1 = bounds
         scale = min(width / max(x1 - x0, 1.0), height / max(y1 - y0, 1.0))  # px per metre
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
@@ -75,7 +75,7 @@ class Renderer:
         default_factory=dict, repr=False)
 
     def band(self, level: int) -> tuple[gpd.GeoDataFrame, shapely.STRtree]:
-        """The features of a generalisation band and their spatial index (loaded once)."""
+        """Return the features of a generalisation band and their spatial index (loaded once)."""
         if level not in self._bands:
             frame = gpd.read_parquet(self.folder / f"level_{level}.parquet")
             self._bands[level] = (frame, shapely.STRtree(frame.geometry.to_numpy()))
@@ -83,7 +83,7 @@ class Renderer:
         return self._bands[level]
 
     def draw(self, window: Window) -> Image.Image:
-        """The base map of ``window`` as an RGB image of ``width`` × ``height`` px."""
+        """Draw the base map of ``window`` as an RGB image of ``width`` × ``height`` px."""
         s = self.supersample
         frame, tree = self.band(level_of(int(np.floor(window.zoom))))
         margin = 20 * metres_per_pixel(window.zoom)  # wide lines just outside still show

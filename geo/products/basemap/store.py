@@ -59,7 +59,7 @@ def metres_per_pixel(zoom: float) -> float:
 
 
 def level_of(zoom: int) -> int:
-    """The generalisation band (first zoom of :data:`LEVELS`) drawn at ``zoom``."""
+    """Return the generalisation band (first zoom of :data:`LEVELS`) drawn at ``zoom``."""
     return max(level for level in LEVELS if level <= max(zoom, LEVELS[0]))
 
 
@@ -120,14 +120,15 @@ def drawn_features(settings: Settings, decoded: dict[str, gpd.GeoDataFrame]
         crs=gemeinden.crs).to_crs("EPSG:4326")
     features = gpd.GeoDataFrame(pd.concat([*parts, borders], ignore_index=True),
                                 crs="EPSG:4326").to_crs(MERCATOR)
-    first = {**{k: s.min_zoom for k, s in {**style.AREAS, **style.LINES}.items()},
-             "border": style.BORDER.min_zoom, "county_border": style.COUNTY_BORDER.min_zoom}
+    first = {k: a.min_zoom for k, a in style.AREAS.items()}
+    first.update({k: line.min_zoom for k, line in style.LINES.items()})
+    first.update(border=style.BORDER.min_zoom, county_border=style.COUNTY_BORDER.min_zoom)
     features["min_zoom"] = features["kind"].map(first).astype(np.int16)
     return features
 
 
 def generalise(features: gpd.GeoDataFrame, level: int) -> gpd.GeoDataFrame:
-    """The features of the band starting at zoom ``level`` (see module doc)."""
+    """Return the features of the band starting at zoom ``level`` (see module doc)."""
     last = next((lv for lv in LEVELS if lv > level), None)
     if last is None:  # the full-detail band
         return features.reset_index(drop=True)

@@ -92,7 +92,7 @@ def width(kind: LineStyle, zoom: float) -> float:
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
-    """A property column as strings ('' where the feature lacks it)."""
+    """Return a property column as strings ('' where the feature lacks it)."""
     if name not in frame:
         return pd.Series("", index=frame.index, dtype=object)
     return frame[name].where(frame[name].notna(), "").astype(str)
