@@ -183,7 +183,7 @@ class LayerControl(folium.LayerControl):
     An open switcher on a 390 px screen covers the title and half the map.
     """
 
-    _template = Template("""
+    _template = folium.template.Template("""
         {% macro script(this,kwargs) %}
         L.control.layers(
             { {%- for key, val in this.base_layers.items() %}{{ key|tojson }}: {{ val }},

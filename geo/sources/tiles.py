@@ -157,8 +157,10 @@ def _uniform_columns(frame: pd.DataFrame) -> pd.DataFrame:
     Producers are not consistent (tilemaker's ``intermittent`` is 0/1 in some tiles and
     text in others); GeoParquet needs one type per column.
     """
-    for column in frame.select_dtypes(include="object").columns:
+    for column in frame.columns:
         values = frame[column]
+        if not pd.api.types.is_object_dtype(values):
+            continue
         types = {type(v) for v in values[values.notna()]}
         if len(types) > 1:
             frame[column] = values.where(values.isna(), values.astype(str))
