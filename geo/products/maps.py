@@ -114,6 +114,8 @@ _MAP_CSS: Final = """
 .map-box{background:rgba(255,255,255,.92);padding:6px 10px;border-radius:4px;
  font:13px/1.4 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.4);max-width:calc(100vw - 90px)}
 #map-title{font-weight:bold}
+#map-legend{max-width:calc(50vw - 30px)}
+.leaflet-control-attribution{max-width:calc(50vw - 20px);white-space:normal}
 @media (max-width:600px){.map-box{font-size:12px;padding:4px 6px}
  #map-legend{max-height:40vh;overflow-y:auto}}
 .marker-cluster-small,.marker-cluster-medium,.marker-cluster-large{
