@@ -173,6 +173,8 @@ def new_map(settings: Settings, title: str, legend: str = "") -> folium.Map:
     _header(m).add_child(Element('<meta http-equiv="Content-Language" content="de">'),
                          name="lang")
     _header(m).add_child(Element(f"<title>{html.escape(title)}</title>"), name="title")
+    # no favicon request (a 404 in every browser console)
+    _header(m).add_child(Element('<link rel="icon" href="data:,">'), name="icon")
     _inline_assets(m)
     _header(m).add_child(Element(f"<script>{basemap_script(settings)}</script>"),
                          name="basemap_js")

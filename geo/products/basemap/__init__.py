@@ -49,7 +49,7 @@ from geo.vocabulary import data_sources
 log = logging.getLogger(__name__)
 
 #: Bump when drawing or the stored layout changes: old builds are then rebuilt.
-_VERSION: Final = "1"
+_VERSION: Final = "2"
 #: The page script; ``__BASEMAP_CONFIG__`` is replaced by :func:`script`.
 SCRIPT: Final = Path(__file__).resolve().parent.parent / "static" / "basemap.js"
 
@@ -140,10 +140,11 @@ class BaseMap:
         pen = ImageDraw.Draw(picture)
         for label in label_rules.select(places, streets, tree, window, 99,
                                         self.settings.basemap.max_labels):
-            px, py = window.pixels(*map(np.array, lonlat_to_mercator(label.lon, label.lat)))
-            font = _font(label.size)
-            pen.text((float(px), float(py)), label.text, fill="#333333", font=font,
-                     anchor="mm", stroke_width=2, stroke_fill="#ffffff")
+            mx, my = lonlat_to_mercator(label.lon, label.lat)
+            px, py = window.pixels(np.array([mx]), np.array([my]))
+            pen.text((float(px[0]), float(py[0])), label.text, fill="#333333",
+                     font=_font(label.size), anchor="mm", stroke_width=2,
+                     stroke_fill="#ffffff")
         buffer = io.BytesIO()
         picture.save(buffer, "PNG", optimize=True)
         return buffer.getvalue()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -65,33 +65,31 @@ class Window:
         return (x - self.x0) * sx, (self.y1 - y) * sy
 
 
-@dataclass
+@dataclass(frozen=True)
 class Renderer:
-    """Draws windows of the stored feature bands of one base map folder."""
+    """Draws windows of the stored feature bands of one base map folder.
+
+    Nothing is held in memory: each window reads only the row groups of its band near it
+    (the bands are stored in Hilbert order with a bounding-box column, see
+    :func:`geo.products.basemap.store.write_frame`).
+    """
 
     folder: Path
     supersample: int = 2
-    _bands: dict[int, tuple[gpd.GeoDataFrame, shapely.STRtree]] = field(
-        default_factory=dict, repr=False)
 
-    def band(self, level: int) -> tuple[gpd.GeoDataFrame, shapely.STRtree]:
-        """Return the features of a generalisation band and their spatial index (loaded once)."""
-        if level not in self._bands:
-            frame = gpd.read_parquet(self.folder / f"level_{level}.parquet")
-            self._bands[level] = (frame, shapely.STRtree(frame.geometry.to_numpy()))
-            log.info("base map: loaded %d features of band z%d", len(frame), level)
-        return self._bands[level]
+    def features(self, window: Window) -> gpd.GeoDataFrame:
+        """Return the features of the window's band drawn at its zoom, with a margin."""
+        margin = 20 * metres_per_pixel(window.zoom)  # wide lines just outside still show
+        path = self.folder / f"level_{level_of(int(np.floor(window.zoom)))}.parquet"
+        frame = gpd.read_parquet(path, bbox=(window.x0 - margin, window.y0 - margin,
+                                             window.x1 + margin, window.y1 + margin),
+                                 columns=["kind", "min_zoom", "geometry"])
+        return frame[frame["min_zoom"].to_numpy() <= window.zoom + 1e-9]
 
     def draw(self, window: Window) -> Image.Image:
         """Draw the base map of ``window`` as an RGB image of ``width`` × ``height`` px."""
         s = self.supersample
-        frame, tree = self.band(level_of(int(np.floor(window.zoom))))
-        margin = 20 * metres_per_pixel(window.zoom)  # wide lines just outside still show
-        hits = tree.query(shapely.box(window.x0 - margin, window.y0 - margin,
-                                      window.x1 + margin, window.y1 + margin))
-        hits = np.sort(hits)  # keep the stored drawing order within each kind
-        sub = frame.iloc[hits]
-        sub = sub[sub["min_zoom"].to_numpy() <= window.zoom + 1e-9]
+        sub = self.features(window)
         geoms = sub.geometry.to_numpy()
         kinds = sub["kind"].to_numpy()
         big = Window(window.x0, window.y0, window.x1, window.y1, window.width * s,

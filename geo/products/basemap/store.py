@@ -40,6 +40,8 @@ MERCATOR: Final = "EPSG:3857"
 HALF_WORLD: Final = 20037508.342789244
 #: First zoom of each generalisation band; the last band holds the full detail.
 LEVELS: Final = (8, 10, 12, 14)
+#: Rows per Parquet row group of the feature bands (a z15 tile reads a few groups).
+ROW_GROUP: Final = 2000
 #: Tile layers drawn on the base map (``boundary`` comes from VG5000 instead).
 DRAWN_LAYERS: Final = ("water", "waterway", "landcover", "landuse", "transportation",
                        "building")
@@ -172,10 +174,20 @@ def label_sources(decoded: dict[str, gpd.GeoDataFrame]
     return places.reset_index(drop=True), streets.reset_index(drop=True)
 
 
-def write_frame(frame: gpd.GeoDataFrame, target: Path) -> Path:
-    """Write a GeoDataFrame as GeoParquet atomically."""
+def write_frame(frame: gpd.GeoDataFrame, target: Path, spatial: bool = False) -> Path:
+    """Write a GeoDataFrame as GeoParquet atomically.
+
+    ``spatial``: rows in Hilbert-curve order, in row groups of :data:`ROW_GROUP` rows with
+    a bounding-box column, so that a reader asking for one tile's box
+    (``read_parquet(bbox=…)``) reads only the few row groups near it.
+    """
+    if spatial and len(frame):
+        frame = frame.iloc[np.argsort(frame.geometry.hilbert_distance(), kind="stable")]
     with atomic_path(target) as tmp:
-        frame.to_parquet(tmp)
+        if spatial:
+            frame.to_parquet(tmp, write_covering_bbox=True, row_group_size=ROW_GROUP)
+        else:
+            frame.to_parquet(tmp)
     return target
 
 
@@ -187,8 +199,8 @@ def build_store(settings: Settings) -> list[Path]:
     folder = store_dir(settings)
     decoded = decode(settings, (*DRAWN_LAYERS, "place", "transportation_name"))
     features = drawn_features(settings, decoded)
-    written = [write_frame(generalise(features, level), folder / f"level_{level}.parquet")
-               for level in LEVELS]
+    written = [write_frame(generalise(features, level), folder / f"level_{level}.parquet",
+                           spatial=True) for level in LEVELS]
     places, streets = label_sources(decoded)
     written.append(write_frame(places, folder / "places.parquet"))
     written.append(write_frame(streets, folder / "streets.parquet"))
