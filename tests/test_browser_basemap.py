@@ -35,6 +35,11 @@ WEENDER = (51.5440, 9.9318)
 PLACES = {"Duderstadt": (51.513, 10.259), "Göttingen": (51.533, 9.935)}
 HANN_MUENDEN = (51.417, 9.654)
 _MAP = "Object.values(window).find(v => v instanceof L.Map)"
+#: JS: every base-map tile of zoom arguments[0] in the view has loaded (drawn on demand)
+_TILES_LOADED = (
+    "const imgs = [...document.querySelectorAll('.leaflet-tile-container img.leaflet-tile')]"
+    ".filter(i => i.src.includes('/basemap/' + arguments[0] + '/'));"
+    "return imgs.length > 0 && imgs.every(i => i.classList.contains('leaflet-tile-loaded'));")
 _CONTROLS = ("#map-title", "#map-legend", ".leaflet-control-layers", ".leaflet-control-zoom",
              ".leaflet-control-scale", ".leaflet-control-attribution")
 
@@ -108,6 +113,7 @@ def test_base_map_shows_street_and_place_names_offline(
     # street level: Weender Landstraße named on the map
     _go(browser, *WEENDER, 15)
     wait.until(lambda d: _visible_label(d, "street", "Weender Landstraße"))
+    WebDriverWait(browser, 120).until(lambda d: d.execute_script(_TILES_LOADED, 15))
     browser.save_screenshot(str(shots / f"basemap-{viewport}-z15-weender.png"))
     # town level: the places named
     for name, (lat, lon) in PLACES.items():

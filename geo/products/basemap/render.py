@@ -98,13 +98,17 @@ class Renderer:
         pen = ImageDraw.Draw(image)
         for colour, width, parts in self._strokes(big, geoms, kinds):
             for part in parts:
-                pen.line(part, fill=colour, width=max(1, round(width * s)), joint="curve")
+                px = max(1, round(width * s))
+                pen.line(part, fill=colour, width=px, joint="curve" if px >= 6 else None)
         return image.resize((window.width, window.height), Image.Resampling.LANCZOS)
 
     def _areas(self, big: Window, geoms: np.ndarray, kinds: np.ndarray) -> np.ndarray:
         """RGB array of the area kinds burnt in drawing order over the background."""
+        # cut to the window first: a forest of a whole z14 tile has thousands of vertices
+        pad = 2 * (big.x1 - big.x0) / big.width
+        cut = shapely.clip_by_rect(geoms, big.x0 - pad, big.y0 - pad, big.x1 + pad, big.y1 + pad)
         shapes = [(g, code) for code, kind in enumerate(style.AREAS, start=1)
-                  for g in geoms[kinds == kind] if not shapely.is_empty(g)]
+                  for g in cut[kinds == kind] if not shapely.is_empty(g)]
         palette = np.array([style.hex_rgb(style.BACKGROUND)]
                            + [style.hex_rgb(a.colour) for a in style.AREAS.values()],
                            dtype=np.uint8)

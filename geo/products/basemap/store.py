@@ -122,6 +122,10 @@ def drawn_features(settings: Settings, decoded: dict[str, gpd.GeoDataFrame]
         crs=gemeinden.crs).to_crs("EPSG:4326")
     features = gpd.GeoDataFrame(pd.concat([*parts, borders], ignore_index=True),
                                 crs="EPSG:4326").to_crs(MERCATOR)
+    geoms = features.geometry.to_numpy()
+    broken = ~shapely.is_valid(geoms)  # tiles hold a few self-touching rings: repair them,
+    geoms[broken] = shapely.make_valid(geoms[broken])  # so windows can be cut exactly
+    features = features.set_geometry(geoms)
     first = {k: a.min_zoom for k, a in style.AREAS.items()}
     first.update({k: line.min_zoom for k, line in style.LINES.items()})
     first.update(border=style.BORDER.min_zoom, county_border=style.COUNTY_BORDER.min_zoom)
