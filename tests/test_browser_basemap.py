@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from itertools import combinations
-from pathlib import Path
 
 import pytest
 from _services import services_for
@@ -24,7 +23,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from geo.products import maps
 from geo.products.basemap import build_basemap
-from geo.settings import BaseMapSettings, MapSettings, Settings
+from geo.settings import REPO_ROOT, BaseMapSettings, MapSettings, Settings
 
 pytestmark = needs_chromium
 __all__ = ["browser"]  # fixture used by the tests below
@@ -34,6 +33,8 @@ VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
 WEENDER = (51.5440, 9.9318)
 PLACES = {"Duderstadt": (51.513, 10.259), "Göttingen": (51.533, 9.935)}
 HANN_MUENDEN = (51.417, 9.654)
+#: Screenshots for the closing note (git-ignored: data/processed/ is not committed)
+SCREENSHOTS = REPO_ROOT / "data" / "processed" / "screenshots"
 _MAP = "Object.values(window).find(v => v instanceof L.Map)"
 #: JS: every base-map tile of zoom arguments[0] in the view has loaded (drawn on demand)
 _TILES_LOADED = (
@@ -85,9 +86,9 @@ def _go(driver: webdriver.Chrome, lat: float, lon: float, zoom: int) -> None:
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_base_map_shows_street_and_place_names_offline(
-        browser: webdriver.Chrome, page_server: str, viewport: str,
-        tmp_path_factory: pytest.TempPathFactory) -> None:
-    shots: Path = tmp_path_factory.mktemp("screenshots")
+        browser: webdriver.Chrome, page_server: str, viewport: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shots = SCREENSHOTS
     browser.set_window_size(*VIEWPORTS[viewport])
     browser.get(page_server + "/maps/grundkarte")
     wait = WebDriverWait(browser, 30)
