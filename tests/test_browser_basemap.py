@@ -90,14 +90,17 @@ def test_base_map_shows_street_and_place_names_offline(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shots = SCREENSHOTS
     browser.set_window_size(*VIEWPORTS[viewport])
-    browser.get(page_server + "/maps/grundkarte")
     wait = WebDriverWait(browser, 30)
+    wait.until(lambda d: d.execute_script("return innerWidth") <= VIEWPORTS[viewport][0])
+    browser.get(page_server + "/maps/grundkarte")
     wait.until(lambda d: d.execute_script(
         "return !!window.L && document.querySelectorAll('img.leaflet-tile-loaded').length > 0"
         " && document.querySelectorAll('.erreichbar-label-place').length > 0"))
     # the opening view holds the whole county: Hann. Münden in the south-west too
-    assert browser.execute_script(f"return {_MAP}.getBounds().contains(arguments[0]);",
-                                  list(HANN_MUENDEN))
+    view = browser.execute_script(
+        f"const m = {_MAP}; return [m.getBounds().contains(arguments[0]), m.getZoom(),"
+        " m.getBounds().toBBoxString(), innerWidth, innerHeight];", list(HANN_MUENDEN))
+    assert view[0], view
     # no two controls overlap, and each lies on the screen
     rects = browser.execute_script(
         "return arguments[0].map(s => { const e = document.querySelector(s);"

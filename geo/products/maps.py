@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import logging
 import re
 import time
@@ -141,13 +142,25 @@ class _Html(MacroElement):
           control.addTo({{ this._parent.get_name() }});
         });
         window.erreichbarBaseMap({{ this._parent.get_name() }});
+        (function (map, bounds) {  // the region fills the first view, whatever the screen
+          var touched = false;
+          ["mousedown", "touchstart", "keydown", "wheel"].forEach(function (name) {
+            map.getContainer().addEventListener(name, function () { touched = true; },
+                                                {once: true, passive: true});
+          });
+          function fit() { if (!touched) { map.invalidateSize(); map.fitBounds(bounds); } }
+          window.addEventListener("load", fit);
+          map.on("resize", fit);
+        })({{ this._parent.get_name() }}, {{ this.bounds }});
         {% endmacro %}""")
 
-    def __init__(self, body: str, attribution: str = "") -> None:
+    def __init__(self, body: str, attribution: str = "",
+                 bounds: list[list[float]] | None = None) -> None:
         super().__init__()
         self._name = "Html"
         self.body = body
         self.attribution = repr(attribution)
+        self.bounds = json.dumps(bounds)
 
 
 def new_map(settings: Settings, title: str, legend: str = "") -> folium.Map:
@@ -169,7 +182,7 @@ def new_map(settings: Settings, title: str, legend: str = "") -> folium.Map:
     body = f'<div id="map-title" class="map-box">{html.escape(title)}</div>'
     if legend:
         body += f'<div id="map-legend" class="map-box">{legend}</div>'
-    m.add_child(_Html(body, attribution(settings)))
+    m.add_child(_Html(body, attribution(settings), [[y0, x0], [y1, x1]]))
     _header(m).add_child(Element('<meta http-equiv="Content-Language" content="de">'),
                          name="lang")
     _header(m).add_child(Element(f"<title>{html.escape(title)}</title>"), name="title")
