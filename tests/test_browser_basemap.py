@@ -123,6 +123,7 @@ def test_base_map_shows_street_and_place_names_offline(
     for name, (lat, lon) in PLACES.items():
         _go(browser, lat, lon, 11)
         wait.until(lambda d, n=name: _visible_label(d, "place", n))
+    WebDriverWait(browser, 120).until(lambda d: d.execute_script(_TILES_LOADED, 11))
     browser.save_screenshot(str(shots / f"basemap-{viewport}-z11.png"))
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
