@@ -115,7 +115,7 @@ _MAP_CSS: Final = """
 .map-box{background:rgba(255,255,255,.92);padding:6px 10px;border-radius:4px;
  font:13px/1.4 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.4);max-width:calc(100vw - 90px)}
 #map-title{font-weight:bold}
-#map-legend{max-width:calc(50vw - 30px)}
+#map-legend{max-width:min(17em,calc(50vw - 30px))}
 .leaflet-control-attribution{max-width:calc(50vw - 20px);white-space:normal}
 @media (max-width:600px){.map-box{font-size:12px;padding:4px 6px}
  #map-legend{max-height:40vh;overflow-y:auto}}
@@ -148,7 +148,12 @@ class _Html(MacroElement):
             map.getContainer().addEventListener(name, function () { touched = true; },
                                                 {once: true, passive: true});
           });
-          function fit() { if (!touched) { map.invalidateSize(); map.fitBounds(bounds); } }
+          function fit() {  // beside the legend, which stands in the bottom-left corner
+            if (touched) return;
+            var legend = document.getElementById("map-legend");
+            map.invalidateSize();
+            map.fitBounds(bounds, {paddingTopLeft: [legend ? legend.offsetWidth + 10 : 0, 0]});
+          }
           window.addEventListener("load", fit);
           map.on("resize", fit);
         })({{ this._parent.get_name() }}, {{ this.bounds }});
