@@ -148,11 +148,14 @@ class _Html(MacroElement):
             map.getContainer().addEventListener(name, function () { touched = true; },
                                                 {once: true, passive: true});
           });
-          function fit() {  // beside the legend, which stands in the bottom-left corner
+          function fit() {  // beside (landscape) or above (portrait) the legend
             if (touched) return;
             var legend = document.getElementById("map-legend");
             map.invalidateSize();
-            map.fitBounds(bounds, {paddingTopLeft: [legend ? legend.offsetWidth + 10 : 0, 0]});
+            var size = map.getSize();
+            map.fitBounds(bounds, !legend ? {animate: false} : size.y > size.x
+              ? {paddingBottomRight: [0, legend.offsetHeight + 10], animate: false}
+              : {paddingTopLeft: [legend.offsetWidth + 10, 0], animate: false});
           }
           window.addEventListener("load", fit);
           map.on("resize", fit);
