@@ -28,7 +28,9 @@ from geo.settings import REPO_ROOT, BaseMapSettings, MapSettings, Settings
 pytestmark = needs_chromium
 __all__ = ["browser"]  # fixture used by the tests below
 
-VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
+#: phone first: after the 1280 px run, a chromedriver window narrowed to 390 px sometimes
+#: lays the next page out before the narrowing (zoom 10 instead of 8; see the report)
+VIEWPORTS = {"phone": (390, 844), "desktop": (1280, 900)}
 #: WGS84 points (lat, lon): on Weender Landstraße, and the places' label points
 WEENDER = (51.5440, 9.9318)
 PLACES = {"Duderstadt": (51.513, 10.259), "Göttingen": (51.533, 9.935)}
@@ -89,10 +91,11 @@ def test_base_map_shows_street_and_place_names_offline(
         browser: webdriver.Chrome, page_server: str, viewport: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shots = SCREENSHOTS
+    browser.get("about:blank")  # a fresh page at the new size, not one resized after load
     browser.set_window_size(*VIEWPORTS[viewport])
     wait = WebDriverWait(browser, 30)
     wait.until(lambda d: d.execute_script("return innerWidth") <= VIEWPORTS[viewport][0])
-    browser.get(page_server + "/maps/grundkarte")
+    browser.get(f"{page_server}/maps/grundkarte?viewport={viewport}")
     wait.until(lambda d: d.execute_script(
         "return !!window.L && document.querySelectorAll('img.leaflet-tile-loaded').length > 0"
         " && document.querySelectorAll('.erreichbar-label-place').length > 0"))
