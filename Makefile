@@ -23,12 +23,13 @@ $(STAMP): pyproject.toml | $(PY) sysdeps
 ERR := $(VENV)/bin/erreichbar
 
 ## build: build every derived data set from the data directory (each step skips what is
-## up to date): networks, layers, travel-time surfaces, maps, priority table, prevention
+## up to date): networks, layers, travel-time surfaces, base map, maps, priority table, prevention
 ## chain, reports
 build: $(STAMP)
 	$(ERR) network build
 	$(ERR) layers build
 	$(ERR) access compute
+	$(ERR) basemap build
 	$(ERR) maps build
 	$(ERR) priority
 	$(ERR) chain

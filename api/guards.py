@@ -30,15 +30,16 @@ from api.models import ErrorBody, Problem
 
 #: Content-Security-Policy per kind of HTML page. The family page runs only its own
 #: script file; the Leaflet maps (folium) inline their scripts and styles, so they need
-#: 'unsafe-inline' for both, and may show the online OpenStreetMap base map; Swagger UI
+#: 'unsafe-inline' for both, load the offline base map's tiles and labels from the same
+#: origin and may show the online OpenStreetMap base map; Swagger UI
 #: starts from one inline script, ReDoc renders with inline styles and a blob: worker.
 CSP: dict[str, str] = {
     "family": "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
               "img-src 'self' data: https://tile.openstreetmap.org; connect-src 'self'; "
               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
     "map": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-           "img-src data: https://tile.openstreetmap.org; base-uri 'none'; "
-           "form-action 'none'; frame-ancestors 'self'",
+           "img-src 'self' data: https://tile.openstreetmap.org; connect-src 'self'; "
+           "base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
     "docs": "default-src 'none'; script-src 'self' 'unsafe-inline'; "
             "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
             "worker-src 'self' blob:; base-uri 'none'; form-action 'none'; "

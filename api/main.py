@@ -27,6 +27,7 @@ from pathlib import Path
 import anyio
 import fastapi_offline
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.heavy = HeavySlots(settings.api.heavy_slots, settings.api.retry_after_s)
     errors.install(app, settings.api.echo_chars)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)  # HTML and JSON; PNGs are packed
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/docs-static", StaticFiles(directory=DOCS_STATIC), name="docs-static")
     for router in ROUTERS:

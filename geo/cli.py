@@ -424,6 +424,23 @@ def maps_build(
     emit(maps.build_maps(settings, categories=category, modes=mode or STREET_MODES))
 
 
+basemap_app = typer.Typer(help="The offline base map (raster tiles from the OSM vector tiles).",
+                          no_args_is_help=True)
+app.add_typer(basemap_app, name="basemap")
+
+
+@basemap_app.command("build")
+def basemap_build(
+    data_dir: DataDir = None,
+    region: RegionOpt = None,
+    force: Annotated[bool, typer.Option(help="rebuild even if up to date")] = False,
+) -> None:
+    """Draw the base map's features and low-zoom tiles into data/processed/<region>/basemap/."""
+    from geo.products.basemap import build_basemap
+
+    emit(build_basemap(make_settings(data_dir, region), force=force))
+
+
 @app.command("chain")
 def chain(
     gemeinde: Annotated[str | None, typer.Option(

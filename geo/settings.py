@@ -460,6 +460,31 @@ class MapSettings(BaseModel):
         description="optional online base map (off by default: maps render without internet)")
 
 
+class BaseMapSettings(BaseModel):
+    """The offline base map drawn from the region's vector tiles (:mod:`geo.products.basemap`).
+
+    Zooms are Web Mercator tile zooms (256-pixel tiles): 8 shows the county on a phone,
+    9–10 on a desktop, 15 a neighbourhood's streets, 17 single houses.
+    """
+
+    min_zoom: int = Field(default=8, ge=0, le=22, description="first zoom with tiles")
+    max_zoom: int = Field(default=17, ge=0, le=22, description="last zoom with tiles")
+    prebuild_max_zoom: int = Field(
+        default=12, ge=0, le=22,
+        description="tiles up to this zoom are drawn by `erreichbar basemap build`; higher "
+        "zooms are drawn on the first request and kept on disk")
+    supersample: int = Field(default=2, ge=1, le=4,
+                             description="drawing scale before smoothing down (1 = none)")
+    street_label_zoom: int = Field(default=15, ge=0, le=22,
+                                   description="first zoom with street names")
+    max_labels: int = Field(default=150, ge=1, le=1000,
+                            description="most labels in one /basemap/labels answer")
+    max_age_s: int = Field(default=86_400, ge=0,
+                           description="Cache-Control max-age of tiles and labels, seconds")
+    max_image_px: int = Field(default=4096, ge=64,
+                              description="largest side of a render_image picture, pixels")
+
+
 class ChainStage(BaseModel):
     """One stage of the prevention chain (Präventionskette): who, which offers, how far.
 
@@ -753,6 +778,7 @@ class Settings(BaseSettings):
     chain: ChainSettings = ChainSettings()
     planner: PlannerSettings = PlannerSettings()
     batch: BatchSettings = BatchSettings()
+    basemap: BaseMapSettings = BaseMapSettings()
 
     @property
     def raw_dir(self) -> Path:

@@ -9,6 +9,7 @@ themselves with :data:`needs_chromium`.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import socket
 import threading
@@ -69,8 +70,8 @@ def serve(services: Services) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def server(settings: Settings, networks: dict) -> Iterator[str]:
-    """The API on the real services."""
-    yield from serve(services_for(settings))
+def server(settings: Settings, basemap_settings: Settings, networks: dict) -> Iterator[str]:
+    """The API on the real services, with the offline base map."""
+    yield from serve(dataclasses.replace(services_for(settings), settings=basemap_settings))
 
 

@@ -33,3 +33,15 @@ def networks(settings: Settings) -> dict:
 
     network.build_networks(settings)
     return {mode: network.load_network(settings, mode) for mode in STREET_MODES}
+
+
+@pytest.fixture(scope="session")
+def basemap_settings(settings: Settings) -> Settings:
+    """``settings`` with the offline base map built into the session's work dir (tiles
+    pre-drawn up to z10, the rest drawn on request; ≈ 2–3 min once per session)."""
+    from geo.products.basemap import build_basemap
+    from geo.settings import BaseMapSettings
+
+    built = settings.model_copy(update={"basemap": BaseMapSettings(prebuild_max_zoom=10)})
+    build_basemap(built)
+    return built

@@ -3,6 +3,7 @@ and the figures drawn equal the engine's."""
 
 from __future__ import annotations
 
+import gzip
 import html
 import json
 import re
@@ -16,7 +17,7 @@ from _services import services_for
 from geo.engine.access import Accessibility
 from geo.networks.snap import to_lonlat
 from geo.products import maps
-from geo.products.maps import build_maps, class_labels, surface_image
+from geo.products.maps import build_maps, class_labels, populated, surface_image
 from geo.settings import MapSettings, Settings
 from geo.vocabulary import attribution
 
@@ -52,7 +53,12 @@ def test_travel_time_map_has_its_layers_offline(built: dict, engine: Accessibili
     # nothing to fetch: no external scripts or styles, Leaflet and markercluster inlined
     assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', page)
     assert "L.markerClusterGroup" in page and "L.control.layers" in page
-    assert "L.control.scale()" in page
+    # the offline base map (tiles, labels, metric scale) through the inlined basemap.js
+    assert "window.erreichbarBaseMap(" in page and "L.control.scale()" not in page
+    assert "L.control.scale({imperial: false, metric: true})" in page
+    assert "Kacheln 2021-08 / 2026-08" in page
+    # the legend says the raster is masked to where people live
+    assert "Farbig nur bewohnte 100-m-Zellen" in page
     # attributions, German title and legend
     assert attribution(Settings()) in page and "Zensus 2011" in page
     assert "Familienzentrum zu Fuß: Minuten bis zum nächsten Angebot" in page
@@ -108,3 +114,36 @@ def test_surface_image_colours_cells_by_class() -> None:
                 maps._hex_rgba(maps.UNREACHABLE_COLOUR, 160)}
     assert expected <= colours
     assert colours <= expected | {(0, 0, 0, 0)}  # nearest resampling: no mixed colours
+
+
+def test_travel_time_raster_keeps_only_populated_cells(engine: Accessibility) -> None:
+    raster = engine.raster_minutes("kita", "walk")
+    kept = populated(engine, raster)
+    people = pd.concat([engine.cell_frame(g)[["x", "y"]] for g in ("children", "need")])
+    people = people.round().astype(int).drop_duplicates()
+    expected = raster[["x", "y"]].round().astype(int).merge(people, on=["x", "y"])
+    assert len(kept) == len(expected) > 5000
+    assert len(kept) < 0.3 * len(raster)  # forest and fields stay uncoloured
+
+
+def test_white_spot_map_is_a_small_raster_sent_gzipped(built: dict, engine: Accessibility
+                                                       ) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    path = built["out"] / "weisse-flecken-walk.html"
+    assert path.stat().st_size < 2_000_000
+    page = path.read_text("utf-8")
+    limit = engine.settings.access.white_spot_min
+    assert page.count("L.imageOverlay(") == 2  # one raster per category, no vector cells
+    features = re.findall(r'"type":\s*"Feature"', page)
+    assert len(features) == len(engine.units("gemeinde"))
+    assert f"mehr als {limit} Minuten bis zum nächsten Angebot der Kategorie" in page
+    settings = engine.settings.model_copy(update={"maps": MapSettings(out_dir=built["out"])})
+    with TestClient(create_app(settings)).stream(
+            "GET", "/maps/weisse-flecken-walk", headers={"Accept-Encoding": "gzip"}) as answer:
+        assert answer.status_code == 200 and answer.headers["content-encoding"] == "gzip"
+        sent = b"".join(answer.iter_raw())
+    assert len(sent) < path.stat().st_size / 3
+    assert gzip.decompress(sent).decode("utf-8") == page

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import logging
 import re
 import time
@@ -43,6 +44,8 @@ from rasterio.warp import calculate_default_transform, reproject
 
 from geo._io import atomic_path, clean_stray_tmp
 from geo.engine.access import Accessibility
+from geo.messages import text
+from geo.products.basemap import script as basemap_script
 from geo.settings import Settings, get_region
 from geo.vocabulary import METRIC_CRS, STREET_MODES, attribution, label
 
@@ -100,26 +103,72 @@ def _inline_assets(m: folium.Map) -> None:
     js = [(LEAFLET_DIR / n).read_text("utf-8")
           for n in ("leaflet.min.js", "leaflet.markercluster.min.js")]
     header = _header(m)
-    header.add_child(Element("<style>" + "\n".join(css) + "</style>"), name="leaflet_css")
+    header.add_child(Element("<style>" + "\n".join(css) + _MAP_CSS + "</style>"),
+                     name="leaflet_css")
     header.add_child(Element("".join(f"<script>{code}</script>" for code in js)),
                      name="leaflet_js")
 
 
+#: Styles of the maps' own boxes (title, legend: Leaflet controls, so they stack and never
+#: overlap other controls) and neutral marker clusters (not the travel-time colours).
+_MAP_CSS: Final = """
+.map-box{background:rgba(255,255,255,.92);padding:6px 10px;border-radius:4px;
+ font:13px/1.4 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.4);max-width:calc(100vw - 90px)}
+#map-title{font-weight:bold}
+#map-legend{max-width:min(17em,calc(50vw - 30px))}
+.leaflet-control-attribution{max-width:calc(50vw - 20px);white-space:normal}
+@media (max-width:600px){.map-box{font-size:12px;padding:4px 6px}
+ #map-legend{max-height:40vh;overflow-y:auto}}
+.marker-cluster-small,.marker-cluster-medium,.marker-cluster-large{
+ background-color:rgba(53,66,79,.35)}
+.marker-cluster-small div,.marker-cluster-medium div,.marker-cluster-large div{
+ background-color:rgba(53,66,79,.9);color:#fff}
+"""
+
+
 class _Html(MacroElement):
-    """A fixed HTML block on the map (title, legend) and attributions for the map."""
+    """Title and legend as Leaflet controls, attributions, the offline base map."""
 
     _template = Template("""
         {% macro html(this, kwargs) %}{{ this.body }}{% endmacro %}
         {% macro script(this, kwargs) %}
         {{ this._parent.get_name() }}.attributionControl.setPrefix('Leaflet');
         {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.attribution }});
+        [["map-title", "topleft"], ["map-legend", "bottomleft"]].forEach(function (box) {
+          var el = document.getElementById(box[0]);
+          if (!el) return;
+          var control = L.control({position: box[1]});
+          control.onAdd = function () { L.DomEvent.disableClickPropagation(el); return el; };
+          control.addTo({{ this._parent.get_name() }});
+        });
+        window.erreichbarBaseMap({{ this._parent.get_name() }});
+        (function (map, bounds) {  // the region fills the first view, whatever the screen
+          var touched = false;
+          ["mousedown", "touchstart", "keydown", "wheel"].forEach(function (name) {
+            map.getContainer().addEventListener(name, function () { touched = true; },
+                                                {once: true, passive: true});
+          });
+          function fit() {  // beside (landscape) or above (portrait) the legend
+            if (touched) return;
+            var legend = document.getElementById("map-legend");
+            map.invalidateSize();
+            var size = map.getSize();
+            map.fitBounds(bounds, !legend ? {animate: false} : size.y > size.x
+              ? {paddingBottomRight: [0, legend.offsetHeight + 10], animate: false}
+              : {paddingTopLeft: [legend.offsetWidth + 10, 0], animate: false});
+          }
+          window.addEventListener("load", fit);
+          map.on("resize", fit);
+        })({{ this._parent.get_name() }}, {{ this.bounds }});
         {% endmacro %}""")
 
-    def __init__(self, body: str, attribution: str = "") -> None:
+    def __init__(self, body: str, attribution: str = "",
+                 bounds: list[list[float]] | None = None) -> None:
         super().__init__()
         self._name = "Html"
         self.body = body
         self.attribution = repr(attribution)
+        self.bounds = json.dumps(bounds)
 
 
 def new_map(settings: Settings, title: str, legend: str = "") -> folium.Map:
@@ -131,24 +180,45 @@ def new_map(settings: Settings, title: str, legend: str = "") -> folium.Map:
     region = get_region(settings.region)
     x0, y0, x1, y1 = region.bbox
     m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=10, tiles=None,
-                   control_scale=True, prefer_canvas=True)
+                   control_scale=False, prefer_canvas=True)  # basemap.js adds a metric one
     m.default_js, m.default_css = [], []
     m.options["maxZoom"] = 18  # markercluster needs it; without tiles nothing else sets it
     m.fit_bounds([[y0, x0], [y1, x1]])
     folium.TileLayer(settings.maps.base_map_url, name="OpenStreetMap-Karte (online)",
                      attr="© OpenStreetMap contributors (ODbL)", overlay=True, show=False,
                      control=True).add_to(m)
-    box = ("position:fixed;z-index:1000;background:rgba(255,255,255,.9);padding:6px 10px;"
-           "border-radius:4px;font:13px/1.4 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.4)")
-    body = (f'<div id="map-title" style="{box};top:10px;left:60px;font-weight:bold">'
-            f"{html.escape(title)}</div>")
+    body = f'<div id="map-title" class="map-box">{html.escape(title)}</div>'
     if legend:
-        body += f'<div id="map-legend" style="{box};bottom:30px;left:10px">{legend}</div>'
-    m.add_child(_Html(body, attribution(settings)))
+        body += f'<div id="map-legend" class="map-box">{legend}</div>'
+    m.add_child(_Html(body, attribution(settings), [[y0, x0], [y1, x1]]))
     _header(m).add_child(Element('<meta http-equiv="Content-Language" content="de">'),
                          name="lang")
+    _header(m).add_child(Element(f"<title>{html.escape(title)}</title>"), name="title")
+    # no favicon request (a 404 in every browser console)
+    _header(m).add_child(Element('<link rel="icon" href="data:,">'), name="icon")
     _inline_assets(m)
+    _header(m).add_child(Element(f"<script>{basemap_script(settings)}</script>"),
+                         name="basemap_js")
     return m
+
+
+class LayerControl(folium.LayerControl):
+    """folium's layer switcher, open on wide screens and folded to its icon on phones.
+
+    An open switcher on a 390 px screen covers the title and half the map.
+    """
+
+    _template = folium.template.Template("""
+        {% macro script(this,kwargs) %}
+        L.control.layers(
+            { {%- for key, val in this.base_layers.items() %}{{ key|tojson }}: {{ val }},
+              {%- endfor %} },
+            { {%- for key, val in this.overlays.items() %}{{ key|tojson }}: {{ val }},
+              {%- endfor %} },
+            Object.assign({{ this.options|tojavascript }},
+                          {collapsed: window.matchMedia("(max-width: 600px)").matches})
+        ).addTo({{ this._parent.get_name() }});
+        {% endmacro %}""")
 
 
 def _legend(settings: Settings) -> str:
@@ -171,22 +241,32 @@ def surface_image(raster: pd.DataFrame, breaks: Sequence[int]
     ----------
     raster
         ``x``, ``y`` (EPSG:3035 cell centres on a 100 m grid), ``minutes`` (NaN =
-        unreachable), as :meth:`Accessibility.raster_minutes`.
+        unreachable), as :meth:`Accessibility.raster_minutes`. Cells not listed stay
+        transparent.
     breaks
         Upper bounds of the colour classes, minutes.
     """
-    xs, ys = raster["x"].to_numpy(), raster["y"].to_numpy()
-    x0, y1 = xs.min() - 50.0, ys.max() + 50.0
-    cols = np.rint((xs - x0 - 50.0) / 100.0).astype(int)
-    rows = np.rint((y1 - 50.0 - ys) / 100.0).astype(int)
-    width, height = cols.max() + 1, rows.max() + 1
     minutes = raster["minutes"].to_numpy()
     cls = np.where(np.isnan(minutes), len(CLASS_COLOURS),
                    np.searchsorted(np.asarray(breaks, float), minutes, side="left"))
     palette = np.array([_hex_rgba(c, 200) for c in CLASS_COLOURS]
                        + [_hex_rgba(UNREACHABLE_COLOUR, 160)], dtype=np.uint8)
-    src = np.zeros((4, height, width), np.uint8)  # transparent outside the county
-    src[:, rows, cols] = palette[cls].T
+    return cells_image(raster["x"].to_numpy(), raster["y"].to_numpy(), palette[cls])
+
+
+def cells_image(xs: np.ndarray, ys: np.ndarray, rgba: np.ndarray
+                ) -> tuple[np.ndarray, list[list[float]]]:
+    """RGBA image (Web Mercator) of 100 m cells in given colours, bounds [[S, W], [N, E]].
+
+    ``xs``, ``ys``: EPSG:3035 cell centres (metres) on the 100 m INSPIRE grid; ``rgba``:
+    one colour (uint8 × 4) per cell. Everything else is transparent.
+    """
+    x0, y1 = xs.min() - 50.0, ys.max() + 50.0
+    cols = np.rint((xs - x0 - 50.0) / 100.0).astype(int)
+    rows = np.rint((y1 - 50.0 - ys) / 100.0).astype(int)
+    width, height = cols.max() + 1, rows.max() + 1
+    src = np.zeros((4, height, width), np.uint8)  # transparent outside the cells
+    src[:, rows, cols] = np.asarray(rgba, np.uint8).T
     src_transform = from_origin(x0, y1, 100.0, 100.0)
     bounds = (x0, y1 - 100.0 * height, x0 + 100.0 * width, y1)
     dst_transform, w, h = calculate_default_transform(METRIC_CRS, _WEB_MERCATOR, width, height,
@@ -200,6 +280,21 @@ def surface_image(raster: pd.DataFrame, breaks: Sequence[int]
     east, south = _TO_LONLAT.transform(dst_transform.c + w * dst_transform.a,
                                        dst_transform.f + h * dst_transform.e)
     return np.transpose(dst, (1, 2, 0)), [[south, west], [north, east]]
+
+
+def populated(engine: Accessibility, raster: pd.DataFrame) -> pd.DataFrame:
+    """Return the rows of a 100 m ``raster`` (``x``, ``y``) where people live.
+
+    A cell is populated when the census lists children under 10 or families with minors
+    in it (the 100 m grids: cells with fewer than 3 are not published, so the few people
+    of such cells are not shown).
+    """
+    cells = pd.concat([engine.cell_frame(grid)[["x", "y"]] for grid in ("children", "need")])
+    keys = set(zip(np.rint(cells["x"]).astype(int), np.rint(cells["y"]).astype(int),
+                   strict=True))
+    mask = [k in keys for k in zip(np.rint(raster["x"]).astype(int),
+                                   np.rint(raster["y"]).astype(int), strict=True)]
+    return raster[np.asarray(mask, dtype=bool)]
 
 
 def _text(value: Any) -> str | None:
@@ -294,8 +389,10 @@ def travel_time_map(engine: Accessibility, category: str, mode: str) -> folium.M
     settings = engine.settings
     title = (f"{label('category', category)} {label('mode', mode)}: Minuten bis zum nächsten "
              f"Angebot – {engine.region.title}")
-    m = new_map(settings, title, _legend(settings))
-    image, bounds = surface_image(engine.raster_minutes(category, mode),
+    legend = _legend(settings) + "<div><small>" + html.escape(
+        text("maps.masked", census=settings.census.title)) + "</small></div>"
+    m = new_map(settings, title, legend)
+    image, bounds = surface_image(populated(engine, engine.raster_minutes(category, mode)),
                                   settings.maps.breaks_min)
     folium.raster_layers.ImageOverlay(image, bounds, name="Fahrzeit (Minuten, 100-m-Raster)",
                                       opacity=0.75, mercator_project=False).add_to(m)
@@ -304,25 +401,47 @@ def travel_time_map(engine: Accessibility, category: str, mode: str) -> folium.M
     offers = engine.offers
     _add_offers(m, offers[(offers["category"] == category) & (offers["status"] == "active")],
                 category)
-    folium.LayerControl(collapsed=False).add_to(m)
+    LayerControl(collapsed=False).add_to(m)
     return m
+
+
+#: White-spot cells: children under 10 per cell (lower bounds) → opacity of the red.
+SPOT_CLASSES: Final = ((3, 0.3, "3–9"), (10, 0.55, "10–29"), (30, 0.85, "≥ 30"))
+SPOT_COLOUR: Final = "#cb181d"
+
+
+def spot_image(cells: pd.DataFrame) -> tuple[np.ndarray, list[list[float]]]:
+    """Raster (Web Mercator RGBA) of white-spot cells, more children = more opaque red.
+
+    ``cells``: ``x``, ``y`` (EPSG:3035 centres), ``children_under_10``.
+    """
+    n = cells["children_under_10"].to_numpy()
+    lows = np.array([low for low, _, _ in SPOT_CLASSES])
+    cls = np.clip(np.searchsorted(lows, n, side="right") - 1, 0, len(lows) - 1)
+    palette = np.array([_hex_rgba(SPOT_COLOUR, round(a * 255)) for _, a, _ in SPOT_CLASSES],
+                       dtype=np.uint8)
+    return cells_image(cells["x"].to_numpy(), cells["y"].to_numpy(), palette[cls])
 
 
 def white_spot_map(engine: Accessibility, categories: Sequence[str], mode: str) -> folium.Map:
     """Map the children under 10 living more than ``white_spot_min`` minutes from an offer.
 
-    Measured to the nearest offer; one layer per category (100 m cells, darker = more
-    children), Gemeinden with counts.
+    Measured to the nearest offer; one raster layer per category (100 m cells as a PNG,
+    darker = more children), Gemeinden with the counts per category; the white-spot
+    definition (``AccessSettings.white_spot_min``/``white_spot_mode``) stated in the legend.
     """
     settings = engine.settings
     limit = settings.access.white_spot_min
     title = (f"Weiße Flecken {label('mode', mode)}: Kinder unter 10, die mehr als {limit} "
              f"Minuten bis zum nächsten Angebot brauchen – {engine.region.title}")
-    legend = ("<b>Kinder unter 10 je 100-m-Zelle</b>"
+    legend = (f"<b>{html.escape(text('maps.white_spot_legend'))}</b>"
               + "".join(f'<div><i style="display:inline-block;width:14px;height:14px;'
-                        f'background:#cb181d;opacity:{o};margin-right:6px;'
-                        f'vertical-align:middle"></i>{label}</div>'
-                        for o, label in ((0.3, "3–9"), (0.55, "10–29"), (0.85, "≥ 30"))))
+                        f'background:{SPOT_COLOUR};opacity:{o};margin-right:6px;'
+                        f'vertical-align:middle"></i>{name}</div>'
+                        for _, o, name in SPOT_CLASSES)
+              + "<div style='max-width:22em'><small>" + html.escape(text(
+                  "maps.white_spot_definition", mode=label("mode", mode), minutes=limit))
+              + "</small></div>")
     m = new_map(settings, title, legend)
     cells = engine.cell_frame("children")
     gemeinden = engine.units("gemeinde")
@@ -330,23 +449,18 @@ def white_spot_map(engine: Accessibility, categories: Sequence[str], mode: str) 
     for i, category in enumerate(categories):
         minutes = engine.cells(category, mode)
         far = ~(minutes["minutes"].to_numpy() <= limit)
-        spots = gpd.GeoDataFrame({
-            "Kinder unter 10": cells["children_under_10"].to_numpy()[far],
-            "Minuten": [("nicht erreichbar" if not np.isfinite(v) else f"{v:.0f}")
-                        for v in minutes["minutes"].to_numpy()[far]],
-        }, geometry=cells.geometry.to_numpy()[far], crs=METRIC_CRS).to_crs("EPSG:4326")
         counts[label("category", category)] = (
             minutes[far].groupby("gemeinde_ags")["children_under_10"].sum()
             .reindex(counts.index).fillna(0).astype(int))
-        folium.GeoJson(
-            spots, name=f"{label('category', category)}: {int(spots['Kinder unter 10'].sum())} "
-                        f"Kinder > {limit} min", show=i == 0,
-            style_function=lambda f: {
-                "stroke": False, "fillColor": "#cb181d",
-                "fillOpacity": (0.85 if f["properties"]["Kinder unter 10"] >= 30 else
-                                0.55 if f["properties"]["Kinder unter 10"] >= 10 else 0.3)},
-            tooltip=folium.GeoJsonTooltip(fields=["Kinder unter 10", "Minuten"],
-                                          aliases=["Kinder unter 10:", "Minuten:"])).add_to(m)
+        total = int(cells["children_under_10"].to_numpy()[far].sum())
+        name = f"{label('category', category)}: {total} Kinder > {limit} min"
+        if not far.any():
+            continue
+        image, bounds = spot_image(pd.DataFrame({
+            "x": cells["x"].to_numpy()[far], "y": cells["y"].to_numpy()[far],
+            "children_under_10": cells["children_under_10"].to_numpy()[far]}))
+        folium.raster_layers.ImageOverlay(image, bounds, name=name, show=i == 0,
+                                          mercator_project=False).add_to(m)
     shown = gpd.GeoDataFrame(counts.reset_index(drop=True),
                              geometry=gemeinden.geometry.to_crs("EPSG:4326").to_numpy(),
                              crs="EPSG:4326")
@@ -356,7 +470,7 @@ def white_spot_map(engine: Accessibility, categories: Sequence[str], mode: str) 
         style_function=lambda _: {"color": "#252525", "weight": 1.5, "fillOpacity": 0.0},
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[f"{f}:" for f in fields],
                                       sticky=True)).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    LayerControl(collapsed=False).add_to(m)
     return m
 
 

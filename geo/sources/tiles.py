@@ -153,6 +153,22 @@ def _decode_tile(args: tuple[Path, int, int, int, tuple[str, ...]]
     return out
 
 
+def _uniform_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with mixed-type property columns as strings (NA kept).
+
+    Producers are not consistent (tilemaker's ``intermittent`` is 0/1 in some tiles and
+    text in others); GeoParquet needs one type per column.
+    """
+    for column in frame.columns:
+        values = frame[column]
+        if not pd.api.types.is_object_dtype(values):
+            continue
+        types = {type(v) for v in values[values.notna()]}
+        if len(types) > 1:
+            frame[column] = values.where(values.isna(), values.astype(str))
+    return frame
+
+
 def read_layers(tileset: TileSet, layers: tuple[str, ...], cache_dir: Path | None = None,
                 workers: int | None = None) -> dict[str, gpd.GeoDataFrame]:
     """Decode ``layers`` of every tile into GeoDataFrames (EPSG:4326).
@@ -203,7 +219,8 @@ def read_layers(tileset: TileSet, layers: tuple[str, ...], cache_dir: Path | Non
         counts = [c for _, _, c in tile_xy[name]]
         frame["tile_x"] = np.repeat([t[0] for t in tile_xy[name]], counts).astype(np.int32)
         frame["tile_y"] = np.repeat([t[1] for t in tile_xy[name]], counts).astype(np.int32)
-        gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(g, crs="EPSG:4326"))
+        gdf = gpd.GeoDataFrame(_uniform_columns(frame),
+                               geometry=gpd.GeoSeries(g, crs="EPSG:4326"))
         log.info("decoded %d %s features from %d tiles in %s", len(gdf), name,
                  len(tileset.tiles), tileset.root)
         if cache_dir is not None:
