@@ -42,7 +42,8 @@ XSS = "<img src=x onerror=document.title='X'>"
 
 
 @pytest.fixture(scope="module")
-def hostile_server(settings: Settings, networks: dict) -> Iterator[str]:
+def hostile_server(settings: Settings, basemap_settings: Settings,
+                   networks: dict) -> Iterator[str]:
     """The API on the real services with every Grundschule and every Gemeinde renamed to
     :data:`XSS` (a fixture: the catalogue on disk is untouched)."""
     real = services_for(settings)
@@ -51,7 +52,8 @@ def hostile_server(settings: Settings, networks: dict) -> Iterator[str]:
     gemeinden = copy.deepcopy(real.gemeinden)
     for feature in gemeinden["features"]:
         feature["properties"]["name"] = XSS
-    yield from serve(dataclasses.replace(real, offers=offers, gemeinden=gemeinden))
+    yield from serve(dataclasses.replace(real, offers=offers, gemeinden=gemeinden,
+                                         settings=basemap_settings))
 
 
 #: Viewports every family-page test runs on: CSS pixels, and whether it is a phone.
