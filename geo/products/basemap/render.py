@@ -106,7 +106,11 @@ class Renderer:
         """RGB array of the area kinds burnt in drawing order over the background."""
         # cut to the window first: a forest of a whole z14 tile has thousands of vertices
         pad = 2 * (big.x1 - big.x0) / big.width
-        cut = shapely.clip_by_rect(geoms, big.x0 - pad, big.y0 - pad, big.x1 + pad, big.y1 + pad)
+        rect = (big.x0 - pad, big.y0 - pad, big.x1 + pad, big.y1 + pad)
+        try:
+            cut = shapely.clip_by_rect(geoms, *rect)
+        except shapely.errors.GEOSException:  # GEOS' fast rectangle clipper leaves a 3-point
+            cut = shapely.intersection(geoms, shapely.box(*rect))  # ring on a few valid areas
         shapes = [(g, code) for code, kind in enumerate(style.AREAS, start=1)
                   for g in cut[kinds == kind] if not shapely.is_empty(g)]
         palette = np.array([style.hex_rgb(style.BACKGROUND)]
