@@ -154,6 +154,9 @@ def test_api_serves_tiles_labels_and_script_and_refuses_what_is_out_of_range(
     assert "Weender Landstraße" in [lb["text"] for lb in labels.json()["labels"]]
     bad = client.get("/basemap/labels", params={"bbox": "10,52,9,51", "zoom": 11})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "bbox"]
+    # a street-level tile whose areas GEOS' rectangle clipper cannot cut (a 3-point ring)
+    hard = client.get("/basemap/15/17288/10893.png")
+    assert hard.status_code == 200 and Image.open(io.BytesIO(hard.content)).size == (256, 256)
     js = client.get("/basemap.js")
     assert js.status_code == 200 and "window.erreichbarBaseMap" in js.text
     assert "Kacheln 2021-08 / 2026-08" in js.text and "__BASEMAP_CONFIG__" not in js.text
