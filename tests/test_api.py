@@ -38,8 +38,8 @@ def map_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app(services: Services, settings: Settings, map_dir: Path) -> FastAPI:
-    own = settings.model_copy(update={"maps": MapSettings(out_dir=map_dir)})
+def app(services: Services, basemap_settings: Settings, map_dir: Path) -> FastAPI:
+    own = basemap_settings.model_copy(update={"maps": MapSettings(out_dir=map_dir)})
     return create_app(own, services)
 
 

@@ -157,6 +157,7 @@ class _Html(MacroElement):
               ? {paddingBottomRight: [0, legend.offsetHeight + 10], animate: false}
               : {paddingTopLeft: [legend.offsetWidth + 10, 0], animate: false});
           }
+          fit();  // now, and again once the page has its final size
           window.addEventListener("load", fit);
           map.on("resize", fit);
         })({{ this._parent.get_name() }}, {{ this.bounds }});
