@@ -414,6 +414,30 @@ def test_facade_transit_what_if_equals_full_recomputation(
     assert gem[f"children_within_{m}min_change"].sum() == pytest.approx(net, abs=len(gem))
 
 
+def test_chain_planned_familienzentrum_by_transit(engine: Accessibility, enz: Settings,
+                                                  feed: gtfs.Feed,
+                                                  fixture_offers: gpd.GeoDataFrame) -> None:
+    """The chain's planned-Familienzentren what-if by transit (a site at the real stop
+    Neuenbürg Gewerbegebiet) equals the stage minutes of an engine whose catalogue has a
+    Familienzentrum there (computed from scratch), for every stage with Familienzentren."""
+    from geo.products.chain import ChainData
+
+    site = feed.stops.set_index("stop_id").loc["de:08236:1400_Parent", ["lon", "lat"]]
+    planned = pd.DataFrame({"lon": [float(site["lon"])], "lat": [float(site["lat"])]})
+    new_row = fixture_offers[fixture_offers["id"] == "fixture-2"].copy()
+    new_row[["id", "lon", "lat"]] = ["new-1", site["lon"], site["lat"]]
+    full = ChainData(Accessibility(enz, offers=gpd.GeoDataFrame(
+        pd.concat([fixture_offers, new_row], ignore_index=True), crs=fixture_offers.crs)))
+    data = ChainData(engine)
+    stages = [st for st in enz.chain.stages if "familienzentrum" in st.categories]
+    assert stages
+    for stage in stages:
+        got = data.planned_minutes(stage, "transit", planned)
+        assert got is not None
+        np.testing.assert_array_equal(got, full.stage_minutes(stage, "transit"))
+        assert (got < data.stage_minutes(stage, "transit")).sum() > 10
+
+
 def test_transit_supply_equals_per_offer_scans(engine: Accessibility, enz: Settings,
                                                fixture_offers: gpd.GeoDataFrame) -> None:
     """E2SFCA by transit from combined stop-to-stop scans equals E2SFCA on times scanned
