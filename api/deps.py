@@ -66,8 +66,10 @@ async def ready(services: ServicesDep) -> None:
                            values={"missing": ", ".join(missing), "hint": "; ".join(hints)})
 
 
-def mode_ready(services: Services, mode: str) -> None:
+def mode_ready(services: Services, mode: str, where: str = "query") -> None:
     """Load the engine of ``mode``; 409 naming ``mode`` when its data is not there.
+
+    ``where``: the request part that carries ``mode`` (``query`` or ``body``).
 
     Street networks are checked by the readiness dependency (503); here it is the mode's
     own data, e.g. a region without a timetable for ``transit`` (the engine's message says
@@ -76,7 +78,7 @@ def mode_ready(services: Services, mode: str) -> None:
     try:
         services.engine.engine(mode).load()
     except DataError as exc:
-        raise RequestError(409, ["query", "mode"], str(exc), "no_timetable") from exc
+        raise RequestError(409, [where, "mode"], str(exc), "no_timetable") from exc
 
 
 def timetable(services: Services) -> TransitAccess:

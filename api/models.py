@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from geo.vocabulary import Category, StreetMode, Weight
+from geo.vocabulary import Category, Mode, StreetMode, Weight
 
 
 class Problem(BaseModel):
@@ -290,7 +290,8 @@ class Scenario(BaseModel):
     """Offers to add and/or close for one category and mode."""
 
     category: Category = Field(description="offer category, e.g. familienzentrum")
-    mode: StreetMode = Field(default=StreetMode.walk)
+    mode: Mode = Field(default=Mode.walk, description="transit: walk + public transport "
+                       "(window median), needs a loaded timetable")
     add: list[Site] = Field(default_factory=list, max_length=50)
     remove: list[str] = Field(default_factory=list, max_length=200,
                               description="ids of active offers to close")

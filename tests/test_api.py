@@ -203,6 +203,16 @@ def test_scenario_closing_the_albanischule_worsens_goettingen(client, services) 
     assert outside["detail"][0]["type"] == "outside_region"
 
 
+def test_transit_scenario_without_timetable_is_409(client) -> None:
+    """/scenarios takes mode transit (its what-if combines stop-to-stop scans; numbers on
+    the Enzkreis feed: tests/test_transit_access.py); Göttingen has no timetable: 409."""
+    body = _problem(client.post("/scenarios", json={
+        "category": "kita", "mode": "transit", "add": [{"lon": ALBANI[0], "lat": ALBANI[1]}]}),
+        409)
+    assert body["detail"][0]["type"] == "no_timetable"
+    assert body["detail"][0]["loc"] == ["body", "mode"]
+
+
 @pytest.mark.parametrize(("path", "params"), [
     ("/nearest", {"category": "familienzentrum"}),
     ("/nearest", {"category": "familienzentrum", "route": "false"}),

@@ -192,7 +192,7 @@ def test_isochrone_is_exactly_the_cells_within(engine: Accessibility, enz: Setti
 
 def test_network_only_calls_refuse_transit(engine: Accessibility) -> None:
     with pytest.raises(ValueError, match="walk/bike/car only"):
-        engine.what_if("kita", "transit", remove=["fixture-3"])
+        engine.surface("kita", "transit")
 
 
 def test_goettingen_has_no_timetable(data_dir: Path, tmp_path: Path) -> None:
@@ -367,6 +367,75 @@ def test_transit_what_if_equals_full_recomputation(enz: Settings, feed: gtfs.Fee
     # the change is real: cells near Neuenbürg got faster, cells near Ellmendingen slower
     assert (after.median_s < before.median_s).sum() > 10
     assert (after.median_s > before.median_s).sum() > 0
+
+
+def test_facade_transit_what_if_equals_full_recomputation(
+        engine: Accessibility, enz: Settings, feed: gtfs.Feed,
+        fixture_offers: gpd.GeoDataFrame) -> None:
+    """Accessibility.what_if by transit (close the fixture Familienzentrum Ellmendingen,
+    open one at the real stop Neuenbürg Gewerbegebiet) equals a second engine whose
+    catalogue has that change, computed from scratch: per children cell (minutes, offer)
+    and per Gemeinde (children within N minutes)."""
+    site = feed.stops.set_index("stop_id").loc["de:08236:1400_Parent", ["lon", "lat"]]
+    result = engine.what_if("familienzentrum", "transit",
+                            add=[(float(site["lon"]), float(site["lat"]))],
+                            remove=["fixture-1"])
+    changed = fixture_offers[fixture_offers["id"] != "fixture-1"].copy()
+    new_row = changed[changed["id"] == "fixture-2"].copy()
+    new_row[["id", "lon", "lat"]] = ["new-1", site["lon"], site["lat"]]
+    full = Accessibility(enz, offers=gpd.GeoDataFrame(
+        pd.concat([changed, new_row], ignore_index=True), crs=changed.crs))
+    before = engine.cells("familienzentrum", "transit")
+    after = full.cells("familienzentrum", "transit")
+    moved = (before["minutes"] != after["minutes"]).to_numpy()
+    assert result.surface is None
+    assert result.cells["cell_id"].tolist() == after["cell_id"][moved].tolist()
+    np.testing.assert_array_equal(result.cells["minutes_after"], after["minutes"][moved])
+    np.testing.assert_array_equal(result.cells["minutes_before"], before["minutes"][moved])
+    assert result.cells["offer_id"].tolist() == after["offer_id"][moved].tolist()
+    assert (result.cells["minutes_after"] < result.cells["minutes_before"]).sum() > 10
+    assert {"new-1", "fixture-2"} >= set(result.cells["offer_id"].dropna())
+    cov_before = engine.coverage("gemeinde", "familienzentrum", "transit")
+    cov_after = full.coverage("gemeinde", "familienzentrum", "transit")
+    gem = result.gemeinden
+    assert gem["ags"].tolist() == cov_after["ags"].tolist()
+    for m in enz.access.thresholds_min:
+        share = f"children_within_{m}min_share"
+        np.testing.assert_allclose(gem[f"{share}_before"], cov_before[share])
+        np.testing.assert_allclose(gem[f"{share}_after"], cov_after[share])
+        gained = ((cov_after[share] - cov_before[share]) * cov_before["children"]).round()
+        np.testing.assert_array_equal(gem[f"children_within_{m}min_change"],
+                                      gained.fillna(0).astype(int))
+    # Neuenbürg gains, and children are counted per cell: the gain is that of the cells
+    m = max(enz.access.thresholds_min)
+    within = result.cells["minutes_after"] <= m
+    was = result.cells["minutes_before"] <= m
+    net = (result.cells["children_under_10"].fillna(0) * (within.astype(int) - was)).sum()
+    assert gem[f"children_within_{m}min_change"].sum() == pytest.approx(net, abs=len(gem))
+
+
+def test_chain_planned_familienzentrum_by_transit(engine: Accessibility, enz: Settings,
+                                                  feed: gtfs.Feed,
+                                                  fixture_offers: gpd.GeoDataFrame) -> None:
+    """The chain's planned-Familienzentren what-if by transit (a site at the real stop
+    Neuenbürg Gewerbegebiet) equals the stage minutes of an engine whose catalogue has a
+    Familienzentrum there (computed from scratch), for every stage with Familienzentren."""
+    from geo.products.chain import ChainData
+
+    site = feed.stops.set_index("stop_id").loc["de:08236:1400_Parent", ["lon", "lat"]]
+    planned = pd.DataFrame({"lon": [float(site["lon"])], "lat": [float(site["lat"])]})
+    new_row = fixture_offers[fixture_offers["id"] == "fixture-2"].copy()
+    new_row[["id", "lon", "lat"]] = ["new-1", site["lon"], site["lat"]]
+    full = ChainData(Accessibility(enz, offers=gpd.GeoDataFrame(
+        pd.concat([fixture_offers, new_row], ignore_index=True), crs=fixture_offers.crs)))
+    data = ChainData(engine)
+    stages = [st for st in enz.chain.stages if "familienzentrum" in st.categories]
+    assert stages
+    for stage in stages:
+        got = data.planned_minutes(stage, "transit", planned)
+        assert got is not None
+        np.testing.assert_array_equal(got, full.stage_minutes(stage, "transit"))
+        assert (got < data.stage_minutes(stage, "transit")).sum() > 10
 
 
 def test_transit_supply_equals_per_offer_scans(engine: Accessibility, enz: Settings,

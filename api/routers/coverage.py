@@ -125,6 +125,7 @@ def scenarios(s: ServicesDep, settings: SettingsDep,
     if len(scenario.add) > settings.api.max_scenario_sites:
         raise RequestError(422, ["body", "add"], f"at most "
                            f"{settings.api.max_scenario_sites} sites per scenario", "invalid")
+    mode_ready(s, str(scenario.mode), "body")
     with blame("body", "add" if scenario.add else "remove"):
         result = s.engine.what_if(
             str(scenario.category), str(scenario.mode),

@@ -441,7 +441,9 @@ class Accessibility:
         Parameters
         ----------
         category, mode
-            As in :meth:`surface` (street modes).
+            As in :meth:`cells`; for transit the cells' times are combined from kept
+            stop-to-stop scans and ``surface`` is None
+            (:meth:`~geo.engine.transit_engine.TransitEngine.what_if`).
         add
             ``(lon, lat)`` of new sites (WGS84 degrees); they become offers ``new-1``, …
         remove
@@ -456,7 +458,7 @@ class Accessibility:
         Raises
         ------
         AccessInputError
-            Nothing to change, an unknown offer id, or mode ``transit``.
+            Nothing to change or an unknown offer id.
         RegionError
             An added site outside the region or not connected to the network.
         """

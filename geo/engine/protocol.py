@@ -105,7 +105,9 @@ class NearestRoutes:
 class WhatIf:
     """The result of a what-if: offers added and/or removed."""
 
-    surface: Surface  #: the changed surface (added offers are ``new-1``, ``new-2``, …)
+    #: the changed surface (added offers are ``new-1``, ``new-2``, …); None for transit,
+    #: whose times are per cell (``cells`` carries them)
+    surface: Surface | None
     gemeinden: pd.DataFrame  #: coverage per Gemeinde before, after and the change
     cells: pd.DataFrame  #: children cells whose time changed: before/after minutes, offer
     seconds: float  #: wall time of the computation, seconds

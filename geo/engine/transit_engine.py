@@ -7,14 +7,14 @@ detour factor; walking the whole way is the street walk surface there. The engin
 cells, coverage inputs, the raster, nearest (with the connections) and isochrones once a
 timetable is loaded for the region (``erreichbar gtfs load PATH|URL --region R``); without
 one they raise the loader's "no public-transport timetable is loaded" error. Supply
-(E2SFCA) combines kept stop-to-stop scans (:mod:`geo.engine.transit_what_if`). It has no
-street network of its own: surfaces, snapping and the node-based what-if raise
-:class:`~geo.errors.AccessInputError` naming the mode (the cell what-if is
-:func:`geo.engine.transit_what_if.what_if`).
+(E2SFCA) and what-if combine kept stop-to-stop scans (:mod:`geo.engine.transit_what_if`):
+no timetable scan per change. It has no street network of its own: surfaces and snapping
+raise :class:`~geo.errors.AccessInputError` naming the mode.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -205,8 +205,40 @@ class TransitEngine:
 
     def what_if(self, category: str, add: Sequence[tuple[float, float]],
                 remove: Sequence[str]) -> WhatIf:
-        """Refuse: what-if is street-only (AccessInputError)."""
-        self._street_only("what-if")
+        """Add offers at ``add`` (lon, lat WGS84 degrees) and/or close ``remove``.
+
+        The children cells' times after are combined from the kept stop-to-stop scans
+        (:func:`geo.engine.transit_what_if.what_if`); walking the whole way is the street
+        walk what-if when the walk network is built, else crow-fly × detour (as
+        :meth:`cell_times`). Same answer as the street modes (``surface`` None).
+
+        Raises
+        ------
+        AccessInputError
+            Nothing to change, an unknown offer id, or no offer left.
+        """
+        from geo.engine.transit_what_if import what_if as combine
+        from geo.engine.what_if import changed_cells, coverage_change
+
+        t0 = time.perf_counter()
+        sites = np.asarray(add, float).reshape(-1, 2)
+        xy = (np.column_stack(self.data.check_points(sites[:, 0], sites[:, 1]))
+              if len(sites) else np.empty((0, 2)))
+        children = self.data.points("children")[["x", "y"]].to_numpy(float)
+        walk_s = (self.walk.what_if(category, add, remove).surface
+                  if self._has_walk_network() else None)
+        _, after, ids = combine(self.access(), category, children, list(map(tuple, xy)),
+                                remove, walk_only_s=None if walk_s is None
+                                else walk_s.at(self.walk.cell_snap("children"))[0])
+        before = self.cell_minutes(category, "children")
+        now = (to_minutes(after.median_s), np.isfinite(after.median_s))
+        offer_ids = np.asarray(np.where(after.offer >= 0,
+                                        np.asarray(ids, object)[np.maximum(after.offer, 0)],
+                                        None), dtype=object)
+        return WhatIf(None,
+                      coverage_change(self.data, lambda grid: before, lambda grid: now),
+                      changed_cells(self.data, before[0], now[0], offer_ids),
+                      time.perf_counter() - t0)
 
     def supply(self, category: str) -> Supply:
         """E2SFCA supply per child of ``category`` by walk + public transport.

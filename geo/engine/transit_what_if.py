@@ -97,7 +97,8 @@ def offer_profiles(access: TransitAccess, dest: np.ndarray
 
 
 def what_if(access: TransitAccess, category: str, xy: np.ndarray,
-            add: Sequence[tuple[float, float]] = (), remove: Sequence[str] = ()
+            add: Sequence[tuple[float, float]] = (), remove: Sequence[str] = (),
+            walk_only_s: np.ndarray | None = None
             ) -> tuple[TransitCells, TransitCells, list[str]]:
     """Cells' walk + transit times before and after adding and/or closing offers.
 
@@ -111,6 +112,9 @@ def what_if(access: TransitAccess, category: str, xy: np.ndarray,
         New sites, EPSG:3035 metres; they become offers ``new-1``, ``new-2``, …
     remove : sequence of str
         Ids of active offers of the category to close.
+    walk_only_s : numpy.ndarray, optional
+        Seconds of walking the whole way to the nearest changed offer per cell (e.g. the
+        street walk what-if); default crow-fly × detour. ``before`` is always crow-fly.
 
     Returns
     -------
@@ -137,7 +141,8 @@ def what_if(access: TransitAccess, category: str, xy: np.ndarray,
     dest = np.vstack([access.offer_xy(rows)[keep], np.asarray(add, float).reshape(-1, 2)])
     before = access.cell_times(category, xy)
     prof, prof_offer = offer_profiles(access, dest)
-    return before, access.combine_cells(category, xy, prof, prof_offer, dest), ids
+    return before, access.combine_cells(category, xy, prof, prof_offer, dest,
+                                        walk_only_s), ids
 
 
 def cell_offer_seconds(access: TransitAccess, category: str, xy: np.ndarray) -> np.ndarray:

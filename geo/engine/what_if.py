@@ -5,6 +5,8 @@ improves the surface only where it is faster, so the added sites get one multi-s
 bounded by the current worst time of any snappable node (exact, and cheaper than a full
 run). The answer is the changed surface, the children coverage per Gemeinde before and
 after, and the children cells whose time changed — in well under a second.
+:func:`coverage_change` and :func:`changed_cells` build the same answer from per-cell
+minutes; the transit engine uses them (:meth:`~geo.engine.transit_engine.TransitEngine.what_if`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from geo.engine.protocol import OfferSet, Surface, WhatIf
+from geo.engine.region import CellMinutes, RegionData
 from geo.errors import AccessInputError, RegionError
 from geo.networks import routing
 
@@ -62,8 +65,17 @@ def what_if(engine: StreetEngine, category: str, add: Sequence[tuple[float, floa
         raise AccessInputError(f"no active {category!r} offer with id "
                                f"{', '.join(map(repr, unknown))}")
     surface = _changed_surface(engine, base, offers, add, remove)
-    return WhatIf(surface, _gemeinde_change(engine, base, surface),
-                  _changed_cells(engine, base, surface), time.perf_counter() - t0)
+    before, _ = engine.surface_minutes(base, "children")
+    after, _ = engine.surface_minutes(surface, "children")
+    _, cell_offer = surface.at(engine.cell_snap("children"))
+    offer_ids = np.asarray(np.where(cell_offer >= 0,
+                                    surface.offer_ids[np.maximum(cell_offer, 0)], None),
+                           dtype=object)
+    return WhatIf(surface,
+                  coverage_change(engine.data, lambda grid: engine.surface_minutes(base, grid),
+                                  lambda grid: engine.surface_minutes(surface, grid)),
+                  changed_cells(engine.data, before, after, offer_ids),
+                  time.perf_counter() - t0)
 
 
 def _changed_surface(engine: StreetEngine, base: Surface, offers: OfferSet,
@@ -94,42 +106,43 @@ def _changed_surface(engine: StreetEngine, base: Surface, offers: OfferSet,
     return Surface(base.category, base.mode, seconds, offer, ids)
 
 
-def _gemeinde_change(engine: StreetEngine, base: Surface, changed: Surface) -> pd.DataFrame:
-    """Children coverage per Gemeinde before and after, and children gained per threshold."""
-    thresholds = engine.settings.access.thresholds_min
+def coverage_change(data: RegionData, before: CellMinutes, after: CellMinutes
+                    ) -> pd.DataFrame:
+    """Children coverage per Gemeinde before and after, and children gained per threshold.
 
-    def children_coverage(surface: Surface) -> pd.DataFrame:
-        return engine.data.coverage(
-            "gemeinde", lambda grid: engine.surface_minutes(surface, grid), thresholds,
-            ["children"])
-
-    before, after = children_coverage(base), children_coverage(changed)
-    white = f"children_beyond_{engine.settings.access.white_spot_min}min"
-    change = pd.DataFrame({"ags": before["ags"], "name": before["name"],
-                           "children": before["children"]})
+    ``before``/``after`` give per grid the minutes (inf = none) and connected flag per cell
+    (only the ``children`` grid is asked for); thresholds: ``access.thresholds_min``.
+    """
+    thresholds = data.settings.access.thresholds_min
+    old = data.coverage("gemeinde", before, thresholds, ["children"])
+    new = data.coverage("gemeinde", after, thresholds, ["children"])
+    white = f"children_beyond_{data.settings.access.white_spot_min}min"
+    change = pd.DataFrame({"ags": old["ags"], "name": old["name"],
+                           "children": old["children"]})
     for m in thresholds:
         col = f"children_within_{m}min_share"
-        change[f"{col}_before"] = before[col]
-        change[f"{col}_after"] = after[col]
+        change[f"{col}_before"] = old[col]
+        change[f"{col}_after"] = new[col]
         change[f"children_within_{m}min_change"] = \
-            ((after[col] - before[col]) * before["children"]).round().fillna(0).astype(int)
-    change[f"{white}_before"] = before[white]
-    change[f"{white}_after"] = after[white]
+            ((new[col] - old[col]) * old["children"]).round().fillna(0).astype(int)
+    change[f"{white}_before"] = old[white]
+    change[f"{white}_after"] = new[white]
     return change
 
 
-def _changed_cells(engine: StreetEngine, base: Surface, changed: Surface) -> pd.DataFrame:
-    """Children cells whose time changed: minutes before and after and the offer now."""
-    minutes_before, _ = engine.surface_minutes(base, "children")
-    minutes_after, _ = engine.surface_minutes(changed, "children")
-    _, cell_offer = changed.at(engine.cell_snap("children"))
+def changed_cells(data: RegionData, minutes_before: np.ndarray, minutes_after: np.ndarray,
+                  offer_ids: np.ndarray) -> pd.DataFrame:
+    """Children cells whose time changed: minutes before and after and the offer now.
+
+    ``minutes_*`` per children cell (inf = none); ``offer_ids`` the offer reached after
+    (None = none).
+    """
     moved = np.flatnonzero(minutes_after != minutes_before)
-    children = engine.data.cell_frame("children")
+    children = data.cell_frame("children")
     return pd.DataFrame({
         "cell_id": children["cell_id"].to_numpy()[moved],
         "gemeinde_ags": children["gemeinde_ags"].to_numpy()[moved],
         "children_under_10": children["children_under_10"].to_numpy()[moved],
         "minutes_before": minutes_before[moved], "minutes_after": minutes_after[moved],
-        "offer_id": np.where(cell_offer[moved] >= 0,
-                             changed.offer_ids[np.maximum(cell_offer[moved], 0)], None),
+        "offer_id": np.asarray(offer_ids, dtype=object)[moved],
     })

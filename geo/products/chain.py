@@ -395,13 +395,13 @@ class ChainData:
                         planned: pd.DataFrame | None = None) -> np.ndarray | None:
         """Return the stage minutes per cell with planned Familienzentren active.
 
-        None where the stage has no Familienzentren, none is planned, or the mode is
-        transit. :meth:`Accessibility.what_if` adds the planned sites (default: every
+        None where the stage has no Familienzentren or none is planned.
+        :meth:`Accessibility.what_if` (transit too) adds the planned sites (default: every
         planned Familienzentrum of the stage; else the rows of ``planned``, with ``lon``,
         ``lat``) to the active Familienzentren; a cell whose time falls takes the new
         site's time when it beats the stage's.
         """
-        if "familienzentrum" not in stage.categories or not self.acc.engine(mode).has_network:
+        if "familienzentrum" not in stage.categories:
             return None
         if planned is None:
             planned = self.stage_offers(stage, Status.planned)

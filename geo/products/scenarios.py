@@ -199,6 +199,7 @@ def evaluate(acc: Accessibility, plan: Plan) -> Evaluation:
     if plan.changed:
         result = acc.what_if(plan.category, plan.mode, add=list(plan.add),
                              remove=list(plan.remove))
+        assert result.surface is not None  # a street engine's what-if has its surface
         surface, changed = result.surface, len(result.cells)
     key = weight_key(plan.weight)
 
