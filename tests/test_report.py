@@ -593,9 +593,9 @@ def _count_near(pixels: np.ndarray, colour: str, veil: float = 0.0) -> int:
 
 def test_unit_map_lies_on_the_base_map(basemap_settings: Settings, acc: Accessibility,
                                        data: report.ReportData) -> None:
-    """With the base map built, Bad Grund's Kita map shows its forest (style ``wood``, faded)
-    where no minutes are drawn, inside the unit and under the veil outside it, and no grey
-    "kein Wegenetz"; without it the map renders with the grey and no forest."""
+    """With the base map built, Bad Grund's Kita map shows the forest around it (style
+    ``wood``, faded, under the white veil outside the unit) where no minutes are drawn, and
+    no grey "kein Wegenetz"; without it the map renders with the grey and no forest."""
     from geo.products.basemap.style import AREAS
 
     assert data.basemap_ready()  # the session's base map (same work dir as ``settings``)
@@ -604,10 +604,9 @@ def test_unit_map_lies_on_the_base_map(basemap_settings: Settings, acc: Accessib
     plain = report.ReportData(acc, basemap=False)
     off = _pixels(report._map(plain, BAD_GRUND, "kita"))
     grey = np.array([0xD9, 0xD9, 0xD9])
-    print(f"\nwood pixels: {_count_near(on, wood)} in, {_count_near(on, wood, 0.6)} outside "
-          f"of {len(on)}; without: {_count_near(off, wood)}, grey {(off == grey).all(1).sum()}")
-    assert _count_near(on, wood) > 0.02 * len(on)
-    assert _count_near(on, wood, 0.6) > 0.02 * len(on)
+    print(f"\nforest pixels {_count_near(on, wood, 0.6)} of {len(on)}; without the base map "
+          f"{_count_near(off, wood, 0.6)}, grey {(off == grey).all(1).sum()}")
+    assert _count_near(on, wood, 0.6) > 0.1 * len(on)
     assert (on == grey).all(axis=1).sum() < 0.001 * len(on)
     assert _count_near(off, wood) + _count_near(off, wood, 0.6) < 0.001 * len(off)
-    assert (off == grey).all(axis=1).sum() > 0.02 * len(off)
+    assert (off == grey).all(axis=1).sum() > 100

@@ -664,11 +664,12 @@ def _map(data: ReportData, ags: str, category: str) -> str:
     image = _minute_image(data, category, mode, bounds)
     fig, ax = _pyplot().subplots(figsize=(7.0, 5.2))
     on_basemap = data.basemap_ready()  # cells without a network then show the base map
+    alpha = 0.85 if on_basemap else 1.0  # roads shine through the minutes
     cmap = ListedColormap(MAP_COLOURS).with_extremes(bad="none" if on_basemap else "#d9d9d9")
     ax.imshow(np.ma.masked_invalid(image), cmap=cmap,
               norm=BoundaryNorm([0.0, *MAP_BINS[:-1], 1e9], cmap.N),
               extent=(x0, x0 + 100 * image.shape[1], y1 - 100 * image.shape[0], y1),
-              interpolation="nearest", zorder=1, alpha=0.85 if on_basemap else 1.0)
+              interpolation="nearest", zorder=1, alpha=alpha)
     frame = gpd.GeoSeries([shapely.box(x0, y0, x1, y1)], crs=unit.crs)
     frame.difference(unit.geometry.iloc[0]).plot(ax=ax, color="white", alpha=0.6, zorder=2)
     data.gemeinden.boundary.plot(ax=ax, color="#636363", linewidth=0.5, zorder=3)
@@ -685,8 +686,8 @@ def _map(data: ReportData, ags: str, category: str) -> str:
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_axis_off()
-    handles = [Patch(color=c, label=f"{lab} min") for c, lab in zip(MAP_COLOURS, MAP_LABELS,
-                                                                     strict=True)]
+    handles = [Patch(color=c, alpha=alpha, label=f"{lab} min")
+               for c, lab in zip(MAP_COLOURS, MAP_LABELS, strict=True)]
     if not on_basemap:
         handles.append(Patch(color="#d9d9d9", label="kein Wegenetz"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=6.5,
