@@ -545,3 +545,68 @@ def test_kita_completeness_flags_on_the_real_data(acc: Accessibility,
     assert duderstadt["flagged"] and "Duderstadt" in names
     assert report._key_notes(data, "031590010")[-1].startswith(
         "Kita-Daten vermutlich unvollständig (Duderstadt)")
+
+
+def test_white_spot_map_and_report_count_alike(acc: Accessibility,
+                                               bad_grund: tuple[dict, str]) -> None:
+    """One white-spot definition: Bad Grund (Harz)'s Kita count in the white-spot map's
+    Gemeinde layer (the GeoJSON written into its HTML) is the report's, both the children
+    beyond ``white_spot_min`` minutes by ``white_spot_mode`` counted here from the cells."""
+    import folium
+
+    from geo.products.maps import white_spot_map
+
+    s = acc.settings.access
+    page = white_spot_map(acc, ["kita"], s.white_spot_mode)
+    layer = next(c for c in page._children.values() if isinstance(c, folium.GeoJson))
+    rows = [f["properties"] for f in layer.data["features"]
+            if f["properties"]["Gemeinde"] == "Bad Grund (Harz)"]
+    cells = acc.cells("kita", s.white_spot_mode)
+    mine = cells[cells["unit_ags"] == BAD_GRUND]  # an Einheitsgemeinde: unit = Gemeinde
+    beyond = mine.loc[~(mine["minutes"] <= s.white_spot_min), "children_under_10"].sum()
+    found = numbers(bad_grund[1])
+    assert len(rows) == 1
+    assert rows[0]["Kita"] == float(found["ws|kita|total"][0]) == beyond > 100
+    assert float(found["key|kita|beyond"][0]) == beyond
+
+
+def _pixels(uri: str) -> np.ndarray:
+    """RGB pixels (n × 3, 0–255) of a PNG data URI."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    png = base64.b64decode(uri.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).reshape(-1, 3).astype(int)
+
+
+def _count_near(pixels: np.ndarray, colour: str, veil: float = 0.0) -> int:
+    """Pixels within 3 levels of ``colour`` as the report fades the base map, under a white
+    veil of opacity ``veil`` (the fade outside the unit)."""
+    from geo.products.basemap.style import hex_rgb
+
+    muted = 255 - (255 - np.array(hex_rgb(colour), float)) * (1 - report.BASEMAP_FADE)
+    expected = muted * (1 - veil) + 255 * veil
+    return int((np.abs(pixels - expected).max(axis=1) <= 3).sum())
+
+
+def test_unit_map_lies_on_the_base_map(basemap_settings: Settings, acc: Accessibility,
+                                       data: report.ReportData) -> None:
+    """With the base map built, Bad Grund's Kita map shows the forest around it (style
+    ``wood``, faded, under the white veil outside the unit) where no minutes are drawn, and
+    no grey "kein Wegenetz"; without it the map renders with the grey and no forest."""
+    from geo.products.basemap.style import AREAS
+
+    assert data.basemap_ready()  # the session's base map (same work dir as ``settings``)
+    wood = AREAS["wood"].colour
+    on = _pixels(report._map(data, BAD_GRUND, "kita"))
+    plain = report.ReportData(acc, basemap=False)
+    off = _pixels(report._map(plain, BAD_GRUND, "kita"))
+    grey = np.array([0xD9, 0xD9, 0xD9])
+    print(f"\nforest pixels {_count_near(on, wood, 0.6)} of {len(on)}; without the base map "
+          f"{_count_near(off, wood, 0.6)}, grey {(off == grey).all(1).sum()}")
+    assert _count_near(on, wood, 0.6) > 0.1 * len(on)
+    assert (on == grey).all(axis=1).sum() < 0.001 * len(on)
+    assert _count_near(off, wood) + _count_near(off, wood, 0.6) < 0.001 * len(off)
+    assert (off == grey).all(axis=1).sum() > 100

@@ -62,6 +62,8 @@ from geo.errors import DataError, RegionError
 from geo.messages import section, text
 from geo.networks.snap import to_metric
 from geo.products import actors, siting, transition
+from geo.products.basemap import basemap_for, lonlat_to_mercator, render_image
+from geo.products.basemap.render import Window
 from geo.products.chain import ChainData, chain_section
 from geo.products.priority import CORE_CATEGORIES, CORE_MODES, FORMULA, priority_table
 from geo.products.transit_report import transit_section
@@ -172,7 +174,10 @@ class ReportData:
     """
 
     acc: Accessibility
+    #: Draw the offline base map under the maps when it is built (False: place names only).
+    basemap: bool = True
     _coverage: dict[tuple[str, str, str], gpd.GeoDataFrame] = field(default_factory=dict)
+    _told_no_basemap: bool = False
 
     @property
     def settings(self) -> Settings:
@@ -187,6 +192,19 @@ class ReportData:
                                       minutes=self.settings.report.thresholds_min)
             self._coverage[key] = table.set_index("ags", drop=False)
         return self._coverage[key]
+
+    def basemap_ready(self) -> bool:
+        """Whether maps get the base map: wanted and built (else logged once, names as text)."""
+        if not self.basemap:
+            return False
+        try:
+            basemap_for(self.settings)
+        except DataError as err:
+            if not self._told_no_basemap:
+                log.info("report maps without a base map, place names as text: %s", err)
+                self._told_no_basemap = True
+            return False
+        return True
 
     @property
     def spot_mode(self) -> str:
@@ -553,15 +571,57 @@ def _incomplete(data: ReportData, ags: str) -> list[str]:
 MAP_PLACE_CLASSES: Final = ("city", "town", "village")
 
 
+#: Longest side (px) of a report map's base-map picture (the maps are ≈ 1000 px at 150 dpi).
+BASEMAP_PX: Final = 1400
+#: How far the base map is faded towards white under the minutes (0 = as drawn, 1 = white).
+BASEMAP_FADE: Final = 0.3
+
+
+def _basemap_image(settings: Settings, bounds: np.ndarray) -> np.ndarray:
+    """Return the base map under EPSG:3035 ``bounds`` as RGB floats (0–1) on their grid (north up).
+
+    :func:`render_image` draws the WGS84 bbox of ``bounds`` whole and centred in Web
+    Mercator (EPSG:3857, :meth:`Window.fit`); that window is recomputed here as the
+    picture's georeference, the picture warped (bilinear) onto a grid of ``bounds`` with
+    :data:`BASEMAP_PX` on its longer side and faded by :data:`BASEMAP_FADE`.
+    """
+    from PIL import Image
+    from rasterio.transform import from_bounds
+    from rasterio.warp import Resampling, reproject, transform_bounds
+
+    x0, y0, x1, y1 = (float(v) for v in bounds)
+    w, s, e, n = transform_bounds("EPSG:3035", "EPSG:4326", x0, y0, x1, y1, densify_pts=21)
+    mx0, my0 = lonlat_to_mercator(w, s)
+    mx1, my1 = lonlat_to_mercator(e, n)
+    scale = BASEMAP_PX / max(mx1 - mx0, my1 - my0)  # px per Mercator metre
+    width, height = max(1, round((mx1 - mx0) * scale)), max(1, round((my1 - my0) * scale))
+    png = render_image(settings, (w, s, e, n), width, height)
+    picture = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    win = Window.fit((mx0, my0, mx1, my1), width, height)
+    scale = BASEMAP_PX / max(x1 - x0, y1 - y0)  # px per EPSG:3035 metre
+    out = np.zeros((3, max(1, round((y1 - y0) * scale)), max(1, round((x1 - x0) * scale))),
+                   np.uint8)
+    reproject(np.moveaxis(picture, 2, 0), out, src_crs="EPSG:3857", dst_crs="EPSG:3035",
+              src_transform=from_bounds(win.x0, win.y0, win.x1, win.y1, width, height),
+              dst_transform=from_bounds(x0, y0, x1, y1, out.shape[2], out.shape[1]),
+              resampling=Resampling.bilinear)
+    return 1.0 - (1.0 - np.moveaxis(out, 0, 2) / 255.0) * (1.0 - BASEMAP_FADE)
+
+
 def _draw_background(ax: Any, data: ReportData, bounds: np.ndarray,
                      within: shapely.Geometry | None = None) -> None:
-    """Draw what lies under a report map's travel times: place names (OSM ``place``).
+    """Draw what lies under a report map's travel times: the base map, else place names.
 
     ``bounds``: x0, y0, x1, y1 in EPSG:3035 metres; ``within``: name only places inside
-    this area (EPSG:3035). The one place where a report map's background is drawn: a
-    base-map image (``render_image`` of the base-map work) goes here.
+    this area (EPSG:3035). The one place where a report map's background is drawn: the
+    offline base map (:func:`_basemap_image`, its place names drawn in) at the bottom when
+    :meth:`ReportData.basemap_ready`, else the OSM ``place`` names as text on top.
     """
     x0, y0, x1, y1 = bounds
+    if data.basemap_ready():
+        ax.imshow(_basemap_image(data.settings, bounds), extent=(x0, x1, y0, y1), zorder=0,
+                  interpolation="bilinear")
+        return
     p = data.place_points
     p = p[p["x"].between(x0, x1) & p["y"].between(y0, y1)
           & p["class"].isin(MAP_PLACE_CLASSES[:2] if x1 - x0 > 25_000 else MAP_PLACE_CLASSES)]
@@ -603,11 +663,13 @@ def _map(data: ReportData, ags: str, category: str) -> str:
     x0, y0, x1, y1 = bounds
     image = _minute_image(data, category, mode, bounds)
     fig, ax = _pyplot().subplots(figsize=(7.0, 5.2))
-    cmap = ListedColormap(MAP_COLOURS).with_extremes(bad="#d9d9d9")
+    on_basemap = data.basemap_ready()  # cells without a network then show the base map
+    alpha = 0.85 if on_basemap else 1.0  # roads shine through the minutes
+    cmap = ListedColormap(MAP_COLOURS).with_extremes(bad="none" if on_basemap else "#d9d9d9")
     ax.imshow(np.ma.masked_invalid(image), cmap=cmap,
               norm=BoundaryNorm([0.0, *MAP_BINS[:-1], 1e9], cmap.N),
               extent=(x0, x0 + 100 * image.shape[1], y1 - 100 * image.shape[0], y1),
-              interpolation="nearest", zorder=1)
+              interpolation="nearest", zorder=1, alpha=alpha)
     frame = gpd.GeoSeries([shapely.box(x0, y0, x1, y1)], crs=unit.crs)
     frame.difference(unit.geometry.iloc[0]).plot(ax=ax, color="white", alpha=0.6, zorder=2)
     data.gemeinden.boundary.plot(ax=ax, color="#636363", linewidth=0.5, zorder=3)
@@ -624,9 +686,10 @@ def _map(data: ReportData, ags: str, category: str) -> str:
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_axis_off()
-    handles = [Patch(color=c, label=f"{lab} min") for c, lab in zip(MAP_COLOURS, MAP_LABELS,
-                                                                     strict=True)]
-    handles.append(Patch(color="#d9d9d9", label="kein Wegenetz"))
+    handles = [Patch(color=c, alpha=alpha, label=f"{lab} min")
+               for c, lab in zip(MAP_COLOURS, MAP_LABELS, strict=True)]
+    if not on_basemap:
+        handles.append(Patch(color="#d9d9d9", label="kein Wegenetz"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=6.5,
               title=f"{label('category', category)},\n{label('mode_short', mode)}",
               title_fontsize=7, frameon=False)
