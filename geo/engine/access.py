@@ -51,30 +51,13 @@ from geo.settings import Settings
 from geo.vocabulary import CATEGORIES, LEVELS, MODES, STREET_MODES, Mode
 
 __all__ = ["GRIDS", "AccessInputError", "Accessibility", "NearestRoutes", "OfferSet",
-           "Supply", "Surface", "WhatIf"]
+           "RegionAccess", "Supply", "Surface", "WhatIf"]
 
 
-class Accessibility:
-    """Travel-time accessibility of the offers of one region (cached, thread-safe).
+class RegionAccess:
+    """The engines and shared data of one region.
 
-    Parameters
-    ----------
-    settings
-        Settings: region, data/work directories, speeds, :class:`AccessSettings`.
-    offers
-        Offer catalogue (EPSG:4326, columns of :func:`geo.sources.offers.load_offers`); default:
-        the region's catalogue, loaded on first use.
-    children, inhabitants
-        Zensus cells (:func:`geo.sources.population.load_children_100m` /
-        :func:`~geo.sources.population.load_inhabitants_1km`); default: loaded on first use.
-    networks
-        Street networks by mode to route on instead of the stored ones (a batch region's
-        haloed part, :func:`geo.products.batch.clip_network`).
-
-    Notes
-    -----
-    The networks must have been built (``erreichbar network build``); each engine loads its
-    data on first use.
+    The part of :class:`Accessibility` that answers no query; see there for the parameters.
     """
 
     def __init__(self, settings: Settings, offers: gpd.GeoDataFrame | None = None,
@@ -179,6 +162,30 @@ class Accessibility:
             A point lies outside the region.
         """
         return self.engine(mode).snap(lon, lat)
+
+
+class Accessibility(RegionAccess):
+    """Travel-time accessibility of the offers of one region (cached, thread-safe).
+
+    Parameters
+    ----------
+    settings
+        Settings: region, data/work directories, speeds, :class:`AccessSettings`.
+    offers
+        Offer catalogue (EPSG:4326, columns of :func:`geo.sources.offers.load_offers`); default:
+        the region's catalogue, loaded on first use.
+    children, inhabitants
+        Zensus cells (:func:`geo.sources.population.load_children_100m` /
+        :func:`~geo.sources.population.load_inhabitants_1km`); default: loaded on first use.
+    networks
+        Street networks by mode to route on instead of the stored ones (a batch region's
+        haloed part, :func:`geo.products.batch.clip_network`).
+
+    Notes
+    -----
+    The networks must have been built (``erreichbar network build``); each engine loads its
+    data on first use.
+    """
 
     def surface(self, category: str, mode: str) -> Surface:
         """Time from every node to the nearest active offer of ``category`` by ``mode``.
