@@ -14,7 +14,6 @@ from api.deps import ServicesDep, SettingsDep
 from api.guards import page_headers
 from api.models import Health
 from geo.products.maps import map_names
-from geo.products.transit_status import timetable_status
 from geo.settings import get_region
 from geo.vocabulary import CATEGORIES, vintages
 
@@ -39,7 +38,7 @@ def health(s: ServicesDep, settings: SettingsDep) -> Health:
                             "streets": len(s.geocoder.streets),
                             "places": len(s.geocoder.places)},
                   maps=map_names(settings.maps.out_dir),
-                  timetable=timetable_status(settings)["state"])
+                  timetable=s.timetable())
 
 
 @router.get("/docs", include_in_schema=False)
