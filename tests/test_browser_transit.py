@@ -22,7 +22,7 @@ from browser_support import browser, needs_chromium, serve, server
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
-from test_browser import console_errors, open_page, viewport
+from test_browser import console_errors, open_page, screenshot, viewport
 
 from geo import messages
 from geo.settings import Settings
@@ -73,7 +73,7 @@ def test_bus_und_bahn_shows_the_legs_of_the_api(browser: webdriver.Chrome,
     """Choose Bus & Bahn from the station: each result lists the legs /nearest gives."""
     health = httpx.get(f"{transit_server}/health", timeout=60).json()
     assert health["timetable"] == "long_distance_only"
-    open_page(browser, f"{transit_server}/")
+    open_page(browser, f"{transit_server}/?lang=de")
     assert not browser.find_element(By.ID, "transit-none").is_displayed()
     mode = Select(browser.find_element(By.ID, "mode"))
     assert "transit" in [o.get_attribute("value") for o in mode.options]
@@ -96,6 +96,7 @@ def test_bus_und_bahn_shows_the_legs_of_the_api(browser: webdriver.Chrome,
         shown = [li.text for li in item.find_elements(By.CSS_SELECTOR, "ol.legs li")]
         assert shown == expected_legs(res["legs"])
         assert any(":" in line and "→" in line for line in shown)
+    screenshot(browser, f"family-transit-{viewport}")
     assert console_errors(browser) == []
 
 
@@ -104,7 +105,7 @@ def test_without_a_timetable_bus_und_bahn_is_absent_with_one_sentence(
     """The county's services without a feed: no transit option, the German sentence."""
     assert httpx.get(f"{server}/health", timeout=60).json()["timetable"] == "none"
     browser.get_log("browser")
-    open_page(browser, f"{server}/")
+    open_page(browser, f"{server}/?lang=de")
     values = [o.get_attribute("value") for o in
               Select(browser.find_element(By.ID, "mode")).options]
     assert values == ["walk", "bike", "car"]
