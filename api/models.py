@@ -44,6 +44,9 @@ class Health(BaseModel):
     warm: list[str] = Field(description="category/mode pairs with nearest tables ready")
     geocoder: dict[str, int] = Field(description="addresses, streets, places indexed")
     maps: list[str] = Field(description="generated maps under /maps/")
+    timetable: str = Field(
+        default="none", description="the region's public-transport timetable: none (mode "
+        "transit answers 409), long_distance_only (e.g. gtfs.de's fv feed alone) or loaded")
 
 
 class PointGeometry(BaseModel):

@@ -21,6 +21,7 @@ from geo.errors import DataError, ErreichbarError
 from geo.networks.network import network_dir
 from geo.networks.snap import to_metric
 from geo.products.chain import ChainData
+from geo.products.transit_status import timetable_status
 from geo.products.transition import offer_gemeinden
 from geo.settings import Settings, get_region
 from geo.sources.addresses import offer_addresses
@@ -73,6 +74,7 @@ class Services:
     by_id: dict[str, tuple[OfferProperties, PointGeometry]] = field(default_factory=dict)
     warm: list[str] = field(default_factory=list)
     _chain: ChainData | None = field(default=None, init=False, repr=False)
+    _timetable: str | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -87,6 +89,17 @@ class Services:
             if self._chain is None:
                 self._chain = ChainData(self.engine)
             return self._chain
+
+    def timetable(self) -> str:
+        """Return the state of the region's timetable (none, long_distance_only, loaded).
+
+        See :func:`geo.products.transit_status.timetable_status`; read once, as the engine
+        loads the feed once.
+        """
+        with self._lock:
+            if self._timetable is None:
+                self._timetable = timetable_status(self.settings)["state"]
+            return self._timetable
 
     @classmethod
     def load(cls, settings: Settings) -> Services:

@@ -37,7 +37,8 @@ def health(s: ServicesDep, settings: SettingsDep) -> Health:
                   geocoder={"addresses": len(s.geocoder.addresses),
                             "streets": len(s.geocoder.streets),
                             "places": len(s.geocoder.places)},
-                  maps=map_names(settings.maps.out_dir))
+                  maps=map_names(settings.maps.out_dir),
+                  timetable=s.timetable())
 
 
 @router.get("/docs", include_in_schema=False)

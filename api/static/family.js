@@ -13,6 +13,7 @@ const COUNTY_VIEW = [[51.45, 9.6], [51.85, 10.75]];  // until the Gemeinden have
 let T = {page: {}, labels: {}, lang: "de"};  // /messages: the texts of the chosen language
 let last = null;  // the last answer shown: {kind: "nearest"|"child", body, where}
 let county = L.latLngBounds(COUNTY_VIEW);
+let timetable = "none";  // /health: none, long_distance_only or loaded (then "Bus & Bahn")
 
 const map = L.map("map", {zoomControl: false}).fitBounds(county);
 const online = L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
@@ -72,8 +73,10 @@ function applyTexts() {
     el.placeholder = t(el.dataset.tPlaceholder);
   }
   fillSelect($("category"), T.categories, c => label("category", c), "grundschule");
-  // transit needs a loaded timetable (else 409): the page offers the street modes
-  fillSelect($("mode"), T.modes.filter(m => m !== "transit"), m => label("mode", m), "walk");
+  // transit needs a loaded timetable (else 409): without one, the street modes and a note
+  const modes = T.modes.filter(m => m !== "transit" || timetable !== "none");
+  fillSelect($("mode"), modes, m => label("mode", m), "walk");
+  $("transit-none").hidden = modes.includes("transit");
   fillSelect($("child-mode"), CHILD_MODES, m => label("mode", m), "walk");
   const days = ["", ...WEEKDAYS];
   fillSelect($("weekday"), days, d => (d ? t(`weekdays.${d}`) : t("any_day")), "");
@@ -188,9 +191,25 @@ function marker(lat, lon, number, name, minutesText) {
     .bindPopup(text(`${name}: ${minutesText}`)).addTo(found);
 }
 
+/** The legs of a journey by bus and train: line, stop → stop, departure/arrival times. */
+function legsOf(legs) {
+  const list = text("", "ol", "line legs");
+  const place = name => ({origin: t("leg_start"), destination: t("leg_destination")})[name] ?? name;
+  for (const leg of legs) {
+    const values = {route: leg.route, from: place(leg.from_name), to: place(leg.to_name),
+                    departure: leg.departure.slice(11, 16), arrival: leg.arrival.slice(11, 16)};
+    const li = text(t(leg.route === "walk" ? "leg_walk" : "leg_ride", values), "li",
+                    leg.route === "walk" ? "leg walk" : "leg ride");
+    li.dataset.route = leg.route;
+    list.append(li);
+  }
+  return list;
+}
+
 function showNearestResult(res, mode, bounds, target = $("results")) {
   const minutes = fmtMinutes(res.minutes);
-  const extras = [hoursOf(res, res.offer, "open_now"), otherModes(res.other_modes, mode)];
+  const extras = [hoursOf(res, res.offer, "open_now"), otherModes(res.other_modes, mode),
+                  res.legs ? legsOf(res.legs) : null];
   target.append(offerItem(res, res.offer, minutes, extras.filter(Boolean)));
   if (res.route) {
     const line = L.polyline(res.route.coordinates.map(c => [c[1], c[0]]),
@@ -428,5 +447,12 @@ $("print").addEventListener("click", () => window.print());
 map.on("click", e => search({lat: e.latlng.lat.toFixed(6), lon: e.latlng.lng.toFixed(6)}));
 window.addEventListener("resize", () => map.invalidateSize());
 
+/** Whether the server has a timetable (/health), before the mode list is filled. */
+async function loadTimetable() {
+  const r = await fetch("/health");
+  if (r.ok) timetable = (await r.json()).timetable ?? "none";
+}
+
 const query = new URLSearchParams(location.search);
-Promise.all([loadTexts(query.get("lang")), loadGemeinden()]).then(() => runLinked(query));
+Promise.all([loadTimetable().then(() => loadTexts(query.get("lang"))), loadGemeinden()])
+  .then(() => runLinked(query));
