@@ -143,19 +143,22 @@ class _Html(MacroElement):
         });
         window.erreichbarBaseMap({{ this._parent.get_name() }});
         (function (map, bounds) {  // the region fills the first view, whatever the screen
-          var touched = false;
+          var touched = false, fitting = false;
           ["mousedown", "touchstart", "keydown", "wheel"].forEach(function (name) {
             map.getContainer().addEventListener(name, function () { touched = true; },
                                                 {once: true, passive: true});
           });
-          function fit() {  // beside (landscape) or above (portrait) the legend
-            if (touched) return;
+          map.on("movestart", function () { if (!fitting) touched = true; });  // moved by
+          function fit() {  // a script or a user: keep that view; else beside (landscape)
+            if (touched) return;  // or above (portrait) the legend
             var legend = document.getElementById("map-legend");
+            fitting = true;
             map.invalidateSize();
             var size = map.getSize();
             map.fitBounds(bounds, !legend ? {animate: false} : size.y > size.x
               ? {paddingBottomRight: [0, legend.offsetHeight + 10], animate: false}
               : {paddingTopLeft: [legend.offsetWidth + 10, 0], animate: false});
+            fitting = false;
           }
           fit();  // now, and again once the page has its final size
           window.addEventListener("load", fit);

@@ -55,6 +55,11 @@ class Label:
         return out
 
 
+#: Where along a street part its name may sit (0 = first possible spot, 1 = last), tried in
+#: this order: a name crowded out in the middle is placed elsewhere on the same street.
+SPOTS: Final = (0.5, 0.25, 0.75)
+
+
 def to_lonlat(x: float, y: float) -> tuple[float, float]:
     """Web Mercator metres → lon, lat degrees (spherical inverse)."""
     r = HALF_WORLD / np.pi
@@ -88,7 +93,11 @@ def _places(places: gpd.GeoDataFrame, window: Window) -> list[tuple[float, ...]]
 
 def _street_spots(streets: gpd.GeoDataFrame, tree: shapely.STRtree, window: Window
                   ) -> list[tuple[float, str, str, float, float, float]]:
-    """Candidates (priority, name, class, x, y, angle) along named streets in the window."""
+    """Candidates (priority, key, class, x, y, angle) along named streets in the window.
+
+    ``key`` is ``name|class|part``: each part has one candidate per :data:`SPOTS`, and
+    :func:`select` names a part once.
+    """
     mpp = metres_per_pixel(window.zoom)
     hits = tree.query(shapely.box(window.x0, window.y0, window.x1, window.y1))
     if not len(hits):
@@ -104,13 +113,15 @@ def _street_spots(streets: gpd.GeoDataFrame, tree: shapely.STRtree, window: Wind
                         if p.geom_type == "LineString" and p.length > need * 0.8),
                        key=lambda p: -p.length)[:2]
         rank = ROAD_ORDER.index(cls) if cls in ROAD_ORDER else len(ROAD_ORDER)
-        for part in parts:
-            mid = part.length / 2
-            a, b = (part.interpolate(mid + d) for d in (-need / 2, need / 2))
-            angle = float(np.degrees(np.arctan2(-(b.y - a.y), b.x - a.x)))
-            angle = angle - 180 if angle > 90 else angle + 180 if angle < -90 else angle
-            c = part.interpolate(mid)
-            out.append((rank * 1e6 - part.length / mpp, str(name), str(cls), c.x, c.y, angle))
+        for n, part in enumerate(parts):
+            prio = rank * 1e6 - part.length / mpp
+            for shift, at in enumerate(SPOTS):  # the middle first; elsewhere if it is taken
+                mid = need / 2 + (part.length - need) * at
+                a, b = (part.interpolate(mid + d) for d in (-need / 2, need / 2))
+                angle = float(np.degrees(np.arctan2(-(b.y - a.y), b.x - a.x)))
+                angle = angle - 180 if angle > 90 else angle + 180 if angle < -90 else angle
+                c = part.interpolate(mid)
+                out.append((prio + shift * 1e-3, f"{name}|{cls}|{n}", str(cls), c.x, c.y, angle))
     return out
 
 
@@ -126,13 +137,19 @@ def select(places: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, street_tree: sha
         candidates += [(p, "street", n, c, x, y, a)
                        for p, n, c, x, y, a in sorted(_street_spots(streets, street_tree,
                                                                     window))]
-    for _, kind, text, cls, x, y, angle in candidates:
+    placed: set[str] = set()  # street parts already named (each has several spots)
+    for _, kind, key, cls, x, y, angle in candidates:
+        text = key.split("|", 1)[0]
+        if key in placed:
+            continue
         size = PLACE_SIZE.get(cls, 12) if kind == "place" else STREET_SIZE
         px, py = window.pixels(np.array([x]), np.array([y]))
         box = _box(float(px[0]), float(py[0]), text, size, angle)
         if not _free(box, taken):
             continue
         taken.append(box)
+        if kind == "street":
+            placed.add(key)
         lon, lat = to_lonlat(x, y)
         chosen.append(Label(text, kind, cls, round(lon, 6), round(lat, 6), size,
                             round(angle, 1)))
