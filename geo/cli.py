@@ -47,6 +47,9 @@ DataDir = Annotated[
 ]
 RegionOpt = Annotated[str | None, typer.Option(
     "--region", help="study region [default: ERREICHBAR_REGION or the settings' default]")]
+#: Format and folder of the printable documents (reports, family guides).
+DocFormat = Annotated[str, typer.Option("--format", help="'html' or 'pdf' (A4)")]
+DocOut = Annotated[Path | None, typer.Option(help="output folder [default: data/reports]")]
 
 
 def make_settings(data_dir: Path | None, region: str | None) -> Settings:
@@ -346,9 +349,8 @@ def report(
              "repeatable")] = None,
     every: Annotated[bool, typer.Option("--all", help="every unit and the county overview")]
     = False,
-    fmt: Annotated[str, typer.Option("--format", help="'html' or 'pdf' (A4)")] = "html",
-    out: Annotated[Path | None, typer.Option(
-        help="output folder [default: data/reports]")] = None,
+    fmt: DocFormat = "html",
+    out: DocOut = None,
     data_dir: DataDir = None,
     region: RegionOpt = None,
 ) -> None:
@@ -479,9 +481,8 @@ def actors(
 @app.command("guide")
 def guide(
     gemeinde: Annotated[str, typer.Option(help="Gemeinde (name or AGS)")],
-    fmt: Annotated[str, typer.Option("--format", help="'html' or 'pdf' (A4)")] = "html",
-    out: Annotated[Path | None, typer.Option(
-        help="output folder [default: data/reports]")] = None,
+    fmt: DocFormat = "html",
+    out: DocOut = None,
     data_dir: DataDir = None,
     region: RegionOpt = None,
 ) -> None:
