@@ -71,7 +71,7 @@ class PlannerOptions(BaseModel):
     vintages: dict[str, str]
     incomplete: list[str] = Field(
         description="Gemeinden whose Kita data look incomplete (the reports' completeness "
-                    "check); empty while no check is available")
+                    "check, geo.products.siting.completeness)")
 
 
 class PlanRow(BaseModel):
