@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.models import ErrorBody, Problem
 from geo import messages
 from geo.errors import EmptyResultError, ErreichbarError, RegionError
-from geo.sources.geocode import AddressNotFoundError, AmbiguousAddressError
+from geo.sources.geocode import AddressNotFoundError, AmbiguousAddressError, NoAddressDataError
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,8 @@ def engine_status(exc: ErreichbarError) -> tuple[int, str]:
     """HTTP status and problem type of an engine error."""
     if isinstance(exc, AmbiguousAddressError):  # several places fit: the user picks one
         return 404, "address_ambiguous"
+    if isinstance(exc, NoAddressDataError):  # the region has places and stops only
+        return 404, "no_address_data"
     if isinstance(exc, AddressNotFoundError):
         return 404, "address_not_found"
     if isinstance(exc, EmptyResultError):
