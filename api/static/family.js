@@ -19,6 +19,7 @@ let T = {page: {}, labels: {}, lang: "de"};  // /messages: the texts of the chos
 let last = null;  // the last answer shown: {kind: "nearest"|"child", body, where}
 let county = L.latLngBounds(COUNTY_VIEW);
 let available = [];  // /health: the modes the region's data can answer
+let addresses = true;  // /health: whether the region has an address index (else places, stops)
 
 const map = L.map("map", {zoomControl: false}).fitBounds(county);
 const online = L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
@@ -75,7 +76,7 @@ function applyTexts() {
   document.title = t("title");
   for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
   for (const el of document.querySelectorAll("[data-t-placeholder]")) {
-    el.placeholder = t(el.dataset.tPlaceholder);
+    el.placeholder = t(addresses ? el.dataset.tPlaceholder : "address_placeholder_places");
   }
   fillSelect($("category"), T.categories, c => label("category", c), "grundschule");
   // transit needs a loaded timetable, street modes their network: only what the data has
@@ -352,7 +353,9 @@ function setShare(params) {
 function renderNearest(body, where) {
   const bounds = L.latLngBounds([]);
   showOrigin(body.origin, bounds, retryNearest);
-  for (const res of body.results) showNearestResult(res, body.mode, bounds, $("results"), body.origin);
+  for (const res of body.results) {
+    showNearestResult(res, body.mode, bounds, $("results"), body.origin);
+  }
   if (body.results.length) {
     $("status").textContent = t("found", {count: body.results.length});
   } else {
@@ -466,7 +469,8 @@ async function loadGemeinden() {
 /** Run the search a shared link names (?address=…|lat=…&lon=…, category, mode, view=child). */
 function runLinked(q) {
   if (q.get("category")) $("category").value = q.get("category");
-  if (q.get("mode")) $("mode").value = q.get("mode");
+  const modes = [...$("mode").options].map(o => o.value);
+  if (modes.includes(q.get("mode"))) $("mode").value = q.get("mode");
   if (CHILD_MODES.includes(q.get("mode"))) $("child-mode").value = q.get("mode");
   if (q.get("view") === "child") {
     showView("child");
@@ -503,10 +507,13 @@ $("print").addEventListener("click", () => window.print());
 map.on("click", e => search({lat: e.latlng.lat.toFixed(6), lon: e.latlng.lng.toFixed(6)}));
 window.addEventListener("resize", () => map.invalidateSize());
 
-/** The modes the server's data can answer (/health), before the mode list is filled. */
+/** The modes the server's data can answer and whether it knows addresses (/health). */
 async function loadModes() {
   const r = await fetch("/health");
-  if (r.ok) available = (await r.json()).modes ?? [];
+  if (!r.ok) return;
+  const health = await r.json();
+  available = health.modes ?? [];
+  addresses = (health.geocoder?.addresses ?? 0) > 0;
 }
 
 const query = new URLSearchParams(location.search);
