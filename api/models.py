@@ -145,7 +145,7 @@ class Origin(BaseModel):
     lon: float
     lat: float
     address: str | None = Field(default=None, description="matched address (address= only)")
-    precision: str | None = Field(default=None, description="address, street or place")
+    precision: str | None = Field(default=None, description="address, street, place or stop")
     number_found: bool | None = Field(
         default=None, description="false: the street has no such house number, the point is "
                                   "on the street (see note); None: no number asked")

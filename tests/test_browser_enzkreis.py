@@ -50,6 +50,7 @@ def requested(browser: webdriver.Chrome, part: str) -> list[str]:
 def test_opens_on_the_region_with_bus_und_bahn_alone(browser: webdriver.Chrome,
                                                      enz_server: str, viewport: str) -> None:
     open_page(browser, f"{enz_server}/?lang=de")
+    assert browser.title == messages.text("page.title", region="Enzkreis")
     mode = Select(browser.find_element(By.ID, "mode"))
     assert [o.get_attribute("value") for o in mode.options] == ["transit"]
     assert mode.first_selected_option.text == messages.text("labels.mode.transit")

@@ -42,15 +42,16 @@ def _lang_attrs(lang: str) -> str:
 
 
 @cache
-def _page(credits: str, bounds: str, lang: str) -> str:
+def _page(credits: str, region: str, bounds: str, lang: str) -> str:
     """Return the page in ``lang`` with the data attribution ``credits`` filled in (escaped).
 
-    ``bounds``: the region's opening view, JSON ``[[south, west], [north, east]]`` (WGS84
-    degrees), until the Gemeinden have loaded.
+    ``region``: the region's title (in the page title); ``bounds``: its opening view, JSON
+    ``[[south, west], [north, east]]`` (WGS84 degrees), until the Gemeinden have loaded.
     """
     return ((STATIC / "index.html").read_text("utf-8")
             .replace('lang="de" dir="ltr"', _lang_attrs(lang))
-            .replace("<!--title-->", html.escape(messages.text("page.title", lang)))
+            .replace("<!--title-->", html.escape(messages.text("page.title", lang,
+                                                               region=region)))
             .replace("<!--attribution-->", html.escape(credits.replace(" | ", "; ")))
             .replace("<!--bounds-->", html.escape(bounds)))
 
@@ -64,8 +65,10 @@ def family_page(settings: SettingsDep, lang: LangQuery = None,
     ``/family.js``.
     """
     chosen = messages.negotiate(accept_language, lang)
-    w, s, e, n = get_region(settings.region).bbox
-    return HTMLResponse(_page(attribution(settings), json.dumps([[s, w], [n, e]]), chosen),
+    region = get_region(settings.region)
+    w, s, e, n = region.bbox
+    return HTMLResponse(_page(attribution(settings), region.title,
+                              json.dumps([[s, w], [n, e]]), chosen),
                         headers=page_headers("family"))
 
 

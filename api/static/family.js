@@ -20,6 +20,7 @@ let last = null;  // the last answer shown: {kind: "nearest"|"child", body, wher
 let county = L.latLngBounds(COUNTY_VIEW);
 let available = [];  // /health: the modes the region's data can answer
 let addresses = true;  // /health: whether the region has an address index (else places, stops)
+let region = "";  // /health: the region's title
 
 const map = L.map("map", {zoomControl: false}).fitBounds(county);
 const online = L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
@@ -73,7 +74,7 @@ function localiseMap() {
 function applyTexts() {
   document.documentElement.lang = T.lang;
   document.documentElement.dir = T.dir;
-  document.title = t("title");
+  document.title = t("title", {region});
   for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
   for (const el of document.querySelectorAll("[data-t-placeholder]")) {
     el.placeholder = t(addresses ? el.dataset.tPlaceholder : "address_placeholder_places");
@@ -513,6 +514,7 @@ async function loadModes() {
   if (!r.ok) return;
   const health = await r.json();
   available = health.modes ?? [];
+  region = health.title ?? "";
   addresses = (health.geocoder?.addresses ?? 0) > 0;
 }
 
