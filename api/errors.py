@@ -30,6 +30,7 @@ from api.models import ErrorBody, Problem
 from geo import messages
 from geo.errors import EmptyResultError, ErreichbarError, RegionError
 from geo.sources.geocode import AddressNotFoundError, AmbiguousAddressError, NoAddressDataError
+from geo.transit.trip import ClosedThatDayError, HoursUnknownError
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,10 @@ def engine_status(exc: ErreichbarError) -> tuple[int, str]:
         return 404, "address_not_found"
     if isinstance(exc, EmptyResultError):
         return 404, "no_offers"
+    if isinstance(exc, HoursUnknownError):  # there and back: nothing to check against
+        return 422, "hours_unknown"
+    if isinstance(exc, ClosedThatDayError):
+        return 422, "closed_that_day"
     if isinstance(exc, RegionError):
         return 422, "outside_region"
     return 422, "invalid"

@@ -18,12 +18,14 @@ from _enzkreis import FIXTURE, HOME, TUESDAY, enzkreis_services, feed_table
 from fastapi.testclient import TestClient
 
 from api import reach
+from api.errors import engine_status
 from api.main import create_app
 from api.services import Services
 from geo import messages
 from geo.networks.snap import to_metric
 from geo.sources import gtfs
 from geo.transit.query import describe_legs, earliest_arrival, journey_to_point
+from geo.transit.trip import HoursUnknownError, there_and_back
 from geo.transit.walk import CrowFlyWalk
 
 STOP = "Ellmendingen Pforzheimer Str."  #: the stop of the fixture Familienzentrum
@@ -165,3 +167,21 @@ def test_there_and_back_in_the_opening_hours(client: TestClient) -> None:
     there, back = answer["outbound"]["legs"], answer["back"]["legs"]
     assert seconds(there[-1]["arrival"]) <= 9 * 3600
     assert 11 * 3600 <= seconds(back[0]["departure"]) < seconds(back[-1]["arrival"]) < 86_400
+
+
+def test_there_and_back_on_a_closed_day_or_without_hours(client: TestClient,
+                                                         enz: Services) -> None:
+    """Fixture-2 opens Mo-Fr: on Saturday 2025-03-15 it is closed, and the answer says so."""
+    lon, lat = HOME
+    response = client.get("/there-and-back", params={"lat": lat, "lon": lon,
+                                                      "offer_id": "fixture-2",
+                                                      "date": "2025-03-15", "lang": "en"})
+    assert response.status_code == 422
+    problem = response.json()["detail"][0]
+    assert (problem["type"], problem["msg"]) == (
+        "closed_that_day", messages.text("errors.type.closed_that_day", "en"))
+    x, y = to_metric(np.array([lon, 8.576498]), np.array([lat, 48.901045]))
+    with pytest.raises(HoursUnknownError):  # no times and no hours: nothing to check against
+        there_and_back(enz.engine.transit().feed, np.array([x[0], y[0]]),
+                       np.array([x[1], y[1]]), TUESDAY)
+    assert engine_status(HoursUnknownError("")) == (422, "hours_unknown")

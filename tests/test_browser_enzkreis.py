@@ -10,6 +10,7 @@ as ``/there-and-back`` does.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -24,6 +25,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from test_browser import console_errors, open_page, screenshot, viewport
 from test_browser_transit import expected_legs
 
+from api.services import Services
 from geo import messages
 from geo.settings import get_region
 
@@ -35,9 +37,14 @@ STOP = "Ellmendingen Pforzheimer Str."  #: a stop of the VPE feed in Keltern
 
 
 @pytest.fixture(scope="module")
-def enz_server(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def enz(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Services:
+    return enzkreis_services(data_dir, tmp_path_factory.mktemp("enz-page"))
+
+
+@pytest.fixture(scope="module")
+def enz_server(enz: Services) -> Iterator[str]:
     """The API on the Enzkreis services (VPE feed loaded, fixture offers)."""
-    yield from serve(enzkreis_services(data_dir, tmp_path_factory.mktemp("enz-page")))
+    yield from serve(enz)
 
 
 def requested(browser: webdriver.Chrome, part: str) -> list[str]:
@@ -112,3 +119,23 @@ def test_shared_link_shows_the_legs_and_there_and_back(browser: webdriver.Chrome
     screenshot(browser, f"family-enzkreis-{viewport}")
     assert requested(browser, "/basemap/") == []
     assert console_errors(browser) == []
+
+
+def test_unknown_hours_are_said_instead_of_asking(browser: webdriver.Chrome,
+                                                  enz: Services) -> None:
+    """The same services with the offers' hours unknown: no button, the sentence instead."""
+    offers = enz.offers.assign(opening_hours=None)
+    server = serve(dataclasses.replace(enz, offers=offers))
+    url = next(server)
+    try:
+        lon, lat = HOME
+        open_page(browser, f"{url}/?" + urlencode({"lat": f"{lat:.6f}", "lon": f"{lon:.6f}",
+                                                   "category": "familienzentrum",
+                                                   "mode": "transit", "lang": "de"}))
+        box = WebDriverWait(browser, 60).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#results > li .there-and-back"))[0]
+        assert box.text == PAGE["tab_hours_unknown"]
+        assert box.find_elements(By.TAG_NAME, "button") == []
+        assert console_errors(browser) == []
+    finally:
+        next(server, None)
