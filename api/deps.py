@@ -23,6 +23,7 @@ from geo.messages import negotiate, text
 from geo.settings import Settings
 from geo.sources.geocode import did_you_mean
 from geo.transit.timetable import parse_clock
+from geo.vocabulary import STREET_MODES
 
 if TYPE_CHECKING:
     from geo.engine.transit_access import TransitAccess
@@ -73,8 +74,16 @@ def mode_ready(services: Services, mode: str, where: str = "query") -> None:
 
     Street networks are checked by the readiness dependency (503); here it is the mode's
     own data, e.g. a region without a timetable for ``transit`` (the engine's message says
-    how to load one).
+    how to load one), or a street mode in a region without street data (409
+    ``mode_unavailable`` naming the modes it has, :meth:`Services.modes`).
     """
+    if mode in STREET_MODES and not services.has_streets() and mode not in services.modes():
+        have = services.modes()
+        raise RequestError(409, [where, "mode"], f"mode {mode}: region {services.settings.region}"
+                           f" has no street network; modes: {', '.join(have) or 'none'}",
+                           "mode_unavailable", values={
+                               "mode": text(f"labels.mode.{mode}"),
+                               "modes": ", ".join(text(f"labels.mode.{m}") for m in have)})
     try:
         services.engine.engine(mode).load()
     except DataError as exc:

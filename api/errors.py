@@ -29,7 +29,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.models import ErrorBody, Problem
 from geo import messages
 from geo.errors import EmptyResultError, ErreichbarError, RegionError
-from geo.sources.geocode import AddressNotFoundError, AmbiguousAddressError
+from geo.sources.geocode import AddressNotFoundError, AmbiguousAddressError, NoAddressDataError
+from geo.transit.trip import ClosedThatDayError, HoursUnknownError
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +127,16 @@ def engine_status(exc: ErreichbarError) -> tuple[int, str]:
     """HTTP status and problem type of an engine error."""
     if isinstance(exc, AmbiguousAddressError):  # several places fit: the user picks one
         return 404, "address_ambiguous"
+    if isinstance(exc, NoAddressDataError):  # the region has places and stops only
+        return 404, "no_address_data"
     if isinstance(exc, AddressNotFoundError):
         return 404, "address_not_found"
     if isinstance(exc, EmptyResultError):
         return 404, "no_offers"
+    if isinstance(exc, HoursUnknownError):  # there and back: nothing to check against
+        return 422, "hours_unknown"
+    if isinstance(exc, ClosedThatDayError):
+        return 422, "closed_that_day"
     if isinstance(exc, RegionError):
         return 422, "outside_region"
     return 422, "invalid"

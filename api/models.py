@@ -47,6 +47,10 @@ class Health(BaseModel):
     timetable: str = Field(
         default="none", description="the region's public-transport timetable: none (mode "
         "transit answers 409), long_distance_only (e.g. gtfs.de's fv feed alone) or loaded")
+    modes: list[str] = Field(
+        default_factory=list, description="modes the region can answer: each street mode "
+        "whose network is built, transit with a loaded timetable (a region without street "
+        "data, e.g. the Enzkreis, has transit alone)")
 
 
 class PointGeometry(BaseModel):
@@ -141,7 +145,7 @@ class Origin(BaseModel):
     lon: float
     lat: float
     address: str | None = Field(default=None, description="matched address (address= only)")
-    precision: str | None = Field(default=None, description="address, street or place")
+    precision: str | None = Field(default=None, description="address, street, place or stop")
     number_found: bool | None = Field(
         default=None, description="false: the street has no such house number, the point is "
                                   "on the street (see note); None: no number asked")

@@ -25,7 +25,7 @@ import pandas as pd
 
 from api.models import NearestOffer
 from api.services import Services
-from geo.errors import DataError, ErreichbarError
+from geo.errors import ErreichbarError
 from geo.messages import text
 from geo.networks.snap import to_metric
 from geo.products.guide import minutes_from
@@ -34,15 +34,6 @@ from geo.vocabulary import STREET_MODES, Mode
 
 #: Modes tried by :func:`suggest_mode`, in this order: without a car first.
 SUGGEST_ORDER: Final = (Mode.walk, Mode.bike, Mode.transit, Mode.car)
-
-
-def modes_loaded(s: Services) -> list[str]:
-    """Return the modes that can answer: the street modes, and transit with a timetable."""
-    try:
-        s.engine.engine(Mode.transit).load()
-    except DataError:
-        return list(STREET_MODES)
-    return [*STREET_MODES, Mode.transit]
 
 
 def _minutes(value: float, limit: float) -> float | None:
@@ -70,6 +61,8 @@ def other_modes(s: Services, lon: float, lat: float, category: str, offer_ids: l
                 mode: str, minutes: list[float]) -> list[dict[str, float | None]]:
     """Return, per offer, the minutes from the point (WGS84) by each street mode and ``mode``.
 
+    Only the street modes the region has (:meth:`Services.modes`).
+
     ``minutes`` are the offers' minutes by the asked ``mode``, already known. None where
     the offer lies beyond ``AccessSettings.nearest_max_min`` by that mode or the point is
     not connected to its network (see module docstring).
@@ -77,8 +70,9 @@ def other_modes(s: Services, lon: float, lat: float, category: str, offer_ids: l
     limit = s.settings.access.nearest_max_min
     out: list[dict[str, float | None]] = [{mode: _minutes(m, limit)} for m in minutes]
     x, y = to_metric(np.array([lon]), np.array([lat]))
+    loaded = s.modes()
     for other in STREET_MODES:  # transit has no table: a search per point takes seconds
-        if other == mode:
+        if other == mode or other not in loaded:
             continue
         try:
             table = s.engine.nearest_many(np.array([lon]), np.array([lat]), category, other,
@@ -124,7 +118,7 @@ def suggest_mode(s: Services, lon: float, lat: float, category: str, mode: str) 
 
     In time: within ``AccessSettings.nearest_max_min`` (the engine's nearest-offer tables).
     """
-    loaded = modes_loaded(s)
+    loaded = s.modes()
     for other in SUGGEST_ORDER:
         if other == mode or other not in loaded:
             continue

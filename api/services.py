@@ -2,6 +2,12 @@
 
 :class:`Services` is built at startup (the app's lifespan) or handed in by tests and
 benchmarks; the routers reach it through :func:`api.deps.get_services`.
+
+Which travel modes a region answers follows from the data it has (:meth:`Services.modes`):
+a street mode needs its built network, transit a loaded timetable. A region with street
+data (vector tiles) is ready once its networks are built; a region without (the Enzkreis:
+a timetable, boundaries and census grids only) once a timetable is loaded
+(:meth:`Services.missing`).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from geo.settings import Settings, get_region
 from geo.sources.addresses import offer_addresses
 from geo.sources.boundaries import vg5000_files
 from geo.sources.geocode import Geocoder
-from geo.vocabulary import STREET_MODES
+from geo.vocabulary import STREET_MODES, Mode
 
 log = logging.getLogger(__name__)
 
@@ -115,15 +121,39 @@ class Services:
         table["gemeinde_ags"] = table["id"].map(offer_gemeinden(engine))
         table["gemeinde"] = table["gemeinde_ags"].map(gemeinden.set_index("ags")["name"])
         outline = gemeinden[["ags", "name", "geometry"]].to_crs("EPSG:4326")
-        geocoder = Geocoder(settings)
+        geocoder = Geocoder(settings)  # after the engine: no offers, no address index
         table = table.join(offer_addresses(table, geocoder))
         return cls(settings, engine, geocoder, table, json.loads(outline.to_json(drop_id=True)))
 
-    def missing(self) -> dict[str, str]:
-        """Return the derived data not built yet → how to build it (empty when ready)."""
+    def has_streets(self) -> bool:
+        """Whether the data directory has street data of the region (its vector tiles)."""
+        region = self.engine.region
+        return region.tiles is not None or region.city_tiles is not None
+
+    def modes(self) -> list[str]:
+        """Return the modes that can answer, in vocabulary order.
+
+        Each street mode whose network is built (from tiles or an OSM extract), and transit
+        when a timetable is loaded (:meth:`timetable` not ``none``).
+        """
         folder = network_dir(self.settings)
-        return {need: hint for need, hint in BUILD_HINTS.items()
-                if not (folder / f"{need.removeprefix('network_')}.npz").is_file()}
+        street = [str(m) for m in STREET_MODES if (folder / f"{m}.npz").is_file()]
+        return [*street, *([str(Mode.transit)] if self.timetable() != "none" else [])]
+
+    def missing(self) -> dict[str, str]:
+        """Return the derived data not built yet → how to build it (empty when ready).
+
+        With street data: the networks of the street modes. Without (no tiles): nothing
+        while some mode can answer, else the timetable.
+        """
+        folder = network_dir(self.settings)
+        if self.has_streets():
+            return {need: hint for need, hint in BUILD_HINTS.items()
+                    if not (folder / f"{need.removeprefix('network_')}.npz").is_file()}
+        if self.modes():
+            return {}
+        return {"timetable": f"run `erreichbar gtfs load --region {self.settings.region}` "
+                             "(the region has no street data, so only public transport)"}
 
     def inside(self, lon: float, lat: float) -> bool:
         """Whether a WGS84 point lies in the region.
@@ -137,12 +167,13 @@ class Services:
     def warm_up(self) -> None:
         """Build the nearest table of every category × street mode (background thread).
 
-        Transit has no table and, in most regions, no timetable.
+        Only the modes the region has (:meth:`modes`); transit has no table.
         """
         active = self.offers[self.offers["status"] == "active"]
+        street = [m for m in self.modes() if m in STREET_MODES]
         for category in self.engine.categories():
             offers = active[active["category"] == category]
-            for mode in STREET_MODES:
+            for mode in street:
                 try:
                     self.engine.nearest_many(offers["lon"].to_numpy()[:1],
                                              offers["lat"].to_numpy()[:1], category, mode, 1)

@@ -312,6 +312,7 @@ def test_health_and_maps(client, services, map_dir: Path) -> None:
     active = services.engine.offers.query("status == 'active'")["category"].value_counts()
     assert body["offers"]["grundschule"] == active["grundschule"] == 78
     assert body["geocoder"]["addresses"] > 50_000
+    assert body["modes"] == ["walk", "bike", "car"] and body["ready"] is True  # no timetable
     assert body["vintages"]["osm_tiles"] == "2021-08"
     (map_dir / "kita-walk.html").write_text("<html>Karte</html>", "utf-8")
     assert client.get("/maps").json() == {"maps": ["kita-walk"]}

@@ -1,9 +1,8 @@
 """Browser test: "Bus & Bahn" on the family page (issue 17 §3), desktop and phone, offline.
 
-Not on the Enzkreis: the region has no street network, no address index and no offers in
-our data, so no API :class:`~api.services.Services` can be built for it (``/health`` and
-every travel-time endpoint need them). Instead the county's real Services (Göttingen
-streets, addresses and offers) get the real gtfs.de long-distance feed
+The Göttingen variant, beside a street network: the Enzkreis (a timetable without streets,
+"Bus & Bahn" alone) is tested in ``tests/test_browser_enzkreis.py``. Here the county's real
+Services (Göttingen streets, addresses and offers) get the real gtfs.de long-distance feed
 (``germany/gtfs/gtfsde_fernverkehr_goettingen_2025-11.zip``) stored as the region's
 timetable. It serves only Göttingen station inside the county, so the journeys the page
 shows from the station are walks (one leg with times); rides with a line name are checked

@@ -68,7 +68,8 @@ def test_messages_follow_lang_then_accept_language(client: TestClient) -> None:
 def test_page_is_served_in_the_chosen_language(client: TestClient) -> None:
     arabic = client.get("/", params={"lang": "ar"}).text
     assert '<html lang="ar" dir="rtl">' in arabic
-    assert f"<title>{messages.text('page.title', 'ar')}</title>" in arabic
+    assert f"<title>{messages.text('page.title', 'ar', region='Landkreis Göttingen')}</title>" \
+        in arabic
     german = client.get("/").text
     assert '<html lang="de" dir="ltr">' in german
     assert "<title>Erreichbar – Angebote für Familien im Landkreis Göttingen</title>" in german

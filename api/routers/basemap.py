@@ -12,7 +12,7 @@ from api.errors import RequestError, echo
 from api.models import ErrorBody
 from geo.errors import DataError
 from geo.messages import text
-from geo.products.basemap import BaseMap, basemap_for, script
+from geo.products.basemap import BaseMap, basemap_for, is_built, script
 from geo.settings import Settings
 
 router = APIRouter(tags=["basemap"])
@@ -73,6 +73,11 @@ def basemap_tile(settings: SettingsDep, z: Annotated[int, Path(ge=0, le=30)],
 
 @router.get("/basemap.js", include_in_schema=False)
 def basemap_script(settings: SettingsDep) -> Response:
-    """Serve the script defining ``window.erreichbarBaseMap(map)``, configured for the region."""
+    """Serve the script defining ``window.erreichbarBaseMap(map)``, configured for the region.
+
+    Without a built base map the script asks for no tiles; it is then not cached, so that
+    a page finds the base map as soon as it is built.
+    """
+    cache = _cache(settings) if is_built(settings) else {"Cache-Control": "no-cache"}
     return Response(script(settings), media_type="text/javascript",
-                    headers={"X-Content-Type-Options": "nosniff", **_cache(settings)})
+                    headers={"X-Content-Type-Options": "nosniff", **cache})

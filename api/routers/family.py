@@ -17,6 +17,7 @@ from api.deps import (
     NOT_READY,
     LangDep,
     ServicesDep,
+    mode_ready,
     origin,
     ready,
 )
@@ -138,6 +139,8 @@ def family_offers(
     opening hours follow with ``open`` = null ("Öffnungszeiten unbekannt", never counted
     as open).
     """
+    for needed in GUIDE_MODES:  # the minutes on foot and by bike
+        mode_ready(s, str(needed))
     point, ags = _stage_origin(s, lang, gemeinde, lat, lon, address)
     moment = _moment(weekday, time)
     stages = [st for st in s.settings.chain.stages

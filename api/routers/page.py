@@ -10,6 +10,7 @@ the generated maps as an HTML page (``/maps`` is the JSON list for programs).
 from __future__ import annotations
 
 import html
+import json
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +22,7 @@ from api.deps import SettingsDep
 from api.guards import page_headers
 from geo import messages
 from geo.products.maps import map_names
+from geo.settings import get_region
 from geo.vocabulary import CATEGORIES, MODES, attribution
 
 router = APIRouter(include_in_schema=False)
@@ -40,12 +42,18 @@ def _lang_attrs(lang: str) -> str:
 
 
 @cache
-def _page(credits: str, lang: str) -> str:
-    """Return the page in ``lang`` with the data attribution ``credits`` filled in (escaped)."""
+def _page(credits: str, region: str, bounds: str, lang: str) -> str:
+    """Return the page in ``lang`` with the data attribution ``credits`` filled in (escaped).
+
+    ``region``: the region's title (in the page title); ``bounds``: its opening view, JSON
+    ``[[south, west], [north, east]]`` (WGS84 degrees), until the Gemeinden have loaded.
+    """
     return ((STATIC / "index.html").read_text("utf-8")
             .replace('lang="de" dir="ltr"', _lang_attrs(lang))
-            .replace("<!--title-->", html.escape(messages.text("page.title", lang)))
-            .replace("<!--attribution-->", html.escape(credits.replace(" | ", "; "))))
+            .replace("<!--title-->", html.escape(messages.text("page.title", lang,
+                                                               region=region)))
+            .replace("<!--attribution-->", html.escape(credits.replace(" | ", "; ")))
+            .replace("<!--bounds-->", html.escape(bounds)))
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -57,7 +65,11 @@ def family_page(settings: SettingsDep, lang: LangQuery = None,
     ``/family.js``.
     """
     chosen = messages.negotiate(accept_language, lang)
-    return HTMLResponse(_page(attribution(settings), chosen), headers=page_headers("family"))
+    region = get_region(settings.region)
+    w, s, e, n = region.bbox
+    return HTMLResponse(_page(attribution(settings), region.title,
+                              json.dumps([[s, w], [n, e]]), chosen),
+                        headers=page_headers("family"))
 
 
 @router.get("/messages")

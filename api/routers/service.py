@@ -24,7 +24,8 @@ router = APIRouter()
 def health(s: ServicesDep, settings: SettingsDep) -> Health:
     """Whether the service is ready, what is loaded and the data vintages.
 
-    While not ready, ``missing`` says what to build and how.
+    While not ready, ``missing`` says what to build and how; ``modes`` are the travel modes
+    the region's data can answer.
     """
     region = get_region(settings.region)
     active = s.offers[s.offers["status"] == "active"]["category"].value_counts()
@@ -38,7 +39,7 @@ def health(s: ServicesDep, settings: SettingsDep) -> Health:
                             "streets": len(s.geocoder.streets),
                             "places": len(s.geocoder.places)},
                   maps=map_names(settings.maps.out_dir),
-                  timetable=s.timetable())
+                  timetable=s.timetable(), modes=s.modes())
 
 
 @router.get("/docs", include_in_schema=False)

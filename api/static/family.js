@@ -4,16 +4,23 @@
 // Text from the data (offer names, Gemeinde names, messages) reaches the page only as
 // text nodes (textContent, the helper `text`), never as HTML: no innerHTML, no HTML
 // strings for Leaflet popups or tooltips. Fields the API does not send are left out.
+// The modes offered are those the server's data can answer (/health `modes`): a region
+// with a timetable but no street network (the Enzkreis) offers "Bus & Bahn" alone, and no
+// "Was gibt es für mein Kind?" (its minutes are on foot and by bike). Each transit result
+// can ask /there-and-back: "Hin und zurück in den Öffnungszeiten?".
 "use strict";
 const $ = id => document.getElementById(id);
 const CHILD_MODES = ["walk", "bike"];  // what /family/offers answers for
 const WEEKDAYS = ["mo", "di", "mi", "do", "fr", "sa", "so"];
-const COUNTY_VIEW = [[51.45, 9.6], [51.85, 10.75]];  // until the Gemeinden have loaded
+// the region's box from the server (until the Gemeinden have loaded)
+const COUNTY_VIEW = JSON.parse($("map").dataset.bounds);
 
 let T = {page: {}, labels: {}, lang: "de"};  // /messages: the texts of the chosen language
 let last = null;  // the last answer shown: {kind: "nearest"|"child", body, where}
 let county = L.latLngBounds(COUNTY_VIEW);
-let timetable = "none";  // /health: none, long_distance_only or loaded (then "Bus & Bahn")
+let available = [];  // /health: the modes the region's data can answer
+let addresses = true;  // /health: whether the region has an address index (else places, stops)
+let region = "";  // /health: the region's title
 
 const map = L.map("map", {zoomControl: false}).fitBounds(county);
 const online = L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
@@ -67,17 +74,19 @@ function localiseMap() {
 function applyTexts() {
   document.documentElement.lang = T.lang;
   document.documentElement.dir = T.dir;
-  document.title = t("title");
+  document.title = t("title", {region});
   for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
   for (const el of document.querySelectorAll("[data-t-placeholder]")) {
-    el.placeholder = t(el.dataset.tPlaceholder);
+    el.placeholder = t(addresses ? el.dataset.tPlaceholder : "address_placeholder_places");
   }
   fillSelect($("category"), T.categories, c => label("category", c), "grundschule");
-  // transit needs a loaded timetable (else 409): without one, the street modes and a note
-  const modes = T.modes.filter(m => m !== "transit" || timetable !== "none");
+  // transit needs a loaded timetable, street modes their network: only what the data has
+  const modes = T.modes.filter(m => available.includes(m));
   fillSelect($("mode"), modes, m => label("mode", m), "walk");
   $("transit-none").hidden = modes.includes("transit");
-  fillSelect($("child-mode"), CHILD_MODES, m => label("mode", m), "walk");
+  const childModes = CHILD_MODES.filter(m => available.includes(m));
+  fillSelect($("child-mode"), childModes, m => label("mode", m), "walk");
+  $("tab-child").hidden = childModes.length === 0;
   const days = ["", ...WEEKDAYS];
   fillSelect($("weekday"), days, d => (d ? t(`weekdays.${d}`) : t("any_day")), "");
   fillSelect($("lang"), Object.keys(T.languages), l => T.languages[l], T.lang);
@@ -206,10 +215,59 @@ function legsOf(legs) {
   return list;
 }
 
-function showNearestResult(res, mode, bounds, target = $("results")) {
+/** "Hin und zurück in den Öffnungszeiten?": a button asking /there-and-back from `origin`. */
+function thereAndBack(offer, origin) {
+  const box = text("", "div", "line there-and-back");
+  if (!offer.opening_hours) {  // nothing to check against
+    box.append(text(t("tab_hours_unknown"), "span", "unknown"));
+    return box;
+  }
+  const button = text(t("tab_button"), "button");
+  button.type = "button";
+  const answer = text("", "div", "tab-answer");
+  answer.setAttribute("aria-live", "polite");
+  button.onclick = async () => {
+    answer.replaceChildren(text(t("searching")));
+    const params = {lat: origin.lat, lon: origin.lon, offer_id: offer.id, lang: T.lang};
+    let r;
+    try {
+      r = await fetch(`/there-and-back?${new URLSearchParams(params)}`);
+    } catch (e) {
+      answer.replaceChildren(text(t("error_network")));
+      return;
+    }
+    const body = await r.json();
+    answer.replaceChildren(...(r.ok ? tripParts(body) : [text(
+      (Array.isArray(body.detail) && body.detail[0] ? body.detail[0].msg : t("error_unknown")),
+      "p", "unknown")]));
+  };
+  box.append(button, answer);
+  return box;
+}
+
+/** The verdict of a /there-and-back answer, why not, and the legs of both ways. */
+function tripParts(body) {
+  const date = new Date(`${body.date}T12:00:00`).toLocaleDateString(T.lang,
+    {weekday: "long", day: "numeric", month: "numeric", year: "numeric"});
+  const values = {date, arrive_by: body.arrive_by, leave_after: body.leave_after};
+  const parts = [text(t(body.possible ? "tab_yes" : "tab_no", values), "p",
+                      body.possible ? "verdict open" : "verdict closed")];
+  if (!body.outbound) parts.push(text(t("tab_no_outbound", values), "p"));
+  if (!body.back) parts.push(text(t("tab_no_back", values), "p"));
+  for (const [key, way] of [["tab_outbound", body.outbound], ["tab_back", body.back]]) {
+    if (!way) continue;
+    parts.push(text(t(key, {departure: way.departure.slice(11, 16),
+                            arrival: way.arrival.slice(11, 16)}), "p", "way"),
+               legsOf(way.legs));
+  }
+  return parts;
+}
+
+function showNearestResult(res, mode, bounds, target = $("results"), origin = null) {
   const minutes = fmtMinutes(res.minutes);
   const extras = [hoursOf(res, res.offer, "open_now"), otherModes(res.other_modes, mode),
-                  res.legs ? legsOf(res.legs) : null];
+                  res.legs ? legsOf(res.legs) : null,
+                  mode === "transit" && origin ? thereAndBack(res.offer, origin) : null];
   target.append(offerItem(res, res.offer, minutes, extras.filter(Boolean)));
   if (res.route) {
     const line = L.polyline(res.route.coordinates.map(c => [c[1], c[0]]),
@@ -296,7 +354,9 @@ function setShare(params) {
 function renderNearest(body, where) {
   const bounds = L.latLngBounds([]);
   showOrigin(body.origin, bounds, retryNearest);
-  for (const res of body.results) showNearestResult(res, body.mode, bounds);
+  for (const res of body.results) {
+    showNearestResult(res, body.mode, bounds, $("results"), body.origin);
+  }
   if (body.results.length) {
     $("status").textContent = t("found", {count: body.results.length});
   } else {
@@ -304,7 +364,7 @@ function renderNearest(body, where) {
     if (body.nearest_anyway) {
       const list = document.createElement("ol");
       $("anyway").append(text(t("nearest_anyway"), "p"), list);
-      showNearestResult(body.nearest_anyway, body.mode, bounds, list);
+      showNearestResult(body.nearest_anyway, body.mode, bounds, list, body.origin);
     }
     if (body.suggest_mode) {
       $("anyway").append(text(t("suggest_mode", {mode: label("mode", body.suggest_mode)}), "p"));
@@ -410,7 +470,8 @@ async function loadGemeinden() {
 /** Run the search a shared link names (?address=…|lat=…&lon=…, category, mode, view=child). */
 function runLinked(q) {
   if (q.get("category")) $("category").value = q.get("category");
-  if (q.get("mode")) $("mode").value = q.get("mode");
+  const modes = [...$("mode").options].map(o => o.value);
+  if (modes.includes(q.get("mode"))) $("mode").value = q.get("mode");
   if (CHILD_MODES.includes(q.get("mode"))) $("child-mode").value = q.get("mode");
   if (q.get("view") === "child") {
     showView("child");
@@ -438,7 +499,7 @@ $("lang").addEventListener("change", () => loadTexts($("lang").value));
 $("tab-nearest").addEventListener("click", () => showView("nearest"));
 $("tab-child").addEventListener("click", () => showView("child"));
 document.querySelector(".tabs").addEventListener("keydown", e => {
-  if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
+  if ((e.key !== "ArrowLeft" && e.key !== "ArrowRight") || $("tab-child").hidden) return;
   const next = $("child-view").hidden ? "child" : "nearest";
   showView(next);
   $(next === "child" ? "tab-child" : "tab-nearest").focus();
@@ -447,12 +508,16 @@ $("print").addEventListener("click", () => window.print());
 map.on("click", e => search({lat: e.latlng.lat.toFixed(6), lon: e.latlng.lng.toFixed(6)}));
 window.addEventListener("resize", () => map.invalidateSize());
 
-/** Whether the server has a timetable (/health), before the mode list is filled. */
-async function loadTimetable() {
+/** The modes the server's data can answer and whether it knows addresses (/health). */
+async function loadModes() {
   const r = await fetch("/health");
-  if (r.ok) timetable = (await r.json()).timetable ?? "none";
+  if (!r.ok) return;
+  const health = await r.json();
+  available = health.modes ?? [];
+  region = health.title ?? "";
+  addresses = (health.geocoder?.addresses ?? 0) > 0;
 }
 
 const query = new URLSearchParams(location.search);
-Promise.all([loadTimetable().then(() => loadTexts(query.get("lang"))), loadGemeinden()])
+Promise.all([loadModes().then(() => loadTexts(query.get("lang"))), loadGemeinden()])
   .then(() => runLinked(query));

@@ -54,7 +54,7 @@ from geo.transit.query import (
     journey_to_point,
 )
 from geo.transit.timetable import compile_timetable, default_date
-from geo.transit.trip import ThereAndBack, there_and_back
+from geo.transit.trip import HoursUnknownError, ThereAndBack, there_and_back
 from geo.transit.walk import CrowFlyWalk, WalkModel, direct_walk_s
 from geo.vocabulary import METRIC_CRS
 
@@ -349,8 +349,9 @@ class TransitAccess:
         Raises
         ------
         DataError
-            Unknown offer id, or no times given and the offer has no opening hours that
-            day.
+            Unknown offer id.
+        HoursUnknownError, ClosedThatDayError
+            No times given, and the offer has no opening hours, or is closed that day.
         """
         rows = self.offers[self.offers["id"] == offer_id]
         if rows.empty:
@@ -358,8 +359,8 @@ class TransitAccess:
         offer = rows.iloc[0]
         hours = offer.get("opening_hours")
         if (arrive_by_s is None or leave_after_s is None) and not isinstance(hours, str):
-            raise DataError(f"offer {offer_id!r} ({offer['name']}) has no opening_hours: "
-                            "give the arrival and departure times")
+            raise HoursUnknownError(f"offer {offer_id!r} ({offer['name']}) has no "
+                                    "opening_hours: give the arrival and departure times")
         return there_and_back(self.feed, np.array([x, y]), self.offer_xy(rows)[0],
                               date or self.date, arrive_by_s, leave_after_s,
                               opening_hours=hours if isinstance(hours, str) else None,

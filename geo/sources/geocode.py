@@ -9,6 +9,12 @@ whole county, and :attr:`Region.city_tiles`, newer, preferred inside their footp
   nearest named street line within :data:`HOUSENUMBER_STREET_MAX_M` (EPSG:3035 metres);
 * ``place`` — city, town, village, suburb, hamlet and locality names.
 
+A region without vector tiles (e.g. the Enzkreis, where only a timetable exists) has no
+addresses or streets: its places are its VG5000 Gemeinden (at a point inside each), and a
+query that finds nothing there raises :class:`NoAddressDataError`, which says so. In every
+region the stations and stops of a loaded timetable are places too
+(:mod:`geo.sources.stop_names`; precision ``stop``), unless a place has the same name.
+
 Every street and address also gets its *locality*: the nearest settlement ``place`` and the
 VG5000 Gemeinde it lies in, so that "Hauptstraße 5, Rosdorf" picks the right one of the
 county's many Hauptstraßen.
@@ -54,6 +60,7 @@ from geo.errors import ErreichbarError
 from geo.messages import text as message
 from geo.settings import Settings, TileSource, get_region
 from geo.sources.boundaries import load_units, vg5000_files
+from geo.sources.stop_names import STOP_CLASS, stop_places
 from geo.vocabulary import METRIC_CRS
 
 log = logging.getLogger(__name__)
@@ -77,7 +84,10 @@ VARIANT_CUTOFF: Final = 0.9
 #: :meth:`Geocoder.locate`: matches of one precision further apart than this (metres) are
 #: different places, and the query is ambiguous. Two address points of one house lie within
 #: a few dozen metres; a street's pieces in two quarters of a town within a kilometre or so.
-AMBIGUOUS_M: Final[dict[str, float]] = {"address": 200.0, "street": 1500.0, "place": 1500.0}
+AMBIGUOUS_M: Final[dict[str, float]] = {"address": 200.0, "street": 1500.0, "place": 1500.0,
+                                          "stop": 1500.0}
+#: ``class`` of a VG5000 Gemeinde in the place table of a region without vector tiles.
+GEMEINDE_CLASS: Final = "gemeinde"
 #: Note of a street returned without the house number asked for (German; the API says it
 #: in the asker's language from the same message table).
 NUMBER_NOT_FOUND: Final = message("api.number_not_found")
@@ -102,6 +112,14 @@ class AddressNotFoundError(ErreichbarError):
     def __init__(self, message: str, suggestions: list[str]) -> None:
         super().__init__(message)
         self.suggestions = suggestions
+
+
+class NoAddressDataError(AddressNotFoundError):
+    """Nothing matches, and the region has no address data (no vector tiles) to search.
+
+    The message (German, message table ``errors.type.no_address_data``) says that only
+    places and stops can be found; ``suggestions`` lists close ones.
+    """
 
 
 class AmbiguousAddressError(AddressNotFoundError):
@@ -156,7 +174,7 @@ class Location:
     label: str  #: display name, e.g. "Weender Landstraße 2, Göttingen"
     lon: float  #: WGS84 degrees
     lat: float  #: WGS84 degrees
-    precision: str  #: ``address`` (house number), ``street`` or ``place``
+    precision: str  #: ``address`` (house number), ``street``, ``place`` or ``stop``
     gemeinde: str  #: the VG5000 Gemeinde the location lies in
     #: what was not found, e.g. "Hausnummer nicht gefunden; Meinten Sie Markstraße 1, …?"
     note: str | None = None
@@ -251,6 +269,8 @@ def build_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
 
     region = get_region(settings.region)
     sources = [s for s in (region.city_tiles, region.tiles) if s is not None]
+    if not sources:
+        return _without_tiles(settings)
     parts = []
     covered: set[tuple[int, int]] = set()
     for source in sources:  # newest first; older sets fill in around it
@@ -296,6 +316,26 @@ def build_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
     return addresses, streets, place_table
 
 
+def _without_tiles(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Tables of a region without vector tiles: no addresses or streets, its Gemeinden.
+
+    Each VG5000 Gemeinde is a place (class :data:`GEMEINDE_CLASS`) at a point inside it
+    (shapely's representative point; WGS84 degrees).
+    """
+    gemeinden = load_units(settings, "gemeinde")
+    lon, lat = _to_lonlat(gpd.GeoSeries(gemeinden.representative_point(), crs=METRIC_CRS))
+    names = gemeinden["name"].to_numpy()
+    places = pd.DataFrame({"name": names, "class": GEMEINDE_CLASS, "gemeinde": names,
+                           "lon": lon, "lat": lat})
+    log.info("address index of %s: no vector tiles, so no addresses or streets; %d "
+             "Gemeinden as places", settings.region, len(places))
+    return (pd.DataFrame({c: pd.Series(dtype=object if c not in ("lon", "lat") else float)
+                          for c in ("street", "number", "place", "gemeinde", "lon", "lat")}),
+            pd.DataFrame({c: pd.Series(dtype=object if c not in ("lon", "lat") else float)
+                          for c in ("street", "place", "gemeinde", "lon", "lat")}),
+            places)
+
+
 def load_tables(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """:func:`build_tables`, cached as Parquet under ``processed/<region>/geocode/<key>/``.
 
@@ -332,21 +372,26 @@ class Geocoder:
     """
 
     def __init__(self, settings: Settings) -> None:
-        self.addresses, self.streets, self.places = load_tables(settings)
+        self.addresses, self.streets, places = load_tables(settings)
+        stops = stop_places(settings)
+        named = set(_folded(places["name"]))
+        stops = stops[[key not in named for key in _folded(stops["name"])]]
+        self.places = pd.concat([places, stops], ignore_index=True) if len(stops) else places
+        self.region_title = get_region(settings.region).title
         self.addresses["number_key"] = self.addresses["number"].astype(str).str.lower() \
             .str.replace(r"\s+", "", regex=True)
         for frame, name, place in ((self.addresses, "street", "place"),
                                    (self.streets, "street", "place"),
                                    (self.places, "name", "gemeinde")):
-            frame["key"] = _folded(frame[name])
-            frame["place_key"] = _folded(frame[place])  # places: their Gemeinde is the town
-            frame["gem_key"] = _folded(frame["gemeinde"])
+            for column, source in (("key", name), ("place_key", place), ("gem_key", "gemeinde")):
+                # object dtype even when empty (a region without addresses): .str works
+                frame[column] = np.array(_folded(frame[source]), dtype=object)
         self._address_rows = self.addresses.groupby("key").indices
         self._street_rows = self.streets.groupby("key").indices
         self._place_rows = self.places.groupby("key").indices
         self._street_keys = set(self._street_rows)
         self._place_keys = set(self._place_rows)
-        towns = pd.concat([self.places[["key", "name"]],
+        towns = pd.concat([self.places.loc[self.places["class"] != STOP_CLASS, ["key", "name"]],
                            *(f[["gem_key", "gemeinde"]].set_axis(["key", "name"], axis=1)
                              for f in (self.streets, self.places))], ignore_index=True)
         towns = towns[towns["key"] != ""].drop_duplicates("key")
@@ -486,8 +531,9 @@ class Geocoder:
         if number:
             return []
         rows = self._best(self.places.iloc[self._place_rows.get(name, [])], town)
-        return [Location(self._place_label(r), float(r["lon"]), float(r["lat"]), "place",
-                         str(r["gemeinde"])) for _, r in rows.iterrows()]
+        return [Location(self._place_label(r), float(r["lon"]), float(r["lat"]),
+                         "stop" if r["class"] == STOP_CLASS else "place", str(r["gemeinde"]))
+                for _, r in rows.iterrows()]
 
     # ---------------------------------------------------------------- suggestions
 
@@ -562,6 +608,8 @@ class Geocoder:
         AddressNotFoundError
             No exact name matches; ``suggestions`` holds close street and place names
             (inside the town when the query names one).
+        NoAddressDataError
+            No exact name matches in a region without address data (see module docstring).
         """
         readings = self._readings(query)
         if not readings:
@@ -571,6 +619,10 @@ class Geocoder:
             if found:
                 return found[:limit]
         reason, suggestions = self._suggest(readings)
+        if self.addresses.empty and self.streets.empty:
+            raise NoAddressDataError(message("errors.type.no_address_data",
+                                             region=self.region_title, address=repr(query)),
+                                     suggestions)
         raise AddressNotFoundError(f"address {query!r} {reason}", suggestions)
 
     def locate(self, query: str) -> Location:

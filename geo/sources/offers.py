@@ -1018,8 +1018,33 @@ def load_offers(settings: Settings) -> gpd.GeoDataFrame:
     Columns: :data:`COLUMNS` (the :class:`Offer` fields, incl. ``status``,
     ``geocode_precision``, ``source``, ``source_date``) and Point geometry. Planned and
     closed offers are included; filter ``status == "active"`` for reachability.
+
+    A region whose data directory holds no default sources (:func:`has_default_catalogue`,
+    e.g. the Enzkreis: only a timetable) has the own list alone.
+
+    Raises
+    ------
+    DataError
+        Neither default sources nor an own list: the message says how to give one.
     """
-    return add_own_offers(build_catalogue(settings)[0], settings)
+    if has_default_catalogue(settings):
+        return add_own_offers(build_catalogue(settings)[0], settings)
+    if settings.offers.own_file is None:
+        raise DataError(
+            f"region {settings.region}: the data directory {settings.data_dir} holds no "
+            f"offers of it (no folder {settings.region}/ with the school register and family "
+            "list, no vector tiles); give the county's own offer list with "
+            "ERREICHBAR_OFFERS__OWN_FILE (template geo/sources/data/offer_template.csv)")
+    return read_offer_file(Path(settings.offers.own_file), settings)
+
+
+def has_default_catalogue(settings: Settings) -> bool:
+    """Whether the data directory holds default offer sources of the region.
+
+    Its folder (school register, family list) or its vector tiles (POIs).
+    """
+    return (settings.data_dir / settings.region).is_dir() \
+        or get_region(settings.region).tiles is not None
 
 
 def add_own_offers(catalogue: gpd.GeoDataFrame, settings: Settings,

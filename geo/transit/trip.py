@@ -33,6 +33,14 @@ from geo.transit.timetable import DAY_S, hhmm
 from geo.transit.walk import CrowFlyWalk, WalkModel, direct_walk_s
 
 
+class HoursUnknownError(DataError):
+    """No start and end given, and the offer has no opening hours to take them from."""
+
+
+class ClosedThatDayError(DataError):
+    """The offer's opening hours say it is closed all day on the date asked."""
+
+
 def opening_interval(opening_hours: str, date: dt.date) -> tuple[int, int]:
     """Find the first opening interval of an OSM ``opening_hours`` value on ``date``.
 
@@ -44,7 +52,9 @@ def opening_interval(opening_hours: str, date: dt.date) -> tuple[int, int]:
     Raises
     ------
     DataError
-        The value is not valid ``opening_hours`` syntax, or the offer is closed all day.
+        The value is not valid ``opening_hours`` syntax.
+    ClosedThatDayError
+        The offer is closed all day.
     """
     try:
         hours = OpeningHours(opening_hours)
@@ -56,8 +66,8 @@ def opening_interval(opening_hours: str, date: dt.date) -> tuple[int, int]:
         if state == State.OPEN:
             return (int((start - midnight).total_seconds()),
                     int((end - midnight).total_seconds()))
-    raise DataError(f"closed all day on {date} ({date:%A}) by opening_hours "
-                    f"{opening_hours!r}")
+    raise ClosedThatDayError(f"closed all day on {date} ({date:%A}) by opening_hours "
+                             f"{opening_hours!r}")
 
 
 @dataclass(frozen=True)
@@ -133,16 +143,19 @@ def there_and_back(feed: Feed, home_xy: np.ndarray, offer_xy: np.ndarray, date: 
 
     Raises
     ------
+    HoursUnknownError
+        Neither times nor ``opening_hours`` given.
+    ClosedThatDayError
+        The offer is closed all day on ``date``.
     DataError
-        Neither times nor ``opening_hours`` given, the offer is closed that day, or the
-        end lies before the start.
+        The end lies before the start.
     """
     s = settings or TransitSettings()
     walk = walk or CrowFlyWalk.from_settings(s)
     if arrive_by_s is None or leave_after_s is None:
         if opening_hours is None:
-            raise DataError("give the arrival and departure times or the offer's "
-                            "opening_hours")
+            raise HoursUnknownError("give the arrival and departure times or the offer's "
+                                    "opening_hours")
         opens, closes = opening_interval(opening_hours, date)
         arrive_by_s = opens if arrive_by_s is None else arrive_by_s
         leave_after_s = closes if leave_after_s is None else leave_after_s

@@ -199,11 +199,23 @@ def render_image(settings: Settings, bbox_wgs84: tuple[float, float, float, floa
     return basemap_for(settings).image(bbox_wgs84, width_px, height_px)
 
 
+def is_built(settings: Settings) -> bool:
+    """Whether the region's base map has been built (a region without tiles never has one)."""
+    return BuildManifest(store_dir(settings) / "manifest.json").read() is not None
+
+
 def script(settings: Settings) -> str:
-    """Return the page script defining ``window.erreichbarBaseMap(map)`` for the region."""
+    """Return the page script defining ``window.erreichbarBaseMap(map)`` for the region.
+
+    Without a built base map (:func:`is_built`) its ``tiles`` and ``labels`` are null: the
+    pages then show a plain background, the scale and their attribution, and ask the
+    server for no tile.
+    """
     cfg = settings.basemap
     w, s, e, n = get_region(settings.region).bbox
-    config = {"tiles": "/basemap/{z}/{x}/{y}.png", "labels": "/basemap/labels",
+    built = is_built(settings)
+    config = {"tiles": "/basemap/{z}/{x}/{y}.png" if built else None,
+              "labels": "/basemap/labels" if built else None,
               "minZoom": cfg.min_zoom, "maxZoom": cfg.max_zoom, "bounds": [[s, w], [n, e]],
               "attribution": attribution_text(settings)}
     return SCRIPT.read_text("utf-8").replace("__BASEMAP_CONFIG__", json.dumps(config))

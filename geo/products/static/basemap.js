@@ -3,7 +3,8 @@
 // place and street names as DOM text (/basemap/labels, refreshed after every move), a
 // metric scale and the attribution, and returns {tiles, labels}. Names reach the page as
 // text nodes only (textContent), never as HTML. Opened from a file (no server), it adds
-// nothing but the scale and returns null.
+// nothing but the scale and returns null; so does it when the server has no base map built
+// (CONFIG.tiles null, e.g. a region without vector tiles), on a plain background.
 (function () {
   "use strict";
   const CONFIG = __BASEMAP_CONFIG__;
@@ -32,6 +33,10 @@
   function erreichbarBaseMap(map) {
     L.control.scale({imperial: false, metric: true}).addTo(map);
     if (!/^https?:$/.test(window.location.protocol)) return null;
+    if (!CONFIG.tiles) {  // nothing to draw: no requests, a plain background
+      map.getContainer().style.background = "#f2efe9";
+      return null;
+    }
     const tiles = L.tileLayer(CONFIG.tiles, {
       minZoom: CONFIG.minZoom, maxNativeZoom: CONFIG.maxZoom, maxZoom: 19,
       bounds: CONFIG.bounds, attribution: CONFIG.attribution, keepBuffer: 1,
