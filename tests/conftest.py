@@ -8,6 +8,9 @@ import pytest
 
 from geo.settings import Settings
 
+#: the real gtfs.de long-distance feed clipped to the county (data README)
+FV_FEED = "germany/gtfs/gtfsde_fernverkehr_goettingen_2025-11.zip"
+
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
@@ -45,3 +48,23 @@ def basemap_settings(settings: Settings) -> Settings:
     built = settings.model_copy(update={"basemap": BaseMapSettings(prebuild_max_zoom=10)})
     build_basemap(built)
     return built
+
+
+@pytest.fixture(scope="session")
+def fv_settings(settings: Settings, basemap_settings: Settings, networks: dict,
+                tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The county with the real gtfs.de long-distance feed stored as its timetable.
+
+    ``germany/gtfs/gtfsde_fernverkehr_goettingen_2025-11.zip`` (ICE/IC; in the county it
+    serves only Göttingen station), on a work dir linked to the session's built data
+    (:func:`linked_work`), with the base map.
+    """
+    from _services import linked_work
+
+    from geo.sources import geocode, gtfs
+
+    geocode.load_tables(settings)  # the address index, built once and linked
+    s = linked_work(basemap_settings, tmp_path_factory.mktemp("fv"))
+    feed = gtfs.load_feed(settings.data_dir / FV_FEED, s, region="goettingen")
+    gtfs.store_feed(feed, s, "goettingen")
+    return s

@@ -56,7 +56,9 @@ def test_build_draws_every_low_zoom_tile_over_the_region_and_is_then_current(
         expected += (x1 - x0 + 1) * (y1 - y0 + 1)
     assert summary["tiles"] == expected and summary["zooms"] == [8, 10]
     folder = Path(summary["folder"])
-    pngs = list((folder / "tiles").rglob("*.png"))
+    # tiles above z10 are drawn on request into the same folder (by other tests' servers)
+    pngs = [p for p in (folder / "tiles").rglob("*.png")
+            if int(p.relative_to(folder / "tiles").parts[0]) <= 10]
     assert len(pngs) == expected
     assert summary["tile_bytes"] == sum(p.stat().st_size for p in pngs)
     assert summary["bytes"] == summary["tile_bytes"] + sum(

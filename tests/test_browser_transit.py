@@ -25,32 +25,18 @@ from test_browser import console_errors, open_page, screenshot, viewport
 
 from geo import messages
 from geo.settings import Settings
-from geo.sources import gtfs
 
 pytestmark = needs_chromium
 __all__ = ["browser", "server", "viewport"]  # fixtures used by the tests below
 
-FV_FEED = "germany/gtfs/gtfsde_fernverkehr_goettingen_2025-11.zip"
 #: Göttingen station forecourt (WGS84), as in tests/test_transit_goettingen.py
 STATION = (9.9270, 51.5362)
 
 
 @pytest.fixture(scope="module")
-def transit_server(settings: Settings, basemap_settings: Settings, networks: dict,
-                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The API on the county's real Services with the gtfs.de fv feed as its timetable.
-
-    A work dir of its own, sharing the session's networks and base map (symlinks).
-    """
-    work = tmp_path_factory.mktemp("busbahn")
-    own = work / "processed" / "goettingen"
-    own.mkdir(parents=True)
-    for part in ("network", "basemap"):
-        (own / part).symlink_to(basemap_settings.work_dir / "processed" / "goettingen" / part)
-    s = basemap_settings.model_copy(update={"work_dir": work})
-    feed = gtfs.load_feed(settings.data_dir / FV_FEED, s, region="goettingen")
-    gtfs.store_feed(feed, s, "goettingen")
-    yield from serve(services_for(s))
+def transit_server(fv_settings: Settings) -> Iterator[str]:
+    """The API on the county's real Services with the gtfs.de fv feed as its timetable."""
+    yield from serve(services_for(fv_settings))
 
 
 def expected_legs(legs: list[dict]) -> list[str]:

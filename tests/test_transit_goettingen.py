@@ -14,7 +14,7 @@ import sys
 import httpx
 import numpy as np
 import pytest
-from _services import services_for
+from _services import linked_work, services_for
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -23,7 +23,7 @@ from geo.engine.access import Accessibility
 from geo.products.compute import access_dir, compute
 from geo.products.transit_status import timetable_status
 from geo.settings import MapSettings, Settings
-from geo.sources import gtfs, offers
+from geo.sources import geocode, gtfs, offers
 
 #: Göttingen station forecourt (WGS84): the Grundschulen are reached on foot
 STATION = (9.9270, 51.5362)
@@ -36,12 +36,10 @@ def _offline(request: httpx.Request) -> httpx.Response:
 @pytest.fixture(scope="module")
 def gwork(settings: Settings, networks: dict, tmp_path_factory: pytest.TempPathFactory
           ) -> Settings:
-    """A work dir with the session's real county networks and no timetable yet."""
-    work = tmp_path_factory.mktemp("goe-transit")
-    (work / "processed" / "goettingen").mkdir(parents=True)
-    (work / "processed" / "goettingen" / "network").symlink_to(
-        settings.work_dir / "processed" / "goettingen" / "network")
-    return Settings(data_dir=settings.data_dir, work_dir=work)
+    """A work dir linked to the session's real county networks and address index, no
+    timetable yet."""
+    geocode.load_tables(settings)
+    return linked_work(settings, tmp_path_factory.mktemp("goe-transit"))
 
 
 @pytest.fixture(scope="module")
