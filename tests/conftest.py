@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from geo.engine.access import Accessibility
+from geo.products.chain import ChainData
 from geo.settings import Settings
 
 #: the real gtfs.de long-distance feed clipped to the county (data README)
@@ -48,6 +50,23 @@ def basemap_settings(settings: Settings) -> Settings:
     built = settings.model_copy(update={"basemap": BaseMapSettings(prebuild_max_zoom=10)})
     build_basemap(built)
     return built
+
+
+@pytest.fixture(scope="session")
+def acc(settings: Settings, networks: dict) -> Accessibility:
+    """The county's engine on the real data, the one the session's API services hold: its
+    surfaces and nearest tables are computed once for every module that reads them."""
+    from _services import services_for
+
+    return services_for(settings).engine
+
+
+@pytest.fixture(scope="session")
+def chain_data(settings: Settings, acc: Accessibility) -> ChainData:
+    """The session's prevention-chain figures (the API's too): matrices computed once."""
+    from _services import services_for
+
+    return services_for(settings).chain()
 
 
 @pytest.fixture(scope="session")

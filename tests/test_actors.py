@@ -15,28 +15,14 @@ from pyproj import Transformer
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from geo.engine.access import Accessibility
 from geo.products import actors, chain
-from geo.settings import Settings
-from tests._services import services_for
 
 TO_LONLAT = Transformer.from_crs("EPSG:3035", "EPSG:4326", always_xy=True)
 
 
 @pytest.fixture(scope="module")
-def acc(settings: Settings, networks: dict) -> Accessibility:
-    return services_for(settings).engine
-
-
-@pytest.fixture(scope="module")
-def data(settings: Settings, acc: Accessibility) -> chain.ChainData:
-    """The session's chain figures (the API's too): matrices are computed once."""
-    return services_for(settings).chain()
-
-
-@pytest.fixture(scope="module")
-def net(data: chain.ChainData) -> actors.ActorNetwork:
-    return actors.actor_network(data)
+def net(chain_data: chain.ChainData) -> actors.ActorNetwork:
+    return actors.actor_network(chain_data)
 
 
 @pytest.mark.parametrize("mode", ["walk", "bike"])
@@ -96,7 +82,7 @@ def test_touching_catchments_equal_a_kd_tree_search(net, mode) -> None:
     assert {tuple(p) for p in flagged.to_numpy()} == expected
 
 
-def test_planned_centres_gain_children_and_gaps_are_consistent(acc, data, net) -> None:
+def test_planned_centres_gain_children_and_gaps_are_consistent(acc, chain_data, net) -> None:
     planned = net.planned
     assert set(planned["planned_id"]) == set(acc.offers.loc[
         (acc.offers["category"] == "familienzentrum") & (acc.offers["status"] == "planned"),

@@ -16,8 +16,7 @@ from scipy.sparse.csgraph import dijkstra
 from geo.engine.access import Accessibility, AccessInputError
 from geo.errors import RegionError
 from geo.products import chain, transition
-from geo.settings import ChainStage, Settings
-from tests._services import services_for
+from geo.settings import ChainStage
 
 #: Rosdorf: town next to the city, many Kitas in reach; Bad Grund (Harz): rural, planned
 #: Familienzentrum; Seeburg: small village.
@@ -26,19 +25,8 @@ TO_LONLAT = Transformer.from_crs("EPSG:3035", "EPSG:4326", always_xy=True)
 
 
 @pytest.fixture(scope="module")
-def acc(settings: Settings, networks: dict) -> Accessibility:
-    return services_for(settings).engine
-
-
-@pytest.fixture(scope="module")
-def data(settings: Settings, acc: Accessibility) -> chain.ChainData:
-    """The session's chain figures (the API's too): matrices are computed once."""
-    return services_for(settings).chain()
-
-
-@pytest.fixture(scope="module")
-def matrix(data: chain.ChainData) -> pd.DataFrame:
-    return chain.chain_matrix(data, ["walk", "bike"])
+def matrix(chain_data: chain.ChainData) -> pd.DataFrame:
+    return chain.chain_matrix(chain_data, ["walk", "bike"])
 
 
 def _eligible(acc: Accessibility, stage: ChainStage) -> pd.DataFrame:
@@ -107,7 +95,7 @@ def _reached_offers(acc: Accessibility, stage: ChainStage, mode: str, ags: str) 
 
 @pytest.mark.parametrize("mode", ["walk", "bike"])
 @pytest.mark.parametrize("ags", GEMEINDEN)
-def test_offer_stages_equal_independent_computation(acc, data, matrix, mode, ags) -> None:
+def test_offer_stages_equal_independent_computation(acc, chain_data, matrix, mode, ags) -> None:
     children = acc.cell_frame("children")
     inside = (children["gemeinde_ags"] == ags).to_numpy()
     weight = children["children_under_10"].to_numpy()[inside]
@@ -125,7 +113,7 @@ def test_offer_stages_equal_independent_computation(acc, data, matrix, mode, ags
         assert bool(row["gap"]) == (share < acc.settings.chain.gap_share)
         offers = _reached_offers(acc, stage, mode, ags)
         assert row["offers"] == len(offers), stage.key
-        reach = data.reachable(stage, mode)
+        reach = chain_data.reachable(stage, mode)
         assert set(reach.loc[reach["gemeinde_ags"] == ags, "offer_id"]) == offers
         traeger = acc.offers.set_index("id").loc[sorted(offers), "traeger"].dropna()
         assert row["traeger"] == traeger.str.strip().nunique()
@@ -158,9 +146,9 @@ def test_transition_stage_equals_nearest_kita_and_school(acc, matrix, ags) -> No
     assert row["offers"] == len(ids)
 
 
-def test_per_offer_reach_agrees_with_nearest_offer_surface(acc, data) -> None:
+def test_per_offer_reach_agrees_with_nearest_offer_surface(acc, chain_data) -> None:
     for category, mode, budget in (("kita", "walk", 15.0), ("familienzentrum", "bike", 30.0)):
-        reach = data.reach(category, mode, budget)
+        reach = chain_data.reach(category, mode, budget)
         best = reach.minutes.min(axis=1)
         cells = acc.cells(category, mode)["minutes"].to_numpy()
         within = cells <= budget
@@ -172,8 +160,8 @@ def test_per_offer_reach_agrees_with_nearest_offer_surface(acc, data) -> None:
         np.testing.assert_allclose(reach.minutes[rows, col], best[within], atol=1e-9)
 
 
-def test_ages_come_from_offer_name_or_category(acc, data) -> None:
-    ages = data.ages
+def test_ages_come_from_offer_name_or_category(acc, chain_data) -> None:
+    ages = chain_data.ages
     offers = acc.offers.set_index("id")
     krippen = offers.index[offers["name"].str.contains("krippe", case=False)
                            & ~offers["name"].str.contains("kita|kindergarten|kindertages",
@@ -209,23 +197,23 @@ def test_planned_familienzentren_only_add_reach(acc, matrix) -> None:
     assert others["reach_share_with_planned"].isna().all()
 
 
-def test_gemeinde_chain_json(data, matrix) -> None:
-    answer = chain.gemeinde_chain(data, "bad grund", "bike")
+def test_gemeinde_chain_json(chain_data, matrix) -> None:
+    answer = chain.gemeinde_chain(chain_data, "bad grund", "bike")
     json.dumps(answer, allow_nan=False)
     assert answer["gemeinde"]["ags"] == "03159002"
     rows = matrix[(matrix["gemeinde_ags"] == "03159002") & (matrix["mode"] == "bike")]
     assert [s["stage"] for s in answer["stages"]] == rows["stage"].tolist()
     assert answer["gaps"] == rows.loc[rows["gap"], "stage"].tolist()
     with pytest.raises(RegionError):
-        chain.gemeinde_chain(data, "Atlantis", "bike")
+        chain.gemeinde_chain(chain_data, "Atlantis", "bike")
     with pytest.raises(AccessInputError):
-        chain.gemeinde_chain(data, "03159002", "car")
+        chain.gemeinde_chain(chain_data, "03159002", "car")
 
 
-def test_transit_without_timetable_is_skipped_with_the_reason(data) -> None:
-    table = chain.chain_matrix(data, ["walk", "transit"])
+def test_transit_without_timetable_is_skipped_with_the_reason(chain_data) -> None:
+    table = chain.chain_matrix(chain_data, ["walk", "transit"])
     assert set(table["mode"]) == {"walk"}
-    assert "gtfs load" in data.skipped["transit"]
+    assert "gtfs load" in chain_data.skipped["transit"]
 
 
 def test_modes_are_told_apart_by_engine_capability(acc: Accessibility) -> None:
@@ -260,10 +248,10 @@ def test_write_chain_outputs(settings, acc, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("ags", GEMEINDEN[:2])
-def test_guide_lists_exactly_the_offers_in_budget(settings, acc, data, ags, tmp_path) -> None:
+def test_guide_lists_exactly_the_offers_in_budget(settings, acc, chain_data, ags, tmp_path) -> None:
     from geo.products import guide
 
-    summary = guide.write_guide(settings, ags, "html", tmp_path, data=data)
+    summary = guide.write_guide(settings, ags, "html", tmp_path, data=chain_data)
     page = Path(summary["file"]).read_text("utf-8")
     mode = settings.chain.map_mode
     for stage in settings.chain.stages:
@@ -276,23 +264,23 @@ def test_guide_lists_exactly_the_offers_in_budget(settings, acc, data, ags, tmp_
         assert summary["offers"][stage.key] == len(listed)
 
 
-def test_guide_pdf_renders(settings, data, tmp_path) -> None:
+def test_guide_pdf_renders(settings, chain_data, tmp_path) -> None:
     import pypdf
 
     from geo.products import guide
 
-    summary = guide.write_guide(settings, "Bad Grund", "pdf", tmp_path, data=data)
+    summary = guide.write_guide(settings, "Bad Grund", "pdf", tmp_path, data=chain_data)
     reader = pypdf.PdfReader(summary["file"])
     assert len(reader.pages) >= 1
     text = "".join(p.extract_text() for p in reader.pages)
     assert "Familienwegweiser Bad Grund (Harz)" in text
 
 
-def test_chain_section_renders_in_a_report_template(data, matrix) -> None:
+def test_chain_section_renders_in_a_report_template(chain_data, matrix) -> None:
     from geo.products import report
 
-    unit = data.gemeinden.loc["03159002", "unit_ags"]
-    context = chain.chain_section(data, unit, "bike")
+    unit = chain_data.gemeinden.loc["03159002", "unit_ags"]
+    context = chain.chain_section(chain_data, unit, "bike")
     env = report.environment()
     page = env.from_string('{% extends "base.html" %}{% block content %}'
                            '{% include "chain_section.html" %}{% endblock %}').render(

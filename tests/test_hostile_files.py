@@ -485,12 +485,16 @@ def _build(env: dict[str, str], source: str) -> dict:
 
 
 @pytest.mark.slow
-def test_network_build_killed_after_its_first_output_is_rebuilt(tmp_path: Path,
-                                                                data_dir: Path) -> None:
+def test_network_build_killed_after_its_first_output_is_rebuilt(
+        tmp_path: Path, data_dir: Path, settings: Settings, networks: dict) -> None:
     """The reported crash: SIGKILL right after a build replaced walk.npz left the old
     manifest in place, and the next run said "cached" over the wrong network. Here a clean
     city build is followed by a county build killed right after its walk.npz appears; the
-    next city build must rebuild and give the clean walk network again."""
+    next city build must rebuild and give the clean walk network again. The builds share
+    the session's decoded-tile cache (the tiles are not what is tested here)."""
+    (tmp_path / "processed").mkdir()
+    (tmp_path / "processed" / "tiles-cache").symlink_to(
+        settings.work_dir / "processed" / "tiles-cache")
     env = {**os.environ, "ERREICHBAR_WORK_DIR": str(tmp_path), "ERREICHBAR_DATA_DIR":
            str(data_dir), "PYTHONPATH": os.pathsep.join(sys.path)}
     folder = tmp_path / "processed/goettingen/network"

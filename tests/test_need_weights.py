@@ -20,11 +20,6 @@ from geo.vocabulary import Weight
 SINGLE = Weight.single_parent_families.value
 
 
-@pytest.fixture(scope="module")
-def acc(settings: Settings, networks: dict) -> Accessibility:
-    return Accessibility(settings)
-
-
 def _share_within(cells: pd.DataFrame, weight: str, minutes: float, key: str) -> pd.Series:
     w = cells[weight].fillna(0.0)
     within = w.where(cells["minutes"] <= minutes, 0.0)

@@ -18,8 +18,7 @@ from geo.cli import app
 from geo.engine.access import Accessibility
 from geo.errors import RegionError
 from geo.products import report, siting, transition
-from geo.settings import Settings, get_region
-from geo.sources.tiles import open_tileset, read_layers
+from geo.settings import Settings
 from geo.vocabulary import Category, Status
 
 UNIT = "031590029"  # Einheitsgemeinde Rosdorf: Kitas, 2 Grundschulen, a Familienzentrum
@@ -54,16 +53,6 @@ def numbers(html: str) -> dict[str, tuple[str, str]]:
     parser = Numbers()
     parser.feed(html)
     return parser.found
-
-
-@pytest.fixture(scope="module")
-def acc(settings: Settings, networks: dict) -> Accessibility:
-    tiles = get_region(settings.region).tiles
-    assert tiles is not None
-    # POIs (offers) and places (white-spot names) in one decoding pass of the county tiles
-    read_layers(open_tileset(settings.data_dir / tiles.path), ("poi", "place"),
-                cache_dir=settings.processed_dir / "tiles-cache")
-    return Accessibility(settings)
 
 
 @pytest.fixture(scope="module")

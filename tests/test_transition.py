@@ -10,13 +10,7 @@ from scipy.sparse.csgraph import dijkstra
 from geo.engine.access import Accessibility
 from geo.networks.snap import to_metric
 from geo.products import transition
-from geo.settings import Settings
 from geo.vocabulary import METRIC_CRS
-
-
-@pytest.fixture(scope="module")
-def acc(settings: Settings, networks: dict) -> Accessibility:
-    return Accessibility(settings)
 
 
 @pytest.fixture(scope="module")
