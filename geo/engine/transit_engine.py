@@ -203,33 +203,52 @@ class TransitEngine:
         """Refuse: no node surface (AccessInputError); times are per cell."""
         self._street_only("a surface")
 
+    def changed_times(self, category: str, grid: str, add: Sequence[tuple[float, float]],
+                      remove: Sequence[str]) -> tuple[TransitCells, list[str]]:
+        """Walk + transit times of the cells of ``grid`` with offers added and/or closed.
+
+        ``add`` are (lon, lat) WGS84 degrees (offers ``new-1``, …), ``remove`` offer ids;
+        ``grid`` as :meth:`cell_times` (``raster``: every 100 m cell). The stop profiles of
+        the changed offers are combined from the kept stop-to-stop scans
+        (:func:`geo.engine.transit_what_if.changed`: no timetable scan); walking the whole
+        way is the street walk what-if when the walk network is built, else crow-fly ×
+        detour (as :meth:`cell_times`). Returns the times and the offer ids of their
+        ``offer`` rows.
+
+        Raises
+        ------
+        AccessInputError
+            Nothing to change, an unknown offer id, or no offer left.
+        RegionError
+            A site outside the region (or, with the walk network, off its streets).
+        """
+        from geo.engine.transit_what_if import changed
+
+        sites = np.asarray(add, float).reshape(-1, 2)
+        xy = (np.column_stack(self.data.check_points(sites[:, 0], sites[:, 1]))
+              if len(sites) else np.empty((0, 2)))
+        walk_s = (self.walk.what_if(category, add, remove).surface
+                  if self._has_walk_network() else None)
+        return changed(self.access(), category, self.data.points(grid)[["x", "y"]].to_numpy(float),
+                       list(map(tuple, xy)), remove, walk_only_s=None if walk_s is None
+                       else walk_s.at(self.walk.cell_snap(grid))[0])
+
     def what_if(self, category: str, add: Sequence[tuple[float, float]],
                 remove: Sequence[str]) -> WhatIf:
         """Add offers at ``add`` (lon, lat WGS84 degrees) and/or close ``remove``.
 
-        The children cells' times after are combined from the kept stop-to-stop scans
-        (:func:`geo.engine.transit_what_if.what_if`); walking the whole way is the street
-        walk what-if when the walk network is built, else crow-fly × detour (as
-        :meth:`cell_times`). Same answer as the street modes (``surface`` None).
+        The children cells' times after are :meth:`changed_times`. Same answer as the
+        street modes (``surface`` None).
 
         Raises
         ------
         AccessInputError
             Nothing to change, an unknown offer id, or no offer left.
         """
-        from geo.engine.transit_what_if import what_if as combine
         from geo.engine.what_if import changed_cells, coverage_change
 
         t0 = time.perf_counter()
-        sites = np.asarray(add, float).reshape(-1, 2)
-        xy = (np.column_stack(self.data.check_points(sites[:, 0], sites[:, 1]))
-              if len(sites) else np.empty((0, 2)))
-        children = self.data.points("children")[["x", "y"]].to_numpy(float)
-        walk_s = (self.walk.what_if(category, add, remove).surface
-                  if self._has_walk_network() else None)
-        _, after, ids = combine(self.access(), category, children, list(map(tuple, xy)),
-                                remove, walk_only_s=None if walk_s is None
-                                else walk_s.at(self.walk.cell_snap("children"))[0])
+        after, ids = self.changed_times(category, "children", add, remove)
         before = self.cell_minutes(category, "children")
         now = (to_minutes(after.median_s), np.isfinite(after.median_s))
         offer_ids = np.asarray(np.where(after.offer >= 0,

@@ -127,6 +127,18 @@ def what_if(access: TransitAccess, category: str, xy: np.ndarray,
     AccessInputError
         Nothing to change, an unknown offer id, or no offer left.
     """
+    after, ids = changed(access, category, xy, add, remove, walk_only_s)
+    return access.cell_times(category, xy), after, ids
+
+
+def changed(access: TransitAccess, category: str, xy: np.ndarray,
+            add: Sequence[tuple[float, float]] = (), remove: Sequence[str] = (),
+            walk_only_s: np.ndarray | None = None) -> tuple[TransitCells, list[str]]:
+    """Cells' walk + transit times with offers added and/or closed (:func:`what_if`'s after).
+
+    Same parameters as :func:`what_if`; returns the cells' times with the changed offers
+    and the offer ids of their ``offer`` rows.
+    """
     if not len(add) and not len(remove):
         raise AccessInputError("nothing to change: give sites to add or offer ids to remove")
     rows = access.offer_rows(category)
@@ -139,10 +151,8 @@ def what_if(access: TransitAccess, category: str, xy: np.ndarray,
     if not ids:
         raise AccessInputError(f"closing {len(remove)} offers leaves no {category!r} offer")
     dest = np.vstack([access.offer_xy(rows)[keep], np.asarray(add, float).reshape(-1, 2)])
-    before = access.cell_times(category, xy)
     prof, prof_offer = offer_profiles(access, dest)
-    return before, access.combine_cells(category, xy, prof, prof_offer, dest,
-                                        walk_only_s), ids
+    return access.combine_cells(category, xy, prof, prof_offer, dest, walk_only_s), ids
 
 
 def cell_offer_seconds(access: TransitAccess, category: str, xy: np.ndarray) -> np.ndarray:
