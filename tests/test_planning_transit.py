@@ -196,3 +196,49 @@ def test_transit_scenarios_save_compare_and_download(client, services, recompute
         assert "mit Bus und Bahn" in src.tags()["szenario"]
     shown = np.where(values == -1, np.nan, values)
     np.testing.assert_allclose(shown, full["minutes"].to_numpy(), rtol=1e-6, atol=1e-3)
+
+
+#: Origins of the walking checks (WGS84): the station, Albaniplatz in the city, Hattorf
+ORIGINS = {"station": STATION, "albaniplatz": (9.9354, 51.5328), "hattorf": HATTORF}
+
+
+@pytest.mark.parametrize("origin", list(ORIGINS))
+def test_bus_und_bahn_walking_the_whole_way_equals_the_walk_mode(client, origin) -> None:
+    """No train helps inside the county: each transit answer is the walk mode's minutes.
+
+    Walking the whole way goes over the same street walk network, snap and speed as the walk
+    mode (it was crow-fly × 1.3 before: 15.5 min instead of 18.9 from the station to the
+    Egelsbergschule), and Bus & Bahn is never slower than walking.
+    """
+    lon, lat = ORIGINS[origin]
+    for category in ("grundschule", "kita"):
+        answers = {mode: client.get("/nearest", params={
+            "lon": lon, "lat": lat, "category": category, "mode": mode, "k": 3,
+            "route": "true"}).json()["results"] for mode in ("walk", "transit")}
+        walk = {r["offer"]["id"]: r["minutes"] for r in answers["walk"]}
+        transit = {r["offer"]["id"]: r["minutes"] for r in answers["transit"]}
+        assert len(walk) >= 2 and transit == pytest.approx(walk, rel=1e-9)
+        for r in answers["transit"]:
+            assert r["minutes"] <= r["other_modes"]["walk"] + 1e-9
+            (leg,) = r["legs"]  # one walk, origin → destination, lasting the walk's time
+            assert (leg["route"], leg["from"], leg["to"]) == ("walk", "origin", "destination")
+            took = (np.datetime64(leg["arrival"]) - np.datetime64(leg["departure"])
+                    ) / np.timedelta64(1, "s")
+            # leg times are whole seconds (arrival cut), the API's minutes have 2 decimals
+            assert abs(took - 60 * walk[r["offer"]["id"]]) <= 1.0 + 0.3
+
+
+def test_there_and_back_on_foot_takes_the_walk_modes_time(services) -> None:
+    """From the station to the Egelsbergschule and back: the walk mode's minutes each way."""
+    acc = services.engine
+    walk = acc.nearest(*STATION, "grundschule", "walk", k=5).set_index("offer_id")
+    school = walk.index[walk["name"].str.startswith("Egelsbergschule")][0]
+    x, y = acc.data.check_points(*STATION)
+    trip = acc.transit().there_and_back(float(x[0]), float(y[0]), school,
+                                        arrive_by_s=8 * 3600, leave_after_s=12 * 3600)
+    assert trip.possible
+    for legs in (trip.outbound, trip.back):
+        assert legs is not None and [leg["route"] for leg in legs] == ["walk"]
+        took = (np.datetime64(legs[0]["arrival"]) - np.datetime64(legs[0]["departure"])
+                ) / np.timedelta64(1, "s")
+        assert abs(took - 60 * walk.at[school, "minutes"]) <= 1.0

@@ -55,7 +55,7 @@ from geo.transit.query import (
 )
 from geo.transit.timetable import compile_timetable, default_date
 from geo.transit.trip import ThereAndBack, there_and_back
-from geo.transit.walk import CrowFlyWalk, WalkModel, direct_walk_s
+from geo.transit.walk import CrowFlyWalk, WalkModel, direct_walk_s, walk_whole_way_s
 from geo.vocabulary import METRIC_CRS
 
 log = logging.getLogger(__name__)
@@ -297,7 +297,7 @@ class TransitAccess:
         rows = self.offer_rows(category)
         origin = np.array([[x, y]], float)
         dest = self.offer_xy(rows)
-        direct = direct_walk_s(origin, dest, self.settings)[0]
+        direct = walk_whole_way_s(self.walk, origin, dest, self.settings)[0]
         _, prof = departure_profiles(
             self.feed, origin, self.date, self.start_s, self.end_s, settings=self.settings,
             walk=self.walk, destinations=dest)
