@@ -194,8 +194,18 @@ def test_transit_scenarios_save_compare_and_download(client, services, recompute
                                                full["y"].to_numpy())
         values = src.read(1)[rows, cols]
         assert "mit Bus und Bahn" in src.tags()["szenario"]
+        timetable = src.tags()["quelle_timetable"]  # the exports name the timetable used
+    feed = services.engine.transit().feed
+    assert f"{feed.first_day:%d.%m.%Y}–{feed.last_day:%d.%m.%Y}" in timetable
     shown = np.where(values == -1, np.nan, values)
     np.testing.assert_allclose(shown, full["minutes"].to_numpy(), rtol=1e-6, atol=1e-3)
+    csv = client.get("/planning/export/csv", params={"szenario": ids[0]}).text
+    notes = [line for line in csv.splitlines() if line.startswith("# ")]
+    days = f"{feed.first_day:%d.%m.%Y}–{feed.last_day:%d.%m.%Y}"
+    assert any(line.startswith(f"# {timetable.split(days)[0].strip()} ({days})")
+               for line in notes)
+    walk_csv = client.get("/planning/export/csv", params={"szenario": ids[1]}).text
+    assert feed.first_day.strftime("%d.%m.%Y") not in walk_csv  # walking needs no timetable
 
 
 #: Origins of the walking checks (WGS84): the station, Albaniplatz in the city, Hattorf

@@ -55,9 +55,18 @@ from geo.engine.transit_engine import TransitEngine
 from geo.errors import AccessInputError, ErreichbarError, LimitError
 from geo.messages import text
 from geo.products.maps import surface_image
+from geo.products.transit_status import timetable_source
 from geo.settings import Settings
 from geo.sources.population import write_cog
-from geo.vocabulary import METRIC_CRS, Category, Mode, Weight, data_sources, label
+from geo.vocabulary import (
+    METRIC_CRS,
+    Category,
+    DataSource,
+    Mode,
+    Weight,
+    data_sources,
+    label,
+)
 
 log = logging.getLogger(__name__)
 
@@ -443,10 +452,16 @@ def table_frame(ev: Evaluation, lang: str = "de") -> pd.DataFrame:
         text("planner.columns.share_after", lang): (t["share_after"] * 100).round(1)})
 
 
-def _sources(settings: Settings) -> pd.DataFrame:
+def plan_sources(ev: Evaluation) -> tuple[DataSource, ...]:
+    """Return the data sources of an evaluation: the region's, and the timetable for transit."""
+    own = data_sources(ev.acc.settings)
+    return (*own, timetable_source(ev.acc.settings)) if ev.plan.mode == Mode.transit else own
+
+
+def _sources(ev: Evaluation) -> pd.DataFrame:
     """List the data sources with vintage and attribution (a sheet or table of every export)."""
     return pd.DataFrame([{"quelle": s.source, "inhalt": s.layer, "stand": s.vintage,
-                          "lizenz": s.attribution} for s in data_sources(settings)])
+                          "lizenz": s.attribution} for s in plan_sources(ev)])
 
 
 def _plan_rows(ev: Evaluation) -> pd.DataFrame:
@@ -464,7 +479,7 @@ def _csv(ev: Evaluation, folder: Path) -> Path:
     """CSV (UTF-8 with BOM) of the table; ``#`` lines above it say plan and sources."""
     target = folder / "tabelle.csv"
     notes = [ev.plan.describe(), *(f"{s.source} ({s.vintage}), {s.attribution}"
-                                   for s in data_sources(ev.acc.settings))]
+                                   for s in plan_sources(ev))]
     body = neutralise_frame(table_frame(ev)).to_csv(index=False, lineterminator="\n")
     target.write_text("".join(f"# {n}\n" for n in notes) + body, "utf-8-sig")
     return target
@@ -476,7 +491,7 @@ def _xlsx(ev: Evaluation, folder: Path) -> Path:
     with pd.ExcelWriter(target, engine="openpyxl") as xl:
         neutralise_frame(table_frame(ev)).to_excel(xl, sheet_name="Gemeinden", index=False)
         _plan_rows(ev).to_excel(xl, sheet_name="Szenario", index=False)
-        _sources(ev.acc.settings).to_excel(xl, sheet_name="Quellen", index=False)
+        _sources(ev).to_excel(xl, sheet_name="Quellen", index=False)
     return target
 
 
@@ -507,7 +522,7 @@ def _gpkg(ev: Evaluation, folder: Path) -> Path:
             {"id": closed["id"].to_numpy(), "name": closed["name"].to_numpy()}
             ).to_file(target, layer="geschlossen", driver="GPKG", geometry_type="Point")
     pyogrio.write_dataframe(_plan_rows(ev), target, layer="szenario")
-    pyogrio.write_dataframe(_sources(ev.acc.settings), target, layer="quellen")
+    pyogrio.write_dataframe(_sources(ev), target, layer="quellen")
     return target
 
 
@@ -523,7 +538,7 @@ def _tif(ev: Evaluation, folder: Path) -> Path:
     minutes = np.where(np.isfinite(minutes), minutes, np.nan)
     tags = {"szenario": ev.plan.describe(),
             **{f"quelle_{s.key}": f"{s.source} {s.vintage}; {s.attribution}"
-               for s in data_sources(ev.acc.settings)}}
+               for s in plan_sources(ev)}}
     write_cog(target, pd.DataFrame({"x": grid["x"], "y": grid["y"], "minutes": minutes}),
               "minutes", 100, tuple(ev.acc.units("county").total_bounds), "float32", -1.0,
               tags)
