@@ -161,7 +161,15 @@ def test_transit_evaluate_equals_a_full_recomputation(client, services, recomput
     assert list(rows.loc[gained.index, "name"]) == [where]  # only there, as it should
     assert body["changed_cells"] == int((after["minutes"] != today["minutes"]).sum()) > 0
     assert body["image"]["url"].startswith("data:image/png;base64,")
-    # a long-distance train helps nobody inside the county: Bus & Bahn is the walk here
+    # a long-distance train helps nobody inside the county: Bus & Bahn is the walk here,
+    # to the same offer, recomputed and by the what-if
+    walk_cells = recomputed[name].cells(plan["category"], "walk")
+    np.testing.assert_allclose(after["minutes"], walk_cells["minutes"], rtol=1e-12)
+    assert list(after["offer_id"]) == list(walk_cells["offer_id"])
+    site = [tuple(plan["add"][0])]
+    changed = {mode: services.engine.what_if(plan["category"], mode, add=site).cells
+               for mode in ("walk", "transit")}
+    assert changed["transit"].equals(changed["walk"]) and len(changed["walk"])
     walk = client.post("/planning/evaluate", json={**plan, "mode": "walk"}).json()
     assert [r["within_after"] for r in walk["rows"]] == list(rows["within_after"])
     assert [r["gained"] for r in walk["rows"]] == list(rows["gained"])

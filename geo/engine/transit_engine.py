@@ -26,7 +26,7 @@ import shapely
 from geo.engine.protocol import NearestRoutes, OfferSet, Supply, Surface, WhatIf
 from geo.engine.region import RASTER, RegionData, to_minutes
 from geo.engine.street import StreetEngine
-from geo.engine.transit_access import TransitAccess, TransitCells
+from geo.engine.transit_access import TransitAccess, TransitCells, WalkOnly
 from geo.errors import AccessInputError
 from geo.networks.network import Network, network_dir
 from geo.networks.snap import Snap
@@ -100,11 +100,17 @@ class TransitEngine:
             if key not in self._cells:
                 access = self.access()
                 frame = self.data.points(grid)
-                walk_s = (self.walk.surface(category).at(self.walk.cell_snap(grid))[0]
-                          if self._has_walk_network() else None)
+                walk = (self._walk_only(self.walk.surface(category), grid)
+                        if self._has_walk_network() else None)
                 self._cells[key] = access.cell_times(
-                    category, frame[["x", "y"]].to_numpy(float), walk_s)
+                    category, frame[["x", "y"]].to_numpy(float), walk)
             return self._cells[key]
+
+    def _walk_only(self, surface: Surface, grid: str) -> WalkOnly:
+        """Return walking the whole way from the cells of ``grid`` on a street walk surface."""
+        seconds, offer = surface.at(self.walk.cell_snap(grid))
+        return WalkOnly(seconds, np.asarray(np.where(
+            offer >= 0, surface.offer_ids[np.maximum(offer, 0)], None), dtype=object))
 
     def cell_minutes(self, category: str, grid: str) -> tuple[np.ndarray, np.ndarray]:
         """Window-median minutes (inf = none) and reachable flag per cell of ``grid``."""
@@ -227,11 +233,11 @@ class TransitEngine:
         sites = np.asarray(add, float).reshape(-1, 2)
         xy = (np.column_stack(self.data.check_points(sites[:, 0], sites[:, 1]))
               if len(sites) else np.empty((0, 2)))
-        walk_s = (self.walk.what_if(category, add, remove).surface
-                  if self._has_walk_network() else None)
+        walk = (self.walk.what_if(category, add, remove).surface
+                if self._has_walk_network() else None)
         return changed(self.access(), category, self.data.points(grid)[["x", "y"]].to_numpy(float),
-                       list(map(tuple, xy)), remove, walk_only_s=None if walk_s is None
-                       else walk_s.at(self.walk.cell_snap(grid))[0])
+                       list(map(tuple, xy)), remove,
+                       None if walk is None else self._walk_only(walk, grid))
 
     def what_if(self, category: str, add: Sequence[tuple[float, float]],
                 remove: Sequence[str]) -> WhatIf:

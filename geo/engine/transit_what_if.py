@@ -26,7 +26,7 @@ from geo.transit.query import departure_profiles
 from geo.transit.timetable import compile_timetable
 
 if TYPE_CHECKING:
-    from geo.engine.transit_access import TransitAccess, TransitCells
+    from geo.engine.transit_access import TransitAccess, TransitCells, WalkOnly
 
 
 def stop_matrix(access: TransitAccess, chunk: int = 64) -> np.ndarray:
@@ -98,7 +98,7 @@ def offer_profiles(access: TransitAccess, dest: np.ndarray
 
 def what_if(access: TransitAccess, category: str, xy: np.ndarray,
             add: Sequence[tuple[float, float]] = (), remove: Sequence[str] = (),
-            walk_only_s: np.ndarray | None = None
+            walk_only: WalkOnly | None = None
             ) -> tuple[TransitCells, TransitCells, list[str]]:
     """Cells' walk + transit times before and after adding and/or closing offers.
 
@@ -112,9 +112,10 @@ def what_if(access: TransitAccess, category: str, xy: np.ndarray,
         New sites, EPSG:3035 metres; they become offers ``new-1``, ``new-2``, …
     remove : sequence of str
         Ids of active offers of the category to close.
-    walk_only_s : numpy.ndarray, optional
-        Seconds of walking the whole way to the nearest changed offer per cell (e.g. the
-        street walk what-if); default crow-fly × detour. ``before`` is always crow-fly.
+    walk_only : WalkOnly, optional
+        Walking the whole way to the nearest changed offer per cell, seconds and offer id
+        (e.g. the street walk what-if); default crow-fly × detour. ``before`` is always
+        crow-fly.
 
     Returns
     -------
@@ -127,13 +128,13 @@ def what_if(access: TransitAccess, category: str, xy: np.ndarray,
     AccessInputError
         Nothing to change, an unknown offer id, or no offer left.
     """
-    after, ids = changed(access, category, xy, add, remove, walk_only_s)
+    after, ids = changed(access, category, xy, add, remove, walk_only)
     return access.cell_times(category, xy), after, ids
 
 
 def changed(access: TransitAccess, category: str, xy: np.ndarray,
             add: Sequence[tuple[float, float]] = (), remove: Sequence[str] = (),
-            walk_only_s: np.ndarray | None = None) -> tuple[TransitCells, list[str]]:
+            walk_only: WalkOnly | None = None) -> tuple[TransitCells, list[str]]:
     """Cells' walk + transit times with offers added and/or closed (:func:`what_if`'s after).
 
     Same parameters as :func:`what_if`; returns the cells' times with the changed offers
@@ -152,7 +153,7 @@ def changed(access: TransitAccess, category: str, xy: np.ndarray,
         raise AccessInputError(f"closing {len(remove)} offers leaves no {category!r} offer")
     dest = np.vstack([access.offer_xy(rows)[keep], np.asarray(add, float).reshape(-1, 2)])
     prof, prof_offer = offer_profiles(access, dest)
-    return access.combine_cells(category, xy, prof, prof_offer, dest, walk_only_s), ids
+    return access.combine_cells(category, xy, prof, prof_offer, dest, ids, walk_only), ids
 
 
 def cell_offer_seconds(access: TransitAccess, category: str, xy: np.ndarray) -> np.ndarray:
@@ -166,10 +167,11 @@ def cell_offer_seconds(access: TransitAccess, category: str, xy: np.ndarray) -> 
     numpy.ndarray, shape (n_cells, n_offers)
         Seconds, inf where not reached; offers in :meth:`TransitAccess.offer_rows` order.
     """
-    dest = access.offer_xy(access.offer_rows(category))
+    rows = access.offer_rows(category)
+    dest = access.offer_xy(rows)
     out = np.empty((len(xy), len(dest)))
     for o in range(len(dest)):
         prof, prof_offer = offer_profiles(access, dest[o:o + 1])
-        out[:, o] = access.combine_cells(category, xy, prof, prof_offer,
-                                         dest[o:o + 1]).median_s
+        out[:, o] = access.combine_cells(category, xy, prof, prof_offer, dest[o:o + 1],
+                                         [rows.at[o, "id"]]).median_s
     return out
