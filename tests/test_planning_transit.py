@@ -260,3 +260,14 @@ def test_there_and_back_on_foot_takes_the_walk_modes_time(services) -> None:
         took = (np.datetime64(legs[0]["arrival"]) - np.datetime64(legs[0]["departure"])
                 ) / np.timedelta64(1, "s")
         assert abs(took - 60 * walk.at[school, "minutes"]) <= 1.0
+
+
+def test_transit_supply_walks_as_the_walk_mode(services) -> None:
+    """E2SFCA by Bus & Bahn takes the walk mode's cell → offer walks: equal to walking here."""
+    acc = services.engine
+    walk, transit = acc.supply("beratung", "walk"), acc.supply("beratung", "transit")
+    assert list(transit.cells["cell_id"]) == list(walk.cells["cell_id"])
+    np.testing.assert_allclose(transit.cells["access"], walk.cells["access"], rtol=1e-12)
+    assert (walk.cells["access"] > 0).sum() > 1000  # the counselling offices reach children
+    ratio = transit.offers.set_index("offer_id").loc[walk.offers["offer_id"], "ratio"]
+    np.testing.assert_allclose(ratio, walk.offers["ratio"], rtol=1e-12)

@@ -269,19 +269,26 @@ class TransitEngine:
         """E2SFCA supply per child of ``category`` by walk + public transport.
 
         Times: window median from every children cell to every offer, combined from the
-        kept stop-to-stop scans (:func:`geo.engine.transit_what_if.cell_offer_seconds`,
-        walking the whole way crow-fly); the rest as for the street modes
-        (:func:`geo.engine.supply.supply_table`).
+        kept stop-to-stop scans (:func:`geo.engine.transit_what_if.cell_offer_seconds`);
+        walking the whole way is the street walk mode's cell → offer time when the walk
+        network is built (:func:`geo.engine.supply.cell_offer_seconds`, unbounded), else
+        crow-fly; the rest as for the street modes (:func:`geo.engine.supply.supply_table`).
         """
-        from geo.engine.supply import supply_table
+        from geo.engine import supply as e2sfca
         from geo.engine.transit_what_if import cell_offer_seconds
 
         access = self.access()
+        rows = access.offer_rows(category)
+        walk_s = None
+        if self._has_walk_network():
+            street = e2sfca.cell_offer_seconds(self.walk, category)
+            order = pd.Index(self.walk.offer_set(category).ids).get_indexer(rows["id"])
+            walk_s = street[:, order]
         children = self.data.cell_frame("children")
-        seconds = cell_offer_seconds(access, category, children[["x", "y"]].to_numpy(float))
-        return supply_table(self.settings, category, self.mode, children,
-                            access.offer_rows(category), to_minutes(seconds),
-                            np.isfinite(seconds).any(axis=1))
+        seconds = cell_offer_seconds(access, category, children[["x", "y"]].to_numpy(float),
+                                     walk_s)
+        return e2sfca.supply_table(self.settings, category, self.mode, children, rows,
+                                   to_minutes(seconds), np.isfinite(seconds).any(axis=1))
 
     def not_connected(self, categories: Sequence[str]) -> None:
         """None: cells are reachable or not; there is no snap cut-off to report."""

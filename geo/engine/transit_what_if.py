@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from geo.engine.transit_access import WalkOnly
 from geo.errors import AccessInputError, LimitError
 from geo.transit.query import departure_profiles
 from geo.transit.timetable import compile_timetable
 
 if TYPE_CHECKING:
-    from geo.engine.transit_access import TransitAccess, TransitCells, WalkOnly
+    from geo.engine.transit_access import TransitAccess, TransitCells
 
 
 def stop_matrix(access: TransitAccess, chunk: int = 64) -> np.ndarray:
@@ -156,11 +157,19 @@ def changed(access: TransitAccess, category: str, xy: np.ndarray,
     return access.combine_cells(category, xy, prof, prof_offer, dest, ids, walk_only), ids
 
 
-def cell_offer_seconds(access: TransitAccess, category: str, xy: np.ndarray) -> np.ndarray:
+def cell_offer_seconds(access: TransitAccess, category: str, xy: np.ndarray,
+                       walk_s: np.ndarray | None = None) -> np.ndarray:
     """Window-median walk + transit seconds from each cell to each offer of ``category``.
 
-    One combination of the stop matrix per offer (no scan); walking the whole way is
-    crow-fly × detour. For E2SFCA supply, which needs every offer's time, not the nearest.
+    One combination of the stop matrix per offer (no scan). For E2SFCA supply, which needs
+    every offer's time, not the nearest.
+
+    Parameters
+    ----------
+    walk_s : numpy.ndarray, shape (n_cells, n_offers), optional
+        Seconds walking the whole way from each cell to each offer (offers in
+        :meth:`TransitAccess.offer_rows` order), e.g. the street walk mode's; default
+        crow-fly × detour.
 
     Returns
     -------
@@ -172,6 +181,8 @@ def cell_offer_seconds(access: TransitAccess, category: str, xy: np.ndarray) -> 
     out = np.empty((len(xy), len(dest)))
     for o in range(len(dest)):
         prof, prof_offer = offer_profiles(access, dest[o:o + 1])
+        walk = None if walk_s is None else WalkOnly(walk_s[:, o], np.asarray(
+            np.where(np.isfinite(walk_s[:, o]), rows.at[o, "id"], None), dtype=object))
         out[:, o] = access.combine_cells(category, xy, prof, prof_offer, dest[o:o + 1],
-                                         [rows.at[o, "id"]]).median_s
+                                         [rows.at[o, "id"]], walk).median_s
     return out
