@@ -27,6 +27,7 @@ from geo.errors import DataError, ErreichbarError
 from geo.networks.network import network_dir
 from geo.networks.snap import to_metric
 from geo.products.chain import ChainData
+from geo.products.siting import completeness
 from geo.products.transit_status import timetable_status
 from geo.products.transition import offer_gemeinden
 from geo.settings import Settings, get_region
@@ -81,6 +82,7 @@ class Services:
     warm: list[str] = field(default_factory=list)
     _chain: ChainData | None = field(default=None, init=False, repr=False)
     _timetable: str | None = field(default=None, init=False, repr=False)
+    _incomplete: list[str] | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -106,6 +108,18 @@ class Services:
             if self._timetable is None:
                 self._timetable = timetable_status(self.settings)["state"]
             return self._timetable
+
+    def incomplete_gemeinden(self) -> list[str]:
+        """Gemeinden whose Kita data the reports' completeness check flags (computed once).
+
+        The check is :func:`geo.products.siting.completeness` (active Kitas per 100 children
+        under 10 against the county median), the same the reports show.
+        """
+        with self._lock:
+            if self._incomplete is None:
+                table = completeness(self.engine)
+                self._incomplete = [str(n) for n in table.loc[table["flagged"], "name"]]
+            return list(self._incomplete)
 
     @classmethod
     def load(cls, settings: Settings) -> Services:

@@ -13,9 +13,10 @@ page asks ``POST /planning/evaluate``; here each step is timed on the real data 
   click the server spends; the browser test measures the page's own time (network, JSON,
   table and map redrawn) and asserts < 1 s.
 
-Plans: a new Kita in Hattorf am Harz (walk, 15 min, children) and the same by bike within
-10 min weighted by single-parent families. Settings from the environment
-(``ERREICHBAR_WORK_DIR`` with built networks).
+Plans: a new Kita in Hattorf am Harz (walk, 15 min, children), the same by bike within
+10 min weighted by single-parent families, and — when a timetable is loaded — by Bus & Bahn
+within 15 min (baseline: the transit what-if, stop-to-stop scans combined). Settings from
+the environment (``ERREICHBAR_WORK_DIR`` with built networks).
 """
 
 from __future__ import annotations
@@ -59,7 +60,10 @@ def run() -> dict[str, Any]:
     client = TestClient(create_app(settings, services))
     acc = services.engine
     out: dict[str, Any] = {}
-    for name, body in PLANS.items():
+    plans = dict(PLANS)
+    if services.timetable() != "none":
+        plans["kita_transit_15_children"] = {**PLANS["kita_walk_15_children"], "mode": "transit"}
+    for name, body in plans.items():
         plan = scenarios.Plan.model_validate(body)
         scenarios.evaluate(acc, plan)  # warm: surfaces and cell snaps cached, as in a server
         base_s, _ = _best(lambda p=plan: acc.what_if(p.category, p.mode, add=list(p.add)))

@@ -99,3 +99,43 @@ def test_without_a_timetable_bus_und_bahn_is_absent_with_one_sentence(
     assert note.text == messages.section("page", "de")["transit_none"]
     assert console_errors(browser) == []
 
+
+
+#: Hattorf am Harz (WGS84): a new Kita here brings children within 15 min (on foot)
+HATTORF = (10.2297, 51.6397)
+
+
+def test_planner_offers_bus_und_bahn_and_shows_its_what_if(browser: webdriver.Chrome,
+                                                            transit_server: str) -> None:
+    """The planner with the fv timetable: Bus & Bahn in the mode select, its note, and a
+    click's table equal to the API's transit evaluation; best sites declined with the reason.
+    """
+    browser.get(f"{transit_server}/planung?lang=de")
+    WebDriverWait(browser, 90).until(
+        lambda d: d.execute_script("return document.body.dataset.evaluations || 0"))
+    mode = Select(browser.find_element(By.ID, "mode"))
+    assert [o.get_attribute("value") for o in mode.options] == ["walk", "bike", "car",
+                                                               "transit"]
+    note = browser.find_element(By.ID, "transit-note")
+    assert note.is_displayed() and note.text.startswith("nur Fernverkehr geladen")
+    mode.select_by_value("transit")
+    assert mode.first_selected_option.text == messages.section("labels", "de")["mode.transit"]
+    Select(browser.find_element(By.ID, "category")).select_by_value("kita")
+    seen = int(browser.execute_script("return document.body.dataset.evaluations"))
+    browser.execute_script("map.fire('click', {latlng: L.latLng(arguments[0], arguments[1])})",
+                           HATTORF[1], HATTORF[0])
+    WebDriverWait(browser, 60).until(lambda d: int(d.execute_script(
+        "return document.body.dataset.evaluations")) > seen and d.find_element(
+        By.CSS_SELECTOR, "#table tbody tr.changed"))
+    answer = httpx.post(f"{transit_server}/planning/evaluate", timeout=60, json={
+        "category": "kita", "mode": "transit", "minutes": 15, "weight": "children_under_10",
+        "add": [list(HATTORF)]}).json()
+    shown = {row.get_attribute("data-ags"): int(row.find_element(
+        By.CSS_SELECTOR, ".gained").get_attribute("data-value"))
+        for row in browser.find_elements(By.CSS_SELECTOR, "#table tbody tr")}
+    assert shown == {r["ags"]: r["gained"] for r in answer["rows"]}
+    assert any(shown.values())
+    browser.find_element(By.ID, "best").click()
+    assert browser.find_element(By.ID, "message").text == \
+        messages.section("planner.page", "de")["best_sites_transit"]
+    assert console_errors(browser) == []

@@ -32,9 +32,9 @@ from geo.messages import negotiate, section, text
 from geo.products import scenarios
 from geo.products.maps import CLASS_COLOURS, UNREACHABLE_COLOUR, class_labels
 from geo.products.scenarios import Plan, PlanError, SavedScenario, ScenarioNotFoundError
-from geo.products.siting import completeness
+from geo.products.transit_status import timetable_status
 from geo.settings import Settings
-from geo.vocabulary import STREET_MODES, Weight, attribution, label, vintages
+from geo.vocabulary import STREET_MODES, Mode, Weight, attribution, label, vintages
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 #: The base map of the basemap module (tiles, labels, scale), loaded when it is there.
@@ -72,6 +72,11 @@ class PlannerOptions(BaseModel):
     incomplete: list[str] = Field(
         description="Gemeinden whose Kita data look incomplete (the reports' completeness "
                     "check, geo.products.siting.completeness)")
+    timetable: str = Field(description="the region's public-transport timetable: none (no "
+                                       "transit mode), long_distance_only or loaded")
+    transit_note: str = Field(description="one sentence on Bus & Bahn: how to load a "
+                                          "timetable, or what the loaded one lacks; empty "
+                                          "when a full timetable is loaded")
 
 
 class PlanRow(BaseModel):
@@ -233,14 +238,18 @@ def planner_style() -> FileResponse:
 # --------------------------------------------------------------------------- API
 
 
-def incomplete_gemeinden(s: Services) -> list[str]:
-    """Gemeinden whose Kita data the reports' completeness check flags.
+def transit_note(s: Services, lang: str) -> str:
+    """One sentence on Bus & Bahn in the planner: how to load a timetable, what it lacks.
 
-    The check is :func:`geo.products.siting.completeness` (active Kitas per 100 children
-    under 10 against the county median), the same the reports show.
+    Empty when a full timetable is loaded; the long-distance-only sentence is the
+    products' (:func:`geo.products.transit_status.timetable_status`).
     """
-    table = completeness(s.engine)
-    return [str(name) for name in table.loc[table["flagged"], "name"]]
+    state = s.timetable()
+    if state == "none":
+        return text("planner.page.transit_none", lang, region=s.settings.region)
+    if state == "long_distance_only":
+        return str(timetable_status(s.settings, lang=lang)["text"])
+    return ""
 
 
 @router.get("/planning/options", response_model=PlannerOptions, dependencies=[Depends(ready)],
@@ -250,7 +259,9 @@ def options(s: ServicesDep, settings: SettingsDep, lang: LangDep) -> PlannerOpti
     return PlannerOptions(
         categories=[Choice(value=c, label=label("category", c, lang))
                     for c in s.engine.categories()],
-        modes=[Choice(value=m, label=label("mode", m, lang)) for m in STREET_MODES],
+        modes=[Choice(value=m, label=label("mode", m, lang)) for m in STREET_MODES]
+        + ([Choice(value=Mode.transit, label=label("mode", Mode.transit, lang))]
+           if s.timetable() != "none" else []),
         weights=[Choice(value=w.value, label=label("weight", w.value, lang)) for w in Weight],
         units=sorted(s.engine.units("unit")["name"]),
         minutes=settings.access.white_spot_min, max_minutes=settings.planner.max_minutes,
@@ -260,7 +271,8 @@ def options(s: ServicesDep, settings: SettingsDep, lang: LangDep) -> PlannerOpti
                 zip(CLASS_COLOURS, class_labels(settings.maps.breaks_min), strict=True)]
         + [Choice(value=UNREACHABLE_COLOUR, label=text("planner.page.unreachable", lang))],
         texts=section("planner.page", lang), attribution=attribution(settings),
-        vintages=vintages(settings), incomplete=incomplete_gemeinden(s))
+        vintages=vintages(settings), incomplete=s.incomplete_gemeinden(),
+        timetable=s.timetable(), transit_note=transit_note(s, lang))
 
 
 @router.post("/planning/evaluate", response_model=PlanAnswer, dependencies=heavy_deps,

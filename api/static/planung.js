@@ -187,6 +187,7 @@ async function evaluate() {
 async function bestSites() {
   bestLayer.clearLayers(); $("best-list").replaceChildren();
   const p = plan(), most = OPT.best_sites_max_minutes[p.mode];
+  if (p.mode === "transit") { $("message").textContent = T.best_sites_transit; return; }
   if (p.minutes > most) {
     const mode = OPT.modes.find(m => m.value === p.mode).label;
     $("message").textContent = fill(T.best_sites_minutes, {mode, most});
@@ -277,6 +278,10 @@ async function start() {
   $("category").value = OPT.categories.some(c => c.value === "kita") ? "kita" : OPT.categories[0].value;
   $("minutes").value = OPT.minutes; $("minutes").max = OPT.max_minutes;
   map.attributionControl.addAttribution(OPT.attribution.replaceAll(" | ", "; "));
+  if (OPT.transit_note) {  // how to load a timetable, or what the loaded one lacks
+    $("transit-note").hidden = false;
+    $("transit-note").textContent = OPT.transit_note;
+  }
   if (OPT.incomplete.length) {
     $("incomplete").hidden = false;
     $("incomplete-list").textContent = OPT.incomplete.join(", ");

@@ -100,19 +100,36 @@ def street_supply(engine: StreetEngine, category: str) -> Supply:
         (``supply``, ``ratio``) and the ``basis`` of the supply figures.
     """
     offers = engine.offer_set(category)
-    a = engine.settings.access
-    children = engine.data.cell_frame("children")
+    limit = max(engine.settings.access.e2sfca_zones_min) * 60.0
+    seconds = cell_offer_seconds(engine, category, limit)
+    return supply_table(engine.settings, category, engine.mode,
+                        engine.data.cell_frame("children"), offers.frame,
+                        to_minutes(seconds), engine.cell_snap("children").connected)
+
+
+def cell_offer_seconds(engine: StreetEngine, category: str, limit_s: float = np.inf
+                       ) -> np.ndarray:
+    """Seconds from every children cell to each active offer of ``category`` by street.
+
+    Door to door as every street answer (cell access leg + network + the offer's access
+    leg), per-offer Dijkstra runs on the transposed graph bounded by ``limit_s``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_cells, n_offers)
+        Seconds; inf where the offer's run stops at ``limit_s`` before the cell's node,
+        for cells beyond the snap cut-off and for offers off the network. Offers in
+        ``engine.offer_set(category).frame`` order.
+    """
+    offers = engine.offer_set(category)
     snap = engine.cell_snap("children")
     conn = np.flatnonzero(snap.connected)
     seeds = offers.seeds
-    minutes = np.full((len(children), len(offers.frame)), np.inf)
-    limit = max(a.e2sfca_zones_min) * 60.0
+    seconds = np.full((len(snap.node), len(offers.frame)), np.inf)
     for part, dist in routing.per_source(engine.graph.graph_t, offers.snap.node[seeds],
-                                         offers.snap.seconds[seeds], limit):
-        minutes[np.ix_(conn, seeds[part])] = to_minutes(
-            dist[:, snap.node[conn]].T + snap.seconds[conn, None])
-    return supply_table(engine.settings, category, engine.mode, children, offers.frame,
-                        minutes, snap.connected)
+                                         offers.snap.seconds[seeds], limit_s):
+        seconds[np.ix_(conn, seeds[part])] = dist[:, snap.node[conn]].T + snap.seconds[conn, None]
+    return seconds
 
 
 def supply_table(settings: Settings, category: str, mode: str, children: gpd.GeoDataFrame,

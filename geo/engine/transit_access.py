@@ -36,6 +36,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -55,7 +56,7 @@ from geo.transit.query import (
 )
 from geo.transit.timetable import compile_timetable, default_date
 from geo.transit.trip import HoursUnknownError, ThereAndBack, there_and_back
-from geo.transit.walk import CrowFlyWalk, WalkModel, direct_walk_s
+from geo.transit.walk import CrowFlyWalk, WalkModel, direct_walk_s, walk_whole_way_s
 from geo.vocabulary import METRIC_CRS
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,27 @@ class TransitCells:
     worst_s: np.ndarray
     walk_s: np.ndarray
     offer: np.ndarray
+
+
+@dataclass(frozen=True)
+class WalkOnly:
+    """Walking the whole way from each origin to its nearest offer (e.g. the walk surface).
+
+    Attributes
+    ----------
+    seconds : numpy.ndarray of float
+        Seconds per origin (inf: no offer reached, or the origin off the network).
+    offer_id : numpy.ndarray of object
+        Id of that offer per origin (None: none).
+    """
+
+    seconds: np.ndarray
+    offer_id: np.ndarray
+
+    def rows(self, ids: Sequence[str]) -> np.ndarray:
+        """Row of each origin's offer in ``ids`` (−1: none, or not among ``ids``)."""
+        where = pd.Series(np.arange(len(ids)), index=pd.Index(list(ids), dtype=object))
+        return pd.Series(self.offer_id, dtype=object).map(where).fillna(-1).to_numpy(np.int64)
 
 
 class TransitAccess:
@@ -192,7 +214,7 @@ class TransitAccess:
     # ------------------------------------------------------------------ cells
 
     def cell_times(self, category: str, xy: np.ndarray,
-                   walk_only_s: np.ndarray | None = None, chunk: int = 4096) -> TransitCells:
+                   walk_only: WalkOnly | None = None, chunk: int = 4096) -> TransitCells:
         """Median, best and worst walk + transit time from many points to the nearest offer.
 
         Over the window's departures; see the module notes on minute rounding.
@@ -202,9 +224,9 @@ class TransitAccess:
         category : str
         xy : numpy.ndarray, shape (n, 2)
             Origins (cell centres), EPSG:3035 metres.
-        walk_only_s : numpy.ndarray, optional
-            Seconds of walking the whole way to the nearest offer per origin (e.g. the
-            engine's street walk surface); default crow-fly × detour at walking speed.
+        walk_only : WalkOnly, optional
+            Walking the whole way to the nearest offer per origin, seconds and offer (e.g.
+            the engine's street walk surface); default crow-fly × detour at walking speed.
         chunk : int
             Origins combined at a time (memory: chunk × stops in walking distance ×
             departures × 24 bytes).
@@ -214,32 +236,41 @@ class TransitAccess:
         TransitCells
         """
         _, prof, prof_offer = self.stop_profiles(category)
-        return self.combine_cells(category, xy, prof, prof_offer,
-                                  self.offer_xy(self.offer_rows(category)), walk_only_s, chunk)
+        rows = self.offer_rows(category)
+        return self.combine_cells(category, xy, prof, prof_offer, self.offer_xy(rows),
+                                  list(rows["id"]), walk_only, chunk)
 
     def combine_cells(self, category: str, xy: np.ndarray, prof: np.ndarray,
-                      prof_offer: np.ndarray, dest: np.ndarray,
-                      walk_only_s: np.ndarray | None = None, chunk: int = 4096
+                      prof_offer: np.ndarray, dest: np.ndarray, ids: Sequence[str],
+                      walk_only: WalkOnly | None = None, chunk: int = 4096
                       ) -> TransitCells:
         """Combine stop profiles into cells: :meth:`cell_times` for any set of offers.
 
         ``prof``/``prof_offer`` as :meth:`stop_profiles` returns them for the offers at
-        ``dest`` (EPSG:3035 metres, rows = offer numbers); what-if passes changed ones
-        (:mod:`geo.engine.transit_what_if`).
+        ``dest`` (EPSG:3035 metres, rows = offer numbers) with ids ``ids``; what-if passes
+        changed ones (:mod:`geo.engine.transit_what_if`).
         """
         xy = np.asarray(xy, float).reshape(-1, 2)
-        given = None if walk_only_s is None else np.asarray(walk_only_s, float)
-        parts = [self._combine(xy[lo:lo + chunk], None if given is None
-                               else given[lo:lo + chunk], prof, prof_offer, dest)
+        walk = (None if walk_only is None
+                else (np.asarray(walk_only.seconds, float), walk_only.rows(ids)))
+        parts = [self._combine(xy[lo:lo + chunk], None if walk is None
+                               else (walk[0][lo:lo + chunk], walk[1][lo:lo + chunk]),
+                               prof, prof_offer, dest)
                  for lo in range(0, len(xy), chunk)]
         return TransitCells(category, *(np.concatenate([p[i] for p in parts])
                                         for i in range(5)))
 
-    def _combine(self, xy: np.ndarray, walk_only_s: np.ndarray | None, prof: np.ndarray,
-                 prof_offer: np.ndarray, dest: np.ndarray) -> tuple[np.ndarray, ...]:
-        """:meth:`combine_cells` of one chunk: median, best, worst, walk-only seconds, offer."""
-        direct = direct_walk_s(xy, dest, self.settings)
-        walk_only_s = direct.min(axis=1) if walk_only_s is None else walk_only_s
+    def _combine(self, xy: np.ndarray, walk: tuple[np.ndarray, np.ndarray] | None,
+                 prof: np.ndarray, prof_offer: np.ndarray, dest: np.ndarray
+                 ) -> tuple[np.ndarray, ...]:
+        """:meth:`combine_cells` of one chunk: median, best, worst, walk-only seconds, offer.
+
+        ``walk``: walking the whole way, seconds and offer row per cell; default crow-fly.
+        """
+        if walk is None:
+            direct = direct_walk_s(xy, dest, self.settings)
+            walk = direct.min(axis=1), direct.argmin(axis=1)
+        walk_only_s, walk_offer = walk
         tt = compile_timetable(self.feed, self.date, self.settings, self.walk)
         step = self.settings.window_step_s
         n_min = len(self.minutes)
@@ -261,7 +292,7 @@ class TransitAccess:
             off_dep[cell[first]] = offers[np.maximum(pair, 0), np.arange(n_min)[None, :]]
         by_walk = walk_only_s[:, None] <= per_dep
         per_dep = np.where(by_walk, walk_only_s[:, None], per_dep)
-        off_dep = np.where(by_walk, direct.argmin(axis=1)[:, None], off_dep)
+        off_dep = np.where(by_walk, walk_offer[:, None], off_dep)
         mid = np.argsort(per_dep, axis=1, kind="stable")[:, (n_min - 1) // 2]
         median = np.median(per_dep, axis=1)
         offer = np.where(np.isfinite(median), off_dep[np.arange(len(xy)), mid], -1)
@@ -297,7 +328,7 @@ class TransitAccess:
         rows = self.offer_rows(category)
         origin = np.array([[x, y]], float)
         dest = self.offer_xy(rows)
-        direct = direct_walk_s(origin, dest, self.settings)[0]
+        direct = walk_whole_way_s(self.walk, origin, dest, self.settings)[0]
         _, prof = departure_profiles(
             self.feed, origin, self.date, self.start_s, self.end_s, settings=self.settings,
             walk=self.walk, destinations=dest)

@@ -26,7 +26,7 @@ import shapely
 from geo.engine.protocol import NearestRoutes, OfferSet, Supply, Surface, WhatIf
 from geo.engine.region import RASTER, RegionData, to_minutes
 from geo.engine.street import StreetEngine
-from geo.engine.transit_access import TransitAccess, TransitCells
+from geo.engine.transit_access import TransitAccess, TransitCells, WalkOnly
 from geo.errors import AccessInputError
 from geo.networks.network import Network, network_dir
 from geo.networks.snap import Snap
@@ -100,11 +100,17 @@ class TransitEngine:
             if key not in self._cells:
                 access = self.access()
                 frame = self.data.points(grid)
-                walk_s = (self.walk.surface(category).at(self.walk.cell_snap(grid))[0]
-                          if self._has_walk_network() else None)
+                walk = (self._walk_only(self.walk.surface(category), grid)
+                        if self._has_walk_network() else None)
                 self._cells[key] = access.cell_times(
-                    category, frame[["x", "y"]].to_numpy(float), walk_s)
+                    category, frame[["x", "y"]].to_numpy(float), walk)
             return self._cells[key]
+
+    def _walk_only(self, surface: Surface, grid: str) -> WalkOnly:
+        """Return walking the whole way from the cells of ``grid`` on a street walk surface."""
+        seconds, offer = surface.at(self.walk.cell_snap(grid))
+        return WalkOnly(seconds, np.asarray(np.where(
+            offer >= 0, surface.offer_ids[np.maximum(offer, 0)], None), dtype=object))
 
     def cell_minutes(self, category: str, grid: str) -> tuple[np.ndarray, np.ndarray]:
         """Window-median minutes (inf = none) and reachable flag per cell of ``grid``."""
@@ -203,33 +209,52 @@ class TransitEngine:
         """Refuse: no node surface (AccessInputError); times are per cell."""
         self._street_only("a surface")
 
+    def changed_times(self, category: str, grid: str, add: Sequence[tuple[float, float]],
+                      remove: Sequence[str]) -> tuple[TransitCells, list[str]]:
+        """Walk + transit times of the cells of ``grid`` with offers added and/or closed.
+
+        ``add`` are (lon, lat) WGS84 degrees (offers ``new-1``, …), ``remove`` offer ids;
+        ``grid`` as :meth:`cell_times` (``raster``: every 100 m cell). The stop profiles of
+        the changed offers are combined from the kept stop-to-stop scans
+        (:func:`geo.engine.transit_what_if.changed`: no timetable scan); walking the whole
+        way is the street walk what-if when the walk network is built, else crow-fly ×
+        detour (as :meth:`cell_times`). Returns the times and the offer ids of their
+        ``offer`` rows.
+
+        Raises
+        ------
+        AccessInputError
+            Nothing to change, an unknown offer id, or no offer left.
+        RegionError
+            A site outside the region (or, with the walk network, off its streets).
+        """
+        from geo.engine.transit_what_if import changed
+
+        sites = np.asarray(add, float).reshape(-1, 2)
+        xy = (np.column_stack(self.data.check_points(sites[:, 0], sites[:, 1]))
+              if len(sites) else np.empty((0, 2)))
+        walk = (self.walk.what_if(category, add, remove).surface
+                if self._has_walk_network() else None)
+        return changed(self.access(), category, self.data.points(grid)[["x", "y"]].to_numpy(float),
+                       list(map(tuple, xy)), remove,
+                       None if walk is None else self._walk_only(walk, grid))
+
     def what_if(self, category: str, add: Sequence[tuple[float, float]],
                 remove: Sequence[str]) -> WhatIf:
         """Add offers at ``add`` (lon, lat WGS84 degrees) and/or close ``remove``.
 
-        The children cells' times after are combined from the kept stop-to-stop scans
-        (:func:`geo.engine.transit_what_if.what_if`); walking the whole way is the street
-        walk what-if when the walk network is built, else crow-fly × detour (as
-        :meth:`cell_times`). Same answer as the street modes (``surface`` None).
+        The children cells' times after are :meth:`changed_times`. Same answer as the
+        street modes (``surface`` None).
 
         Raises
         ------
         AccessInputError
             Nothing to change, an unknown offer id, or no offer left.
         """
-        from geo.engine.transit_what_if import what_if as combine
         from geo.engine.what_if import changed_cells, coverage_change
 
         t0 = time.perf_counter()
-        sites = np.asarray(add, float).reshape(-1, 2)
-        xy = (np.column_stack(self.data.check_points(sites[:, 0], sites[:, 1]))
-              if len(sites) else np.empty((0, 2)))
-        children = self.data.points("children")[["x", "y"]].to_numpy(float)
-        walk_s = (self.walk.what_if(category, add, remove).surface
-                  if self._has_walk_network() else None)
-        _, after, ids = combine(self.access(), category, children, list(map(tuple, xy)),
-                                remove, walk_only_s=None if walk_s is None
-                                else walk_s.at(self.walk.cell_snap("children"))[0])
+        after, ids = self.changed_times(category, "children", add, remove)
         before = self.cell_minutes(category, "children")
         now = (to_minutes(after.median_s), np.isfinite(after.median_s))
         offer_ids = np.asarray(np.where(after.offer >= 0,
@@ -244,19 +269,26 @@ class TransitEngine:
         """E2SFCA supply per child of ``category`` by walk + public transport.
 
         Times: window median from every children cell to every offer, combined from the
-        kept stop-to-stop scans (:func:`geo.engine.transit_what_if.cell_offer_seconds`,
-        walking the whole way crow-fly); the rest as for the street modes
-        (:func:`geo.engine.supply.supply_table`).
+        kept stop-to-stop scans (:func:`geo.engine.transit_what_if.cell_offer_seconds`);
+        walking the whole way is the street walk mode's cell → offer time when the walk
+        network is built (:func:`geo.engine.supply.cell_offer_seconds`, unbounded), else
+        crow-fly; the rest as for the street modes (:func:`geo.engine.supply.supply_table`).
         """
-        from geo.engine.supply import supply_table
+        from geo.engine import supply as e2sfca
         from geo.engine.transit_what_if import cell_offer_seconds
 
         access = self.access()
+        rows = access.offer_rows(category)
+        walk_s = None
+        if self._has_walk_network():
+            street = e2sfca.cell_offer_seconds(self.walk, category)
+            order = pd.Index(self.walk.offer_set(category).ids).get_indexer(rows["id"])
+            walk_s = street[:, order]
         children = self.data.cell_frame("children")
-        seconds = cell_offer_seconds(access, category, children[["x", "y"]].to_numpy(float))
-        return supply_table(self.settings, category, self.mode, children,
-                            access.offer_rows(category), to_minutes(seconds),
-                            np.isfinite(seconds).any(axis=1))
+        seconds = cell_offer_seconds(access, category, children[["x", "y"]].to_numpy(float),
+                                     walk_s)
+        return e2sfca.supply_table(self.settings, category, self.mode, children, rows,
+                                   to_minutes(seconds), np.isfinite(seconds).any(axis=1))
 
     def not_connected(self, categories: Sequence[str]) -> None:
         """None: cells are reachable or not; there is no snap cut-off to report."""

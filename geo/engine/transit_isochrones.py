@@ -21,7 +21,7 @@ import numpy as np
 import shapely
 
 from geo.transit.query import departure_profiles
-from geo.transit.walk import direct_walk_s
+from geo.transit.walk import walk_whole_way_s
 
 if TYPE_CHECKING:
     from geo.engine.transit_access import TransitAccess
@@ -70,7 +70,7 @@ def cell_medians(access: TransitAccess, x: float, y: float, cells: np.ndarray
     _, prof = departure_profiles(access.feed, origin, access.date, access.start_s,
                                  access.end_s, settings=access.settings, walk=access.walk,
                                  destinations=cells)
-    direct = direct_walk_s(origin, cells, access.settings)
+    direct = walk_whole_way_s(access.walk, origin, cells, access.settings)
     return np.median(np.minimum(prof[0], direct), axis=0)
 
 

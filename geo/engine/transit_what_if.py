@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from geo.engine.transit_access import WalkOnly
 from geo.errors import AccessInputError, LimitError
 from geo.transit.query import departure_profiles
 from geo.transit.timetable import compile_timetable
@@ -98,7 +99,7 @@ def offer_profiles(access: TransitAccess, dest: np.ndarray
 
 def what_if(access: TransitAccess, category: str, xy: np.ndarray,
             add: Sequence[tuple[float, float]] = (), remove: Sequence[str] = (),
-            walk_only_s: np.ndarray | None = None
+            walk_only: WalkOnly | None = None
             ) -> tuple[TransitCells, TransitCells, list[str]]:
     """Cells' walk + transit times before and after adding and/or closing offers.
 
@@ -112,9 +113,10 @@ def what_if(access: TransitAccess, category: str, xy: np.ndarray,
         New sites, EPSG:3035 metres; they become offers ``new-1``, ``new-2``, …
     remove : sequence of str
         Ids of active offers of the category to close.
-    walk_only_s : numpy.ndarray, optional
-        Seconds of walking the whole way to the nearest changed offer per cell (e.g. the
-        street walk what-if); default crow-fly × detour. ``before`` is always crow-fly.
+    walk_only : WalkOnly, optional
+        Walking the whole way to the nearest changed offer per cell, seconds and offer id
+        (e.g. the street walk what-if); default crow-fly × detour. ``before`` is always
+        crow-fly.
 
     Returns
     -------
@@ -126,6 +128,18 @@ def what_if(access: TransitAccess, category: str, xy: np.ndarray,
     ------
     AccessInputError
         Nothing to change, an unknown offer id, or no offer left.
+    """
+    after, ids = changed(access, category, xy, add, remove, walk_only)
+    return access.cell_times(category, xy), after, ids
+
+
+def changed(access: TransitAccess, category: str, xy: np.ndarray,
+            add: Sequence[tuple[float, float]] = (), remove: Sequence[str] = (),
+            walk_only: WalkOnly | None = None) -> tuple[TransitCells, list[str]]:
+    """Cells' walk + transit times with offers added and/or closed (:func:`what_if`'s after).
+
+    Same parameters as :func:`what_if`; returns the cells' times with the changed offers
+    and the offer ids of their ``offer`` rows.
     """
     if not len(add) and not len(remove):
         raise AccessInputError("nothing to change: give sites to add or offer ids to remove")
@@ -139,27 +153,36 @@ def what_if(access: TransitAccess, category: str, xy: np.ndarray,
     if not ids:
         raise AccessInputError(f"closing {len(remove)} offers leaves no {category!r} offer")
     dest = np.vstack([access.offer_xy(rows)[keep], np.asarray(add, float).reshape(-1, 2)])
-    before = access.cell_times(category, xy)
     prof, prof_offer = offer_profiles(access, dest)
-    return before, access.combine_cells(category, xy, prof, prof_offer, dest,
-                                        walk_only_s), ids
+    return access.combine_cells(category, xy, prof, prof_offer, dest, ids, walk_only), ids
 
 
-def cell_offer_seconds(access: TransitAccess, category: str, xy: np.ndarray) -> np.ndarray:
+def cell_offer_seconds(access: TransitAccess, category: str, xy: np.ndarray,
+                       walk_s: np.ndarray | None = None) -> np.ndarray:
     """Window-median walk + transit seconds from each cell to each offer of ``category``.
 
-    One combination of the stop matrix per offer (no scan); walking the whole way is
-    crow-fly × detour. For E2SFCA supply, which needs every offer's time, not the nearest.
+    One combination of the stop matrix per offer (no scan). For E2SFCA supply, which needs
+    every offer's time, not the nearest.
+
+    Parameters
+    ----------
+    walk_s : numpy.ndarray, shape (n_cells, n_offers), optional
+        Seconds walking the whole way from each cell to each offer (offers in
+        :meth:`TransitAccess.offer_rows` order), e.g. the street walk mode's; default
+        crow-fly × detour.
 
     Returns
     -------
     numpy.ndarray, shape (n_cells, n_offers)
         Seconds, inf where not reached; offers in :meth:`TransitAccess.offer_rows` order.
     """
-    dest = access.offer_xy(access.offer_rows(category))
+    rows = access.offer_rows(category)
+    dest = access.offer_xy(rows)
     out = np.empty((len(xy), len(dest)))
     for o in range(len(dest)):
         prof, prof_offer = offer_profiles(access, dest[o:o + 1])
-        out[:, o] = access.combine_cells(category, xy, prof, prof_offer,
-                                         dest[o:o + 1]).median_s
+        walk = None if walk_s is None else WalkOnly(walk_s[:, o], np.asarray(
+            np.where(np.isfinite(walk_s[:, o]), rows.at[o, "id"], None), dtype=object))
+        out[:, o] = access.combine_cells(category, xy, prof, prof_offer, dest[o:o + 1],
+                                         [rows.at[o, "id"]], walk).median_s
     return out

@@ -1,13 +1,17 @@
 """Planner scenarios: evaluate, save, load, compare and export (the workspace ``/planung``).
 
-A :class:`Plan` names an offer category, a street mode, a time budget (minutes), a weight
-(children under 10 or a need layer, :class:`geo.vocabulary.Weight`) and the changes: new
-sites (WGS84 lon/lat) and active offers to close (ids). :func:`evaluate` hands the changes
-to the engine's what-if (:meth:`geo.engine.access.Accessibility.what_if`: one bounded
-multi-source search on the transposed network) and counts, per Gemeinde, the weight within
-the budget on today's surface and on the changed one (``gained`` is rounded exactly as the
-what-if's ``children_within_<m>min_change``, so for children both agree). The map shows the
-plan's travel times on the cells where the weight lives (:func:`map_image`).
+A :class:`Plan` names an offer category, a mode (walk, bike, car, or transit = Bus & Bahn
+when a timetable is loaded), a time budget (minutes), a weight (children under 10 or a need
+layer, :class:`geo.vocabulary.Weight`) and the changes: new sites (WGS84 lon/lat) and
+active offers to close (ids). :func:`evaluate` hands the changes to the engine's what-if
+(street modes: :meth:`geo.engine.access.Accessibility.what_if`, one bounded multi-source
+search on the transposed network; transit:
+:meth:`~geo.engine.transit_engine.TransitEngine.changed_times`, the kept stop-to-stop scans
+combined for the changed offers, no timetable scan) and counts, per Gemeinde, the weight
+within the budget today and with the plan (``gained`` is rounded exactly as the what-if's
+``children_within_<m>min_change``, so for children both agree). The map shows the plan's
+travel times on the cells where the weight lives (:func:`map_image`; transit: the window
+median per 100 m cell).
 
 Scenarios are saved by name as one JSON file each (:class:`ScenarioStore`, atomic writes,
 validated names and ids, a size cap, no path outside the store's folder) and compared
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import io
 import json
 import logging
@@ -44,15 +49,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from geo._io import neutralise_frame, write_json
 from geo.engine.access import Accessibility
-from geo.engine.protocol import Surface
-from geo.engine.region import RASTER, WEIGHTS, weight_grid, weight_key
+from geo.engine.region import RASTER, WEIGHTS, CellMinutes, to_minutes, weight_grid, weight_key
 from geo.engine.street import StreetEngine
+from geo.engine.transit_engine import TransitEngine
 from geo.errors import AccessInputError, ErreichbarError, LimitError
 from geo.messages import text
 from geo.products.maps import surface_image
+from geo.products.transit_status import timetable_source
 from geo.settings import Settings
 from geo.sources.population import write_cog
-from geo.vocabulary import METRIC_CRS, Category, StreetMode, Weight, data_sources, label
+from geo.vocabulary import (
+    METRIC_CRS,
+    Category,
+    DataSource,
+    Mode,
+    Weight,
+    data_sources,
+    label,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +108,8 @@ class Plan(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     category: Category = Field(description="offer category, e.g. kita")
-    mode: StreetMode = Field(default=StreetMode.walk, description="walk, bike or car")
+    mode: Mode = Field(default=Mode.walk,
+                       description="walk, bike, car or transit (Bus & Bahn, needs a timetable)")
     minutes: int = Field(default=15, ge=1, le=120, description="time budget, minutes")
     weight: Weight = Field(default=Weight.children_under_10,
                            description="who is counted: children under 10 or a need layer")
@@ -160,8 +175,9 @@ class Evaluation:
 
     plan: Plan
     acc: Accessibility
-    engine: StreetEngine
-    surface: Surface  #: the plan's surface (today's when the plan changes nothing)
+    #: the plan's minutes (inf = none) and connected flag per cell of a grid (``children``,
+    #: ``need``, ``inhabitants`` or ``raster``); today's when the plan changes nothing
+    after: CellMinutes
     table: pd.DataFrame
     changed_cells: int  #: children cells whose time changed (the what-if's count)
     seconds: float  #: wall time of the evaluation, seconds
@@ -172,19 +188,60 @@ class Evaluation:
                 for k in ("total", "within_before", "within_after", "gained")}
 
 
-def street_engine(acc: Accessibility, mode: str) -> StreetEngine:
-    """Return the street engine of ``mode`` (PlanError for a mode without one)."""
-    engine = acc.engine(mode)
-    if not isinstance(engine, StreetEngine):
-        raise PlanError("mode", text("planner.errors.mode"))
-    return engine
+def _street_times(acc: Accessibility, engine: StreetEngine, plan: Plan
+                  ) -> tuple[CellMinutes, CellMinutes, int]:
+    """Today's and the plan's minutes per grid by a street mode, and the changed cells.
+
+    The plan's surface is the engine's what-if (one bounded multi-source search).
+    """
+    base = engine.surface(plan.category)
+    surface, changed = base, 0
+    if plan.changed:
+        result = acc.what_if(plan.category, plan.mode, add=list(plan.add),
+                             remove=list(plan.remove))
+        assert result.surface is not None  # a street engine's what-if has its surface
+        surface, changed = result.surface, len(result.cells)
+    return (lambda grid: engine.surface_minutes(base, grid),
+            lambda grid: engine.surface_minutes(surface, grid), changed)
+
+
+def _transit_times(acc: Accessibility, engine: TransitEngine, plan: Plan
+                   ) -> tuple[CellMinutes, CellMinutes, int]:
+    """Today's and the plan's window-median minutes per grid by Bus & Bahn, changed cells.
+
+    Today's are the engine's cached cell times; the plan's combine the kept stop-to-stop
+    scans for the changed offers (:meth:`TransitEngine.changed_times`: no timetable scan),
+    once per grid asked for. PlanError when no timetable is loaded.
+    """
+    if acc.missing(plan.mode) is not None:
+        raise PlanError("mode", text("planner.errors.transit_none",
+                                     region=acc.settings.region))
+
+    def before(grid: str) -> tuple[np.ndarray, np.ndarray]:
+        return engine.cell_minutes(plan.category, grid)
+
+    if not plan.changed:
+        return before, before, 0
+
+    @functools.cache
+    def after(grid: str) -> tuple[np.ndarray, np.ndarray]:
+        times, _ = engine.changed_times(plan.category, grid, plan.add, plan.remove)
+        return to_minutes(times.median_s), np.isfinite(times.median_s)
+
+    changed = int(np.count_nonzero(after("children")[0] != before("children")[0]))
+    return before, after, changed
 
 
 def evaluate(acc: Accessibility, plan: Plan) -> Evaluation:
     """Coverage per Gemeinde of ``plan``: today and with its changes (engine's what-if).
 
+    Street modes change the node surface; Bus & Bahn (``transit``) combines the kept
+    stop-to-stop scans into the cells' window medians (no timetable scan).
+
     Raises
     ------
+    PlanError
+        Mode ``transit`` without a timetable loaded (the message names the command).
     AccessInputError
         An unknown offer id to close.
     RegionError
@@ -193,22 +250,19 @@ def evaluate(acc: Accessibility, plan: Plan) -> Evaluation:
         The category has no active offer.
     """
     t0 = time.perf_counter()
-    engine = street_engine(acc, plan.mode)
-    base = engine.surface(plan.category)
-    surface, changed = base, 0
-    if plan.changed:
-        result = acc.what_if(plan.category, plan.mode, add=list(plan.add),
-                             remove=list(plan.remove))
-        assert result.surface is not None  # a street engine's what-if has its surface
-        surface, changed = result.surface, len(result.cells)
+    engine = acc.engine(plan.mode)
+    if isinstance(engine, TransitEngine):
+        base, plan_minutes, changed = _transit_times(acc, engine, plan)
+    else:
+        assert isinstance(engine, StreetEngine)  # every other mode is a street mode
+        base, plan_minutes, changed = _street_times(acc, engine, plan)
     key = weight_key(plan.weight)
 
-    def coverage(s: Surface) -> pd.DataFrame:
-        return acc.data.coverage("gemeinde", lambda grid: engine.surface_minutes(s, grid),
-                                 [plan.minutes], [key])
+    def coverage(minutes: CellMinutes) -> pd.DataFrame:
+        return acc.data.coverage("gemeinde", minutes, [plan.minutes], [key])
 
     before = coverage(base)
-    after = coverage(surface) if plan.changed else before
+    after = coverage(plan_minutes) if plan.changed else before
     share = f"{key}_within_{plan.minutes}min_share"
     total = before[key].to_numpy(float)
     table = pd.DataFrame({
@@ -219,20 +273,20 @@ def evaluate(acc: Accessibility, plan: Plan) -> Evaluation:
         .astype(int).to_numpy(),
         "share_before": before[share].to_numpy(float),
         "share_after": after[share].to_numpy(float)})
-    return Evaluation(plan, acc, engine, surface, table, changed, time.perf_counter() - t0)
+    return Evaluation(plan, acc, plan_minutes, table, changed, time.perf_counter() - t0)
 
 
 def populated_minutes(ev: Evaluation) -> pd.DataFrame:
     """Minutes of the plan at the cells where its weight lives (weight > 0).
 
     Columns ``x``, ``y`` (EPSG:3035 centres of the 100 m cells) and ``minutes`` (NaN =
-    not connected or no offer reachable).
+    not connected or no offer reachable; Bus & Bahn: the window median).
     """
     grid = weight_grid(ev.plan.weight)
     column = WEIGHTS[weight_key(ev.plan.weight)][1]
     cells = ev.acc.cell_frame(grid)
     lives = np.nan_to_num(cells[column].to_numpy(float)) > 0
-    minutes, _ = ev.engine.surface_minutes(ev.surface, grid)
+    minutes, _ = ev.after(grid)
     minutes = np.where(np.isfinite(minutes), minutes, np.nan)
     return pd.DataFrame({"x": cells["x"].to_numpy()[lives], "y": cells["y"].to_numpy()[lives],
                          "minutes": minutes[lives]})
@@ -398,10 +452,16 @@ def table_frame(ev: Evaluation, lang: str = "de") -> pd.DataFrame:
         text("planner.columns.share_after", lang): (t["share_after"] * 100).round(1)})
 
 
-def _sources(settings: Settings) -> pd.DataFrame:
+def plan_sources(ev: Evaluation) -> tuple[DataSource, ...]:
+    """Return the data sources of an evaluation: the region's, and the timetable for transit."""
+    own = data_sources(ev.acc.settings)
+    return (*own, timetable_source(ev.acc.settings)) if ev.plan.mode == Mode.transit else own
+
+
+def _sources(ev: Evaluation) -> pd.DataFrame:
     """List the data sources with vintage and attribution (a sheet or table of every export)."""
     return pd.DataFrame([{"quelle": s.source, "inhalt": s.layer, "stand": s.vintage,
-                          "lizenz": s.attribution} for s in data_sources(settings)])
+                          "lizenz": s.attribution} for s in plan_sources(ev)])
 
 
 def _plan_rows(ev: Evaluation) -> pd.DataFrame:
@@ -419,7 +479,7 @@ def _csv(ev: Evaluation, folder: Path) -> Path:
     """CSV (UTF-8 with BOM) of the table; ``#`` lines above it say plan and sources."""
     target = folder / "tabelle.csv"
     notes = [ev.plan.describe(), *(f"{s.source} ({s.vintage}), {s.attribution}"
-                                   for s in data_sources(ev.acc.settings))]
+                                   for s in plan_sources(ev))]
     body = neutralise_frame(table_frame(ev)).to_csv(index=False, lineterminator="\n")
     target.write_text("".join(f"# {n}\n" for n in notes) + body, "utf-8-sig")
     return target
@@ -431,7 +491,7 @@ def _xlsx(ev: Evaluation, folder: Path) -> Path:
     with pd.ExcelWriter(target, engine="openpyxl") as xl:
         neutralise_frame(table_frame(ev)).to_excel(xl, sheet_name="Gemeinden", index=False)
         _plan_rows(ev).to_excel(xl, sheet_name="Szenario", index=False)
-        _sources(ev.acc.settings).to_excel(xl, sheet_name="Quellen", index=False)
+        _sources(ev).to_excel(xl, sheet_name="Quellen", index=False)
     return target
 
 
@@ -462,7 +522,7 @@ def _gpkg(ev: Evaluation, folder: Path) -> Path:
             {"id": closed["id"].to_numpy(), "name": closed["name"].to_numpy()}
             ).to_file(target, layer="geschlossen", driver="GPKG", geometry_type="Point")
     pyogrio.write_dataframe(_plan_rows(ev), target, layer="szenario")
-    pyogrio.write_dataframe(_sources(ev.acc.settings), target, layer="quellen")
+    pyogrio.write_dataframe(_sources(ev), target, layer="quellen")
     return target
 
 
@@ -474,11 +534,11 @@ def _tif(ev: Evaluation, folder: Path) -> Path:
     """
     target = folder / "fahrzeit.tif"
     grid = ev.acc.data.raster_grid()
-    seconds, _ = ev.surface.at(ev.engine.cell_snap(RASTER))
-    minutes = np.where(np.isfinite(seconds), seconds / 60.0, np.nan)
+    minutes, _ = ev.after(RASTER)
+    minutes = np.where(np.isfinite(minutes), minutes, np.nan)
     tags = {"szenario": ev.plan.describe(),
             **{f"quelle_{s.key}": f"{s.source} {s.vintage}; {s.attribution}"
-               for s in data_sources(ev.acc.settings)}}
+               for s in plan_sources(ev)}}
     write_cog(target, pd.DataFrame({"x": grid["x"], "y": grid["y"], "minutes": minutes}),
               "minutes", 100, tuple(ev.acc.units("county").total_bounds), "float32", -1.0,
               tags)

@@ -8,6 +8,7 @@ county's one stop, so transit times are walks almost everywhere and the products
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from geo._io import BuildManifest
@@ -15,6 +16,8 @@ from geo.errors import DataError
 from geo.messages import text
 from geo.settings import Settings, get_region
 from geo.sources import gtfs, gtfs_region
+from geo.transit.timetable import default_date, hhmm
+from geo.vocabulary import DataSource
 
 
 def timetable_status(settings: Settings, region: str | None = None,
@@ -51,3 +54,26 @@ def timetable_status(settings: Settings, region: str | None = None,
             "text": text("transit.status.loaded", lang, feeds=titles,
                          first_day=feed.first_day.strftime("%d.%m.%Y"),
                          last_day=feed.last_day.strftime("%d.%m.%Y"))}
+
+
+def timetable_source(settings: Settings, lang: str = "de") -> DataSource:
+    """Return the region's loaded timetable as a data source of outputs (key ``timetable``).
+
+    Source: the titles of the merged feeds as ``gtfs load`` stored them (else the stored
+    file's name); vintage: its service days; layer: the day and departure window the
+    transit times use; attribution: each feed's. DataError when no timetable is loaded.
+    """
+    feed = gtfs.load_region_feed(settings)
+    path = gtfs.stored_feed_path(settings, settings.region)
+    meta = BuildManifest(path.with_suffix(".json")).is_current(None) or {}
+    feeds = meta.get("feeds", [])
+    t = settings.transit
+    return DataSource(
+        "timetable", text("transit.source.layer", lang,
+                          date=f"{t.date or default_date(feed):%d.%m.%Y}",
+                          start=hhmm(t.window_start_s), end=hhmm(t.window_end_s)),
+        ", ".join(f.get("title", f.get("name", "")) for f in feeds)
+        or text("transit.source.unnamed", lang, file=Path(feed.source).name),
+        f"{feed.first_day:%d.%m.%Y}–{feed.last_day:%d.%m.%Y}",
+        "; ".join(f["attribution"] for f in feeds if f.get("attribution"))
+        or text("transit.source.attribution_unknown", lang))

@@ -30,7 +30,7 @@ from geo.settings import TransitSettings
 from geo.sources.gtfs import Feed
 from geo.transit.query import departure_profiles, describe_legs, earliest_arrival, journey_to_point
 from geo.transit.timetable import DAY_S, hhmm
-from geo.transit.walk import CrowFlyWalk, WalkModel, direct_walk_s
+from geo.transit.walk import CrowFlyWalk, WalkModel, walk_whole_way_s
 
 
 class HoursUnknownError(DataError):
@@ -163,7 +163,7 @@ def there_and_back(feed: Feed, home_xy: np.ndarray, offer_xy: np.ndarray, date: 
         raise DataError(f"leave after {hhmm(leave_after_s)} lies before arriving by "
                         f"{hhmm(arrive_by_s)}")
     home, offer = (np.asarray(p, float).reshape(1, 2) for p in (home_xy, offer_xy))
-    direct = float(direct_walk_s(home, offer, s)[0, 0])
+    direct = float(walk_whole_way_s(walk, home, offer, s)[0, 0])
     direct = direct if direct <= s.max_travel_s else np.inf
     outbound = _latest_arriving_by(feed, home, offer, date, arrive_by_s, direct, s, walk)
     arrivals = earliest_arrival(feed, offer, leave_after_s, date, settings=s, walk=walk)

@@ -5,7 +5,9 @@ metres that lists every pair with a walk and its duration in whole seconds.
 :class:`CrowFlyWalk` is the default (crow-fly metres × detour factor at walking speed, up to
 ``max_walk_m``); :class:`NetworkWalk` walks on the street walk network where we hold one.
 Walks are single hops, never chained: one walk after each vehicle, as in r5's transfer
-search. :func:`direct_walk_s` is walking the whole way (no distance limit).
+search. :func:`walk_whole_way_s` is walking the whole way (no distance limit): on the
+street network with :class:`NetworkWalk` (the walk mode's time), else crow-fly
+(:func:`direct_walk_s`).
 """
 
 from __future__ import annotations
@@ -95,6 +97,30 @@ class NetworkWalk:
         keep = seconds <= self.max_s
         return i[keep], j[keep], np.ceil(seconds[keep]).astype(np.int32)
 
+    def direct(self, from_xy: np.ndarray, to_xy: np.ndarray) -> np.ndarray:
+        """Seconds walking the whole way on the network, every pair, no distance limit.
+
+        The street walk mode's door-to-door time: access leg to the origin's node, shortest
+        path, access leg from the destination's node (the same snap, network and speeds as
+        :class:`geo.engine.street.StreetEngine` on this network). Not rounded.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n, m)
+            Seconds; inf where either end lies beyond the snap cut-off.
+        """
+        a = self.index.snap_xy(*np.asarray(from_xy, float).reshape(-1, 2).T)
+        b = self.index.snap_xy(*np.asarray(to_xy, float).reshape(-1, 2).T)
+        out = np.full((len(a.node), len(b.node)), np.inf)
+        rows, cols = np.flatnonzero(a.connected), np.flatnonzero(b.connected)
+        nodes, inverse = np.unique(a.node[rows], return_inverse=True)
+        graph = self.net.csr()
+        for lo in range(0, len(nodes), self.chunk):
+            dist = dijkstra(graph, indices=nodes[lo:lo + self.chunk])
+            part = (inverse >= lo) & (inverse < lo + self.chunk)
+            out[np.ix_(rows[part], cols)] = dist[inverse[part] - lo][:, b.node[cols]]
+        return out + a.seconds[:, None] + b.seconds[None, :]
+
 
 def _pairs_within(from_xy: np.ndarray, to_xy: np.ndarray, max_m: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -113,6 +139,19 @@ def _pairs_within(from_xy: np.ndarray, to_xy: np.ndarray, max_m: float
     same_j = np.fromiter((k for x in lists for k in x), np.int64, count=len(same_i))
     return (np.r_[pairs.row, same_i].astype(np.int64), np.r_[pairs.col, same_j].astype(np.int64),
             np.r_[pairs.data, np.zeros(len(same_i))])
+
+
+def walk_whole_way_s(walk: WalkModel, from_xy: np.ndarray, to_xy: np.ndarray,
+                     settings: TransitSettings) -> np.ndarray:
+    """Seconds walking the whole way from each of ``from_xy`` to each of ``to_xy``.
+
+    On the street network when ``walk`` is a :class:`NetworkWalk` (:meth:`NetworkWalk.direct`:
+    exactly the street walk mode's time), else crow-fly × detour (:func:`direct_walk_s`).
+    Shape (n, m); inf where a point lies beyond the network's snap cut-off.
+    """
+    if isinstance(walk, NetworkWalk):
+        return walk.direct(from_xy, to_xy)
+    return direct_walk_s(from_xy, to_xy, settings)
 
 
 def direct_walk_s(from_xy: np.ndarray, to_xy: np.ndarray, settings: TransitSettings
