@@ -63,6 +63,9 @@ def test_opens_on_the_region_with_bus_und_bahn_alone(browser: webdriver.Chrome,
     assert mode.first_selected_option.text == messages.text("labels.mode.transit")
     assert not browser.find_element(By.ID, "transit-none").is_displayed()
     assert not browser.find_element(By.ID, "tab-child").is_displayed()  # walk/bike minutes
+    footer = browser.find_element(By.CSS_SELECTOR, "footer small").text
+    assert messages.text("page.footer_timetable") in footer  # not "auf dem Straßennetz"
+    assert messages.text("page.footer") not in footer
     w, s, e, n = get_region("enzkreis").bbox
     view = browser.execute_script(
         "const b = map.getBounds(), c = map.getCenter();"

@@ -516,6 +516,10 @@ async function loadModes() {
   available = health.modes ?? [];
   region = health.title ?? "";
   addresses = (health.geocoder?.addresses ?? 0) > 0;
+  // a region with a timetable but no street network: its times are not street times
+  if (available.length && available.every(m => m === "transit")) {
+    document.querySelector('footer [data-t="footer"]').dataset.t = "footer_timetable";
+  }
 }
 
 const query = new URLSearchParams(location.search);
