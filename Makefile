@@ -48,9 +48,11 @@ lint: $(STAMP)
 	$(PY) -m ruff check geo api tests bench
 	$(PY) -m mypy geo api
 
-## test: set up, lint and run the test suite (real data from ../shared/data)
+## test: set up, lint and run the test suite (real data from ../shared/data) on two workers,
+## one test file per worker (pytest-xdist; each worker builds the session's data once)
+TEST_WORKERS ?= 2
 test: $(STAMP) browser-deps lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 ## bench: timed benchmarks with ratios against baselines measured in the same run
 bench: $(STAMP)
