@@ -212,6 +212,14 @@ def times_to(graph: csr_matrix, source: int, targets: np.ndarray, limit: float) 
                      np.int64(source), np.asarray(targets, np.int64), float(limit))
 
 
+def load_times_to() -> None:
+    """Compile :func:`times_to` or load it from numba's cache (≈0.3 s once per process).
+
+    Server warm-up and benchmarks call it, so that no request waits for it.
+    """
+    times_to(csr_matrix((1, 1)), 0, np.zeros(1, np.int64), 0.0)
+
+
 @numba.njit(cache=True, nogil=True)
 def _times_to(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, source: np.int64,
               targets: np.ndarray, limit: float) -> np.ndarray:  # pragma: no cover - compiled
