@@ -5,10 +5,9 @@ Used by ``/nearest`` (:mod:`api.routers.travel`):
 * :func:`other_modes` — minutes to given offers by every street mode (and by transit when
   that is the asked mode: transit has no table, one search per point takes seconds), read
   from the engine's nearest-offer tables (the ``k_max`` nearest per street node, built once
-  per category and mode); an offer not among them is looked up by forward Dijkstra runs
-  (:func:`geo.products.guide.minutes_from`) bounded by the table's farthest minutes, the
-  bound doubled up to ``AccessSettings.nearest_max_min`` until it is found. The same
-  trip model either way: access leg, network, the offer's access leg.
+  per category and mode); an offer not among them is found by one forward search from the
+  point that stops at the last such offer (:meth:`geo.engine.access.Accessibility.minutes_to`).
+  The same trip model either way: access leg, network, the offer's access leg.
 * :func:`nearest_anyway` — the nearest offer beyond ``nearest_max_min`` (one unbounded
   forward Dijkstra), and :func:`suggest_mode` — the first mode without a car, then the car,
   that reaches an offer within it.
@@ -21,7 +20,6 @@ from __future__ import annotations
 from typing import Final
 
 import numpy as np
-import pandas as pd
 
 from api.models import NearestOffer
 from api.services import Services
@@ -40,23 +38,6 @@ def _minutes(value: float, limit: float) -> float | None:
     return round(float(value), 2) if np.isfinite(value) and value <= limit else None
 
 
-def _deepening(s: Services, x: float, y: float, offer_ids: list[str], mode: str,
-               start_min: float) -> np.ndarray:
-    """Return the minutes from the point (EPSG:3035) to offers beyond a mode's table.
-
-    Forward searches bounded by ``start_min`` (the table's farthest, a lower bound of
-    theirs), doubled until every offer is found or ``nearest_max_min`` is reached: a car
-    search of 60 minutes covers the county (≈0.1 s), the offers usually lie within 10.
-    """
-    limit = s.settings.access.nearest_max_min
-    bound = min(max(start_min, 1.0), limit)
-    while True:
-        minutes = minutes_from(s.chain(), x, y, pd.Series(offer_ids), mode, bound)
-        if np.isfinite(minutes).all() or bound >= limit:
-            return minutes
-        bound = min(2.0 * bound, limit)
-
-
 def other_modes(s: Services, lon: float, lat: float, category: str, offer_ids: list[str],
                 mode: str, minutes: list[float]) -> list[dict[str, float | None]]:
     """Return, per offer, the minutes from the point (WGS84) by each street mode and ``mode``.
@@ -69,24 +50,16 @@ def other_modes(s: Services, lon: float, lat: float, category: str, offer_ids: l
     """
     limit = s.settings.access.nearest_max_min
     out: list[dict[str, float | None]] = [{mode: _minutes(m, limit)} for m in minutes]
-    x, y = to_metric(np.array([lon]), np.array([lat]))
     loaded = s.modes()
     for other in STREET_MODES:  # transit has no table: a search per point takes seconds
         if other == mode or other not in loaded:
             continue
         try:
-            table = s.engine.nearest_many(np.array([lon]), np.array([lat]), category, other,
-                                          s.settings.access.k_max)
-        except ErreichbarError:  # no offer of the category reachable, point off the network
-            table = pd.DataFrame({"offer_id": [], "minutes": []})
-        known = dict(zip(table["offer_id"], table["minutes"], strict=True))
-        rest = [o for o in offer_ids if o not in known]
-        if rest and other in STREET_MODES:
-            start = float(table["minutes"].max()) if len(table) else 1.0
-            known.update(zip(rest, _deepening(s, float(x[0]), float(y[0]), rest, other, start),
-                             strict=True))
-        for row, offer_id in zip(out, offer_ids, strict=True):
-            row[str(other)] = _minutes(known.get(offer_id, np.inf), limit)
+            found = s.engine.minutes_to(lon, lat, category, other, offer_ids)
+        except ErreichbarError:  # no offer of the category connected to the mode's network
+            found = np.full(len(offer_ids), np.inf)
+        for row, value in zip(out, found.tolist(), strict=True):
+            row[str(other)] = _minutes(value, limit)
     return out
 
 

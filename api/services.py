@@ -24,6 +24,7 @@ import pandas as pd
 from api.models import OfferProperties, PointGeometry
 from geo.engine.access import Accessibility
 from geo.errors import DataError, ErreichbarError
+from geo.networks import routing
 from geo.networks.network import network_dir
 from geo.networks.snap import to_metric
 from geo.products.chain import ChainData
@@ -195,6 +196,7 @@ class Services:
                     log.warning("warm-up %s/%s: %s", category, mode, exc)
                     continue
                 self.warm.append(f"{category}/{mode}")
+        routing.load_times_to()  # the search of /nearest's other modes (api.reach)
         log.info("nearest tables ready: %d", len(self.warm))
 
     def offer_properties(self, row: pd.Series, open_: bool | None = None) -> OfferProperties:

@@ -4,8 +4,9 @@ For real homes (centres of Zensus 100 m cells with children under 10, drawn at r
 Grundschule and Kita on foot, k = 3 with routes: the request's work as before
 (:func:`api.routers.travel._nearest_results`, the baseline measured in the same run) and
 with the family facts added (:func:`api.reach.add_facts`: address, opening state, minutes
-by the other modes from the nearest-offer tables, deepening searches for offers beyond
-them). The nearest-offer tables are built before timing, as the server's warm-up does.
+by the other modes from the nearest-offer tables, one early-stopping forward search per mode
+for offers beyond them). The nearest-offer tables are built and the search compiled before
+timing, as the server's warm-up does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from api import reach
 from api.routers.travel import _nearest_results
 from api.services import Services
+from geo.networks import routing
 from geo.networks.snap import to_lonlat
 from geo.settings import Settings
 
@@ -42,6 +44,7 @@ def run() -> dict[str, Any]:
     for category in CATEGORIES:
         for mode in ("walk", "bike", "car"):  # warm tables, as the server's warm-up
             services.engine.nearest_many(lon[:1], lat[:1], category, mode, 1)
+        routing.load_times_to()  # as the warm-up
         base, full = [], []
         for x, y in zip(lon, lat, strict=True):
             t0 = time.perf_counter()

@@ -82,6 +82,31 @@ def test_tiny_graph_nearest_respects_one_ways_and_offer_access() -> None:
     np.testing.assert_allclose(coords[:, 0], net.lon[[1, 2, 3]])
 
 
+def test_tiny_graph_times_to_stops_at_its_targets_and_keeps_the_limit() -> None:
+    graph = _tiny().csr()
+    # from node 1: 2 after 60 s, 3 after 120 s (one-way), 0 only via 3 → 0 (+600 s)
+    np.testing.assert_array_equal(routing.times_to(graph, 1, np.array([3, 0, -1, 1]), 1e9),
+                                  [120.0, 720.0, np.inf, 0.0])
+    # within 300 s node 0 is out of reach, as scipy's bounded run says
+    np.testing.assert_array_equal(routing.times_to(graph, 1, np.array([3, 0]), 300.0),
+                                  dijkstra(graph, indices=1, limit=300.0)[[3, 0]])
+
+
+def test_times_to_equals_scipy_on_the_real_networks(engine: Accessibility) -> None:
+    """The early-stopping search gives bit for bit scipy's times at its targets: 20 random
+    sources per street mode, three targets each within and one beyond the limit."""
+    rng = np.random.default_rng(5)
+    for mode in ("walk", "bike", "car"):
+        graph = engine.network(mode).csr()
+        for _ in range(20):
+            source, limit = int(rng.integers(graph.shape[0])), float(rng.choice([600, 1800]))
+            full = dijkstra(graph, indices=source, limit=limit)
+            inside, beyond = np.flatnonzero(np.isfinite(full)), np.flatnonzero(~np.isfinite(full))
+            targets = np.concatenate([rng.choice(inside, 3), rng.choice(beyond, 1)])
+            np.testing.assert_array_equal(routing.times_to(graph, source, targets, limit),
+                                          full[targets])
+
+
 def test_tiny_graph_isochrone_cuts_edges_at_the_limit() -> None:
     net = _tiny()
     seconds = dijkstra(net.csr(), indices=0)  # 0, 60, 120, 180

@@ -17,12 +17,14 @@ from _services import services_for
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api import reach
 from api.main import create_app
 from api.services import Services
 from geo import messages
 from geo.engine.access import Accessibility
-from geo.networks.snap import to_metric
+from geo.networks.snap import to_lonlat, to_metric
 from geo.products.chain import ChainData, offer_ages
+from geo.products.guide import minutes_from
 from geo.settings import Settings
 from geo.sources import hours
 
@@ -87,6 +89,35 @@ def test_nearest_results_carry_address_hours_and_other_modes(client, services) -
     assert first["other_modes"]["bike"] < first["minutes"]  # ≈ 3.3 by bike, 6.7 on foot
     assert first["address"] == "Obere Karspüle 3, Göttingen"
     assert first["address_source"] == "housenumber_nearby"
+
+
+def test_other_modes_equal_one_full_search_per_home_and_mode(services) -> None:
+    """For 40 real homes (centres of Zensus cells with children) per category, the table +
+    early-stopping search of ``other_modes`` gives what the straightforward way gives: one
+    forward search over the whole hour per mode (:func:`geo.products.guide.minutes_from`),
+    None beyond it. The homes include offers beyond the bike and car tables (searched)."""
+    limit = services.settings.access.nearest_max_min
+    cells = services.engine.cell_frame("children")
+    pick = np.random.default_rng(3).choice(len(cells), 40, replace=False)
+    x, y = cells["x"].to_numpy()[pick], cells["y"].to_numpy()[pick]
+    lon, lat = to_lonlat(x, y)
+    searched = 0
+    for category in ("grundschule", "kita"):
+        found = services.engine.nearest_many(lon, lat, category, "walk", 3)
+        assert found["point"].nunique() >= 35
+        for p, rows in found.groupby("point"):
+            ids = list(rows["offer_id"])
+            got = reach.other_modes(services, float(lon[p]), float(lat[p]), category, ids,
+                                    "walk", list(rows["minutes"]))
+            for mode in ("bike", "car"):
+                full = minutes_from(services.chain(), float(x[p]), float(y[p]),
+                                    pd.Series(ids), mode, limit)
+                assert [g[mode] for g in got] == [
+                    pytest.approx(round(m, 2), abs=1e-9) if m <= limit else None for m in full]
+                table = services.engine.nearest_many(lon[p:p + 1], lat[p:p + 1], category, mode,
+                                                     services.settings.access.k_max)
+                searched += len(set(ids) - set(table["offer_id"]))
+    assert searched >= 10
 
 
 def test_nothing_within_the_limit_gives_the_nearest_anyway_and_a_mode(client, services) -> None:

@@ -300,6 +300,27 @@ class Accessibility(RegionAccess):
         """
         return self._point_query(category, mode, k).nearest_many(lon, lat, category, k)
 
+    def minutes_to(self, lon: float, lat: float, category: str, mode: str,
+                   offer_ids: Sequence[str]) -> np.ndarray:
+        """Return the minutes from one point (WGS84) to each given offer by a street mode.
+
+        Read from the nearest-offer table where the offer is among the point's ``k_max``
+        nearest, else one forward search that stops at the last asked offer
+        (:meth:`geo.engine.street.StreetEngine.minutes_to`); inf beyond
+        ``AccessSettings.nearest_max_min``, for a point beyond the snap cut-off and for ids
+        that are no active offer of ``category``.
+
+        Raises
+        ------
+        AccessInputError
+            Unknown category or mode, or mode ``transit`` (no table).
+        RegionError
+            The point lies outside the region.
+        EmptyResultError
+            No offer of ``category`` is connected to the mode's network.
+        """
+        return self._point_query(category, mode, 1).minutes_to(lon, lat, category, offer_ids)
+
     def nearest_routes(self, lon: float, lat: float, category: str, mode: str,
                        k: int = 3) -> NearestRoutes:
         """Find the ``k`` nearest offers of one point with their routes, as plain arrays.

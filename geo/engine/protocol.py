@@ -38,6 +38,11 @@ class OfferSet:
         return self.frame["id"].to_numpy(dtype=object)
 
     @cached_property
+    def rows(self) -> dict[str, int]:
+        """Row per offer id."""
+        return {str(offer_id): row for row, offer_id in enumerate(self.ids)}
+
+    @cached_property
     def names(self) -> np.ndarray:
         """Offer names (str) per row."""
         return self.frame["name"].to_numpy(dtype=object)
@@ -168,6 +173,10 @@ class ModeEngine(Protocol):
 
     def nearest_routes(self, lon: float, lat: float, category: str, k: int) -> NearestRoutes:
         """Find the ``k`` nearest offers of one point with their routes."""
+
+    def minutes_to(self, lon: float, lat: float, category: str,
+                   offer_ids: Sequence[str]) -> np.ndarray:
+        """Minutes from one point to given offers of ``category`` (inf beyond the limit)."""
 
     def nearest(self, lon: float, lat: float, category: str, k: int) -> gpd.GeoDataFrame:
         """Find the ``k`` nearest offers of one point: a GeoDataFrame with routes."""

@@ -264,6 +264,39 @@ class StreetEngine:
                              "offer_id": offers.ids[offer[found]],
                              "minutes": to_minutes(seconds[found])})
 
+    def minutes_to(self, lon: float, lat: float, category: str,
+                   offer_ids: Sequence[str]) -> np.ndarray:
+        """Return the minutes from one point (WGS84) to each given offer of ``category``.
+
+        The point is snapped once. Offers in its node's row of the nearest-offer table take
+        their minutes from there; the others lie at least as far as the row's last offer:
+        beyond ``nearest_max_min`` when the row holds fewer than ``k_max`` offers (it lists
+        every offer within), else found by one forward search that stops at the last of
+        them (:func:`geo.networks.routing.times_to`). Access leg + network + the offer's
+        access leg, as :meth:`nearest_many`; inf beyond ``nearest_max_min``, for a point
+        beyond the snap cut-off and for ids that are no active offer of ``category``.
+        """
+        offers = self.offer_set(category)
+        snap = self.snap(np.array([lon]), np.array([lat]))
+        if not snap.connected[0]:
+            return np.full(len(offer_ids), np.inf)
+        node, limit = int(snap.node[0]), self.settings.access.nearest_max_min
+        table_s, table_o = self.table(category)
+        listed = dict(zip(table_o[node].tolist(),
+                          to_minutes(table_s[node] + snap.seconds[0]).tolist(), strict=True))
+        rows = np.array([offers.rows.get(str(o), -1) for o in offer_ids], np.int64)
+        out = np.array([listed.get(row, np.inf) if row >= 0 else np.inf
+                        for row in rows.tolist()], float)
+        rest = np.flatnonzero((rows >= 0) & ~np.isin(rows, table_o[node]))
+        if len(rest) and table_o[node, -1] >= 0:  # a full row: the rest may lie within
+            row = rows[rest]
+            secs = snap.seconds[0] + routing.times_to(
+                self.graph.graph, node, offers.snap.node[row], limit * 60.0) \
+                + offers.snap.seconds[row]
+            out[rest] = to_minutes(secs)
+        out[~(out <= limit)] = np.inf
+        return out
+
     def nearest_routes(self, lon: float, lat: float, category: str, k: int) -> NearestRoutes:
         """Find the ``k`` nearest offers of one point with their routes.
 

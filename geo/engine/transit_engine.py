@@ -209,6 +209,11 @@ class TransitEngine:
         """Refuse: no node surface (AccessInputError); times are per cell."""
         self._street_only("a surface")
 
+    def minutes_to(self, lon: float, lat: float, category: str,
+                   offer_ids: Sequence[str]) -> np.ndarray:
+        """Refuse: minutes to given offers read a street table (AccessInputError)."""
+        self._street_only("minutes to given offers")
+
     def changed_times(self, category: str, grid: str, add: Sequence[tuple[float, float]],
                       remove: Sequence[str]) -> tuple[TransitCells, list[str]]:
         """Walk + transit times of the cells of ``grid`` with offers added and/or closed.
