@@ -555,7 +555,7 @@ async function loadGemeinden() {
     return o;
   }));
   localiseMap();
-  if (!last) map.fitBounds(county);
+  if (!last) fitTo(county);  // on a phone above the sheet
 }
 
 /** Run the search a shared link names (?address=…|lat=…&lon=…, category, mode, view=child). */
