@@ -20,13 +20,13 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from _enzkreis import HOME, TUESDAY, enzkreis_services, feed_table
+from _enzkreis import HOME, TUESDAY, enzkreis_services, service_days
 from browser_support import browser, clock_at, needs_chromium, serve
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
-from test_browser import console_errors, open_page, screenshot, viewport
+from test_browser import console_errors, open_page, run_axe, screenshot, viewport
 from test_browser_transit import expected_legs
 
 from api.services import Services
@@ -160,14 +160,6 @@ def test_unknown_hours_are_said_instead_of_asking(browser: webdriver.Chrome,
         next(server, None)
 
 
-def service_days(data_dir: Path) -> set[dt.date]:
-    """Days on which the VPE feed runs any trip, from its calendar_dates.txt (the feed has
-    no calendar.txt; every row adds a day)."""
-    table = feed_table(data_dir, "calendar_dates")
-    added = table[table["exception_type"] == "1"]["date"]
-    return {dt.datetime.strptime(d, "%Y%m%d").date() for d in added}
-
-
 def ask_day(browser: webdriver.Chrome, item: WebElement, day: dt.date) -> WebElement:
     """Choose ``day`` for the result ``item``, press the button, return the answer shown."""
     Select(item.find_element(By.CSS_SELECTOR, ".day select")).select_by_value(day.isoformat())
@@ -215,6 +207,8 @@ def test_the_day_chosen_is_asked_and_answered_as_the_api_does(
     asked = requested(browser, "/there-and-back?")
     assert [a.split("date=")[1].split("&")[0] for a in asked] == [str(monday), str(TUESDAY)]
     screenshot(browser, f"family-enzkreis-day-{viewport}")
+    browser.set_script_timeout(60)
+    assert run_axe(browser) == []  # the day choice is labelled, the answers readable
 
     # the browser's real today lies after the feed's last day: the API's message is shown
     open_page(browser, f"{enz_server}/?{urlencode({**WHERE, 'lang': 'de'})}")
