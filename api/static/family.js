@@ -346,7 +346,9 @@ function dragSheet(handle) {
     const height = start.height + start.y - e.clientY;
     if (Math.abs(start.y - e.clientY) > 8) moved = true;
     document.body.classList.toggle("dragging", moved);
-    if (moved) setSheet(sheet, Math.min(Math.max(height, sheetHeight("peek")), sheetHeight("full")));
+    if (moved) {
+      setSheet(sheet, Math.min(Math.max(height, sheetHeight("peek")), sheetHeight("full")));
+    }
   });
   const end = e => {
     if (!start) return;
