@@ -98,6 +98,8 @@ def test_phone_shows_the_results_in_a_sheet_above_which_the_markers_lie(
         assert 0 <= m["left"] and m["right"] <= width
     name = expected["name"].iloc[0]
     assert handle.text == f"{name} – {round(expected['minutes'].iloc[0])} min"  # the peek line
+    assert near(g["handle"]["left"], 0) and near(g["handle"]["right"], width)  # a long name
+    # is cut with an ellipsis: the handle and its grip stay on the screen
     screenshot(browser, "sheet-half-phone")
 
     # the handle by keyboard: Enter and Space cycle half → full → peek → half
