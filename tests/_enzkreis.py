@@ -42,3 +42,11 @@ def feed_table(data_dir: Path, name: str) -> pd.DataFrame:
     with zipfile.ZipFile(data_dir / VPE) as archive:
         return pd.read_csv(io.BytesIO(archive.read(f"{name}.txt")), dtype=str,
                            keep_default_na=False)
+
+
+def service_days(data_dir: Path) -> set[dt.date]:
+    """Days on which the VPE feed runs any trip, read from its calendar_dates.txt (the feed
+    has no calendar.txt; each of its rows adds a day)."""
+    table = feed_table(data_dir, "calendar_dates")
+    assert set(table["exception_type"]) == {"1"}, "a removed day: read calendar.txt too"
+    return {dt.datetime.strptime(d, "%Y%m%d").date() for d in table["date"]}

@@ -10,11 +10,14 @@ themselves with :data:`needs_chromium`.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import json
 import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -75,3 +78,24 @@ def server(settings: Settings, basemap_settings: Settings, networks: dict) -> It
     yield from serve(dataclasses.replace(services_for(settings), settings=basemap_settings))
 
 
+
+
+@contextmanager
+def clock_at(browser: webdriver.Chrome, when: dt.datetime) -> Iterator[None]:
+    """Pages loaded inside see ``when`` (browser local time) as the start of their clock.
+
+    ``Date`` (and ``Date.now``) run on from ``when``; for pages that use today's date while
+    the data are from another year (a timetable of 2025).
+    """
+    shift = f"new Date({json.dumps(when.isoformat(timespec='seconds'))}).getTime() - Date.now()"
+    script = ("(() => { const Real = Date, shift = " + shift + ";"
+              " class Shifted extends Real {"
+              "  constructor(...a) { super(...(a.length ? a : [Real.now() + shift])); }"
+              "  static now() { return Real.now() + shift; } }"
+              " window.Date = Shifted; })();")
+    added = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
+    try:
+        yield
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument",
+                                {"identifier": added["identifier"]})

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _enzkreis import FIXTURE, HOME, TUESDAY, enzkreis_services, feed_table
+from _enzkreis import FIXTURE, HOME, TUESDAY, enzkreis_services, feed_table, service_days
 from fastapi.testclient import TestClient
 
 from api import reach
@@ -185,3 +185,23 @@ def test_there_and_back_on_a_closed_day_or_without_hours(client: TestClient,
         there_and_back(enz.engine.transit().feed, np.array([x[0], y[0]]),
                        np.array([x[1], y[1]]), TUESDAY)
     assert engine_status(HoursUnknownError("")) == (422, "hours_unknown")
+
+
+def test_there_and_back_outside_the_timetable_names_the_date(client: TestClient,
+                                                             data_dir: Path) -> None:
+    """The feed runs 2024-12-15..2025-12-12: the day after its last is refused, naming date
+    and the feed's first and last day; its last day is answered."""
+    runs = service_days(data_dir)
+    lon, lat = HOME
+    after = max(runs) + dt.timedelta(days=1)
+    query = {"lat": lat, "lon": lon, "offer_id": "fixture-2", "lang": "en"}
+    response = client.get("/there-and-back", params={**query, "date": after.isoformat()})
+    assert response.status_code == 422
+    problem = response.json()["detail"][0]
+    assert (problem["loc"], problem["type"]) == (["query", "date"], "no_service_day")
+    assert problem["msg"] == messages.text(
+        "errors.type.no_service_day", "en", date=f"{after:%d.%m.%Y}",
+        first=f"{min(runs):%d.%m.%Y}", last=f"{max(runs):%d.%m.%Y}")
+    last = max(d for d in runs if d.weekday() < 5)  # fixture-2 opens Mo-Fr
+    answer = client.get("/there-and-back", params={**query, "date": last.isoformat()})
+    assert answer.status_code == 200 and answer.json()["date"] == last.isoformat()

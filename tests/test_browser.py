@@ -79,8 +79,8 @@ def viewport(request: pytest.FixtureRequest, browser: webdriver.Chrome) -> Itera
 
 
 #: A 4xx answer of the API that the page shows as a message (Chromium logs each as an error).
-ANSWERED = re.compile(r"/(nearest|family/offers)\?\S* - Failed to load resource: the server "
-                      r"responded with a status of 4\d\d")
+ANSWERED = re.compile(r"/(nearest|family/offers|there-and-back)\?\S* - Failed to load "
+                      r"resource: the server responded with a status of 4\d\d")
 
 
 def console_errors(browser: webdriver.Chrome) -> list[str]:

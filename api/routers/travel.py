@@ -184,7 +184,8 @@ def there_and_back(
     offer_id: Annotated[str, Query(min_length=1, max_length=200,
                                    description="id of an active offer (see /offers)")],
     date: Annotated[dt.date | None, Query(
-        description="day of the visit (default: the timetable's regular day)")] = None,
+        description="day of the visit, within the loaded timetable's service period "
+                    "(else 422 naming date; default: the timetable's regular day)")] = None,
     arrive_by: Annotated[str | None, Query(
         max_length=5, description="be at the offer by HH:MM (hours up to 47 for times past "
                                   "midnight; default: its opening time that day)")] = None,
@@ -203,6 +204,12 @@ def there_and_back(
         raise RequestError(422, ["query", "leave_after"], f"leave_after {leave_after} "
                            f"lies before arrive_by {arrive_by}", "invalid")
     transit = timetable(s)
+    first, last = transit.feed.first_day, transit.feed.last_day
+    if date is not None and not first <= date <= last:  # the date, not the offer, is at fault
+        raise RequestError(422, ["query", "date"], f"no timetable is loaded for {date}: the "
+                           f"loaded one runs from {first} to {last}", "no_service_day",
+                           values={"date": f"{date:%d.%m.%Y}", "first": f"{first:%d.%m.%Y}",
+                                   "last": f"{last:%d.%m.%Y}"})
     x, y = to_metric(np.array([point.lon]), np.array([point.lat]))
     with blame("query", "offer_id"):
         trip = transit.there_and_back(float(x[0]), float(y[0]), offer_id, date, start, end)

@@ -7,7 +7,9 @@
 // The modes offered are those the server's data can answer (/health `modes`): a region
 // with a timetable but no street network (the Enzkreis) offers "Bus & Bahn" alone, and no
 // "Was gibt es für mein Kind?" (its minutes are on foot and by bike). Each transit result
-// can ask /there-and-back: "Hin und zurück in den Öffnungszeiten?".
+// can ask /there-and-back: "Hin und zurück in den Öffnungszeiten?", for one of the next
+// seven days. On a phone (≤ 700 px) the panel is a bottom sheet over the full-screen map:
+// peek (its handle: the heading, or the first result's name and minutes), half, full.
 "use strict";
 const $ = id => document.getElementById(id);
 const CHILD_MODES = ["walk", "bike"];  // what /family/offers answers for
@@ -31,6 +33,7 @@ map.attributionControl.addAttribution("© GeoBasis-DE / BKG (2021) dl-de/by-2.0"
 if (window.erreichbarBaseMap) window.erreichbarBaseMap(map);
 else L.control.scale({imperial: false}).addTo(map);
 let outline = null, zoom = null, layers = null;
+let dayChoices = 0;  // day choices made so far: each has its own element id
 
 /** An element holding `value` as plain text (for Leaflet popups, tooltips, lists). */
 function text(value, tag = "span", className = "") {
@@ -76,6 +79,7 @@ function applyTexts() {
   document.documentElement.dir = T.dir;
   document.title = t("title", {region});
   for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
+  for (const el of document.querySelectorAll("[data-t-title]")) el.title = t(el.dataset.tTitle);
   for (const el of document.querySelectorAll("[data-t-placeholder]")) {
     el.placeholder = t(addresses ? el.dataset.tPlaceholder : "address_placeholder_places");
   }
@@ -96,6 +100,7 @@ function applyTexts() {
   showEasy();
   localiseMap();
   if (last) render(last);
+  else sheetLabel();
 }
 
 /** The "Leichte Sprache" explanation of the chosen category (German only). */
@@ -224,11 +229,18 @@ function thereAndBack(offer, origin) {
   }
   const button = text(t("tab_button"), "button");
   button.type = "button";
+  const day = document.createElement("select");
+  day.id = `day-${++dayChoices}`;
+  const days = new Map(nextDays());  // the first, today, is chosen
+  fillSelect(day, [...days.keys()], iso => days.get(iso));
+  const dayLabel = text(t("tab_day"), "label");
+  dayLabel.htmlFor = day.id;
   const answer = text("", "div", "tab-answer");
   answer.setAttribute("aria-live", "polite");
   button.onclick = async () => {
     answer.replaceChildren(text(t("searching")));
-    const params = {lat: origin.lat, lon: origin.lon, offer_id: offer.id, lang: T.lang};
+    const params = {lat: origin.lat, lon: origin.lon, offer_id: offer.id, date: day.value,
+                    lang: T.lang};
     let r;
     try {
       r = await fetch(`/there-and-back?${new URLSearchParams(params)}`);
@@ -241,8 +253,22 @@ function thereAndBack(offer, origin) {
       (Array.isArray(body.detail) && body.detail[0] ? body.detail[0].msg : t("error_unknown")),
       "p", "unknown")]));
   };
-  box.append(button, answer);
+  const choice = text("", "span", "day");
+  choice.append(dayLabel, " ", day);
+  box.append(button, " ", choice, answer);
   return box;
+}
+
+/** The next `n` days from the browser's today: [YYYY-MM-DD, weekday and date in T.lang]. */
+function nextDays(n = 7) {
+  const now = new Date();
+  return Array.from({length: n}, (_, i) => {
+    const d = new Date(now.getFullYear(), now.getMonth(), now.getDate() + i, 12);
+    const iso = [d.getFullYear(), d.getMonth() + 1, d.getDate()]
+      .map(v => String(v).padStart(2, "0")).join("-");
+    return [iso, d.toLocaleDateString(T.lang, {weekday: "short", day: "numeric",
+                                               month: "numeric"})];
+  });
 }
 
 /** The verdict of a /there-and-back answer, why not, and the legs of both ways. */
@@ -280,6 +306,67 @@ function showNearestResult(res, mode, bounds, target = $("results"), origin = nu
   bounds.extend([lat, lon]);
 }
 
+/** The bottom sheet on phones: its states, smallest first, and the one shown. */
+const phone = window.matchMedia("screen and (max-width: 700px)");
+const SHEET = ["peek", "half", "full"];
+let sheet = "half";
+
+/** The sheet's height in `state`, pixels: its handle; half the screen; all but 48 px. */
+function sheetHeight(state) {
+  const peek = $("sheet-handle").offsetHeight;
+  return {peek, half: Math.round(innerHeight / 2), full: innerHeight - 48}[state];
+}
+
+/** Show the sheet in `state` (or `px` high while dragged); no effect on a wide screen. */
+function setSheet(state, px = null) {
+  sheet = state;
+  $("sheet-handle").setAttribute("aria-expanded", String(state !== "peek"));
+  document.body.dataset.sheet = state;
+  document.body.style.setProperty("--sheet-h", `${Math.round(px ?? sheetHeight(state))}px`);
+}
+
+/** The handle's text: the first result's name and minutes, else the page's heading. */
+function sheetLabel() {
+  const first = document.querySelector("#answer li[data-offer-id]");
+  const part = sel => first.querySelector(sel).textContent;
+  $("sheet-label").textContent = first ? `${part(".name")} – ${part(".minutes")}` : t("heading");
+}
+
+/** The handle: a click, Enter or Space goes to the next state; a drag sets the height. */
+function dragSheet(handle) {
+  let start = null, moved = false;
+  handle.addEventListener("pointerdown", e => {
+    if (!phone.matches) return;
+    start = {y: e.clientY, height: sheetHeight(sheet)};
+    moved = false;
+    handle.setPointerCapture(e.pointerId);
+  });
+  handle.addEventListener("pointermove", e => {
+    if (!start) return;
+    const height = start.height + start.y - e.clientY;
+    if (Math.abs(start.y - e.clientY) > 8) moved = true;
+    document.body.classList.toggle("dragging", moved);
+    if (moved) {
+      setSheet(sheet, Math.min(Math.max(height, sheetHeight("peek")), sheetHeight("full")));
+    }
+  });
+  const end = e => {
+    if (!start) return;
+    const height = start.height + start.y - e.clientY;
+    start = null;
+    document.body.classList.remove("dragging");
+    if (!moved) return;
+    const gaps = SHEET.map(s => Math.abs(sheetHeight(s) - height));
+    setSheet(SHEET[gaps.indexOf(Math.min(...gaps))]);
+  };
+  handle.addEventListener("pointerup", end);
+  handle.addEventListener("pointercancel", end);
+  handle.addEventListener("click", () => {
+    if (moved) { moved = false; return; }  // the end of a drag, not a press
+    setSheet(SHEET[(SHEET.indexOf(sheet) + 1) % SHEET.length]);
+  });
+}
+
 function clearAnswer() {
   for (const id of ["message", "status", "origin", "results", "anyway", "stages"]) {
     $(id).replaceChildren();
@@ -297,7 +384,7 @@ function showError(body, retry) {
     $("message").append(document.createElement("br"), t("did_you_mean"), " ");
     suggestionButtons($("message"), body.suggestions, retry);
   }
-  map.fitBounds(county);  // back to the county view, not a blank area
+  fitTo(county);  // back to the county view, not a blank area
 }
 
 /** One button per "Meinten Sie …?" suggestion in `box`; a click searches it (`retry`). */
@@ -374,8 +461,13 @@ function renderNearest(body, where) {
   setShare({...where, category: body.category, mode: body.mode});
 }
 
+/** Show `bounds` in the part of the map the sheet leaves free (30 px margins). */
 function fitTo(bounds) {
-  if (bounds.isValid()) map.fitBounds(bounds, {padding: [30, 30], maxZoom: 16});
+  const cover = phone.matches ? sheetHeight(sheet) : 0;  // pixels
+  if (bounds.isValid()) {
+    map.fitBounds(bounds, {paddingTopLeft: [30, 30], paddingBottomRight: [30, 30 + cover],
+                           maxZoom: 16});
+  }
 }
 
 /** "Was gibt es für mein Kind?": the stages with their offers, nearest first. */
@@ -418,6 +510,7 @@ function reveal() {
 function render(answer) {
   clearAnswer();
   (answer.kind === "nearest" ? renderNearest : renderChild)(answer.body, answer.where);
+  sheetLabel();
 }
 
 const retryNearest = s => { $("address").value = s; search({address: s}); };
@@ -426,7 +519,7 @@ const retryChild = s => { $("child-address").value = s; searchChild(); };
 async function search(where) {
   const params = {...where, category: $("category").value, mode: $("mode").value, k: 3};
   const body = await ask("/nearest", params, retryNearest);
-  if (body) { last = {kind: "nearest", body, where}; render(last); reveal(); }
+  if (body) { last = {kind: "nearest", body, where}; setSheet("half"); render(last); reveal(); }
 }
 
 async function searchChild() {
@@ -438,7 +531,7 @@ async function searchChild() {
   if ($("weekday").value) where.weekday = $("weekday").value;
   if ($("time").value) where.time = $("time").value;
   const body = await ask("/family/offers", where, retryChild);
-  if (body) { last = {kind: "child", body, where}; render(last); reveal(); }
+  if (body) { last = {kind: "child", body, where}; setSheet("half"); render(last); reveal(); }
 }
 
 function showView(view) {
@@ -464,7 +557,7 @@ async function loadGemeinden() {
     return o;
   }));
   localiseMap();
-  if (!last) map.fitBounds(county);
+  if (!last) fitTo(county);  // on a phone above the sheet
 }
 
 /** Run the search a shared link names (?address=…|lat=…&lon=…, category, mode, view=child). */
@@ -506,7 +599,9 @@ document.querySelector(".tabs").addEventListener("keydown", e => {
 });
 $("print").addEventListener("click", () => window.print());
 map.on("click", e => search({lat: e.latlng.lat.toFixed(6), lon: e.latlng.lng.toFixed(6)}));
-window.addEventListener("resize", () => map.invalidateSize());
+window.addEventListener("resize", () => { map.invalidateSize(); setSheet(sheet); });
+dragSheet($("sheet-handle"));
+setSheet(sheet);
 
 /** The modes the server's data can answer and whether it knows addresses (/health). */
 async function loadModes() {

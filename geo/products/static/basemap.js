@@ -53,6 +53,8 @@
       const zoom = Math.round(map.getZoom());
       if (pending) pending.abort();
       if (zoom < CONFIG.minZoom) { labels.clearLayers(); return; }
+      const size = map.getSize();
+      if (!size.x || !size.y) return;  // the map hidden (a printed page): no area to label
       pending = new AbortController();
       const b = map.getBounds();
       const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
