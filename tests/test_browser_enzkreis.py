@@ -114,9 +114,9 @@ def test_shared_link_shows_the_legs_and_there_and_back(browser: webdriver.Chrome
     assert shown == expected_legs(res["legs"])
     assert any(line.startswith("Linie 720:") for line in shown)
 
-    # the day choice defaults to the browser's today, the server's default day
+    # the day choice defaults to the timetable's regular day: no date sent, the server's day
     assert Select(first.find_element(By.CSS_SELECTOR, ".day select")) \
-        .first_selected_option.get_attribute("value") == TUESDAY.isoformat()
+        .first_selected_option.get_attribute("value") == ""
     first.find_element(By.CSS_SELECTOR, ".there-and-back button").click()
     verdict = WebDriverWait(browser, 60).until(
         lambda d: first.find_elements(By.CSS_SELECTOR, ".tab-answer .verdict"))[0]
@@ -181,8 +181,9 @@ def test_the_day_chosen_is_asked_and_answered_as_the_api_does(
         lambda d: d.find_elements(By.CSS_SELECTOR, "#results > li .there-and-back"))[0]
     item = item.find_element(By.XPATH, "./..")
     options = Select(item.find_element(By.CSS_SELECTOR, ".day select")).options
-    assert [o.get_attribute("value") for o in options] == [d.isoformat() for d in week]
-    for option, day in zip(options, week, strict=True):  # weekday and date in German
+    assert [o.get_attribute("value") for o in options] == ["", *(d.isoformat() for d in week)]
+    assert options[0].text == PAGE["tab_day_regular"]
+    for option, day in zip(options[1:], week, strict=True):  # weekday and date in German
         assert option.text.startswith(WEEKDAYS_DE[day.weekday()])
         assert f"{day.day}.{day.month}." in option.text
     api = f"{enz_server}/there-and-back?" + urlencode(
@@ -215,9 +216,8 @@ def test_the_day_chosen_is_asked_and_answered_as_the_api_does(
     item = WebDriverWait(browser, 60).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, "#results > li .there-and-back"))[0]
     item = item.find_element(By.XPATH, "./..")
-    today = dt.date.fromisoformat(Select(item.find_element(By.CSS_SELECTOR, ".day select"))
-                                  .first_selected_option.get_attribute("value"))
-    assert today == dt.date.today() and today > max(runs)
+    today = dt.date.today()
+    assert today > max(runs)
     shown = ask_day(browser, item, today)
     refused = httpx.get(f"{api}&date={today}", timeout=60)
     assert refused.status_code == 422
@@ -227,4 +227,12 @@ def test_the_day_chosen_is_asked_and_answered_as_the_api_does(
         "errors.type.no_service_day", "de", date=f"{today:%d.%m.%Y}",
         first=f"{min(runs):%d.%m.%Y}", last=f"{max(runs):%d.%m.%Y}")
     assert shown.text == problem["msg"]
+    # the regular day (the default) still answers on the ended feed, with the feed's day
+    Select(item.find_element(By.CSS_SELECTOR, ".day select")).select_by_value("")
+    item.find_element(By.CSS_SELECTOR, ".there-and-back button").click()
+    regular = httpx.get(api, timeout=60).json()
+    WebDriverWait(browser, 60).until(lambda d: item.find_elements(
+        By.CSS_SELECTOR, ".tab-answer .verdict"))
+    assert regular["date"] == TUESDAY.isoformat()
+    assert "11.3.2025" in item.find_element(By.CSS_SELECTOR, ".tab-answer .verdict").text
     assert console_errors(browser) == []

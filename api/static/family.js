@@ -7,9 +7,9 @@
 // The modes offered are those the server's data can answer (/health `modes`): a region
 // with a timetable but no street network (the Enzkreis) offers "Bus & Bahn" alone, and no
 // "Was gibt es für mein Kind?" (its minutes are on foot and by bike). Each transit result
-// can ask /there-and-back: "Hin und zurück in den Öffnungszeiten?", for one of the next
-// seven days. On a phone (≤ 700 px) the panel is a bottom sheet over the full-screen map:
-// peek (its handle: the heading, or the first result's name and minutes), half, full.
+// can ask /there-and-back: "Hin und zurück in den Öffnungszeiten?", on the timetable's
+// regular day or one of the next seven days. On a phone (≤ 700 px) the panel is a bottom
+// sheet over the full-screen map: peek (its handle: the heading, or the first result's name and minutes), half, full.
 "use strict";
 const $ = id => document.getElementById(id);
 const CHILD_MODES = ["walk", "bike"];  // what /family/offers answers for
@@ -231,16 +231,18 @@ function thereAndBack(offer, origin) {
   button.type = "button";
   const day = document.createElement("select");
   day.id = `day-${++dayChoices}`;
-  const days = new Map(nextDays());  // the first, today, is chosen
-  fillSelect(day, [...days.keys()], iso => days.get(iso));
+  // first the timetable's regular day (no date sent: the server's default day, which works
+  // even when the loaded feed has ended), then the next seven days
+  const days = new Map([["", t("tab_day_regular")], ...nextDays()]);
+  fillSelect(day, [...days.keys()], iso => days.get(iso), "");
   const dayLabel = text(t("tab_day"), "label");
   dayLabel.htmlFor = day.id;
   const answer = text("", "div", "tab-answer");
   answer.setAttribute("aria-live", "polite");
   button.onclick = async () => {
     answer.replaceChildren(text(t("searching")));
-    const params = {lat: origin.lat, lon: origin.lon, offer_id: offer.id, date: day.value,
-                    lang: T.lang};
+    const params = {lat: origin.lat, lon: origin.lon, offer_id: offer.id, lang: T.lang,
+                    ...(day.value ? {date: day.value} : {})};
     let r;
     try {
       r = await fetch(`/there-and-back?${new URLSearchParams(params)}`);
