@@ -5,6 +5,7 @@ Coordinates are WGS84 degrees ``[lon, lat]``; times are minutes; distances metre
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +48,9 @@ class Health(BaseModel):
     timetable: str = Field(
         default="none", description="the region's public-transport timetable: none (mode "
         "transit answers 409), long_distance_only (e.g. gtfs.de's fv feed alone) or loaded")
+    timetable_days: tuple[dt.date, dt.date] | None = Field(
+        default=None, description="first and last service day of the loaded timetable "
+        "(/there-and-back answers dates within them); null without one")
     modes: list[str] = Field(
         default_factory=list, description="modes the region can answer: each street mode "
         "whose network is built, transit with a loaded timetable (a region without street "

@@ -12,6 +12,7 @@ a timetable, boundaries and census grids only) once a timetable is loaded
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import threading
@@ -82,7 +83,7 @@ class Services:
     by_id: dict[str, tuple[OfferProperties, PointGeometry]] = field(default_factory=dict)
     warm: list[str] = field(default_factory=list)
     _chain: ChainData | None = field(default=None, init=False, repr=False)
-    _timetable: str | None = field(default=None, init=False, repr=False)
+    _timetable: dict[str, Any] | None = field(default=None, init=False, repr=False)
     _incomplete: list[str] | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -99,16 +100,24 @@ class Services:
                 self._chain = ChainData(self.engine)
             return self._chain
 
+    def _timetable_status(self) -> dict[str, Any]:
+        """Return the region's timetable status (read once, as the engine loads the feed once)."""
+        with self._lock:
+            if self._timetable is None:
+                self._timetable = timetable_status(self.settings)
+            return self._timetable
+
     def timetable(self) -> str:
         """Return the state of the region's timetable (none, long_distance_only, loaded).
 
-        See :func:`geo.products.transit_status.timetable_status`; read once, as the engine
-        loads the feed once.
+        See :func:`geo.products.transit_status.timetable_status`.
         """
-        with self._lock:
-            if self._timetable is None:
-                self._timetable = timetable_status(self.settings)["state"]
-            return self._timetable
+        return str(self._timetable_status()["state"])
+
+    def timetable_days(self) -> tuple[dt.date, dt.date] | None:
+        """Return the loaded timetable's first and last service day (None without one)."""
+        days = self._timetable_status().get("days")
+        return None if days is None else (days[0], days[1])
 
     def incomplete_gemeinden(self) -> list[str]:
         """Gemeinden whose Kita data the reports' completeness check flags (computed once).

@@ -52,6 +52,8 @@ def test_health_is_ready_with_transit_alone(client: TestClient, enz: Services) -
     assert health["ready"] is True and health["missing"] == {}
     assert health["modes"] == ["transit"]
     assert health["timetable"] == "loaded"
+    runs = service_days(enz.settings.data_dir)  # the feed's calendar, read independently
+    assert health["timetable_days"] == [min(runs).isoformat(), max(runs).isoformat()]
     assert health["region"] == "enzkreis"
     gemeinden = len(enz.engine.units("gemeinde"))
     assert gemeinden == 28  # VG5000: the Enzkreis' 28 Gemeinden

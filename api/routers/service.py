@@ -39,7 +39,7 @@ def health(s: ServicesDep, settings: SettingsDep) -> Health:
                             "streets": len(s.geocoder.streets),
                             "places": len(s.geocoder.places)},
                   maps=map_names(settings.maps.out_dir),
-                  timetable=s.timetable(), modes=s.modes())
+                  timetable=s.timetable(), timetable_days=s.timetable_days(), modes=s.modes())
 
 
 @router.get("/docs", include_in_schema=False)

@@ -21,6 +21,7 @@ let T = {page: {}, labels: {}, lang: "de"};  // /messages: the texts of the chos
 let last = null;  // the last answer shown: {kind: "nearest"|"child", body, where}
 let county = L.latLngBounds(COUNTY_VIEW);
 let available = [];  // /health: the modes the region's data can answer
+let timetableDays = null;  // /health: [first, last] service day (YYYY-MM-DD) of the timetable
 let addresses = true;  // /health: whether the region has an address index (else places, stops)
 let region = "";  // /health: the region's title
 
@@ -235,6 +236,12 @@ function thereAndBack(offer, origin) {
   // even when the loaded feed has ended), then the next seven days
   const days = new Map([["", t("tab_day_regular")], ...nextDays()]);
   fillSelect(day, [...days.keys()], iso => days.get(iso), "");
+  for (const o of day.options) {  // a day the loaded timetable does not cover: not offered
+    if (o.value && timetableDays && (o.value < timetableDays[0] || o.value > timetableDays[1])) {
+      o.disabled = true;
+      o.textContent = `${o.textContent} – ${t("tab_day_no_timetable")}`;
+    }
+  }
   const dayLabel = text(t("tab_day"), "label");
   dayLabel.htmlFor = day.id;
   const answer = text("", "div", "tab-answer");
@@ -611,6 +618,7 @@ async function loadModes() {
   if (!r.ok) return;
   const health = await r.json();
   available = health.modes ?? [];
+  timetableDays = health.timetable_days ?? null;
   region = health.title ?? "";
   addresses = (health.geocoder?.addresses ?? 0) > 0;
   // a region with a timetable but no street network: its times are not street times

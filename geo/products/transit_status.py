@@ -30,7 +30,8 @@ def timetable_status(settings: Settings, region: str | None = None,
         ``state`` (``none``, ``long_distance_only``, ``loaded``), ``column`` (the transit
         column's heading), ``text`` (one sentence in ``lang``), ``feeds`` (name, title,
         source, attribution, service days of each merged feed, as ``gtfs load`` stored
-        them) and ``stations`` (names of the stations inside the region).
+        them), ``stations`` (names of the stations inside the region) and ``days`` (the
+        loaded timetable's first and last service day, ``datetime.date``; absent for none).
     """
     name = region or settings.region
     out: dict[str, Any] = {"column": text("transit.column", lang), "feeds": [], "stations": []}
@@ -44,7 +45,8 @@ def timetable_status(settings: Settings, region: str | None = None,
     area = gtfs.region_area(settings, get_region(name))
     stations = gtfs_region.FeedPart(name, name, feed.source, "stored", "", feed).summary(
         area)["station_names"]
-    out = {**out, "feeds": feeds, "stations": stations}
+    out = {**out, "feeds": feeds, "stations": stations,
+           "days": (feed.first_day, feed.last_day)}
     if gtfs_region.long_distance_only(feed):
         return {**out, "state": "long_distance_only",
                 "text": text("transit.status.long_distance_only", lang,
