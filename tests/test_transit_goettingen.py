@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import sys
 
+import geopandas as gpd
 import httpx
 import numpy as np
 import pytest
+import shapely
 from _services import linked_work, services_for
 from fastapi.testclient import TestClient
 
@@ -98,3 +100,36 @@ def test_nearest_transit_answers_with_walking(gwork: Settings, loaded: None,
         ("walk", "origin", "destination")]
     leg = first["legs"][0]
     assert leg["departure"][:10] == leg["arrival"][:10] and leg["arrival"] > leg["departure"]
+
+
+def test_isochrone_walks_on_the_streets_and_is_exactly_the_cells_within(
+        fv_settings: Settings) -> None:
+    """From the station, each 100 m cell of a 6 km square whose window median (computed here:
+    min of walking the whole way on the streets and walk + train + walk, per departure) is
+    within 15 min is inside the transit isochrone, no other; with the street walk network
+    some lie beyond the crow-fly × detour reach the candidates once stopped at."""
+    from geo.networks.snap import to_metric
+    from geo.transit import query
+
+    engine = services_for(fv_settings).engine
+    iso = engine.isochrones(*STATION, "transit", [15]).set_index("minutes")
+    x, y = (float(v[0]) for v in to_metric(np.array([STATION[0]]), np.array([STATION[1]])))
+    gx, gy = np.meshgrid(np.arange(-30, 30) * 100.0 + (x // 100) * 100 + 50,
+                         np.arange(-30, 30) * 100.0 + (y // 100) * 100 + 50)
+    cells = np.column_stack([gx.ravel(), gy.ravel()])
+    access = engine.engine("transit").access()  # type: ignore[attr-defined]
+    origin = np.array([[x, y]])
+    _, prof = query.departure_profiles(access.feed, origin, access.date, access.start_s,
+                                       access.end_s, settings=access.settings,
+                                       walk=access.walk, destinations=cells)
+    streets = access.walk.direct(origin, cells)[0]  # the walk mode's door-to-door seconds
+    median = np.median(np.minimum(prof[0], streets), axis=0)
+    poly = gpd.GeoSeries([iso.loc[15.0, "geometry"]], crs="EPSG:4326").to_crs(
+        "EPSG:3035").iloc[0]
+    within = median <= 15 * 60
+    assert (shapely.contains_xy(poly, cells[:, 0], cells[:, 1]) == within).all()
+    assert iso.loc[15.0, "cells"] == within.sum() > 100
+    assert not within.reshape(gx.shape)[[0, -1], :].any()  # the square held every cell
+    t = access.settings
+    crow_reach = 15 * 60 * t.walk_speed_kmh / 3.6 / t.detour_factor
+    assert (np.hypot(cells[:, 0] - x, cells[:, 1] - y)[within] > crow_reach).any()

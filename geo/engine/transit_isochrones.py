@@ -7,10 +7,11 @@ cells as destinations), and the median over the departures. The isochrone of a b
 the union of the squares of the cells whose median is within it: a cell belongs to it
 exactly when its centre's median time does (no discs, no buffers).
 
-Candidates are the cells within walking reach of the origin (budget × walking speed ÷
-detour) and within the longest egress walk (``transit.max_walk_m``) of a stop reached
-within the budget by the best departure: a cell beyond both cannot have a median within
-the budget.
+Candidates are the cells within walking reach of the origin
+(:func:`geo.transit.walk.reach_m`: budget × walking speed ÷ detour, or on the street
+network budget × its fastest walking speed) and within the longest egress walk
+(``transit.max_walk_m``) of a stop reached within the budget by the best departure: a cell
+beyond both cannot have a median within the budget.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 import shapely
 
 from geo.transit.query import departure_profiles
-from geo.transit.walk import walk_whole_way_s
+from geo.transit.walk import reach_m, walk_whole_way_s
 
 if TYPE_CHECKING:
     from geo.engine.transit_access import TransitAccess
@@ -91,9 +92,8 @@ def reach(access: TransitAccess, x: float, y: float, budget_s: float
     s = access.settings
     tt_xy = _stop_xy(access)
     from_stops = np.flatnonzero(best < budget_s)
-    speed = s.walk_speed_kmh / 3.6 / s.detour_factor  # crow-fly metres per second
     centres = np.vstack([origin, tt_xy[from_stops]])
-    radii = np.r_[budget_s * speed, np.full(len(from_stops), s.max_walk_m)]
+    radii = np.r_[reach_m(access.walk, budget_s, s), np.full(len(from_stops), s.max_walk_m)]
     cells = grid_cells_near(centres, radii)
     return cells, cell_medians(access, x, y, cells), median
 

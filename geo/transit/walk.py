@@ -12,6 +12,7 @@ street network with :class:`NetworkWalk` (the walk mode's time), else crow-fly
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -97,6 +98,12 @@ class NetworkWalk:
         keep = seconds <= self.max_s
         return i[keep], j[keep], np.ceil(seconds[keep]).astype(np.int32)
 
+    @functools.cached_property
+    def fastest_mps(self) -> float:
+        """The fastest walking speed of the network's edges, metres per second."""
+        moving = self.net.travel_time > 0
+        return float(np.max(self.net.length[moving] / self.net.travel_time[moving]))
+
     def direct(self, from_xy: np.ndarray, to_xy: np.ndarray) -> np.ndarray:
         """Seconds walking the whole way on the network, every pair, no distance limit.
 
@@ -152,6 +159,21 @@ def walk_whole_way_s(walk: WalkModel, from_xy: np.ndarray, to_xy: np.ndarray,
     if isinstance(walk, NetworkWalk):
         return walk.direct(from_xy, to_xy)
     return direct_walk_s(from_xy, to_xy, settings)
+
+
+def reach_m(walk: WalkModel, seconds: float, settings: TransitSettings) -> float:
+    """Return the farthest crow-fly metres a walk of ``seconds`` can cover under ``walk``.
+
+    A bound for choosing candidates. Crow-fly × detour (:class:`CrowFlyWalk` and any other
+    model): seconds × walking speed ÷ detour factor. On the street network
+    (:class:`NetworkWalk`) a walk is never shorter than the straight line but may be
+    straighter than the detour factor says: seconds × the fastest of the network's edge
+    speeds and the walking speed (access legs).
+    """
+    speed = settings.walk_speed_kmh / 3.6
+    if isinstance(walk, NetworkWalk):
+        return seconds * max(speed, walk.fastest_mps)
+    return seconds * speed / settings.detour_factor
 
 
 def direct_walk_s(from_xy: np.ndarray, to_xy: np.ndarray, settings: TransitSettings
