@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from api.services import Services
 from geo.engine.access import Accessibility
 from geo.products.chain import ChainData
 from geo.settings import Settings
@@ -53,20 +54,25 @@ def basemap_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def acc(settings: Settings, networks: dict) -> Accessibility:
-    """The county's engine on the real data, the one the session's API services hold: its
-    surfaces and nearest tables are computed once for every module that reads them."""
+def services(settings: Settings, networks: dict) -> Services:
+    """The county's API services on the real data (engine, offers, address index), loaded
+    once per session and shared by the API, map, chain and browser tests."""
     from _services import services_for
 
-    return services_for(settings).engine
+    return services_for(settings)
 
 
 @pytest.fixture(scope="session")
-def chain_data(settings: Settings, acc: Accessibility) -> ChainData:
-    """The session's prevention-chain figures (the API's too): matrices computed once."""
-    from _services import services_for
+def acc(services: Services) -> Accessibility:
+    """The county's engine on the real data, the one the session's API services hold: its
+    surfaces and nearest tables are computed once for every module that reads them."""
+    return services.engine
 
-    return services_for(settings).chain()
+
+@pytest.fixture(scope="session")
+def chain_data(services: Services) -> ChainData:
+    """The session's prevention-chain figures (the API's too): matrices computed once."""
+    return services.chain()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ import hypothesis
 import numpy as np
 import pytest
 import schemathesis
-from _services import services_for
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -25,11 +24,6 @@ from geo.settings import MapSettings, Settings
 ADDRESS = "Weender Landstraße 2, 37073 Göttingen"
 #: Albaniplatz, Göttingen (WGS84): the Albanischule is the nearest Grundschule on foot.
 ALBANI = (9.9354, 51.5328)
-
-
-@pytest.fixture(scope="module")
-def services(settings: Settings, networks: dict) -> Services:
-    return services_for(settings)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from _services import services_for
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -25,7 +24,6 @@ from geo.engine.access import Accessibility
 from geo.networks.snap import to_lonlat, to_metric
 from geo.products.chain import ChainData, offer_ages
 from geo.products.guide import minutes_from
-from geo.settings import Settings
 from geo.sources import hours
 
 #: Albaniplatz, Göttingen (WGS84).
@@ -33,11 +31,6 @@ ALBANI = {"lon": 9.9354, "lat": 51.5328}
 #: A real address in Göttingen (an OSM house number of both tile sets).
 WEENDER = "Weender Landstraße 2, Göttingen"
 LANGS = ("de", "en", "tr", "ar", "uk", "ru")
-
-
-@pytest.fixture(scope="module")
-def services(settings: Settings, networks: dict) -> Services:
-    return services_for(settings)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
-from _services import services_for
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -27,11 +26,6 @@ from geo.settings import ApiSettings, MapSettings, Settings
 
 ALBANI = {"lat": 51.5328, "lon": 9.9354}  # Albaniplatz, Göttingen
 ADDRESS = "Weender Landstraße 2, 37073 Göttingen"
-
-
-@pytest.fixture(scope="module")
-def services(settings: Settings, networks: dict) -> Services:
-    return services_for(settings)
 
 
 @pytest.fixture(scope="module")

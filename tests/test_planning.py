@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-from _services import services_for
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -29,11 +28,6 @@ HATTORF = (10.2297, 51.6397)
 #: Albaniplatz, Göttingen: the Albanischule is the nearest Grundschule on foot.
 ALBANI = (9.9354, 51.5328)
 KITA_SITE = {"category": "kita", "mode": "walk", "minutes": 15, "add": [list(HATTORF)]}
-
-
-@pytest.fixture(scope="module")
-def services(settings: Settings, networks: dict) -> Services:
-    return services_for(settings)
 
 
 @pytest.fixture(scope="module")
